@@ -1,0 +1,12 @@
+import { LabStore } from './src/services/store/index.js';
+const store = LabStore.open('/tmp/prof-store');
+const db = (store as any).db;
+const time = (label: string, f: () => unknown) => { f(); const t = performance.now(); for (let i = 0; i < 20; i++) f(); console.log(label, ((performance.now() - t) / 20).toFixed(2), 'ms'); };
+const cte = `WITH agg AS (SELECT experiment_id, CASE WHEN SUM(status = 'running') > 0 THEN 'running' WHEN SUM(status = 'queued') > 0 THEN 'queued' WHEN SUM(status = 'failed') > 0 THEN 'failed' WHEN SUM(status = 'interrupted') > 0 THEN 'interrupted' WHEN SUM(status = 'cancelled') > 0 THEN 'cancelled' ELSE 'done' END AS status, SUM(seconds) AS seconds FROM runs GROUP BY experiment_id), ex AS (SELECT e.*, COALESCE(agg.status, 'queued') AS status, agg.seconds AS seconds FROM experiments e LEFT JOIN agg ON agg.experiment_id = e.id)`;
+time('page', () => db.prepare(`${cte} SELECT *, COUNT(*) OVER () AS total FROM ex ORDER BY created_at DESC NULLS LAST, created_at DESC, id LIMIT 200`).all());
+time('page no spec', () => db.prepare(`${cte} SELECT id, name, tags, status, seconds, COUNT(*) OVER () AS total FROM ex ORDER BY created_at DESC NULLS LAST, created_at DESC, id LIMIT 200`).all());
+const ids = JSON.stringify(db.prepare('SELECT id FROM experiments LIMIT 200').all().map((r: any) => r.id));
+time('best', () => db.prepare(`SELECT experiment_id, method, AVG(best_val) AS best FROM runs WHERE kind = 'transfer' AND best_val IS NOT NULL AND experiment_id IN (SELECT value FROM json_each(?)) GROUP BY experiment_id, method`).all(ids));
+time('backend', () => db.prepare(`SELECT experiment_id, backend, MAX(COALESCE(started_at, '')) FROM runs WHERE backend IS NOT NULL AND experiment_id IN (SELECT value FROM json_each(?)) GROUP BY experiment_id`).all(ids));
+console.log(db.prepare(`EXPLAIN QUERY PLAN ${cte} SELECT *, COUNT(*) OVER () AS total FROM ex ORDER BY created_at DESC LIMIT 200`).all().map((r: any) => r.detail));
+store.close();

@@ -1,0 +1,971 @@
+/**
+ * Exact linear sum assignment (the problem scipy.optimize.linear_sum_assignment solves), written
+ * for speed on the dense n×n similarity matrices weight matching produces (n up to a few thousand).
+ *
+ * Every phase below keeps one invariant: each assigned row sits on a column minimising its reduced
+ * cost c_ij − v_j (v = column prices). Once all rows are assigned under that invariant, the
+ * prices and u_i = c_ij − v_j on the assignment are a dual certificate, so the result is exactly
+ * optimal (up to floating-point rounding, as in scipy).
+ *
+ * Square matrices (n ≥ SPARSE_MIN), the weight-matching case:
+ *  1. column reduction: v_j = min_i c_ij; each column's minimum row takes it when still free;
+ *  2. each row keeps only its K cheapest columns under those prices — the optimum almost never
+ *     uses anything else — and Jonker–Volgenant augmenting row reduction plus shortest augmenting
+ *     paths (Dijkstra with a heap) solve that sparse problem, each step costing O(K) instead of O(n);
+ *  3. one dense pass checks the invariant against every column; rows that break it get their
+ *     cheapest columns under the new prices and are re-solved. A few passes at most; if the sparse
+ *     problem gets stuck (no augmenting path among the kept columns) or keeps failing the check,
+ *     the dense solver below finishes from the current state, so the answer is always exact.
+ * Small and rectangular matrices: the dense Jonker–Volgenant solver — column reduction, reduction
+ * transfer, augmenting row reduction, then dense shortest augmenting paths (Crouse 2016 / scipy,
+ * with JV's ready/scan/todo column lists).
+ *
+ * Shapes: nRows ≤ nCols is solved directly (all rows assigned). nRows > nCols is solved on the
+ * transpose; then every column is assigned and rowToCol[i] = −1 for the nRows − nCols rows left
+ * over. Entries must be finite: NaN and ±Infinity are rejected (scipy accepts +inf as "forbidden"
+ * when a finite assignment exists; here forbid a pair with a large finite cost instead).
+ */
+
+export interface AssignmentOptions {
+  /** maximise the total instead of minimising it (default false) */
+  maximize?: boolean;
+  /**
+   * Testing and tuning knobs; the result is the same optimum either way. 'auto' (default) uses
+   * the sparse phase for square matrices of size ≥ 64; 'dense' never does; 'sparse' uses it for
+   * every square matrix of size ≥ 2.
+   */
+  strategy?: 'auto' | 'dense' | 'sparse';
+  /** columns kept per row in the sparse phase (default 24, at least 2) */
+  sparseK?: number;
+}
+
+export interface AssignmentSolution {
+  /** assigned column of every row, −1 for rows left over when nRows > nCols */
+  rowToCol: Int32Array;
+  /** assigned row of every column, −1 for columns left over when nCols > nRows */
+  colToRow: Int32Array;
+  /**
+   * Dual certificate in terms of the caller's matrix. Minimising: u_i + v_j ≤ c_ij for all i, j,
+   * with equality on assigned pairs; maximising: u_i + v_j ≥ c_ij. Duals of rows/columns left
+   * unassigned are 0 and those of the longer side are ≤ 0 (minimising) / ≥ 0 (maximising), so
+   * Σu + Σv equals the optimum and bounds every other assignment.
+   */
+  u: Float64Array;
+  v: Float64Array;
+  /** total cost (or score, when maximising) of the assignment in the caller's matrix */
+  total: number;
+}
+
+/** Below this size the dense solver is as fast and simpler. */
+const SPARSE_MIN = 64;
+/** Columns kept per row in the sparse phase. */
+const SPARSE_K = 24;
+/** Cheapest rows per column also kept in the sparse phase. */
+const COLUMN_T = 2;
+/** Augmenting row reduction steps per row and round in the sparse phase. */
+const ROW_REDUCTION_BUDGET = 4;
+/** Dense check passes before handing over to the dense solver. */
+const MAX_CHECKS = 4;
+
+/**
+ * For each row its assigned column (−1 only for rows left over when nRows > nCols).
+ * `cost` is row-major nRows×nCols and is not modified.
+ */
+export function linearSumAssignment(
+  cost: Float64Array | Float32Array,
+  nRows: number,
+  nCols: number,
+  opts: AssignmentOptions = {},
+): Int32Array {
+  return assignmentWithDuals(cost, nRows, nCols, opts).rowToCol;
+}
+
+/** As linearSumAssignment, also returning the dual certificate and the optimal total. */
+export function assignmentWithDuals(
+  cost: Float64Array | Float32Array,
+  nRows: number,
+  nCols: number,
+  opts: AssignmentOptions = {},
+): AssignmentSolution {
+  if (!Number.isInteger(nRows) || !Number.isInteger(nCols) || nRows < 0 || nCols < 0) {
+    throw new RangeError(`linearSumAssignment: bad shape ${nRows}×${nCols}`);
+  }
+  if (cost.length !== nRows * nCols) {
+    throw new RangeError(
+      `linearSumAssignment: cost has ${cost.length} entries, expected ${nRows}×${nCols} = ${nRows * nCols}`,
+    );
+  }
+  const maximize = opts.maximize === true;
+  const sign = maximize ? -1 : 1;
+  const transposed = nRows > nCols;
+  const n = transposed ? nCols : nRows; // rows of the working problem (n ≤ m)
+  const m = transposed ? nRows : nCols;
+
+  const rowToCol = new Int32Array(nRows).fill(-1);
+  const colToRow = new Int32Array(nCols).fill(-1);
+  const u = new Float64Array(nRows);
+  const v = new Float64Array(nCols);
+  if (n === 0) return { rowToCol, colToRow, u, v, total: 0 };
+
+  const x = new Int32Array(n); // working row → column
+  const y = new Int32Array(m); // working column → row
+  const vw = new Float64Array(m);
+  const strategy = opts.strategy ?? 'auto';
+  const sparseK = Math.max(2, Math.min(n, Math.floor(opts.sparseK ?? SPARSE_K)));
+  if (n === m && n >= 2 && (strategy === 'sparse' || (strategy === 'auto' && n >= SPARSE_MIN))) {
+    solveSquare(cost, sign, n, sparseK, x, y, vw);
+  } else {
+    solveDense(workingMatrix(cost, nRows, nCols, sign, transposed), n, m, x, y, vw);
+  }
+
+  // Back to the caller's orientation and sign.
+  const rowDual = transposed ? v : u;
+  const colDual = transposed ? u : v;
+  for (let i = 0; i < n; i++) {
+    const j = x[i];
+    const a = transposed ? cost[j * nCols + i] : cost[i * nCols + j];
+    rowDual[i] = a - sign * vw[j] + 0; // + 0 turns −0 into 0
+  }
+  for (let j = 0; j < m; j++) colDual[j] = sign * vw[j] + 0;
+  (transposed ? colToRow : rowToCol).set(x);
+  (transposed ? rowToCol : colToRow).set(y);
+  let total = 0;
+  for (let i = 0; i < nRows; i++) {
+    const j = rowToCol[i];
+    if (j >= 0) total += cost[i * nCols + j];
+  }
+  return { rowToCol, colToRow, u, v, total };
+}
+
+function nonFinite(a: number, k: number, nCols: number): Error {
+  const i = Math.floor(k / nCols);
+  return new RangeError(
+    `linearSumAssignment: cost[${i}][${k - i * nCols}] is ${a}; entries must be finite ` +
+      `(forbid a pair with a large finite cost instead of Infinity)`,
+  );
+}
+
+/**
+ * The minimisation problem (sign·cost, transposed when wide is needed) as a row-major n×m
+ * Float64Array with n ≤ m, checked for non-finite entries. The caller's array is used as is when
+ * it already has that form.
+ */
+function workingMatrix(
+  cost: Float64Array | Float32Array,
+  nRows: number,
+  nCols: number,
+  sign: number,
+  transposed: boolean,
+): Float64Array {
+  const len = nRows * nCols;
+  if (cost instanceof Float64Array && sign === 1 && !transposed) {
+    for (let k = 0; k < len; k++) {
+      const a = cost[k];
+      if (a - a !== 0) throw nonFinite(a, k, nCols); // NaN or ±Infinity
+    }
+    return cost;
+  }
+  const out = new Float64Array(len);
+  if (!transposed) {
+    for (let k = 0; k < len; k++) {
+      const a = cost[k];
+      if (a - a !== 0) throw nonFinite(a, k, nCols);
+      out[k] = sign * a;
+    }
+    return out;
+  }
+  // Working matrix is nCols×nRows; blocked so both sides stay in cache.
+  const B = 64;
+  for (let i0 = 0; i0 < nRows; i0 += B) {
+    const i1 = Math.min(i0 + B, nRows);
+    for (let j0 = 0; j0 < nCols; j0 += B) {
+      const j1 = Math.min(j0 + B, nCols);
+      for (let i = i0; i < i1; i++) {
+        for (let j = j0; j < j1; j++) {
+          const a = cost[i * nCols + j];
+          if (a - a !== 0) throw nonFinite(a, i * nCols + j, nCols);
+          out[j * nRows + i] = sign * a;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Square matrices: sparse phase with dense checks
+
+/**
+ * Solves min Σ sign·cost over n×n. Works on the caller's array (sign applied on the fly) so that
+ * no n² copy is made unless the dense fallback is needed.
+ */
+function solveSquare(
+  cost: Float64Array | Float32Array,
+  sign: number,
+  n: number,
+  k: number,
+  x: Int32Array,
+  y: Int32Array,
+  v: Float64Array,
+): void {
+  const t = Math.min(COLUMN_T, n);
+  const colRows = new Int32Array(n * t);
+  const scale = columnReductionChecked(cost, sign, n, t, colRows, x, y, v);
+  const free = new Int32Array(n);
+  let nFree = 0;
+  for (let i = 0; i < n; i++) if (x[i] < 0) free[nFree++] = i;
+  if (nFree === 0) return; // every row already on a reduced cost of 0, the minimum possible
+  // Reduced costs this far below the row's are real violations rather than rounding noise.
+  const tol = 1e-12 * scale;
+
+  const sp = new SparseProblem(cost, sign, n, k);
+  sp.build(v, colRows, t);
+  for (let round = 0; round < 2 && nFree > 0; round++) {
+    nFree = sp.augmentingRowReduction(nFree, free, x, y, v);
+  }
+  let stuck = false;
+  for (let check = 0; ; check++) {
+    for (let f = 0; f < nFree; f++) {
+      if (!sp.augment(free[f], x, y, v)) {
+        stuck = true;
+        break;
+      }
+    }
+    if (stuck || check === MAX_CHECKS) break;
+    nFree = sp.checkAgainstDense(x, y, v, free, tol);
+    if (nFree === 0) return;
+  }
+  // The sparse problem could not finish: let the dense solver take over from the current prices.
+  const c = workingMatrix(cost, n, n, sign, false);
+  nFree = freeRowsOffMinimum(c, n, x, y, v, free, tol);
+  denseAugment(c, n, nFree, free, x, y, v);
+}
+
+/**
+ * Column reduction on sign·cost, read straight from the caller's array, which it also checks for
+ * NaN/±Infinity: v_j = min_i c_ij, and scanning columns from the last (as JV do) each column's
+ * minimum row takes it unless it already has one. Also lists each column's t cheapest rows in
+ * colRows (ascending). Returns max |c_ij| (the scale for tolerances).
+ */
+function columnReductionChecked(
+  cost: Float64Array | Float32Array,
+  sign: number,
+  n: number,
+  t: number,
+  colRows: Int32Array,
+  x: Int32Array,
+  y: Int32Array,
+  v: Float64Array,
+): number {
+  // worst[j]: the t-th smallest entry of column j seen so far; colVals holds all t, ascending.
+  const worst = new Float64Array(n).fill(Infinity);
+  const colVals = new Float64Array(n * t).fill(Infinity);
+  let hi = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const base = i * n;
+    for (let j = 0; j < n; j++) {
+      const a = sign * cost[base + j];
+      if (a < worst[j]) {
+        if (a > hi) hi = a; // only while the column's list is filling; later a < a seen entry
+        const cb = j * t;
+        let p = cb + t - 1;
+        while (p > cb && colVals[p - 1] > a) {
+          colVals[p] = colVals[p - 1];
+          colRows[p] = colRows[p - 1];
+          p--;
+        }
+        colVals[p] = a;
+        colRows[p] = i;
+        worst[j] = colVals[cb + t - 1];
+      } else if (a > hi) {
+        hi = a;
+      } else if (a !== a) {
+        throw nonFinite(cost[base + j], base + j, n);
+      }
+    }
+  }
+  // +Infinity never enters a list and ends up as hi; −Infinity would become a v_j.
+  let lo = Infinity;
+  for (let j = 0; j < n; j++) {
+    v[j] = colVals[j * t];
+    y[j] = colRows[j * t];
+    if (v[j] < lo) lo = v[j];
+  }
+  if (hi === Infinity || lo === -Infinity) throw nonFiniteSomewhere(cost, n);
+  x.fill(-1);
+  for (let j = n - 1; j >= 0; j--) {
+    const i = y[j];
+    if (x[i] < 0) x[i] = j;
+    else y[j] = -1;
+  }
+  return Math.max(Math.abs(lo), Math.abs(hi));
+}
+
+function nonFiniteSomewhere(cost: Float64Array | Float32Array, nCols: number): Error {
+  for (let k = 0; k < cost.length; k++) {
+    if (!Number.isFinite(cost[k])) return nonFinite(cost[k], k, nCols);
+  }
+  return new RangeError('linearSumAssignment: cost has non-finite entries');
+}
+
+/**
+ * The square problem restricted to a few columns per row: row i's edges are
+ * (i, col[e], cost val[e]) for e in [start[i], start[i] + len[i]), val = sign·cost. Edge lists
+ * only grow (a new list is appended when a row gains columns), so a row's list stays valid for
+ * the invariant. All scratch memory is allocated once here.
+ */
+class SparseProblem {
+  private col: Int32Array;
+  private val: Float64Array;
+  private readonly start: Int32Array;
+  private readonly len: Int32Array;
+  private used = 0;
+  // Dijkstra scratch: per-column distance, predecessor row, and epoch stamps marking "reached"
+  // and "final" in the current search, so nothing needs clearing between searches.
+  private readonly d: Float64Array;
+  private readonly pred: Int32Array;
+  private readonly seen: Int32Array;
+  private readonly final: Int32Array;
+  private readonly ready: Int32Array;
+  private heapKey: Float64Array;
+  private heapCol: Int32Array;
+  private epoch = 0;
+  // row selection scratch: the k best reduced costs and their columns, ascending
+  private readonly bestR: Float64Array;
+  private readonly bestJ: Int32Array;
+
+  constructor(
+    private readonly cost: Float64Array | Float32Array,
+    private readonly sign: number,
+    private readonly n: number,
+    private readonly k: number,
+  ) {
+    this.col = new Int32Array(0);
+    this.val = new Float64Array(0);
+    this.start = new Int32Array(n);
+    this.len = new Int32Array(n);
+    this.d = new Float64Array(n);
+    this.pred = new Int32Array(n);
+    this.seen = new Int32Array(n);
+    this.final = new Int32Array(n);
+    this.ready = new Int32Array(n);
+    this.heapKey = new Float64Array(4 * n);
+    this.heapCol = new Int32Array(4 * n);
+    this.bestR = new Float64Array(k);
+    this.bestJ = new Int32Array(k);
+  }
+
+  /**
+   * Row i gets its k columns of least reduced cost c_ij − v_j, plus every column that has i
+   * among its t cheapest rows (so no column is left without candidate rows, which would make
+   * the sparse problem infeasible — the "hub" rows of Gram matrices are the cheapest of many).
+   */
+  build(v: Float64Array, colRows: Int32Array, t: number): void {
+    const { n, k } = this;
+    // colRows regrouped by row (counting sort)
+    const byRowStart = new Int32Array(n + 1);
+    for (let e = 0; e < n * t; e++) byRowStart[colRows[e] + 1]++;
+    for (let i = 0; i < n; i++) byRowStart[i + 1] += byRowStart[i];
+    const byRowCol = new Int32Array(n * t);
+    const fill = byRowStart.slice(0, n);
+    for (let e = 0; e < n * t; e++) byRowCol[fill[colRows[e]]++] = (e / t) | 0;
+
+    this.col = new Int32Array(n * (k + t) + n);
+    this.val = new Float64Array(this.col.length);
+    const mark = this.seen; // free until the first search; marks row i's columns with i + 1
+    for (let i = 0; i < n; i++) {
+      this.selectRow(i, v);
+      const s = this.used;
+      let e = s;
+      for (let q = 0; q < k; q++) {
+        const j = this.bestJ[q];
+        mark[j] = i + 1;
+        this.col[e++] = j;
+      }
+      for (let q = byRowStart[i]; q < byRowStart[i + 1]; q++) {
+        const j = byRowCol[q];
+        if (mark[j] === i + 1) continue;
+        mark[j] = i + 1;
+        this.col[e++] = j;
+      }
+      this.setRow(i, s, e);
+    }
+    mark.fill(0);
+  }
+
+  /** Records edges col[s, e) as row i's list and fills in their costs. */
+  private setRow(i: number, s: number, e: number): void {
+    const { cost, sign, n, col, val } = this;
+    const base = i * n;
+    for (let q = s; q < e; q++) val[q] = sign * cost[base + col[q]];
+    this.start[i] = s;
+    this.len[i] = e - s;
+    this.used = e;
+  }
+
+  /** Row i's k columns of least reduced cost c_ij − v_j into bestJ (bestR: their values). */
+  private selectRow(i: number, v: Float64Array): void {
+    const { cost, sign, n, k, bestR, bestJ } = this;
+    const base = i * n;
+    let filled = 0;
+    let worst = Infinity;
+    for (let j = 0; j < n; j++) {
+      const r = sign * cost[base + j] - v[j];
+      if (r < worst) {
+        let p = filled < k ? filled++ : k - 1;
+        while (p > 0 && bestR[p - 1] > r) {
+          bestR[p] = bestR[p - 1];
+          bestJ[p] = bestJ[p - 1];
+          p--;
+        }
+        bestR[p] = r;
+        bestJ[p] = j;
+        if (filled === k) worst = bestR[k - 1];
+      }
+    }
+  }
+
+  /** Appends a new list for row i: its old columns plus its k best under the current prices. */
+  private extendRow(i: number, v: Float64Array): void {
+    const { k, bestJ } = this;
+    this.selectRow(i, v);
+    const oldS = this.start[i];
+    const oldE = oldS + this.len[i];
+    const need = this.used + this.len[i] + k;
+    if (need > this.col.length) {
+      const size = Math.max(need, 2 * this.col.length);
+      const col = new Int32Array(size);
+      col.set(this.col);
+      this.col = col;
+      const val = new Float64Array(size);
+      val.set(this.val);
+      this.val = val;
+    }
+    const col = this.col;
+    const mark = this.seen;
+    const stamp = ++this.epoch;
+    const s = this.used;
+    let e = s;
+    for (let q = oldS; q < oldE; q++) {
+      const j = col[q];
+      mark[j] = stamp;
+      col[e++] = j;
+    }
+    for (let q = 0; q < k; q++) {
+      const j = bestJ[q];
+      if (mark[j] === stamp) continue;
+      mark[j] = stamp;
+      col[e++] = j;
+    }
+    this.setRow(i, s, e);
+  }
+
+  /**
+   * Jonker–Volgenant augmenting row reduction over the kept columns. Each free row finds its best
+   * (u1 at j1) and second best (u2) reduced costs, takes j1 and lowers v[j1] by u2 − u1 so that
+   * it stays optimal there; the row it displaces is processed next (at once if v dropped, else in
+   * the next round). Returns the number of rows still free, compacted at the front of `free`.
+   */
+  augmentingRowReduction(nFree: number, free: Int32Array, x: Int32Array, y: Int32Array, v: Float64Array): number {
+    const { col, val, start, len } = this;
+    return rowReduction(nFree, free, x, y, v, ROW_REDUCTION_BUDGET * this.n, (i, out) => {
+      let u1 = Infinity;
+      let u2 = Infinity;
+      let j1 = -1;
+      let j2 = -1;
+      const s = start[i];
+      const e = s + len[i];
+      for (let q = s; q < e; q++) {
+        const j = col[q];
+        const h = val[q] - v[j];
+        if (h < u2) {
+          if (h >= u1) {
+            u2 = h;
+            j2 = j;
+          } else {
+            u2 = u1;
+            j2 = j1;
+            u1 = h;
+            j1 = j;
+          }
+        }
+      }
+      out.u1 = u1;
+      out.u2 = u2;
+      out.j1 = j1;
+      out.j2 = j2;
+    });
+  }
+
+  /**
+   * Shortest augmenting path from free row `start` over the kept columns, then augments along it.
+   * Returns false when no unassigned column can be reached (then nothing but prices of no column
+   * has changed: v is only updated on success).
+   */
+  augment(startRow: number, x: Int32Array, y: Int32Array, v: Float64Array): boolean {
+    const { col, val, start, len, d, pred, seen, final, ready, cost, sign, n } = this;
+    const ep = ++this.epoch;
+    let size = 0;
+    let heapKey = this.heapKey;
+    let heapCol = this.heapCol;
+    let nReady = 0;
+    let sink = -1;
+    let mind = 0;
+    let row = startRow;
+    let h = 0; // reduced cost of the path to `row`'s column, minus that column's reduced cost
+    for (;;) {
+      // Relax the kept columns of `row`.
+      const s = start[row];
+      const e = s + len[row];
+      for (let q = s; q < e; q++) {
+        const j = col[q];
+        if (final[j] === ep) continue;
+        const r = val[q] - v[j] - h;
+        if (seen[j] !== ep || r < d[j]) {
+          seen[j] = ep;
+          d[j] = r;
+          pred[j] = row;
+          if (size === heapKey.length) {
+            heapKey = this.heapKey = growF64(heapKey);
+            heapCol = this.heapCol = growI32(heapCol);
+          }
+          // sift up
+          let p = size++;
+          while (p > 0) {
+            const parent = (p - 1) >> 1;
+            if (heapKey[parent] <= r) break;
+            heapKey[p] = heapKey[parent];
+            heapCol[p] = heapCol[parent];
+            p = parent;
+          }
+          heapKey[p] = r;
+          heapCol[p] = j;
+        }
+      }
+      // Pop the nearest column not yet final.
+      let j = -1;
+      let dj = 0;
+      while (size > 0) {
+        const topKey = heapKey[0];
+        const topCol = heapCol[0];
+        // sift the last element down from the root
+        const lastKey = heapKey[--size];
+        const lastCol = heapCol[size];
+        let p = 0;
+        for (;;) {
+          let child = 2 * p + 1;
+          if (child >= size) break;
+          if (child + 1 < size && heapKey[child + 1] < heapKey[child]) child++;
+          if (heapKey[child] >= lastKey) break;
+          heapKey[p] = heapKey[child];
+          heapCol[p] = heapCol[child];
+          p = child;
+        }
+        heapKey[p] = lastKey;
+        heapCol[p] = lastCol;
+        if (final[topCol] === ep || topKey > d[topCol]) continue; // stale entry
+        j = topCol;
+        dj = topKey;
+        break;
+      }
+      if (j < 0) return false;
+      final[j] = ep;
+      if (y[j] < 0) {
+        sink = j;
+        mind = dj;
+        break;
+      }
+      ready[nReady++] = j;
+      row = y[j];
+      h = sign * cost[row * n + j] - v[j] - dj;
+    }
+    for (let r = 0; r < nReady; r++) {
+      const j = ready[r];
+      v[j] += d[j] - mind;
+    }
+    let j = sink;
+    for (;;) {
+      const i = pred[j];
+      y[j] = i;
+      const next = x[i];
+      x[i] = j;
+      if (i === startRow) break;
+      j = next;
+    }
+    return true;
+  }
+
+  /**
+   * Dense check of the invariant: frees every row that has a column of reduced cost below its
+   * own (by more than tol) and adds its k best columns under the current prices to its list.
+   * Returns the number of freed rows, listed in `free`.
+   */
+  checkAgainstDense(x: Int32Array, y: Int32Array, v: Float64Array, free: Int32Array, tol: number): number {
+    const { cost, sign, n } = this;
+    let nFree = 0;
+    for (let i = 0; i < n; i++) {
+      const base = i * n;
+      const ji = x[i];
+      const limit = sign * cost[base + ji] - v[ji] - tol;
+      let bad = false;
+      if (sign === 1) {
+        for (let j = 0; j < n; j++) {
+          if (cost[base + j] - v[j] < limit) {
+            bad = true;
+            break;
+          }
+        }
+      } else {
+        for (let j = 0; j < n; j++) {
+          if (-cost[base + j] - v[j] < limit) {
+            bad = true;
+            break;
+          }
+        }
+      }
+      if (bad) {
+        y[ji] = -1;
+        x[i] = -1;
+        free[nFree++] = i;
+        this.extendRow(i, v);
+      }
+    }
+    return nFree;
+  }
+}
+
+function growF64(a: Float64Array): Float64Array {
+  const b = new Float64Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
+function growI32(a: Int32Array): Int32Array {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
+interface BestTwo {
+  u1: number;
+  u2: number;
+  j1: number;
+  j2: number;
+}
+
+/**
+ * The augmenting row reduction loop shared by the sparse and dense solvers; `bestTwo` finds a
+ * row's two least reduced costs. `budget` bounds the iterations: with real-valued costs rows can
+ * trade a column back and forth by tiny price drops for a long time, which shortest paths then do
+ * far more cheaply.
+ */
+function rowReduction(
+  nFree: number,
+  free: Int32Array,
+  x: Int32Array,
+  y: Int32Array,
+  v: Float64Array,
+  budget: number,
+  bestTwo: (i: number, out: BestTwo) => void,
+): number {
+  const best: BestTwo = { u1: 0, u2: 0, j1: 0, j2: 0 };
+  let current = 0;
+  let newFree = 0;
+  let count = 0;
+  while (current < nFree) {
+    count++;
+    const i = free[current++];
+    bestTwo(i, best);
+    let j1 = best.j1;
+    const j2 = best.j2;
+    let i0 = y[j1];
+    const vNew = v[j1] - (best.u2 - best.u1);
+    const lowers = vNew < v[j1];
+    if (count < budget) {
+      if (lowers) {
+        v[j1] = vNew;
+      } else if (i0 >= 0 && j2 >= 0) {
+        // Tie: take the second best column instead, which may be free.
+        j1 = j2;
+        i0 = y[j2];
+      }
+      if (i0 >= 0) {
+        if (lowers) free[--current] = i0;
+        else free[newFree++] = i0;
+      }
+    } else if (i0 >= 0) {
+      free[newFree++] = i0;
+    }
+    if (i0 >= 0) x[i0] = -1;
+    x[i] = j1;
+    y[j1] = i;
+  }
+  return newFree;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dense solver (small and rectangular matrices, and the fallback of the sparse phase)
+
+/**
+ * Minimum-cost assignment of all n rows of the row-major n×m matrix c (n ≤ m).
+ * Fills x (row → column), y (column → row, −1 if unassigned) and v (column duals; the row duals
+ * are u_i = c[i, x_i] − v[x_i]).
+ */
+function solveDense(c: Float64Array, n: number, m: number, x: Int32Array, y: Int32Array, v: Float64Array): void {
+  if (n === 1) {
+    // Also avoids the "second smallest" of a single column being +Infinity in the reductions.
+    let best = 0;
+    for (let j = 1; j < m; j++) if (c[j] < c[best]) best = j;
+    y.fill(-1);
+    v.fill(0);
+    x[0] = best;
+    y[best] = 0;
+    return;
+  }
+  const free = new Int32Array(n);
+  let nFree: number;
+  if (n === m) {
+    nFree = denseColumnReduction(c, n, x, y, v, free);
+  } else {
+    // Rectangular: unassigned columns must keep v_j = 0 and the others v_j ≤ 0 for the duals to
+    // certify optimality, so skip column reduction (which may raise v) and start from v = 0.
+    // Augmenting row reduction and the shortest paths only ever lower v of columns they assign.
+    x.fill(-1);
+    y.fill(-1);
+    v.fill(0);
+    for (let i = 0; i < n; i++) free[i] = i;
+    nFree = n;
+  }
+  for (let round = 0; round < 2 && nFree > 0; round++) {
+    nFree = rowReduction(nFree, free, x, y, v, 4 * m, (i, out) => {
+      const base = i * m;
+      let u1 = c[base] - v[0];
+      let j1 = 0;
+      let u2 = Infinity;
+      let j2 = -1;
+      for (let j = 1; j < m; j++) {
+        const h = c[base + j] - v[j];
+        if (h < u2) {
+          if (h >= u1) {
+            u2 = h;
+            j2 = j;
+          } else {
+            u2 = u1;
+            u1 = h;
+            j2 = j1;
+            j1 = j;
+          }
+        }
+      }
+      out.u1 = u1;
+      out.u2 = u2;
+      out.j1 = j1;
+      out.j2 = j2;
+    });
+  }
+  denseAugment(c, m, nFree, free, x, y, v);
+}
+
+/**
+ * Column reduction and reduction transfer (square case). v_j = min_i c_ij; each column's minimum
+ * row takes it unless that row already has one (scanning columns from the last, as JV do). A row
+ * that won exactly one column then lowers that column's price to its second best reduced cost,
+ * which costs nothing now and makes the column less attractive to free rows later.
+ * Returns the number of free rows written to `free`.
+ */
+function denseColumnReduction(
+  c: Float64Array,
+  n: number,
+  x: Int32Array,
+  y: Int32Array,
+  v: Float64Array,
+  free: Int32Array,
+): number {
+  for (let j = 0; j < n; j++) v[j] = c[j];
+  y.fill(0);
+  for (let i = 1; i < n; i++) {
+    const base = i * n;
+    for (let j = 0; j < n; j++) {
+      const a = c[base + j];
+      if (a < v[j]) {
+        v[j] = a;
+        y[j] = i;
+      }
+    }
+  }
+  x.fill(-1);
+  // 1: row owns exactly one column so far; 2: row was the minimum of several columns
+  const wins = new Uint8Array(n);
+  for (let j = n - 1; j >= 0; j--) {
+    const i = y[j];
+    if (x[i] < 0) {
+      x[i] = j;
+      wins[i] = 1;
+    } else {
+      wins[i] = 2;
+      y[j] = -1;
+    }
+  }
+  let nFree = 0;
+  for (let i = 0; i < n; i++) {
+    if (x[i] < 0) {
+      free[nFree++] = i;
+    } else if (wins[i] === 1) {
+      const j1 = x[i];
+      const base = i * n;
+      let min = Infinity;
+      for (let j = 0; j < n; j++) {
+        if (j === j1) continue;
+        const h = c[base + j] - v[j];
+        if (h < min) min = h;
+      }
+      v[j1] -= min;
+    }
+  }
+  return nFree;
+}
+
+/**
+ * Frees (and lists in `free`, after the rows already free) every row whose column is not within
+ * tol of its least reduced cost, so that the dense shortest paths may start from any prices.
+ */
+function freeRowsOffMinimum(
+  c: Float64Array,
+  n: number,
+  x: Int32Array,
+  y: Int32Array,
+  v: Float64Array,
+  free: Int32Array,
+  tol: number,
+): number {
+  let nFree = 0;
+  for (let i = 0; i < n; i++) {
+    const ji = x[i];
+    if (ji < 0) {
+      free[nFree++] = i;
+      continue;
+    }
+    const base = i * n;
+    const limit = c[base + ji] - v[ji] - tol;
+    for (let j = 0; j < n; j++) {
+      if (c[base + j] - v[j] < limit) {
+        y[ji] = -1;
+        x[i] = -1;
+        free[nFree++] = i;
+        break;
+      }
+    }
+  }
+  return nFree;
+}
+
+/** Assigns the listed free rows one by one along dense shortest augmenting paths. */
+function denseAugment(
+  c: Float64Array,
+  m: number,
+  nFree: number,
+  free: Int32Array,
+  x: Int32Array,
+  y: Int32Array,
+  v: Float64Array,
+): void {
+  if (nFree === 0) return;
+  const cols = new Int32Array(m);
+  const d = new Float64Array(m);
+  const pred = new Int32Array(m);
+  for (let f = 0; f < nFree; f++) {
+    const start = free[f];
+    let j = denseShortestPath(c, m, start, y, v, cols, d, pred);
+    // Flip the path: every column on it moves to the row that reached it.
+    for (;;) {
+      const i = pred[j];
+      y[j] = i;
+      const next = x[i];
+      x[i] = j;
+      if (i === start) break;
+      j = next;
+    }
+  }
+}
+
+/**
+ * Dijkstra over reduced costs c_ij − v_j from free row `start` to the nearest unassigned column.
+ * `cols` is partitioned as [ready | scan | todo]: ready columns have final distances, scan columns
+ * sit at the current minimum distance and wait to have their row expanded, todo columns are the
+ * rest. Updates v on the ready columns so the invariant holds after augmenting, fills pred
+ * (column → row that reached it) and returns the unassigned column reached.
+ */
+function denseShortestPath(
+  c: Float64Array,
+  m: number,
+  start: number,
+  y: Int32Array,
+  v: Float64Array,
+  cols: Int32Array,
+  d: Float64Array,
+  pred: Int32Array,
+): number {
+  const base0 = start * m;
+  for (let j = 0; j < m; j++) {
+    cols[j] = j;
+    pred[j] = start;
+    d[j] = c[base0 + j] - v[j];
+  }
+  let lo = 0; // ready = cols[0, lo)
+  let hi = 0; // scan = cols[lo, hi), todo = cols[hi, m)
+  let nReady = 0;
+  let mind = 0;
+  let sink = -1;
+  search: for (;;) {
+    if (lo === hi) {
+      // Move every todo column at the new minimum distance into scan.
+      nReady = lo;
+      hi = lo + 1;
+      mind = d[cols[lo]];
+      for (let k = hi; k < m; k++) {
+        const j = cols[k];
+        const dj = d[j];
+        if (dj <= mind) {
+          if (dj < mind) {
+            hi = lo;
+            mind = dj;
+          }
+          cols[k] = cols[hi];
+          cols[hi++] = j;
+        }
+      }
+      for (let k = lo; k < hi; k++) {
+        const j = cols[k];
+        if (y[j] < 0) {
+          sink = j;
+          break search;
+        }
+      }
+    }
+    const j0 = cols[lo++];
+    const i = y[j0];
+    const base = i * m;
+    const h = c[base + j0] - v[j0] - mind;
+    for (let k = hi; k < m; k++) {
+      const j = cols[k];
+      const dj = c[base + j] - v[j] - h;
+      if (dj < d[j]) {
+        d[j] = dj;
+        pred[j] = i;
+        if (dj === mind) {
+          if (y[j] < 0) {
+            sink = j;
+            break search;
+          }
+          cols[k] = cols[hi];
+          cols[hi++] = j;
+        }
+      }
+    }
+  }
+  for (let k = 0; k < nReady; k++) {
+    const j = cols[k];
+    v[j] += d[j] - mind;
+  }
+  return sink;
+}

@@ -1,0 +1,150 @@
+/**
+ * From a DatasetSpec to tensors: read the raw files, split the official training set into
+ * train/validation with a seeded shuffle, standardise every split with the training split's
+ * per-channel statistics, and put the three splits on the backend as float32 NHWC.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { basename, resolve } from 'node:path';
+import type { DatasetOptions, DatasetSpec } from '../spec.js';
+import { readCifarDir } from './cifar.js';
+import { FASHION_MNIST_CLASS_NAMES, MNIST_CLASS_NAMES } from './class-names.js';
+import type { Dataset, Split } from './dataset.js';
+import { readIdxDir } from './idx.js';
+import { classCounts, type RawDataset, type RawSplit } from './raw.js';
+import { builtinDatasetDir } from './resources.js';
+import { splitTrainValidation } from './split.js';
+import { channelStats, gatherStandardised, type ChannelStats } from './standardise.js';
+
+export const DEFAULT_DATASET_OPTIONS: DatasetOptions = { valFraction: 0.1, splitSeed: 777, trainLimit: 0 };
+
+/** Fashion-MNIST names when the dataset's name (or, without one, its folder) mentions fashion. */
+function idxClassNames(spec: { dir: string; name?: string }): string[] {
+  const label = spec.name ?? resolve(spec.dir);
+  return [...(label.toLowerCase().includes('fashion') ? FASHION_MNIST_CLASS_NAMES : MNIST_CLASS_NAMES)];
+}
+
+/** Reads a dataset's official train and test sets as uint8 HWC images, without touching tensors. */
+export async function readRawDataset(spec: DatasetSpec): Promise<RawDataset> {
+  if ('builtin' in spec) {
+    const dir = builtinDatasetDir(spec.builtin);
+    const d = await readIdxDir(dir, FASHION_MNIST_CLASS_NAMES.length);
+    return { name: spec.builtin, classes: 10, classNames: [...FASHION_MNIST_CLASS_NAMES], ...d };
+  }
+  if (spec.format === 'idx') {
+    const classNames = idxClassNames(spec);
+    const d = await readIdxDir(spec.dir, classNames.length);
+    return { name: spec.name ?? basename(resolve(spec.dir)), classes: classNames.length, classNames, ...d };
+  }
+  const labelKind = spec.labelKind ?? 'fine';
+  const d = await readCifarDir(spec.dir, spec.format, labelKind);
+  const name = spec.name ?? (spec.format === 'cifar10' ? 'cifar10' : labelKind === 'coarse' ? 'cifar100-coarse' : 'cifar100');
+  return { name, ...d };
+}
+
+function makeSplit(raw: RawSplit, indices: ArrayLike<number>, shape: [number, number, number], stats: ChannelStats): Split {
+  const [h, w, c] = shape;
+  const size = h * w * c;
+  const n = indices.length;
+  const labels = new Int32Array(n);
+  for (let k = 0; k < n; k++) labels[k] = raw.labels[indices[k]!]!;
+  const x = tf.tensor4d(gatherStandardised(raw.images, indices, size, c, stats), [n, h, w, c], 'float32');
+  const y = tf.tensor1d(labels, 'int32');
+  return { x, y, n };
+}
+
+function allIndices(n: number): Int32Array {
+  const idx = new Int32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  return idx;
+}
+
+/** Builds the tensors of a dataset already read from disk. */
+export function buildDataset(raw: RawDataset, opts: DatasetOptions = DEFAULT_DATASET_OPTIONS): Dataset {
+  if (raw.train.n < 2) throw new RangeError(`${raw.name}: the training set has ${raw.train.n} images; at least 2 are needed for a train/validation split`);
+  if (raw.test.n < 1) throw new RangeError(`${raw.name}: the test set is empty`);
+  const { train, validation } = splitTrainValidation(raw.train.n, opts.valFraction, opts.splitSeed, opts.trainLimit);
+  const [h, w, c] = raw.shape;
+  const stats = channelStats(raw.train.images, train, h * w * c, c);
+  const counts = new Array<number>(raw.classes).fill(0);
+  for (const i of train) counts[raw.train.labels[i]!]!++;
+
+  const splits: Split[] = [];
+  try {
+    splits.push(makeSplit(raw.train, train, raw.shape, stats));
+    splits.push(makeSplit(raw.train, validation, raw.shape, stats));
+    splits.push(makeSplit(raw.test, allIndices(raw.test.n), raw.shape, stats));
+  } catch (e) {
+    for (const s of splits) tf.dispose([s.x, s.y]);
+    throw e;
+  }
+  const [trainSplit, validationSplit, testSplit] = splits as [Split, Split, Split];
+  let disposed = false;
+  return {
+    name: raw.name,
+    inputShape: [h, w, c],
+    classes: raw.classes,
+    classNames: [...raw.classNames],
+    train: trainSplit,
+    validation: validationSplit,
+    test: testSplit,
+    mean: stats.mean,
+    std: stats.std,
+    contentHash: raw.contentHash,
+    trainClassCounts: counts,
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      for (const s of splits) tf.dispose([s.x, s.y]);
+    },
+  };
+}
+
+/** Reads a dataset and puts its train/validation/test splits on the current backend. */
+export async function loadDataset(spec: DatasetSpec, opts: DatasetOptions = DEFAULT_DATASET_OPTIONS): Promise<Dataset> {
+  return buildDataset(await readRawDataset(spec), opts);
+}
+
+export interface DatasetPreview {
+  name: string;
+  inputShape: [number, number, number];
+  classes: number;
+  classNames: string[];
+  /** size of the official training set (before the train/validation split) */
+  trainCount: number;
+  testCount: number;
+  /** class counts of the official training set */
+  classCounts: number[];
+  /** the first `perClass` training images of each class, class by class; pixels are h·w·c HWC bytes */
+  samples: { label: number; pixels: Uint8Array }[];
+  contentHash: string;
+}
+
+/** What the wizard shows before a run: shapes, names, counts and a few images per class. */
+export async function previewDataset(spec: DatasetSpec, perClass = 8): Promise<DatasetPreview> {
+  const raw = await readRawDataset(spec);
+  const [h, w, c] = raw.shape;
+  const size = h * w * c;
+  const picked: number[][] = Array.from({ length: raw.classes }, () => []);
+  let remaining = raw.classes * perClass;
+  for (let i = 0; i < raw.train.n && remaining > 0; i++) {
+    const bucket = picked[raw.train.labels[i]!]!;
+    if (bucket.length < perClass) {
+      bucket.push(i);
+      remaining--;
+    }
+  }
+  const samples = picked.flatMap((idx, label) =>
+    idx.map((i) => ({ label, pixels: raw.train.images.slice(i * size, (i + 1) * size) })),
+  );
+  return {
+    name: raw.name,
+    inputShape: [h, w, c],
+    classes: raw.classes,
+    classNames: raw.classNames,
+    trainCount: raw.train.n,
+    testCount: raw.test.n,
+    classCounts: classCounts(raw.train.labels, raw.classes),
+    samples,
+    contentHash: raw.contentHash,
+  };
+}

@@ -1,0 +1,235 @@
+import { createHash } from 'node:crypto';
+import { basename } from 'node:path';
+import { initBackend } from './backend.js';
+import type { Dataset } from './data/dataset.js';
+import { loadDataset } from './data/load.js';
+import { evaluate } from './evaluate.js';
+import { METHODS, runMethod } from './methods/index.js';
+import { buildModel, type Model } from './models/index.js';
+import { disposeParams, type Params } from './params.js';
+import { checkParamsFit, loadParams } from './params-io.js';
+import { phaseId, type EngineEvent, type ExperimentResult, type MethodResult, type TargetResult, type TrainedSummary } from './result.js';
+import type { ExperimentSpec, InitSpec, MethodName, TrainSpec } from './spec.js';
+import { trainModel } from './train.js';
+import { actualTrajectory, linearTrajectory, type Trajectory } from './trajectory.js';
+
+/**
+ * Trained parameters kept between runs, so one trained source serves many transfers and an
+ * interrupted experiment resumes without retraining. The CLI runs without one (or with the lab's
+ * store); the lab's store implements it with weight files addressed by hash.
+ */
+export interface TrainedCache {
+  /** [θ^0, θ^1, …, θ^T] as saved (θ^0 and θ^T only unless checkpoints were asked for) */
+  load(key: string): Promise<{ points: Params[]; summary: TrainedSummary } | null>;
+  save(key: string, role: 'source' | 'target', points: Params[], summary: TrainedSummary): Promise<void>;
+}
+
+export interface ExperimentHooks {
+  onEvent?: (e: EngineEvent) => void;
+  signal?: AbortSignal;
+  cache?: TrainedCache;
+  /** a method's result from an earlier attempt of the same experiment, to skip it on resume */
+  finished?: (target: number, method: MethodName) => MethodResult | undefined;
+}
+
+/** Which trained parameters two runs can share: same data, split, architecture, init and training. */
+export function trainingKey(datasetHash: string, spec: ExperimentSpec, init: InitSpec, initHash: string, train: TrainSpec): string {
+  const doc = JSON.stringify({
+    v: 1,
+    data: datasetHash,
+    options: spec.datasetOptions,
+    model: spec.model,
+    init: init.seed !== undefined ? { seed: init.seed } : { file: initHash },
+    train: { ...train, checkpoints: !!train.checkpoints },
+  });
+  return createHash('sha256').update(doc).digest('hex');
+}
+
+export function initLabel(init: InitSpec): string {
+  return init.label ?? (init.seed !== undefined ? `seed ${init.seed}` : basename(init.file ?? 'file'));
+}
+
+async function initialParams(model: Model, init: InitSpec): Promise<{ params: Params; hash: string }> {
+  if (init.seed !== undefined) return { params: model.init(init.seed), hash: `seed:${init.seed}` };
+  const file = await loadParams(init.file!);
+  const misfit = checkParamsFit(model, file.params);
+  if (misfit) {
+    disposeParams(file.params);
+    throw new Error(`parameter file ${init.file} ${misfit}`);
+  }
+  // Keep the model's parameter order whatever order the file used.
+  const ordered: Params = {};
+  for (const p of model.params) ordered[p.name] = file.params[p.name];
+  return { params: ordered, hash: file.sha256 };
+}
+
+export async function runExperiment(spec: ExperimentSpec, hooks: ExperimentHooks = {}): Promise<ExperimentResult> {
+  const emit = (e: EngineEvent): void => hooks.onEvent?.(e);
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const backend = await initBackend(spec.backend, (message) => emit({ type: 'log', level: 'info', message }));
+  emit({ type: 'backend', backend });
+
+  emit({ type: 'phase', phase: phaseId.data, state: 'start' });
+  const data = await loadDataset(spec.dataset, spec.datasetOptions);
+  emit({ type: 'phase', phase: phaseId.data, state: 'done' });
+  emit({ type: 'log', level: 'info', message: `data: ${data.name}, ${data.train.n} train / ${data.validation.n} validation / ${data.test.n} test, ${data.classes} classes` });
+  const owned: Params[] = [];
+  let trajectory: Trajectory | null = null;
+  try {
+    const model = buildModel(spec.model, data.inputShape, data.classes);
+    const methods = spec.transfer.methods;
+    const withCheckpoints = spec.transfer.trajectory === 'actual';
+    const sourceTrain: TrainSpec = { ...spec.source.train, checkpoints: withCheckpoints || !!spec.source.train.checkpoints };
+
+    const src = await trainedOrCached(model, data, spec, spec.source.init, sourceTrain, 'source', phaseId.source, hooks);
+    owned.push(...src.points);
+    trajectory = withCheckpoints
+      ? actualTrajectory(src.points)
+      : linearTrajectory(src.points[0], src.points[src.points.length - 1], spec.transfer.T, spec.transfer.schedule);
+    if (trajectory.T !== spec.transfer.T) {
+      throw new Error(`the saved source trajectory has ${trajectory.T} checkpoints but transfer.T is ${spec.transfer.T}`);
+    }
+
+    const targets: TargetResult[] = [];
+    for (let i = 0; i < spec.targets.length; i++) {
+      const { init } = spec.targets[i];
+      const label = initLabel(init);
+      const { params: theta20 } = await initialParams(model, init);
+      const target: TargetResult = { label, init, initial: evaluate(model, theta20, data.validation, { limit: spec.evalLimit }), methods: {} };
+      let trained: Params | undefined;
+      try {
+        const needsTrained = methods.some((m) => METHODS[m].needsTrainedTarget && !hooks.finished?.(i, m));
+        if (needsTrained) {
+          const targetTrain: TrainSpec = { ...spec.source.train, checkpoints: false, dataSeed: spec.source.train.dataSeed ?? init.seed };
+          const tr = await trainedOrCached(model, data, spec, init, targetTrain, 'target', phaseId.target(i), hooks);
+          target.trained = tr.summary;
+          trained = tr.points[tr.points.length - 1];
+          disposeParams(tr.points[0]);
+          for (const p of tr.points.slice(1, -1)) disposeParams(p);
+        }
+        for (const m of methods) {
+          const phase = phaseId.transfer(i, m);
+          const previous = hooks.finished?.(i, m);
+          if (previous) {
+            target.methods[m] = previous;
+            emit({ type: 'phase', phase, state: 'reused' });
+            continue;
+          }
+          emit({ type: 'phase', phase, state: 'start' });
+          const { result, final } = await runMethod(METHODS[m], {
+            model,
+            data,
+            trajectory,
+            theta20,
+            trained,
+            options: {
+              batchSize: spec.transfer.batchSize,
+              gradBatches: spec.transfer.gradBatches,
+              seed: spec.transfer.seed + 1000 * i,
+              matchTolerance: spec.transfer.matchTolerance,
+              matchMaxIter: spec.transfer.matchMaxIter,
+              evalLimit: spec.evalLimit,
+            },
+            signal: hooks.signal,
+            onProgress: (done, total, detail) => emit({ type: 'progress', phase, done, total, detail }),
+            onMetric: (key, step, value) => emit({ type: 'metric', phase, key, step, value }),
+          });
+          disposeParams(final);
+          if (METHODS[m].needsTrainedTarget && target.trained) {
+            result.phases['target training'] = target.trained.seconds;
+          }
+          target.methods[m] = result;
+          emit({ type: 'phase', phase, state: 'done', seconds: result.seconds });
+          emit({ type: 'method-done', target: i, result });
+        }
+      } finally {
+        disposeParams(theta20);
+        disposeParams(trained);
+      }
+      targets.push(target);
+    }
+    const finishedAt = new Date();
+    return {
+      formatVersion: 1,
+      spec,
+      backend,
+      dataset: {
+        name: data.name,
+        inputShape: data.inputShape,
+        classes: data.classes,
+        classNames: data.classNames,
+        train: data.train.n,
+        validation: data.validation.n,
+        test: data.test.n,
+        contentHash: data.contentHash,
+      },
+      model: {
+        arch: model.describe,
+        parameters: model.params.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0),
+        permutations: { ...model.permSpec.sizes },
+      },
+      source: src.summary,
+      targets,
+      seconds: (performance.now() - t0) / 1000,
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+    };
+  } finally {
+    for (const p of owned) disposeParams(p);
+    data.dispose();
+  }
+}
+
+/**
+ * θ^0 and the trained points for one initialisation, from the cache when the same training was
+ * done before, else trained now (and saved to the cache).
+ */
+async function trainedOrCached(
+  model: Model,
+  data: Dataset,
+  spec: ExperimentSpec,
+  init: InitSpec,
+  train: TrainSpec,
+  role: 'source' | 'target',
+  phase: string,
+  hooks: ExperimentHooks,
+): Promise<{ points: Params[]; summary: TrainedSummary }> {
+  const emit = (e: EngineEvent): void => hooks.onEvent?.(e);
+  const label = initLabel(init);
+  const { params: theta0, hash } = await initialParams(model, init);
+  const key = trainingKey(data.contentHash, spec, init, hash, train);
+  const cached = await hooks.cache?.load(key);
+  if (cached) {
+    disposeParams(theta0);
+    emit({ type: 'phase', phase, state: 'reused' });
+    emit({ type: 'log', level: 'info', message: `${role} ${label}: reusing trained parameters from an earlier run` });
+    return { points: cached.points, summary: { ...cached.summary, reused: true } };
+  }
+  emit({ type: 'phase', phase, state: 'start' });
+  const res = await trainModel(model, theta0, data, train, {
+    seed: train.dataSeed ?? init.seed ?? 0,
+    checkpoints: !!train.checkpoints,
+    evalLimit: spec.evalLimit,
+    signal: hooks.signal,
+    onProgress: (done, total, info) => emit({ type: 'progress', phase, done, total, detail: `epoch ${info.epoch + 1}/${train.epochs}, loss ${info.loss.toFixed(4)}` }),
+    onEpoch: (epoch, _params, ev) => {
+      emit({ type: 'metric', phase, key: 'valAccuracy', step: epoch + 1, value: ev.accuracy });
+      emit({ type: 'metric', phase, key: 'valLoss', step: epoch + 1, value: ev.loss });
+    },
+  });
+  const points = train.checkpoints ? [theta0, ...res.checkpoints] : [theta0, res.final];
+  if (train.checkpoints) disposeParams(res.final);
+  const final = points[points.length - 1];
+  const val = evaluate(model, final, data.validation);
+  const summary: TrainedSummary = {
+    label,
+    valAccuracy: val.accuracy,
+    valLoss: val.loss,
+    testAccuracy: evaluate(model, final, data.test).accuracy,
+    seconds: res.seconds,
+  };
+  emit({ type: 'phase', phase, state: 'done', seconds: res.seconds });
+  await hooks.cache?.save(key, role, points, summary);
+  return { points, summary };
+}

@@ -1,0 +1,31 @@
+/**
+ * Trajectory Lab's engine, as a library. Everything a host (CLI, worker, tests, your script)
+ * needs is exported here; nothing in src/core knows about Electron, SQLite or Vue.
+ */
+export { initBackend } from './backend.js';
+export { loadDataset, previewDataset } from './data/load.js';
+export type { Dataset, Split } from './data/dataset.js';
+export { evaluate, gradient } from './evaluate.js';
+export { runExperiment, trainingKey, initLabel, type ExperimentHooks, type TrainedCache } from './experiment.js';
+export { METHODS, runMethod, type TransferMethod, type TransferContext, type TransferOptions } from './methods/index.js';
+export { buildModel, archLayers, describeArch, conv8Layers, type Model, type ParamInfo } from './models/index.js';
+export { disposeParams, cloneParams, paramCount, type Params } from './params.js';
+export { saveParams, loadParams, encodeParams, decodeParams, encodePoints, decodePoints, checkParamsFit, type ParamsFile } from './params-io.js';
+export {
+  applyPermutation,
+  getPermutedParam,
+  identityPermutation,
+  invertPermutation,
+  makePermutationSpec,
+  randomPermutation,
+  type Permutation,
+  type PermutationSpec,
+} from './permutation.js';
+export { rng, deriveSeed, type Rng } from './random.js';
+export * from './result.js';
+export * from './spec.js';
+export { trainModel } from './train.js';
+export { lambdas, linearTrajectory, actualTrajectory, type Trajectory } from './trajectory.js';
+export { WeightMatcher, weightMatching, type MatchOptions, type MatchResult } from './weight-matching.js';
+export { linearSumAssignment } from './assignment.js';
+export { estimateCost, type CostEstimate } from './cost.js';

@@ -1,0 +1,138 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Dataset } from '../data/dataset.js';
+import { gradient } from '../evaluate.js';
+import type { Model } from '../models/model.js';
+import { disposeParams, type Params } from '../params.js';
+import { applyPermutation, type Permutation } from '../permutation.js';
+import { rng, type Rng } from '../random.js';
+import type { MethodName } from '../spec.js';
+import type { Trajectory } from '../trajectory.js';
+
+export interface TransferOptions {
+  /** minibatch size of each gradient */
+  batchSize: number;
+  /** minibatches averaged per gradient */
+  gradBatches: number;
+  seed: number;
+  matchTolerance: number;
+  matchMaxIter: number;
+  /** validation examples per evaluation, 0 = all */
+  evalLimit: number;
+}
+
+/** What every method gets: the model, the data, the source trajectory and the target's init. */
+export interface TransferContext {
+  model: Model;
+  data: Dataset;
+  trajectory: Trajectory;
+  /** θ2^0 (owned by the caller) */
+  theta20: Params;
+  /** θ2^T actually trained with the source's optimiser; only Oracle needs it */
+  trained?: Params;
+  options: TransferOptions;
+  signal?: AbortSignal;
+  /** adds seconds to a named phase of this method's timing */
+  time<T>(phase: string, fn: () => T): T;
+  /** counts minibatch gradients (one network, one minibatch) */
+  countGradients(n: number): void;
+  progress(done: number, total: number, detail?: string): void;
+}
+
+/**
+ * A transfer method is a source of permutations π_1..π_T: step s yields the π_s with which
+ * θ2^s = θ2^0 + π_s(θ1^s − θ1^0) is built and evaluated. Naive and Oracle yield one fixed π; GMT
+ * and FGMT compute π_s from gradients along the trajectory.
+ */
+export interface TransferMethod {
+  name: MethodName;
+  label: string;
+  needsTrainedTarget: boolean;
+  permutations(ctx: TransferContext): AsyncGenerator<Permutation, void, void>;
+  /** minibatch gradients used for a trajectory of length T (for cost estimates) */
+  gradientEvaluations(T: number, gradBatches: number): number;
+}
+
+/** θ2^0 + π(θ1^t − θ1^0): the transferred parameters at step t. */
+export function transferredAt(ctx: TransferContext, t: number, perm: Permutation): Params {
+  const theta1t = ctx.trajectory.at(t);
+  try {
+    const diff: Params = {};
+    for (const k of Object.keys(theta1t)) diff[k] = tf.sub(theta1t[k], ctx.trajectory.start[k]);
+    const permuted = applyPermutation(ctx.model.permSpec, perm, diff);
+    disposeParams(diff);
+    const out: Params = {};
+    for (const k of Object.keys(permuted)) out[k] = tf.add(ctx.theta20[k], permuted[k]);
+    disposeParams(permuted);
+    return out;
+  } finally {
+    disposeParams(theta1t);
+  }
+}
+
+/**
+ * Draws the same minibatches for the source and the target network (Algorithm 1, lines 3–5) and
+ * returns both gradients, each averaged over `gradBatches` minibatches as in the authors' code.
+ */
+export class GradientSampler {
+  private readonly random: Rng;
+
+  constructor(private readonly ctx: TransferContext, stream: string) {
+    this.random = rng(ctx.options.seed * 7919 + hashString(stream));
+  }
+
+  pair(theta1: Params, theta2: Params): { g1: Params; g2: Params } {
+    const { batchSize, gradBatches } = this.ctx.options;
+    const n = this.ctx.data.train.n;
+    let g1: Params | null = null;
+    let g2: Params | null = null;
+    for (let b = 0; b < gradBatches; b++) {
+      const idx = new Int32Array(Math.min(batchSize, n));
+      for (let i = 0; i < idx.length; i++) idx[i] = this.random.int(n);
+      const [x, y] = tf.tidy(() => {
+        const it = tf.tensor1d(idx, 'int32');
+        return [tf.gather(this.ctx.data.train.x, it), tf.gather(this.ctx.data.train.y, it)] as const;
+      });
+      try {
+        const a = this.ctx.time('gradients', () => gradient(this.ctx.model, theta1, x as tf.Tensor4D, y as tf.Tensor1D));
+        const c = this.ctx.time('gradients', () => gradient(this.ctx.model, theta2, x as tf.Tensor4D, y as tf.Tensor1D));
+        this.ctx.countGradients(2);
+        g1 = accumulate(g1, a);
+        g2 = accumulate(g2, c);
+      } finally {
+        x.dispose();
+        y.dispose();
+      }
+    }
+    if (gradBatches > 1) {
+      g1 = scale(g1!, 1 / gradBatches);
+      g2 = scale(g2!, 1 / gradBatches);
+    }
+    return { g1: g1!, g2: g2! };
+  }
+}
+
+function accumulate(acc: Params | null, g: Params): Params {
+  if (!acc) return g;
+  const out: Params = {};
+  for (const k of Object.keys(g)) out[k] = tf.add(acc[k], g[k]);
+  disposeParams(acc);
+  disposeParams(g);
+  return out;
+}
+
+function scale(p: Params, s: number): Params {
+  const out: Params = {};
+  for (const k of Object.keys(p)) out[k] = tf.mul(p[k], s);
+  disposeParams(p);
+  return out;
+}
+
+function hashString(s: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+export function throwIfAborted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('cancelled');
+}

@@ -1,0 +1,46 @@
+import { disposeParams } from '../params.js';
+import { identityPermutation, type Permutation } from '../permutation.js';
+import { WeightMatcher } from '../weight-matching.js';
+import { GradientSampler, throwIfAborted, transferredAt, type TransferMethod } from './context.js';
+
+/**
+ * GMT (Algorithm 1). At step s every gradient pair t = 0..s−1 is recomputed on fresh minibatches:
+ * g1 at θ1^t and g2 at θ2^0 + π_{s−1}(θ1^t − θ1^0), then π_s matches all s pairs. O(T²) gradients.
+ */
+export const gmt: TransferMethod = {
+  name: 'gmt',
+  label: 'GMT',
+  needsTrainedTarget: false,
+  async *permutations(ctx) {
+    const T = ctx.trajectory.T;
+    const sampler = new GradientSampler(ctx, 'gmt');
+    let perm: Permutation = identityPermutation(ctx.model.permSpec);
+    const total = (T * (T + 1)) / 2;
+    let done = 0;
+    for (let s = 1; s <= T; s++) {
+      const matcher = new WeightMatcher(ctx.model.permSpec);
+      try {
+        for (let t = 0; t < s; t++) {
+          throwIfAborted(ctx.signal);
+          const theta1 = ctx.trajectory.at(t);
+          const theta2 = transferredAt(ctx, t, perm);
+          const { g1, g2 } = sampler.pair(theta1, theta2);
+          disposeParams(theta1);
+          disposeParams(theta2);
+          ctx.time('matching', () => matcher.addPair(g2, g1));
+          disposeParams(g1);
+          disposeParams(g2);
+          ctx.progress(++done, total, `step ${s}/${T}, gradient pair ${t + 1}/${s}`);
+          await Promise.resolve();
+        }
+        perm = ctx.time('matching', () =>
+          matcher.solve({ tolerance: ctx.options.matchTolerance, maxIter: ctx.options.matchMaxIter, seed: ctx.options.seed + s }).perm,
+        );
+      } finally {
+        matcher.dispose();
+      }
+      yield perm;
+    }
+  },
+  gradientEvaluations: (T, gradBatches) => T * (T + 1) * gradBatches,
+};

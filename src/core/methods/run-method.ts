@@ -1,0 +1,109 @@
+import type { Dataset } from '../data/dataset.js';
+import { evaluate } from '../evaluate.js';
+import type { Model } from '../models/model.js';
+import { disposeParams, type Params } from '../params.js';
+import type { Permutation } from '../permutation.js';
+import type { MethodResult } from '../result.js';
+import type { Trajectory } from '../trajectory.js';
+import { throwIfAborted, transferredAt, type TransferContext, type TransferMethod, type TransferOptions } from './context.js';
+
+export interface RunMethodArgs {
+  model: Model;
+  data: Dataset;
+  trajectory: Trajectory;
+  theta20: Params;
+  trained?: Params;
+  options: TransferOptions;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number, detail?: string) => void;
+  /** validation accuracy/loss of θ2^t as soon as it is known */
+  onMetric?: (key: 'valAccuracy' | 'valLoss', step: number, value: number) => void;
+}
+
+/**
+ * Runs one method along the whole trajectory: θ2^s is evaluated on validation right after π_s is
+ * known (so a host can draw the curve live), and at the end the test accuracy is measured at T
+ * and at the best step by validation accuracy (early stopping).
+ */
+export async function runMethod(method: TransferMethod, args: RunMethodArgs): Promise<{ result: MethodResult; final: Params }> {
+  const started = performance.now();
+  const phases: Record<string, number> = {};
+  let gradientEvaluations = 0;
+  const ctx: TransferContext = {
+    model: args.model,
+    data: args.data,
+    trajectory: args.trajectory,
+    theta20: args.theta20,
+    trained: args.trained,
+    options: args.options,
+    signal: args.signal,
+    time(phase, fn) {
+      const t0 = performance.now();
+      try {
+        return fn();
+      } finally {
+        phases[phase] = (phases[phase] ?? 0) + (performance.now() - t0) / 1000;
+      }
+    },
+    countGradients(n) {
+      gradientEvaluations += n;
+    },
+    progress(done, total, detail) {
+      args.onProgress?.(done, total, detail);
+    },
+  };
+  const limit = args.options.evalLimit;
+  const valAccuracy: number[] = [];
+  const valLoss: number[] = [];
+  const record = (t: number, params: Params): void => {
+    const r = ctx.time('evaluation', () => evaluate(args.model, params, args.data.validation, { limit }));
+    valAccuracy[t] = r.accuracy;
+    valLoss[t] = r.loss;
+    args.onMetric?.('valAccuracy', t, r.accuracy);
+    args.onMetric?.('valLoss', t, r.loss);
+  };
+  record(0, args.theta20);
+
+  const T = args.trajectory.T;
+  const perms: Permutation[] = [];
+  let last: Params | null = null;
+  try {
+    for await (const perm of method.permutations(ctx)) {
+      throwIfAborted(args.signal);
+      const s = perms.length + 1;
+      perms.push(perm);
+      const theta2s = transferredAt(ctx, s, perm);
+      record(s, theta2s);
+      disposeParams(last);
+      last = theta2s;
+      if (method.gradientEvaluations(T, 1) === 0) args.onProgress?.(s, T, `step ${s}/${T}`);
+    }
+    if (perms.length !== T || !last) throw new Error(`${method.label} produced ${perms.length} permutations for T = ${T}`);
+
+    let bestStep = 0;
+    for (let t = 1; t <= T; t++) if (valAccuracy[t] > valAccuracy[bestStep]) bestStep = t;
+    const testAccuracy = ctx.time('evaluation', () => evaluate(args.model, last!, args.data.test).accuracy);
+    let testAccuracyAtBest = testAccuracy;
+    if (bestStep !== T) {
+      const best = bestStep === 0 ? null : transferredAt(ctx, bestStep, perms[bestStep - 1]);
+      testAccuracyAtBest = ctx.time('evaluation', () => evaluate(args.model, best ?? args.theta20, args.data.test).accuracy);
+      disposeParams(best);
+    }
+    const result: MethodResult = {
+      method: method.name,
+      valAccuracy,
+      valLoss,
+      testAccuracy,
+      bestStep,
+      testAccuracyAtBest,
+      seconds: (performance.now() - started) / 1000,
+      phases,
+      gradientEvaluations,
+    };
+    const final = last;
+    last = null;
+    return { result, final };
+  } finally {
+    disposeParams(last);
+  }
+}

@@ -1,0 +1,31 @@
+import { ref } from 'vue';
+
+/** Bumped when the system switches between light and dark, so charts re-read their colours. */
+export const themeVersion = ref(0);
+const media = window.matchMedia?.('(prefers-color-scheme: dark)');
+media?.addEventListener('change', () => themeVersion.value++);
+
+export function cssVar(name: string, fallback = ''): string {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
+}
+
+const FALLBACK: Record<string, string> = { gmt: '#2563eb', fgmt: '#e8590c', oracle: '#8b3fd9', naive: '#6b7280', source: '#15803d', target: '#0f8f86' };
+const EXTRA = ['#c2185b', '#00838f', '#6d4c41', '#558b2f', '#283593', '#ef6c00'];
+
+export function methodColor(method: string): string {
+  if (FALLBACK[method]) return cssVar(`--m-${method}`, FALLBACK[method]);
+  let h = 0;
+  for (const c of method) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return EXTRA[h % EXTRA.length];
+}
+
+export interface ChartTheme {
+  fg: string;
+  muted: string;
+  grid: string;
+  panel: string;
+}
+
+export function chartTheme(): ChartTheme {
+  return { fg: cssVar('--fg', '#1b1f24'), muted: cssVar('--muted', '#5b6470'), grid: cssVar('--grid', '#e3e6ea'), panel: cssVar('--panel', '#ffffff') };
+}

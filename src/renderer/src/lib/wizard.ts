@@ -1,0 +1,445 @@
+import type { ArchSpec, DatasetSpec, ExperimentSpec, InitSpec, LayerSpec, MethodName, TrainSpec } from '../../../core/spec.js';
+
+/**
+ * The new-experiment wizard's form state, its validation per step and the spec it builds. Field
+ * keys are the spec's own paths ('source.train.lr', 'targets[1].init.seed') so that an error the
+ * services report for a spec field lands on the same input as a local one.
+ */
+
+export const STEPS = ['dataset', 'model', 'source', 'targets', 'transfer', 'review'] as const;
+export type StepId = (typeof STEPS)[number];
+export const STEP_TITLES: Record<StepId, string> = {
+  dataset: 'Dataset',
+  model: 'Architecture',
+  source: 'Source',
+  targets: 'Targets',
+  transfer: 'Transfer',
+  review: 'Review & run',
+};
+
+export const DEBIAN_FASHION_MNIST = '/usr/share/datasets/fashion-mnist';
+export const ALL_METHODS: readonly MethodName[] = ['gmt', 'fgmt', 'oracle', 'naive'];
+
+export type DatasetChoice = 'builtin' | 'debian' | 'files';
+export type InitFrom = 'seed' | 'paramset';
+
+export interface InitForm {
+  from: InitFrom;
+  seed: number | string;
+  paramSetId: string;
+  label: string;
+}
+
+export interface WizardState {
+  dataset: {
+    choice: DatasetChoice;
+    format: 'idx' | 'cifar10' | 'cifar100';
+    dir: string;
+    labelKind: 'fine' | 'coarse';
+    valFraction: number | string;
+    splitSeed: number | string;
+    trainLimit: number | string;
+    evalLimit: number | string;
+  };
+  model: {
+    arch: 'mlp' | 'conv8' | 'cnn';
+    /** comma-separated widths as typed */
+    hidden: string;
+    width: number | string;
+    layers: LayerSpec[];
+  };
+  source: {
+    init: InitForm;
+    train: {
+      epochs: number | string;
+      batchSize: number | string;
+      lr: number | string;
+      momentum: number | string;
+      weightDecay: number | string;
+      lrSchedule: 'constant' | 'cosine';
+      checkpoints: boolean;
+    };
+    /** when filled from an already trained source: the parameter set and its experiment */
+    reuse: { paramSetId: string; experimentId: string | null; label: string } | null;
+  };
+  targets: InitForm[];
+  transfer: {
+    T: number | string;
+    trajectory: 'linear' | 'actual';
+    schedule: 'cosine' | 'uniform';
+    batchSize: number | string;
+    gradBatches: number | string;
+    methods: MethodName[];
+    seed: number | string;
+  };
+  name: string;
+  /** comma-separated as typed */
+  tags: string;
+  notes: string;
+}
+
+export type Errors = Record<string, string>;
+
+export interface PresetInfo {
+  id: string;
+  title: string;
+  description: string;
+}
+
+export const PRESETS: readonly PresetInfo[] = [
+  { id: 'quick', title: 'Quick demo (bundled data)', description: 'Bundled Fashion-MNIST subset, MLP 256, 2 epochs on 2,000 images, T = 5, all four methods. Under a minute on a laptop.' },
+  { id: 'paper-mlp', title: 'Paper: 2-MLP on Fashion-MNIST', description: "Debian's full Fashion-MNIST, hidden 4096, SGD lr 0.01 momentum 0.9, 10 epochs, batch 128, T = 10 cosine (the paper's MNIST setting)." },
+  { id: 'conv8-cifar10', title: 'Conv8 on CIFAR-10 (your files)', description: 'Conv8, lr 0.05, wd 1e-4, cosine lr, 60 epochs, T = 30, 2 gradient batches. Point it at your CIFAR-10 folder.' },
+];
+
+function seedInit(seed: number): InitForm {
+  return { from: 'seed', seed, paramSetId: '', label: '' };
+}
+
+export function emptyState(): WizardState {
+  return {
+    dataset: { choice: 'builtin', format: 'idx', dir: '', labelKind: 'fine', valFraction: 0.1, splitSeed: 777, trainLimit: 0, evalLimit: 0 },
+    model: { arch: 'mlp', hidden: '256', width: '', layers: defaultCnnLayers() },
+    source: {
+      init: seedInit(101),
+      train: { epochs: 10, batchSize: 128, lr: 0.01, momentum: 0.9, weightDecay: 0, lrSchedule: 'constant', checkpoints: false },
+      reuse: null,
+    },
+    targets: [seedInit(102)],
+    transfer: { T: 10, trajectory: 'linear', schedule: 'cosine', batchSize: 128, gradBatches: 1, methods: [...ALL_METHODS], seed: 0 },
+    name: '',
+    tags: '',
+    notes: '',
+  };
+}
+
+export function defaultCnnLayers(): LayerSpec[] {
+  return [
+    { type: 'conv', filters: 16, kernel: 3, stride: 1, relu: true },
+    { type: 'maxpool', size: 2 },
+    { type: 'conv', filters: 32, kernel: 3, stride: 1, relu: true },
+    { type: 'maxpool', size: 2 },
+    { type: 'flatten' },
+    { type: 'dense', units: 128, relu: true },
+  ];
+}
+
+export function presetState(id: string): WizardState {
+  const s = emptyState();
+  switch (id) {
+    case 'quick':
+      s.dataset = { ...s.dataset, choice: 'builtin', trainLimit: 2000, evalLimit: 1000 };
+      s.model = { ...s.model, arch: 'mlp', hidden: '256' };
+      s.source.train = { epochs: 2, batchSize: 128, lr: 0.02, momentum: 0.9, weightDecay: 0, lrSchedule: 'constant', checkpoints: false };
+      s.transfer = { ...s.transfer, T: 5, schedule: 'cosine', trajectory: 'linear', batchSize: 128, gradBatches: 1 };
+      s.name = 'Quick demo';
+      s.tags = 'demo';
+      return s;
+    case 'paper-mlp':
+      s.dataset = { ...s.dataset, choice: 'debian', format: 'idx', dir: DEBIAN_FASHION_MNIST, trainLimit: 0, evalLimit: 0 };
+      s.model = { ...s.model, arch: 'mlp', hidden: '4096' };
+      s.source.train = { epochs: 10, batchSize: 128, lr: 0.01, momentum: 0.9, weightDecay: 0, lrSchedule: 'constant', checkpoints: false };
+      s.transfer = { ...s.transfer, T: 10, schedule: 'cosine', trajectory: 'linear', batchSize: 128, gradBatches: 1 };
+      s.name = '2-MLP on Fashion-MNIST (paper)';
+      s.tags = 'paper, mlp';
+      return s;
+    case 'conv8-cifar10':
+      s.dataset = { ...s.dataset, choice: 'files', format: 'cifar10', dir: '', trainLimit: 0, evalLimit: 0 };
+      s.model = { ...s.model, arch: 'conv8', width: '' };
+      s.source.train = { epochs: 60, batchSize: 128, lr: 0.05, momentum: 0.9, weightDecay: 1e-4, lrSchedule: 'cosine', checkpoints: false };
+      s.transfer = { ...s.transfer, T: 30, schedule: 'cosine', trajectory: 'linear', batchSize: 128, gradBatches: 2 };
+      s.name = 'Conv8 on CIFAR-10';
+      s.tags = 'paper, conv8';
+      return s;
+    default:
+      return s;
+  }
+}
+
+// ───────────────────────────── parsing helpers ─────────────────────────────
+
+/** A form value as a number: '' and non-numeric text are NaN (v-model.number leaves text as is). */
+export function toNumber(v: number | string | null | undefined): number {
+  if (typeof v === 'number') return v;
+  if (v === null || v === undefined || String(v).trim() === '') return NaN;
+  const n = Number(String(v).trim());
+  return Number.isFinite(n) ? n : NaN;
+}
+
+function checkNumber(errors: Errors, key: string, v: number | string, label: string, o: { int?: boolean; min?: number; max?: number; minExclusive?: boolean }): void {
+  const n = toNumber(v);
+  if (!Number.isFinite(n)) errors[key] = `${label} must be a number.`;
+  else if (o.int && !Number.isInteger(n)) errors[key] = `${label} must be a whole number, not ${n}.`;
+  else if (o.min !== undefined && (o.minExclusive ? n <= o.min : n < o.min)) errors[key] = `${label} must be ${o.minExclusive ? 'more than' : 'at least'} ${o.min}; it is ${n}.`;
+  else if (o.max !== undefined && n > o.max) errors[key] = `${label} must be at most ${o.max}; it is ${n}.`;
+}
+
+/** "256, 128" → [256, 128]; null when any entry is not a positive whole number. */
+export function parseWidths(text: string): number[] | null {
+  const parts = text.split(/[\s,]+/).filter(Boolean);
+  if (parts.length === 0) return null;
+  const out = parts.map(Number);
+  return out.every((n) => Number.isInteger(n) && n >= 1 && n <= 65536) ? out : null;
+}
+
+export function parseTags(text: string): string[] {
+  const out: string[] = [];
+  for (const t of text.split(',')) {
+    const s = t.trim();
+    if (s && !out.includes(s)) out.push(s);
+  }
+  return out;
+}
+
+// ───────────────────────────── validation ─────────────────────────────
+
+export interface ParamCheck {
+  state: 'checking' | 'fits' | 'misfit' | 'error';
+  reason?: string;
+}
+
+export interface ValidationContext {
+  preview: 'idle' | 'loading' | 'ok' | 'error';
+  previewError?: string;
+  /** params.check outcome by parameter set id, for the current architecture and dataset */
+  paramChecks: ReadonlyMap<string, ParamCheck>;
+}
+
+function checkInit(errors: Errors, key: string, init: InitForm, ctx: ValidationContext, what: string): void {
+  if (init.from === 'seed') {
+    checkNumber(errors, `${key}.seed`, init.seed, `${what} seed`, { int: true, min: 0, max: 2 ** 31 - 1 });
+    return;
+  }
+  if (!init.paramSetId) {
+    errors[`${key}.file`] = `Pick a parameter set for the ${what}.`;
+    return;
+  }
+  const c = ctx.paramChecks.get(init.paramSetId);
+  if (!c || c.state === 'checking') errors[`${key}.file`] = `Checking whether the parameter set fits the architecture…`;
+  else if (c.state !== 'fits') errors[`${key}.file`] = `This parameter set cannot be used for the ${what}: ${c.reason ?? 'it does not fit the architecture'}.`;
+}
+
+export function validateLayers(layers: readonly LayerSpec[]): Errors {
+  const errors: Errors = {};
+  if (layers.length === 0) errors['model.layers'] = 'Add at least one layer.';
+  let flat = false;
+  layers.forEach((l, i) => {
+    const key = `model.layers[${i}]`;
+    switch (l.type) {
+      case 'conv':
+        if (flat) errors[key] = `Layer ${i + 1}: a convolution cannot follow a flatten or dense layer.`;
+        checkNumber(errors, `${key}.filters`, l.filters, `Layer ${i + 1} filters`, { int: true, min: 1, max: 8192 });
+        checkNumber(errors, `${key}.kernel`, l.kernel ?? 3, `Layer ${i + 1} kernel`, { int: true, min: 1, max: 11 });
+        checkNumber(errors, `${key}.stride`, l.stride ?? 1, `Layer ${i + 1} stride`, { int: true, min: 1, max: 4 });
+        break;
+      case 'maxpool':
+        if (flat) errors[key] = `Layer ${i + 1}: pooling cannot follow a flatten or dense layer.`;
+        checkNumber(errors, `${key}.size`, l.size, `Layer ${i + 1} pool size`, { int: true, min: 1, max: 8 });
+        break;
+      case 'flatten':
+        if (flat) errors[key] = `Layer ${i + 1}: there is already a flatten or dense layer before it.`;
+        flat = true;
+        break;
+      case 'dense':
+        flat = true;
+        checkNumber(errors, `${key}.units`, l.units, `Layer ${i + 1} units`, { int: true, min: 1, max: 65536 });
+        break;
+    }
+  });
+  return errors;
+}
+
+/** Errors of one step, keyed by field; empty when the step may be left. */
+export function validateStep(step: StepId, s: WizardState, ctx: ValidationContext): Errors {
+  const e: Errors = {};
+  switch (step) {
+    case 'dataset': {
+      if (s.dataset.choice === 'files' && !s.dataset.dir.trim()) e['dataset.dir'] = 'Enter the folder that holds the dataset files.';
+      else if (ctx.preview === 'error') e['dataset.dir'] = `The dataset could not be read: ${ctx.previewError ?? 'unknown error'}`;
+      else if (ctx.preview === 'loading') e['dataset.dir'] = 'Still reading the dataset — wait for the preview.';
+      else if (ctx.preview !== 'ok') e['dataset.dir'] = 'Load the preview to check the dataset.';
+      checkNumber(e, 'datasetOptions.valFraction', s.dataset.valFraction, 'Validation fraction', { min: 0.001, max: 0.5 });
+      checkNumber(e, 'datasetOptions.splitSeed', s.dataset.splitSeed, 'Split seed', { int: true, min: 0 });
+      checkNumber(e, 'datasetOptions.trainLimit', s.dataset.trainLimit, 'Training limit', { int: true, min: 0 });
+      checkNumber(e, 'evalLimit', s.dataset.evalLimit, 'Evaluation limit', { int: true, min: 0 });
+      break;
+    }
+    case 'model': {
+      if (s.model.arch === 'mlp' && !parseWidths(s.model.hidden)) e['model.hidden'] = 'Hidden widths must be whole numbers from 1 to 65536, separated by commas (e.g. "256" or "512, 256").';
+      if (s.model.arch === 'conv8' && String(s.model.width).trim() !== '') checkNumber(e, 'model.width', s.model.width, 'Width', { int: true, min: 1, max: 512 });
+      if (s.model.arch === 'cnn') Object.assign(e, validateLayers(s.model.layers));
+      break;
+    }
+    case 'source': {
+      checkInit(e, 'source.init', s.source.init, ctx, 'source');
+      const t = s.source.train;
+      checkNumber(e, 'source.train.epochs', t.epochs, 'Epochs', { int: true, min: 1, max: 10000 });
+      checkNumber(e, 'source.train.batchSize', t.batchSize, 'Batch size', { int: true, min: 1, max: 65536 });
+      checkNumber(e, 'source.train.lr', t.lr, 'Learning rate', { min: 0, max: 100, minExclusive: true });
+      checkNumber(e, 'source.train.momentum', t.momentum, 'Momentum', { min: 0, max: 0.9999 });
+      checkNumber(e, 'source.train.weightDecay', t.weightDecay, 'Weight decay', { min: 0, max: 1 });
+      break;
+    }
+    case 'targets': {
+      if (s.targets.length === 0) e.targets = 'Add at least one target initialisation.';
+      s.targets.forEach((t, i) => checkInit(e, `targets[${i}].init`, t, ctx, `target ${i + 1}`));
+      const seen = new Map<string, number>();
+      s.targets.forEach((t, i) => {
+        const k = t.from === 'seed' ? `seed:${toNumber(t.seed)}` : `ps:${t.paramSetId}`;
+        if (seen.has(k)) e[`targets[${i}].init.${t.from === 'seed' ? 'seed' : 'file'}`] ??= `Target ${i + 1} repeats target ${seen.get(k)! + 1}.`;
+        else seen.set(k, i);
+      });
+      break;
+    }
+    case 'transfer': {
+      const tr = s.transfer;
+      checkNumber(e, 'transfer.T', tr.T, 'T', { int: true, min: 1, max: 1000 });
+      if (!e['transfer.T'] && tr.trajectory === 'actual' && toNumber(tr.T) !== toNumber(s.source.train.epochs)) {
+        e['transfer.T'] = `An actual trajectory has one checkpoint per epoch, so T must equal the source's epochs (${s.source.train.epochs}).`;
+      }
+      checkNumber(e, 'transfer.batchSize', tr.batchSize, 'Gradient batch size', { int: true, min: 1, max: 65536 });
+      checkNumber(e, 'transfer.gradBatches', tr.gradBatches, 'Batches per gradient', { int: true, min: 1, max: 1000 });
+      checkNumber(e, 'transfer.seed', tr.seed, 'Minibatch seed', { int: true, min: 0 });
+      if (tr.methods.length === 0) e['transfer.methods'] = 'Choose at least one method.';
+      break;
+    }
+    case 'review': {
+      if (!s.name.trim()) e.name = 'Give the experiment a name.';
+      else if (s.name.trim().length > 200) e.name = 'The name is longer than 200 characters.';
+      const tags = parseTags(s.tags);
+      if (tags.length > 32) e.tags = 'At most 32 tags.';
+      const long = tags.find((t) => t.length > 40);
+      if (long) e.tags = `Tag "${long.slice(0, 20)}…" is longer than 40 characters.`;
+      break;
+    }
+  }
+  return e;
+}
+
+/** The first step with errors (so a jump to the review page can send the user back), or null. */
+export function firstInvalidStep(s: WizardState, ctx: ValidationContext): StepId | null {
+  for (const step of STEPS) if (Object.keys(validateStep(step, s, ctx)).length) return step;
+  return null;
+}
+
+// ───────────────────────────── spec ─────────────────────────────
+
+export interface BuildContext {
+  /** where a parameter set's weights file is, for `init.file` */
+  paramFile(id: string): string | null;
+  paramName(id: string): string | null;
+}
+
+export function datasetSpec(s: WizardState): DatasetSpec {
+  const d = s.dataset;
+  if (d.choice === 'builtin') return { builtin: 'fashion-mnist-mini' };
+  if (d.choice === 'debian') return { format: 'idx', dir: DEBIAN_FASHION_MNIST };
+  const dir = d.dir.trim();
+  if (d.format === 'idx') return { format: 'idx', dir };
+  return d.format === 'cifar100' ? { format: d.format, dir, labelKind: d.labelKind } : { format: d.format, dir };
+}
+
+export function archSpec(s: WizardState): ArchSpec {
+  const m = s.model;
+  if (m.arch === 'mlp') return { arch: 'mlp', hidden: parseWidths(m.hidden) ?? [] };
+  if (m.arch === 'conv8') return String(m.width).trim() === '' ? { arch: 'conv8' } : { arch: 'conv8', width: toNumber(m.width) };
+  return { arch: 'cnn', layers: m.layers.map((l) => ({ ...l })) };
+}
+
+function initSpec(f: InitForm, ctx: BuildContext): InitSpec {
+  if (f.from === 'seed') return { seed: toNumber(f.seed), ...(f.label.trim() ? { label: f.label.trim() } : {}) };
+  const file = ctx.paramFile(f.paramSetId) ?? '';
+  const label = f.label.trim() || ctx.paramName(f.paramSetId) || undefined;
+  return { file, ...(label ? { label } : {}) };
+}
+
+export function trainSpec(s: WizardState): TrainSpec {
+  const t = s.source.train;
+  return {
+    epochs: toNumber(t.epochs),
+    batchSize: toNumber(t.batchSize),
+    lr: toNumber(t.lr),
+    momentum: toNumber(t.momentum),
+    weightDecay: toNumber(t.weightDecay),
+    lrSchedule: t.lrSchedule,
+    ...(t.checkpoints ? { checkpoints: true } : {}),
+  };
+}
+
+/** The spec the wizard describes, every field explicit so the review shows what will run. */
+export function buildSpec(s: WizardState, ctx: BuildContext): ExperimentSpec {
+  const methods = ALL_METHODS.filter((m) => s.transfer.methods.includes(m));
+  return {
+    name: s.name.trim(),
+    dataset: datasetSpec(s),
+    datasetOptions: {
+      valFraction: toNumber(s.dataset.valFraction),
+      splitSeed: toNumber(s.dataset.splitSeed),
+      trainLimit: toNumber(s.dataset.trainLimit),
+    },
+    model: archSpec(s),
+    source: { init: initSpec(s.source.init, ctx), train: trainSpec(s) },
+    targets: s.targets.map((t) => ({ init: initSpec(t, ctx) })),
+    transfer: {
+      T: toNumber(s.transfer.T),
+      trajectory: s.transfer.trajectory,
+      schedule: s.transfer.schedule,
+      batchSize: toNumber(s.transfer.batchSize),
+      gradBatches: toNumber(s.transfer.gradBatches),
+      methods,
+      seed: toNumber(s.transfer.seed),
+      matchTolerance: 1e-7,
+      matchMaxIter: 100,
+    },
+    backend: 'auto',
+    evalLimit: toNumber(s.dataset.evalLimit),
+  };
+}
+
+/**
+ * Fills the source section (and the split it was trained on) from an earlier experiment's spec, so
+ * the engine finds the trained source in its cache instead of training again.
+ */
+export function applyTrainedSource(s: WizardState, spec: ExperimentSpec, reuse: { paramSetId: string; experimentId: string | null; label: string }, ctx: { paramSetIdForFile?(file: string): string | null } = {}): void {
+  s.dataset.valFraction = spec.datasetOptions.valFraction;
+  s.dataset.splitSeed = spec.datasetOptions.splitSeed;
+  s.dataset.trainLimit = spec.datasetOptions.trainLimit;
+  const init = spec.source.init;
+  if (init.seed !== undefined) s.source.init = { from: 'seed', seed: init.seed, paramSetId: '', label: init.label ?? '' };
+  else s.source.init = { from: 'paramset', seed: '', paramSetId: (init.file && ctx.paramSetIdForFile?.(init.file)) || '', label: init.label ?? '' };
+  const t = spec.source.train;
+  s.source.train = {
+    epochs: t.epochs,
+    batchSize: t.batchSize,
+    lr: t.lr,
+    momentum: t.momentum,
+    weightDecay: t.weightDecay,
+    lrSchedule: t.lrSchedule,
+    checkpoints: !!t.checkpoints || spec.transfer.trajectory === 'actual',
+  };
+  s.source.reuse = reuse;
+}
+
+/** Which wizard step a field (as the services name it, maybe prefixed "spec.") belongs to. */
+export function stepOfField(field: string): StepId {
+  const f = normaliseField(field);
+  if (f.startsWith('dataset') || f === 'evalLimit') return 'dataset';
+  if (f.startsWith('model')) return 'model';
+  if (f.startsWith('source')) return 'source';
+  if (f.startsWith('targets')) return 'targets';
+  if (f.startsWith('transfer')) return 'transfer';
+  return 'review';
+}
+
+/** "spec.model.hidden[1]" → "model.hidden"; a spec error's field to the wizard's input key. */
+export function normaliseField(field: string): string {
+  let f = field.replace(/^spec\./, '');
+  if (/^model\.hidden\[\d+\]$/.test(f)) f = 'model.hidden';
+  return f;
+}
+
+/** Extracts a spec field from the engine's message 'spec field "x": …' when no field came with it. */
+export function fieldFromMessage(message: string): string | null {
+  const m = /spec field "([^"]+)"/.exec(message);
+  return m ? m[1] : null;
+}

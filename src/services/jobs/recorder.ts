@@ -1,0 +1,237 @@
+/**
+ * What one job's worker messages mean for the store and the UI: engine phases move the planned
+ * run rows ('source', 'target:i', 'transfer:i:method') through running → done; metrics are
+ * written in batches and pushed live; trained weights the worker wrote become parameter sets; the
+ * end of the job settles every run that is still open.
+ */
+import type { BackendInfo, ExperimentResult, MethodResult, TrainedSummary } from '../../core/result.js';
+import type { LabEvent, RunRecord, RunStatus } from '../../shared/lab-api.js';
+import type { ArtifactMessage, CacheLoadMessage, FromWorker, ToWorker } from '../../shared/worker-protocol.js';
+import type { LabStore, RunPatch } from '../store/index.js';
+import { EtaEstimator } from './eta.js';
+import { MetricBuffer } from './metric-buffer.js';
+import type { JobObserver, JobOutcome } from './queue.js';
+
+export interface RecorderOptions {
+  store: LabStore;
+  emit: (e: LabEvent) => void;
+  experimentId: string;
+  /** a worker told which backend it uses */
+  onBackend?: (b: BackendInfo) => void;
+  flushMs?: number;
+  flushPoints?: number;
+}
+
+const OPEN: RunStatus[] = ['queued', 'running', 'interrupted'];
+
+function nowIso(): string {
+  return new Date().toISOString();
+}
+
+/** The run a phase's result belongs to in a finished ExperimentResult. */
+function summaryFromResult(result: ExperimentResult, run: RunRecord): MethodResult | TrainedSummary | null {
+  if (run.kind === 'source') return result.source;
+  const target = run.targetIndex === null ? undefined : result.targets[run.targetIndex];
+  if (!target) return null;
+  if (run.kind === 'target') return target.trained ?? null;
+  return (run.method && target.methods[run.method as keyof typeof target.methods]) || null;
+}
+
+export function jobRecorder(o: RecorderOptions): JobObserver {
+  const { store, emit, experimentId } = o;
+  const eta = new EtaEstimator();
+  let backendName: string | null = null;
+  /** the last trained set found for the worker, to attach to the 'reused' phase that follows */
+  let lastHit: { paramSetId: string; summary: TrainedSummary } | null = null;
+  const metrics = new MetricBuffer({
+    intervalMs: o.flushMs,
+    maxPoints: o.flushPoints,
+    write: (points) => {
+      store.appendMetrics(points);
+      emit({ type: 'metrics', experimentId, points });
+    },
+  });
+
+  const runFor = (phase: string): RunRecord | null => store.runByPhase(experimentId, phase);
+
+  const experimentChanged = (): void => {
+    const s = store.getExperimentSummary(experimentId);
+    if (s) emit({ type: 'experiment.updated', experiment: s });
+  };
+
+  const patchRun = (run: RunRecord, patch: RunPatch): RunRecord | null => {
+    const updated = store.updateRun(run.id, patch);
+    if (updated) emit({ type: 'run.updated', run: updated });
+    return updated;
+  };
+
+  const log = (level: 'info' | 'warn' | 'error', message: string): void => {
+    const entry = store.appendLog(experimentId, level, message);
+    emit({ type: 'log', experimentId, level, message, at: entry.at });
+  };
+
+  const onPhase = (phase: string, state: 'start' | 'done' | 'reused', seconds?: number): void => {
+    const run = runFor(phase);
+    if (!run) return; // 'data' and anything the plan does not know
+    if (state === 'start') {
+      eta.forget(phase);
+      patchRun(run, { status: 'running', startedAt: nowIso(), finishedAt: null, error: null, backend: backendName });
+    } else if (state === 'done') {
+      patchRun(run, { status: 'done', finishedAt: nowIso(), ...(seconds !== undefined ? { seconds } : {}), backend: backendName ?? run.backend });
+    } else if (run.status !== 'done') {
+      // Reused from the trained cache (or a finished method of an earlier attempt).
+      const summary = run.kind === 'transfer' ? run.summary : (lastHit?.summary ?? null);
+      patchRun(run, { status: 'done', finishedAt: nowIso(), seconds: 0, ...(summary ? { summary: { ...summary, reused: true } as TrainedSummary } : {}) });
+    }
+    if (state === 'reused' && phase === 'source' && lastHit) store.updateExperiment(experimentId, { sourceParamSetId: lastHit.paramSetId });
+    experimentChanged();
+  };
+
+  const onCacheLoad = (msg: CacheLoadMessage, reply: (m: ToWorker) => void): void => {
+    const found = store.findTrainedByKey(msg.key);
+    if (!found) {
+      lastHit = null;
+      reply({ type: 'cache-reply', requestId: msg.requestId, hit: null });
+      return;
+    }
+    const summary: TrainedSummary = store.trainedSummary(found.id) ?? {
+      label: found.name,
+      valAccuracy: found.valAccuracy ?? Number.NaN,
+      valLoss: Number.NaN,
+      testAccuracy: found.testAccuracy ?? Number.NaN,
+      seconds: 0,
+    };
+    lastHit = { paramSetId: found.id, summary };
+    reply({ type: 'cache-reply', requestId: msg.requestId, hit: { path: store.weightsPath(found.sha256), sha256: found.sha256, summary } });
+  };
+
+  const onArtifact = (msg: ArtifactMessage, reply: (m: ToWorker) => void): void => {
+    try {
+      const { reused: _reused, ...summary } = msg.summary;
+      const spec = store.getExperiment(experimentId)?.spec;
+      if (!spec) throw new Error(`experiment ${experimentId} is gone`);
+      const record =
+        store.listTrainedByKey(msg.key).find((p) => p.sha256 === msg.sha256) ??
+        store.addParamSet({
+          name: `${msg.role} ${summary.label} (trained)`,
+          arch: spec.model,
+          inputShape: msg.inputShape,
+          classes: msg.classes,
+          origin: 'trained',
+          seed: msg.seed,
+          trainingKey: msg.key,
+          sha256: msg.sha256,
+          bytes: msg.bytes,
+          points: msg.points,
+          summary,
+          datasetHash: msg.datasetHash,
+          experimentId,
+        });
+      if (msg.role === 'source') store.updateExperiment(experimentId, { sourceParamSetId: record.id });
+      const run = runFor(msg.phase);
+      if (run) patchRun(run, { summary });
+      reply({ type: 'artifact-saved', requestId: msg.requestId, paramSetId: record.id, error: null });
+      experimentChanged();
+    } catch (e) {
+      reply({ type: 'artifact-saved', requestId: msg.requestId, paramSetId: null, error: (e as Error).message });
+    }
+  };
+
+  /** Closes every run still open when the job ends. */
+  const settle = (outcome: JobOutcome): void => {
+    const runs = store.listRuns(experimentId);
+    const at = nowIso();
+    if (outcome.kind === 'done') {
+      for (const run of runs) {
+        if (run.status === 'done' && run.summary) continue;
+        const summary = summaryFromResult(outcome.result, run);
+        if (summary) patchRun(run, { status: 'done', summary, finishedAt: run.finishedAt ?? at, backend: run.backend ?? backendName });
+        else if (run.status !== 'done') log('warn', `run ${run.phase} did not report a result`);
+      }
+      store.addArtifact({ experimentId, kind: 'result', meta: outcome.result as unknown as Record<string, unknown> });
+      log('info', `finished in ${outcome.result.seconds.toFixed(1)} s on ${outcome.result.backend.name}`);
+      return;
+    }
+    const open = runs.filter((r) => OPEN.includes(r.status));
+    if (outcome.kind === 'interrupted') {
+      for (const run of open) patchRun(run, { status: 'interrupted' });
+      log('warn', `interrupted: ${outcome.reason}`);
+      return;
+    }
+    if (outcome.kind === 'cancelled') {
+      for (const run of open) patchRun(run, { status: 'cancelled', finishedAt: run.status === 'running' ? at : run.finishedAt, error: outcome.reason });
+      log('warn', `cancelled: ${outcome.reason}`);
+      return;
+    }
+    // Failed: the run that was running carries the error (or the first open one, when the worker
+    // died before any phase started); the rest did not get to run.
+    const culprit = open.find((r) => r.status === 'running') ?? open[0];
+    for (const run of open) {
+      if (run === culprit) patchRun(run, { status: 'failed', finishedAt: at, error: outcome.error });
+      else patchRun(run, { status: 'cancelled', error: 'not run: an earlier phase failed' });
+    }
+    log('error', `failed: ${outcome.error}`);
+  };
+
+  return {
+    started(pid) {
+      log('info', `worker started${pid ? ` (pid ${pid})` : ''}`);
+      experimentChanged();
+    },
+
+    message(msg: FromWorker, reply) {
+      switch (msg.type) {
+        case 'backend':
+          backendName = msg.backend.name;
+          o.onBackend?.(msg.backend);
+          log('info', `backend: ${msg.backend.name} ${msg.backend.version} (${msg.backend.device}, ${msg.backend.threads} thread${msg.backend.threads === 1 ? '' : 's'})`);
+          for (const n of msg.backend.notes) log('info', `backend: ${n}`);
+          return;
+        case 'phase':
+          if (msg.state !== 'start') metrics.flush();
+          onPhase(msg.phase, msg.state, msg.seconds);
+          return;
+        case 'progress': {
+          const run = runFor(msg.phase);
+          emit({
+            type: 'progress',
+            experimentId,
+            runId: run?.id ?? null,
+            phase: msg.phase,
+            done: msg.done,
+            total: msg.total,
+            ...(msg.detail ? { detail: msg.detail } : {}),
+            etaSeconds: eta.estimate(msg.phase, msg.done, msg.total),
+          });
+          return;
+        }
+        case 'metric': {
+          const run = runFor(msg.phase);
+          if (run) metrics.push({ runId: run.id, key: msg.key, step: msg.step, value: msg.value, wallTime: msg.wallTime });
+          return;
+        }
+        case 'method-done': {
+          const run = store.listRuns(experimentId).find((r) => r.kind === 'transfer' && r.targetIndex === msg.target && r.method === msg.result.method);
+          if (run) patchRun(run, { status: 'done', summary: msg.result, seconds: msg.result.seconds, finishedAt: run.finishedAt ?? nowIso() });
+          experimentChanged();
+          return;
+        }
+        case 'log':
+          log(msg.level, msg.message);
+          return;
+        case 'cache-load':
+          onCacheLoad(msg, reply);
+          return;
+        case 'artifact':
+          onArtifact(msg, reply);
+          return;
+      }
+    },
+
+    ended(outcome) {
+      metrics.flush();
+      store.transaction(() => settle(outcome));
+      experimentChanged();
+    },
+  };
+}

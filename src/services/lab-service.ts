@@ -1,0 +1,199 @@
+/**
+ * The lab service: every request of src/shared/lab-api.ts, answered on top of the store, the job
+ * queue and the engine. Electron's IPC handler and the headless host's WebSocket both call
+ * `request(name, args)`; it validates the arguments before anything else and turns every failure
+ * into a LabError. Events go to whoever subscribed with `onEvent`.
+ */
+import { dirname } from 'node:path';
+import type { BackendInfo } from '../core/result.js';
+import { API_VERSION, LabRequestError, validateRequest, type LabEvent, type RequestName } from '../shared/lab-api.js';
+import type { FinishedMethod } from '../shared/worker-protocol.js';
+import { toLabError } from './errors.js';
+import { bundleHandlers } from './handlers/bundles.js';
+import type { HandlerTable, ServiceContext } from './handlers/context.js';
+import { datasetHandlers } from './handlers/datasets.js';
+import { experimentHandlers } from './handlers/experiments.js';
+import { paramHandlers } from './handlers/params.js';
+import { JobQueue } from './jobs/queue.js';
+import { jobRecorder } from './jobs/recorder.js';
+import { workerEnv, type WorkerHandle, type WorkerLauncher } from './jobs/worker-process.js';
+import { LabStore } from './store/index.js';
+
+export interface LabServiceOptions {
+  store: LabStore;
+  launcher: WorkerLauncher;
+  host: 'electron' | 'headless';
+  appVersion: string;
+  /** jobs running at once (default 1) */
+  concurrency?: number;
+  /** ask a worker which backend it will use, in the background at start */
+  probeBackend?: boolean;
+  /** close the store with the service (default true) */
+  ownsStore?: boolean;
+  cancelGraceMs?: number;
+  metricFlushMs?: number;
+  metricFlushPoints?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface LabService {
+  request(name: string, args: unknown): Promise<unknown>;
+  onEvent(listener: (e: LabEvent) => void): () => void;
+  readonly store: LabStore;
+  readonly queue: JobQueue;
+  /** kills the workers (their runs become interrupted) and closes the store */
+  close(): Promise<void>;
+}
+
+/**
+ * After a crash nothing is running, and nothing is queued either (the queue lived in memory):
+ * running runs, and queued runs of experiments no queue holds any more, become interrupted.
+ */
+function recoverAfterRestart(store: LabStore): string[] {
+  const touched = new Set(store.markInterrupted());
+  // Each pass moves the experiments it lists out of 'queued', so the next pass sees the next ones.
+  for (;;) {
+    const page = store.listExperiments({ status: ['queued'], limit: 500 });
+    if (page.items.length === 0) break;
+    for (const e of page.items) {
+      store.setRunsStatus(e.id, ['queued'], 'interrupted');
+      touched.add(e.id);
+    }
+  }
+  for (const id of touched) store.appendLog(id, 'warn', 'interrupted: the lab stopped while this was running; resume it to finish');
+  return [...touched];
+}
+
+export function createLabService(o: LabServiceOptions): LabService {
+  const { store } = o;
+  const listeners = new Set<(e: LabEvent) => void>();
+  const emit = (e: LabEvent): void => {
+    for (const l of listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        process.stderr.write(`lab event listener failed: ${(err as Error).stack}\n`);
+      }
+    }
+  };
+  let backend: BackendInfo | null = null;
+  let closed = false;
+
+  recoverAfterRestart(store);
+
+  const queue = new JobQueue({
+    launcher: o.launcher,
+    // Workers write weights where the store reads them.
+    weightsDir: dirname(store.weightsPath('0'.repeat(64))),
+    concurrency: o.concurrency,
+    cancelGraceMs: o.cancelGraceMs,
+    env: o.env,
+    observe: (job) =>
+      jobRecorder({
+        store,
+        emit,
+        experimentId: job.experimentId,
+        onBackend: (b) => (backend = b),
+        flushMs: o.metricFlushMs,
+        flushPoints: o.metricFlushPoints,
+      }),
+    onChange: (jobs) => emit({ type: 'jobs', jobs }),
+  });
+
+  const ctx: ServiceContext = {
+    store,
+    queue,
+    emit,
+    host: o.host,
+    appVersion: o.appVersion,
+    backend: () => backend,
+    enqueue(experimentId: string, finished: FinishedMethod[] = []) {
+      const e = store.getExperiment(experimentId);
+      if (!e) throw new LabRequestError({ code: 'not-found', message: `experiment ${experimentId} not found` });
+      queue.enqueue({ experimentId, spec: e.spec, finished });
+    },
+  };
+
+  const handlers: HandlerTable<RequestName> = {
+    'app.info': () => ({
+      apiVersion: API_VERSION,
+      appVersion: o.appVersion,
+      host: o.host,
+      dataDir: store.dataDir,
+      backend,
+      concurrency: queue.concurrency,
+      schemaVersion: store.schemaVersion,
+    }),
+    ...datasetHandlers(ctx),
+    ...paramHandlers(ctx),
+    ...experimentHandlers(ctx),
+    ...bundleHandlers(ctx),
+  };
+
+  const probe = o.probeBackend ? probeBackend(o.launcher, o.env, (b) => (backend ??= b)) : null;
+
+  return {
+    store,
+    queue,
+    async request(name: string, args: unknown): Promise<unknown> {
+      if (closed) throw new LabRequestError({ code: 'internal', message: 'the lab is shutting down' });
+      const v = validateRequest(name, args);
+      const handler = handlers[v.name] as (a: unknown) => unknown;
+      try {
+        return await handler(v.args);
+      } catch (e) {
+        const err = toLabError(e);
+        if (err.code === 'internal') process.stderr.write(`request ${name} failed: ${(e as Error).stack ?? String(e)}\n`);
+        throw new LabRequestError(err);
+      }
+    },
+    onEvent(listener) {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      probe?.kill('SIGKILL');
+      await queue.shutdown();
+      listeners.clear();
+      if (o.ownsStore ?? true) store.close();
+    },
+  };
+}
+
+/** Starts a worker only to learn which backend jobs will get; gives up quietly after a minute. */
+function probeBackend(launcher: WorkerLauncher, env: NodeJS.ProcessEnv | undefined, done: (b: BackendInfo) => void): WorkerHandle | null {
+  let w: WorkerHandle;
+  try {
+    w = launcher(workerEnv(env));
+  } catch {
+    return null;
+  }
+  const timer = setTimeout(() => w.kill('SIGKILL'), 60_000);
+  w.onMessage((m) => {
+    if (m.type === 'ready') w.send({ type: 'probe', backend: 'auto' });
+    else if (m.type === 'backend') done(m.backend);
+  });
+  w.onExit(() => clearTimeout(timer));
+  return w;
+}
+
+export interface OpenLabOptions extends Omit<LabServiceOptions, 'store' | 'ownsStore'> {
+  dataDir: string;
+  /** better-sqlite3's addon built for this runtime (Electron), when it is not the package's own build */
+  nativeBinding?: string;
+}
+
+/** Opens the store in `dataDir` and the service over it (which closes the store when closed). */
+export function openLab(o: OpenLabOptions): LabService {
+  const store = o.nativeBinding ? LabStore.open(o.dataDir, { nativeBinding: o.nativeBinding }) : LabStore.open(o.dataDir);
+  try {
+    return createLabService({ ...o, store, ownsStore: true });
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+}

@@ -1,0 +1,323 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { TrainedCache } from '../../core/experiment.js';
+import type { TrainedSummary } from '../../core/result.js';
+import type { ExperimentSpec } from '../../core/spec.js';
+import type { DatasetRecord, ExperimentDetail, ExperimentSummary, MetricPoint, ParamSetRecord, RunRecord, RunStatus } from '../../shared/lab-api.js';
+import { ArtifactRepo, type ArtifactRecord } from './artifacts.js';
+import { DatasetRepo, type NewDataset } from './datasets.js';
+import { openDatabase, type Db } from './db.js';
+import { ExperimentRepo, type ExperimentPatch, type ListQuery, type NewExperiment } from './experiments.js';
+import { LogRepo, type LogEntry, type LogLevel } from './logs.js';
+import { MetricRepo } from './metrics.js';
+import { migrate } from './migrations.js';
+import { ParamSetRepo, type NewParamSet, type ParamSetWithSummary } from './param-sets.js';
+import { RunRepo, type RunPatch } from './runs.js';
+import { storeTrainedCache, type TrainedCacheContext } from './trained-cache.js';
+import { WeightsDir } from './weights.js';
+
+export { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.js';
+export { ParamSetInUseError } from './param-sets.js';
+export { cachedValues, plannedRuns } from './runs.js';
+export type { ArtifactRecord, ExperimentPatch, ListQuery, LogEntry, LogLevel, NewDataset, NewExperiment, NewParamSet, ParamSetWithSummary, RunPatch, TrainedCacheContext };
+
+/** Rows in each table; used by tests and by import to report what changed. */
+export interface TableCounts {
+  experiments: number;
+  runs: number;
+  metrics: number;
+  logs: number;
+  paramSets: number;
+  datasets: number;
+  artifacts: number;
+}
+
+/**
+ * The lab's experiment store: one SQLite database (`<dataDir>/lab.db`) and a folder of weights
+ * files (`<dataDir>/weights/`). Only the main process opens it; database calls are synchronous
+ * (better-sqlite3), file calls (weights) are async.
+ */
+export class LabStore {
+  readonly dataDir: string;
+  readonly schemaVersion: number;
+  private readonly weights: WeightsDir;
+  private readonly experimentRepo: ExperimentRepo;
+  private readonly runRepo: RunRepo;
+  private readonly metricRepo: MetricRepo;
+  private readonly logRepo: LogRepo;
+  private readonly paramSetRepo: ParamSetRepo;
+  private readonly datasetRepo: DatasetRepo;
+  private readonly artifactRepo: ArtifactRepo;
+  private closed = false;
+
+  private constructor(
+    dataDir: string,
+    private readonly db: Db,
+  ) {
+    this.dataDir = dataDir;
+    this.schemaVersion = migrate(db);
+    this.weights = new WeightsDir(join(dataDir, 'weights'));
+    this.runRepo = new RunRepo(db);
+    this.metricRepo = new MetricRepo(db);
+    this.logRepo = new LogRepo(db);
+    this.experimentRepo = new ExperimentRepo(db, this.runRepo, this.logRepo);
+    this.paramSetRepo = new ParamSetRepo(db);
+    this.datasetRepo = new DatasetRepo(db);
+    this.artifactRepo = new ArtifactRepo(db);
+  }
+
+  /** Opens (or creates) the store in `dataDir` and brings its schema up to date. */
+  static open(dataDir: string): LabStore {
+    const dir = resolve(dataDir);
+    mkdirSync(dir, { recursive: true });
+    const db = openDatabase(join(dir, 'lab.db'));
+    try {
+      return new LabStore(dir, db);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  /** Folds the WAL back into the database file (so a copy of lab.db alone is complete), then closes. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.db.close();
+  }
+
+  /** Runs `fn` in one transaction (nested calls become savepoints). */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  /** 'ok' or SQLite's list of problems. */
+  integrityCheck(): string[] {
+    return (this.db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check);
+  }
+
+  counts(): TableCounts {
+    const n = (table: string): number => (this.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+    return {
+      experiments: n('experiments'),
+      runs: n('runs'),
+      metrics: n('metrics'),
+      logs: n('logs'),
+      paramSets: n('param_sets'),
+      datasets: n('datasets'),
+      artifacts: n('artifacts'),
+    };
+  }
+
+  // ── experiments ──
+
+  createExperiment(input: NewExperiment): ExperimentDetail {
+    return this.experimentRepo.create(input);
+  }
+
+  getExperiment(id: string): ExperimentDetail | null {
+    return this.experimentRepo.get(id);
+  }
+
+  getExperimentSummary(id: string): ExperimentSummary | null {
+    return this.experimentRepo.summary(id);
+  }
+
+  hasExperiment(id: string): boolean {
+    return this.experimentRepo.exists(id);
+  }
+
+  listExperiments(query: Partial<ListQuery> = {}): { items: ExperimentSummary[]; total: number } {
+    return this.experimentRepo.list(query);
+  }
+
+  updateExperiment(id: string, patch: ExperimentPatch): ExperimentSummary | null {
+    return this.experimentRepo.update(id, patch);
+  }
+
+  deleteExperiment(id: string): boolean {
+    return this.experimentRepo.delete(id);
+  }
+
+  // ── runs ──
+
+  /** Queued runs for every phase the spec implies (idempotent: existing phases are kept); returns all runs. */
+  planRuns(experimentId: string, spec: ExperimentSpec): RunRecord[] {
+    return this.runRepo.plan(experimentId, spec);
+  }
+
+  /** Inserts runs recorded elsewhere (a bundle) with their ids; returns how many were new. */
+  insertRuns(runs: RunRecord[]): number {
+    return this.runRepo.insertRecords(runs);
+  }
+
+  getRun(id: string): RunRecord | null {
+    return this.runRepo.get(id);
+  }
+
+  listRuns(experimentId: string): RunRecord[] {
+    return this.runRepo.list(experimentId);
+  }
+
+  runByPhase(experimentId: string, phase: string): RunRecord | null {
+    return this.runRepo.byPhaseOf(experimentId, phase);
+  }
+
+  updateRun(id: string, patch: RunPatch): RunRecord | null {
+    return this.runRepo.update(id, patch);
+  }
+
+  /** Moves an experiment's runs whose status is in `from` to `to` (cancel, resume); returns how many. */
+  setRunsStatus(experimentId: string, from: RunStatus[], to: RunStatus): number {
+    return this.runRepo.setStatus(experimentId, from, to);
+  }
+
+  /** At start-up: `running` runs and the queued runs of their experiments become `interrupted`. */
+  markInterrupted(): string[] {
+    return this.runRepo.markInterrupted();
+  }
+
+  // ── metrics and logs ──
+
+  appendMetrics(points: readonly MetricPoint[]): number {
+    return this.metricRepo.append(points);
+  }
+
+  metrics(experimentIds: readonly string[], keys: readonly string[] = []): MetricPoint[] {
+    return this.metricRepo.list(experimentIds, keys);
+  }
+
+  iterateMetrics(experimentIds: readonly string[]): Generator<MetricPoint & { experimentId: string }> {
+    return this.metricRepo.iterateWithExperiment(experimentIds);
+  }
+
+  appendLog(experimentId: string, level: LogLevel, message: string, at?: string): LogEntry {
+    return this.logRepo.append(experimentId, level, message, at);
+  }
+
+  appendLogs(experimentId: string, entries: readonly LogEntry[]): number {
+    return this.logRepo.appendMany(experimentId, entries);
+  }
+
+  /** The last `limit` entries, oldest first; all when limit is 0. */
+  getLog(experimentId: string, limit = 0): LogEntry[] {
+    return this.logRepo.list(experimentId, limit);
+  }
+
+  // ── weights and parameter sets ──
+
+  /** Stores weights bytes once per content under weights/<sha256>.safetensors. */
+  async putWeights(buf: Uint8Array): Promise<{ sha256: string; bytes: number }> {
+    const { sha256, bytes } = await this.weights.put(buf);
+    return { sha256, bytes };
+  }
+
+  /** The weights bytes, verified against their hash. */
+  readWeights(sha256: string): Promise<Buffer> {
+    return this.weights.read(sha256);
+  }
+
+  hasWeights(sha256: string): Promise<boolean> {
+    return this.weights.has(sha256);
+  }
+
+  /** Where the weights file lives, for a process that reads it itself (a worker). */
+  weightsPath(sha256: string): string {
+    return this.weights.path(sha256);
+  }
+
+  listWeightFiles(): Promise<string[]> {
+    return this.weights.list();
+  }
+
+  /** Internal to bundles/import: writes weights and says whether the file is new (to undo it). */
+  putWeightsChecked(buf: Uint8Array, sha256: string): Promise<{ sha256: string; bytes: number; written: boolean }> {
+    return this.weights.put(buf, sha256);
+  }
+
+  removeWeightsFile(sha256: string): Promise<void> {
+    return this.weights.remove(sha256);
+  }
+
+  /** Removes weights files no parameter set references (and stale temp files); files touched in the last `graceMs` stay. */
+  gcWeights(graceMs?: number): Promise<{ removed: string[]; bytes: number }> {
+    return this.weights.gc(this.paramSetRepo.referencedSha256(), graceMs);
+  }
+
+  addParamSet(p: NewParamSet): ParamSetRecord {
+    return this.paramSetRepo.add(p);
+  }
+
+  getParamSet(id: string): ParamSetRecord | null {
+    return this.paramSetRepo.get(id);
+  }
+
+  listParamSets(): ParamSetRecord[] {
+    return this.paramSetRepo.list();
+  }
+
+  /** Throws ParamSetInUseError while an experiment uses it as its source. */
+  deleteParamSet(id: string): boolean {
+    return this.paramSetRepo.delete(id);
+  }
+
+  /** The newest trained parameter set with this key whose weights file is present, or null. */
+  findTrainedByKey(trainingKey: string): ParamSetRecord | null {
+    const found = this.paramSetRepo.byTrainingKey(trainingKey).find((p) => existsSync(this.weights.path(p.sha256)));
+    if (!found) return null;
+    const { summary: _summary, ...record } = found;
+    return record;
+  }
+
+  listTrainedByKey(trainingKey: string): ParamSetRecord[] {
+    return this.paramSetRepo.byTrainingKey(trainingKey).map(({ summary: _summary, ...r }) => r);
+  }
+
+  trainedSummary(paramSetId: string): TrainedSummary | null {
+    return this.paramSetRepo.getWithSummary(paramSetId)?.summary ?? null;
+  }
+
+  /** Parameter sets that travel with these experiments in a bundle (sources and what they trained). */
+  paramSetsForExperiments(experimentIds: readonly string[]): ParamSetWithSummary[] {
+    return this.paramSetRepo.forExperiments(experimentIds);
+  }
+
+  /** The engine's TrainedCache over this store (for the CLI and tests; main keeps the DB to itself). */
+  trainedCache(ctx: TrainedCacheContext): TrainedCache {
+    return storeTrainedCache(this, ctx);
+  }
+
+  // ── datasets ──
+
+  /** Registers a dataset; the same content hash is registered once (returns the existing record). */
+  addDataset(d: NewDataset): DatasetRecord {
+    return this.datasetRepo.add(d);
+  }
+
+  getDataset(id: string): DatasetRecord | null {
+    return this.datasetRepo.get(id);
+  }
+
+  getDatasetByHash(contentHash: string): DatasetRecord | null {
+    return this.datasetRepo.getByHash(contentHash);
+  }
+
+  listDatasets(): DatasetRecord[] {
+    return this.datasetRepo.list();
+  }
+
+  deleteDataset(id: string): boolean {
+    return this.datasetRepo.delete(id);
+  }
+
+  // ── artifacts ──
+
+  addArtifact(a: Parameters<ArtifactRepo['add']>[0]): ArtifactRecord {
+    return this.artifactRepo.add(a);
+  }
+
+  listArtifacts(experimentId: string): ArtifactRecord[] {
+    return this.artifactRepo.list(experimentId);
+  }
+}

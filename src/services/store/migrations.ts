@@ -1,0 +1,232 @@
+import type { Db } from './db.js';
+import { nowIso } from './db.js';
+
+/**
+ * The schema as an ordered list of named steps. Each step runs once, in its own transaction,
+ * together with its row in `migrations` and the new `PRAGMA user_version`, so a crash leaves the
+ * database at one version or the next, never between. Steps are never edited once released: a
+ * change is a new step.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  up: string | ((db: Db) => void);
+}
+
+const RUN_STATUS_CHECK = `status IN ('queued','running','done','failed','cancelled','interrupted')`;
+
+/**
+ * Migration 002's roll-up of one experiment's runs (SET clause; `x` is the experiment id):
+ * status is the worst of running > queued > failed > interrupted > cancelled > done ('queued'
+ * with no runs), seconds the sum, backend the latest run's, best_by_method the mean over targets
+ * of each method's best validation accuracy. Part of a released migration: never edit it.
+ */
+function rollup(x: string): string {
+  return `
+    status = COALESCE((SELECT CASE MIN(CASE r.status WHEN 'running' THEN 0 WHEN 'queued' THEN 1 WHEN 'failed' THEN 2
+        WHEN 'interrupted' THEN 3 WHEN 'cancelled' THEN 4 ELSE 5 END)
+      WHEN 0 THEN 'running' WHEN 1 THEN 'queued' WHEN 2 THEN 'failed' WHEN 3 THEN 'interrupted' WHEN 4 THEN 'cancelled' WHEN 5 THEN 'done' END
+      FROM runs r WHERE r.experiment_id = ${x}), 'queued'),
+    seconds = (SELECT SUM(r.seconds) FROM runs r WHERE r.experiment_id = ${x}),
+    backend = (SELECT r.backend FROM runs r WHERE r.experiment_id = ${x} AND r.backend IS NOT NULL
+      ORDER BY COALESCE(r.started_at, '') DESC, r.ordinal DESC LIMIT 1),
+    best_by_method = (SELECT json_group_object(b.method, b.best) FROM (SELECT r.method, AVG(r.best_val) AS best FROM runs r
+      WHERE r.experiment_id = ${x} AND r.kind = 'transfer' AND r.best_val IS NOT NULL AND r.method IS NOT NULL GROUP BY r.method) AS b)`;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: '001_initial',
+    up: `
+      CREATE TABLE datasets (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        format TEXT NOT NULL,
+        location TEXT,
+        spec TEXT NOT NULL,
+        content_hash TEXT UNIQUE,
+        input_shape TEXT,
+        classes INTEGER,
+        class_names TEXT NOT NULL DEFAULT '[]',
+        train_count INTEGER,
+        test_count INTEGER,
+        created_at TEXT NOT NULL
+      );
+
+      CREATE TABLE param_sets (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        arch TEXT NOT NULL,
+        input_shape TEXT NOT NULL,
+        classes INTEGER NOT NULL,
+        origin TEXT NOT NULL CHECK (origin IN ('init','trained','imported','pretrained')),
+        seed INTEGER,
+        training_key TEXT,
+        sha256 TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        points INTEGER NOT NULL,
+        val_accuracy REAL,
+        test_accuracy REAL,
+        summary TEXT,
+        dataset_hash TEXT,
+        experiment_id TEXT REFERENCES experiments(id) ON DELETE SET NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX param_sets_training_key ON param_sets(training_key);
+      CREATE INDEX param_sets_sha256 ON param_sets(sha256);
+      CREATE INDEX param_sets_experiment ON param_sets(experiment_id);
+
+      CREATE TABLE experiments (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        tags TEXT NOT NULL DEFAULT '[]',
+        notes TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        origin TEXT NOT NULL CHECK (origin IN ('lab','cli','import')),
+        dataset TEXT NOT NULL,
+        arch TEXT NOT NULL,
+        methods TEXT NOT NULL,
+        targets INTEGER NOT NULL,
+        t_steps INTEGER NOT NULL,
+        source_param_set_id TEXT REFERENCES param_sets(id)
+      );
+      CREATE INDEX experiments_source ON experiments(source_param_set_id);
+
+      CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        experiment_id TEXT NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+        ordinal INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('source','target','transfer')),
+        phase TEXT NOT NULL,
+        method TEXT,
+        target_index INTEGER,
+        label TEXT NOT NULL,
+        seed INTEGER,
+        status TEXT NOT NULL CHECK (${RUN_STATUS_CHECK}),
+        started_at TEXT,
+        finished_at TEXT,
+        seconds REAL,
+        backend TEXT,
+        error TEXT,
+        summary TEXT,
+        UNIQUE (experiment_id, phase)
+      );
+
+      CREATE TABLE metrics (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        value REAL,
+        wall_time INTEGER NOT NULL,
+        PRIMARY KEY (run_id, key, step)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE logs (
+        id INTEGER PRIMARY KEY,
+        experiment_id TEXT NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+        at TEXT NOT NULL,
+        level TEXT NOT NULL CHECK (level IN ('info','warn','error')),
+        message TEXT NOT NULL
+      );
+      CREATE INDEX logs_experiment ON logs(experiment_id, id);
+    `,
+  },
+  {
+    version: 2,
+    name: '002_cached_summaries_and_artifacts',
+    // The history table sorts and filters on status, time and accuracies. Deriving them from every
+    // run's summary JSON on every listing scaled with all runs ever made, so runs get cached
+    // best/final/test columns and experiments a roll-up of their runs, kept current by triggers
+    // (every write to runs goes through SQL, so the roll-up cannot drift). Both are backfilled.
+    up: `
+      ALTER TABLE runs ADD COLUMN best_val REAL;
+      ALTER TABLE runs ADD COLUMN final_val REAL;
+      ALTER TABLE runs ADD COLUMN test_acc REAL;
+
+      UPDATE runs SET
+        best_val = (SELECT MAX(j.value) FROM json_each(runs.summary, '$.valAccuracy') AS j),
+        final_val = json_extract(runs.summary, '$.valAccuracy[#-1]'),
+        test_acc = json_extract(runs.summary, '$.testAccuracy')
+      WHERE summary IS NOT NULL AND json_type(summary, '$.valAccuracy') = 'array';
+
+      UPDATE runs SET
+        best_val = json_extract(summary, '$.valAccuracy'),
+        final_val = json_extract(summary, '$.valAccuracy'),
+        test_acc = json_extract(summary, '$.testAccuracy')
+      WHERE summary IS NOT NULL AND json_type(summary, '$.valAccuracy') IN ('real', 'integer');
+
+      ALTER TABLE experiments ADD COLUMN status TEXT NOT NULL DEFAULT 'queued' CHECK (${RUN_STATUS_CHECK});
+      ALTER TABLE experiments ADD COLUMN seconds REAL;
+      ALTER TABLE experiments ADD COLUMN backend TEXT;
+      ALTER TABLE experiments ADD COLUMN best_by_method TEXT NOT NULL DEFAULT '{}';
+
+      UPDATE experiments SET ${rollup('experiments.id')};
+
+      CREATE TRIGGER runs_rollup_insert AFTER INSERT ON runs BEGIN
+        UPDATE experiments SET ${rollup('NEW.experiment_id')} WHERE id = NEW.experiment_id;
+      END;
+      CREATE TRIGGER runs_rollup_update AFTER UPDATE OF status, seconds, backend, started_at, best_val, kind, method, experiment_id ON runs BEGIN
+        UPDATE experiments SET ${rollup('NEW.experiment_id')} WHERE id = NEW.experiment_id;
+        UPDATE experiments SET ${rollup('OLD.experiment_id')} WHERE id = OLD.experiment_id AND OLD.experiment_id IS NOT NEW.experiment_id;
+      END;
+      CREATE TRIGGER runs_rollup_delete AFTER DELETE ON runs BEGIN
+        UPDATE experiments SET ${rollup('OLD.experiment_id')} WHERE id = OLD.experiment_id;
+      END;
+
+      CREATE INDEX runs_status ON runs(status);
+      CREATE INDEX experiments_created ON experiments(created_at);
+
+      CREATE TABLE artifacts (
+        id TEXT PRIMARY KEY,
+        experiment_id TEXT NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+        run_id TEXT REFERENCES runs(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        sha256 TEXT,
+        path TEXT,
+        meta TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX artifacts_experiment ON artifacts(experiment_id);
+      CREATE INDEX artifacts_run ON artifacts(run_id);
+    `,
+  },
+];
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+
+/** Brings the database to the latest schema; returns the version it ended at. */
+export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): number {
+  db.exec(`CREATE TABLE IF NOT EXISTS migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+  )`);
+  const current = db.pragma('user_version', { simple: true }) as number;
+  const latest = migrations.length ? migrations[migrations.length - 1].version : 0;
+  if (current > latest) {
+    throw new Error(`the lab database has schema version ${current}, but this version of the app knows only up to ${latest}; use a newer app`);
+  }
+  const applied = db.prepare('SELECT version, name FROM migrations ORDER BY version').all() as { version: number; name: string }[];
+  for (const row of applied) {
+    const m = migrations.find((x) => x.version === row.version);
+    if (!m || m.name !== row.name) {
+      throw new Error(`the lab database records migration ${row.version} "${row.name}", which this app does not know (expected "${m?.name ?? 'nothing'}")`);
+    }
+  }
+  if (applied.length !== current) {
+    throw new Error(`the lab database is inconsistent: user_version is ${current} but ${applied.length} migrations are recorded`);
+  }
+  const record = db.prepare('INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  for (const m of migrations) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      if (typeof m.up === 'string') db.exec(m.up);
+      else m.up(db);
+      record.run(m.version, m.name, nowIso());
+      db.pragma(`user_version = ${m.version}`);
+    })();
+  }
+  return db.pragma('user_version', { simple: true }) as number;
+}

@@ -1,0 +1,250 @@
+import { initLabel } from '../../core/experiment.js';
+import type { MethodResult, TrainedSummary } from '../../core/result.js';
+import type { ExperimentSpec } from '../../core/spec.js';
+import type { RunKind, RunRecord, RunStatus } from '../../shared/lab-api.js';
+import { fromJson, newId, toJson, type Db } from './db.js';
+
+interface RunRow {
+  id: string;
+  experiment_id: string;
+  ordinal: number;
+  kind: RunKind;
+  phase: string;
+  method: string | null;
+  target_index: number | null;
+  label: string;
+  seed: number | null;
+  status: RunStatus;
+  started_at: string | null;
+  finished_at: string | null;
+  seconds: number | null;
+  backend: string | null;
+  error: string | null;
+  summary: string | null;
+  best_val: number | null;
+  final_val: number | null;
+  test_acc: number | null;
+}
+
+/** What the job system may change on a run. Cached best/final/test follow `summary` unless given. */
+export interface RunPatch {
+  status?: RunStatus;
+  startedAt?: string | null;
+  finishedAt?: string | null;
+  seconds?: number | null;
+  backend?: string | null;
+  error?: string | null;
+  summary?: MethodResult | TrainedSummary | null;
+  best?: number | null;
+  final?: number | null;
+  test?: number | null;
+}
+
+export type PlannedRun = Pick<RunRecord, 'kind' | 'phase' | 'method' | 'targetIndex' | 'label' | 'seed'>;
+
+/**
+ * The phases an experiment goes through, in the engine's order: the source, then per target its
+ * training (only when Oracle needs it) and each method. Phase ids match src/core/result.ts phaseId.
+ */
+export function plannedRuns(spec: ExperimentSpec): PlannedRun[] {
+  const out: PlannedRun[] = [
+    { kind: 'source', phase: 'source', method: null, targetIndex: null, label: initLabel(spec.source.init), seed: spec.source.init.seed ?? null },
+  ];
+  spec.targets.forEach((t, i) => {
+    const label = initLabel(t.init);
+    const seed = t.init.seed ?? null;
+    if (spec.transfer.methods.includes('oracle')) out.push({ kind: 'target', phase: `target:${i}`, method: null, targetIndex: i, label, seed });
+    for (const m of spec.transfer.methods) out.push({ kind: 'transfer', phase: `transfer:${i}:${m}`, method: m, targetIndex: i, label, seed });
+  });
+  return out;
+}
+
+/** best/final/test accuracy of a finished run, for the tables (null where unknown or NaN). */
+export function cachedValues(summary: MethodResult | TrainedSummary | null | undefined): { best: number | null; final: number | null; test: number | null } {
+  const fin = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  if (!summary) return { best: null, final: null, test: null };
+  if (Array.isArray(summary.valAccuracy)) {
+    const vals = summary.valAccuracy.map(fin).filter((v): v is number => v !== null);
+    return {
+      best: vals.length ? Math.max(...vals) : null,
+      final: fin(summary.valAccuracy[summary.valAccuracy.length - 1]),
+      test: fin(summary.testAccuracy),
+    };
+  }
+  const v = fin(summary.valAccuracy);
+  return { best: v, final: v, test: fin(summary.testAccuracy) };
+}
+
+function toRecord(r: RunRow): RunRecord {
+  return {
+    id: r.id,
+    experimentId: r.experiment_id,
+    kind: r.kind,
+    phase: r.phase,
+    method: r.method,
+    targetIndex: r.target_index,
+    label: r.label,
+    seed: r.seed,
+    status: r.status,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    seconds: r.seconds,
+    backend: r.backend,
+    error: r.error,
+    summary: fromJson(r.summary, null),
+    best: r.best_val,
+    final: r.final_val,
+    test: r.test_acc,
+  };
+}
+
+const PATCH_COLUMNS: Record<Exclude<keyof RunPatch, 'summary'>, string> = {
+  status: 'status',
+  startedAt: 'started_at',
+  finishedAt: 'finished_at',
+  seconds: 'seconds',
+  backend: 'backend',
+  error: 'error',
+  best: 'best_val',
+  final: 'final_val',
+  test: 'test_acc',
+};
+
+export class RunRepo {
+  private readonly insert;
+  private readonly byId;
+  private readonly byExperiment;
+  private readonly byPhase;
+
+  constructor(private readonly db: Db) {
+    this.insert = db.prepare(`INSERT INTO runs (id, experiment_id, ordinal, kind, phase, method, target_index, label, seed, status,
+        started_at, finished_at, seconds, backend, error, summary, best_val, final_val, test_acc)
+      VALUES (@id, @experiment_id, @ordinal, @kind, @phase, @method, @target_index, @label, @seed, @status,
+        @started_at, @finished_at, @seconds, @backend, @error, @summary, @best_val, @final_val, @test_acc)
+      ON CONFLICT (experiment_id, phase) DO NOTHING`);
+    this.byId = db.prepare('SELECT * FROM runs WHERE id = ?');
+    this.byExperiment = db.prepare('SELECT * FROM runs WHERE experiment_id = ? ORDER BY ordinal');
+    this.byPhase = db.prepare('SELECT * FROM runs WHERE experiment_id = ? AND phase = ?');
+  }
+
+  /** Creates the queued runs the spec implies; phases that already have a run keep theirs. */
+  plan(experimentId: string, spec: ExperimentSpec): RunRecord[] {
+    const planned = plannedRuns(spec);
+    this.db.transaction(() => {
+      const start = (this.db.prepare('SELECT COALESCE(MAX(ordinal) + 1, 0) AS n FROM runs WHERE experiment_id = ?').get(experimentId) as { n: number }).n;
+      planned.forEach((p, i) => {
+        this.insert.run({
+          id: newId(),
+          experiment_id: experimentId,
+          ordinal: start + i,
+          kind: p.kind,
+          phase: p.phase,
+          method: p.method,
+          target_index: p.targetIndex,
+          label: p.label,
+          seed: p.seed,
+          status: 'queued',
+          started_at: null,
+          finished_at: null,
+          seconds: null,
+          backend: null,
+          error: null,
+          summary: null,
+          best_val: null,
+          final_val: null,
+          test_acc: null,
+        });
+      });
+    })();
+    return this.list(experimentId);
+  }
+
+  /** Inserts runs as recorded elsewhere (a bundle), keeping their ids and order. */
+  insertRecords(runs: RunRecord[]): number {
+    let added = 0;
+    this.db.transaction(() => {
+      const start = runs.length ? (this.db.prepare('SELECT COALESCE(MAX(ordinal) + 1, 0) AS n FROM runs WHERE experiment_id = ?').get(runs[0].experimentId) as { n: number }).n : 0;
+      runs.forEach((r, i) => {
+        added += this.insert.run({
+          id: r.id,
+          experiment_id: r.experimentId,
+          ordinal: start + i,
+          kind: r.kind,
+          phase: r.phase,
+          method: r.method,
+          target_index: r.targetIndex,
+          label: r.label,
+          seed: r.seed,
+          status: r.status,
+          started_at: r.startedAt,
+          finished_at: r.finishedAt,
+          seconds: r.seconds,
+          backend: r.backend,
+          error: r.error,
+          summary: r.summary === null ? null : toJson(r.summary),
+          best_val: r.best,
+          final_val: r.final,
+          test_acc: r.test,
+        }).changes;
+      });
+    })();
+    return added;
+  }
+
+  get(id: string): RunRecord | null {
+    const r = this.byId.get(id) as RunRow | undefined;
+    return r ? toRecord(r) : null;
+  }
+
+  list(experimentId: string): RunRecord[] {
+    return (this.byExperiment.all(experimentId) as RunRow[]).map(toRecord);
+  }
+
+  byPhaseOf(experimentId: string, phase: string): RunRecord | null {
+    const r = this.byPhase.get(experimentId, phase) as RunRow | undefined;
+    return r ? toRecord(r) : null;
+  }
+
+  update(id: string, patch: RunPatch): RunRecord | null {
+    const sets: string[] = [];
+    const values: Record<string, unknown> = { id };
+    const p: RunPatch = { ...patch };
+    if (p.summary !== undefined) {
+      sets.push('summary = @summary');
+      values.summary = p.summary === null ? null : toJson(p.summary);
+      const cached = cachedValues(p.summary);
+      if (p.best === undefined) p.best = cached.best;
+      if (p.final === undefined) p.final = cached.final;
+      if (p.test === undefined) p.test = cached.test;
+    }
+    for (const [key, col] of Object.entries(PATCH_COLUMNS) as [keyof typeof PATCH_COLUMNS, string][]) {
+      if (p[key] === undefined) continue;
+      sets.push(`${col} = @${col}`);
+      values[col] = p[key];
+    }
+    if (sets.length) this.db.prepare(`UPDATE runs SET ${sets.join(', ')} WHERE id = @id`).run(values);
+    return this.get(id);
+  }
+
+  /** Moves an experiment's runs that are in one of `from` to `to` (cancel, resume); returns how many moved. */
+  setStatus(experimentId: string, from: RunStatus[], to: RunStatus): number {
+    return this.db
+      .prepare(`UPDATE runs SET status = ? WHERE experiment_id = ? AND status IN (SELECT value FROM json_each(?))`)
+      .run(to, experimentId, toJson(from)).changes;
+  }
+
+  /**
+   * After a crash or quit nothing is running: every `running` run, and the queued runs of the
+   * experiments those belonged to, become `interrupted`. Returns the experiments touched.
+   */
+  markInterrupted(): string[] {
+    return this.db.transaction(() => {
+      const ids = (this.db.prepare(`SELECT DISTINCT experiment_id AS id FROM runs WHERE status = 'running' ORDER BY experiment_id`).all() as { id: string }[]).map((r) => r.id);
+      if (ids.length === 0) return ids;
+      this.db
+        .prepare(`UPDATE runs SET status = 'interrupted' WHERE status IN ('running', 'queued') AND experiment_id IN (SELECT value FROM json_each(?))`)
+        .run(toJson(ids));
+      return ids;
+    })();
+  }
+}

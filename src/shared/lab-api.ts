@@ -1,0 +1,313 @@
+/**
+ * The lab API: the one place where a request, its arguments, its reply and every pushed event are
+ * defined. Main (Electron IPC), the headless host (WebSocket), the preload (window.lab) and the
+ * renderer all use this module; main and the host validate every request's arguments with the
+ * schemas below before anything touches the store or a worker.
+ *
+ * Shapes of engine data (spec, results, backend info) come from src/core — types only, so the
+ * renderer bundle never pulls in the engine.
+ */
+import { z } from 'zod';
+import type { BackendInfo, EngineEvent, MethodResult, TrainedSummary } from '../core/result.js';
+import type { ExperimentSpec } from '../core/spec.js';
+
+export const API_VERSION = 1;
+
+// ───────────────────────────── records ─────────────────────────────
+
+export type RunStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
+export const RUN_STATUSES: readonly RunStatus[] = ['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted'];
+
+/** A phase of an experiment: training the source, training a target (Oracle), or one method on one target. */
+export type RunKind = 'source' | 'target' | 'transfer';
+
+export interface RunRecord {
+  id: string;
+  experimentId: string;
+  kind: RunKind;
+  /** engine phase id: 'source', 'target:0', 'transfer:0:gmt' */
+  phase: string;
+  method: string | null;
+  targetIndex: number | null;
+  /** label of the initialisation (seed or parameter set) */
+  label: string;
+  seed: number | null;
+  status: RunStatus;
+  startedAt: string | null;
+  finishedAt: string | null;
+  seconds: number | null;
+  backend: string | null;
+  error: string | null;
+  /** the method's result or the trained summary, once done */
+  summary: MethodResult | TrainedSummary | null;
+  /** cached summary values for tables: best, final and test accuracy */
+  best: number | null;
+  final: number | null;
+  test: number | null;
+}
+
+export interface ExperimentSummary {
+  id: string;
+  name: string;
+  tags: string[];
+  notes: string;
+  createdAt: string;
+  /** derived from its runs: the worst of running > queued > failed > interrupted > cancelled > done */
+  status: RunStatus;
+  dataset: string;
+  arch: string;
+  methods: string[];
+  targets: number;
+  T: number;
+  /** best validation accuracy per method (mean over targets), for the history table */
+  bestByMethod: Record<string, number>;
+  seconds: number | null;
+  backend: string | null;
+  /** where it came from: run here, by the CLI, or imported from a bundle */
+  origin: 'lab' | 'cli' | 'import';
+}
+
+export interface ExperimentDetail extends ExperimentSummary {
+  spec: ExperimentSpec;
+  runs: RunRecord[];
+  /** the trained source used (a parameter set), once known */
+  sourceParamSetId: string | null;
+  log: { at: string; level: 'info' | 'warn' | 'error'; message: string }[];
+}
+
+export interface MetricPoint {
+  runId: string;
+  key: string;
+  step: number;
+  value: number;
+  /** unix ms */
+  wallTime: number;
+}
+
+export interface DatasetRecord {
+  id: string;
+  name: string;
+  /** the spec that loads it (builtin or files on disk) */
+  spec: ExperimentSpec['dataset'];
+  contentHash: string | null;
+  inputShape: number[] | null;
+  classes: number | null;
+  classNames: string[];
+  trainCount: number | null;
+  testCount: number | null;
+  createdAt: string;
+}
+
+export interface DatasetPreview {
+  name: string;
+  inputShape: [number, number, number];
+  classes: number;
+  classNames: string[];
+  trainCount: number;
+  testCount: number;
+  classCounts: number[];
+  /** pixels base64 of h·w·c uint8, row-major HWC */
+  samples: { label: number; pixels: string }[];
+  contentHash: string;
+}
+
+export type ParamOrigin = 'init' | 'trained' | 'imported' | 'pretrained';
+
+export interface ParamSetRecord {
+  id: string;
+  name: string;
+  /** the architecture spec (JSON) these parameters fit */
+  arch: ExperimentSpec['model'];
+  /** input shape and classes the parameters were made for */
+  inputShape: number[];
+  classes: number;
+  origin: ParamOrigin;
+  seed: number | null;
+  /** the training key (engine) when origin = trained */
+  trainingKey: string | null;
+  /** sha256 of the weights file; the file lives in the data folder under weights/<sha256> */
+  sha256: string;
+  bytes: number;
+  /** checkpoints held: 2 = θ^0 and θ^T, more when per-epoch checkpoints were kept */
+  points: number;
+  valAccuracy: number | null;
+  testAccuracy: number | null;
+  datasetHash: string | null;
+  experimentId: string | null;
+  createdAt: string;
+}
+
+export interface JobInfo {
+  experimentId: string;
+  state: 'queued' | 'running';
+  position: number;
+  pid: number | null;
+}
+
+export interface AppInfo {
+  apiVersion: number;
+  appVersion: string;
+  /** 'electron' or 'headless' */
+  host: 'electron' | 'headless';
+  dataDir: string;
+  /** the backend the workers use (probed once at start) */
+  backend: BackendInfo | null;
+  concurrency: number;
+  schemaVersion: number;
+}
+
+export interface ImportReport {
+  added: { experiments: number; runs: number; metrics: number; paramSets: number };
+  alreadyPresent: { experiments: number; paramSets: number };
+  experimentIds: string[];
+}
+
+// ───────────────────────────── requests ─────────────────────────────
+
+const id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a valid id');
+const tag = z.string().trim().min(1).max(40);
+const base64 = z.string().max(400 * 1024 * 1024).regex(/^[A-Za-z0-9+/=]*$/, 'not base64');
+
+/**
+ * The spec is validated by the engine's own parser (src/core/spec.ts) in main, which names the
+ * wrong field; here it only has to be a JSON object.
+ */
+const specInput = z.record(z.string(), z.unknown());
+
+export const requestSchemas = {
+  'app.info': z.object({}),
+  'datasets.list': z.object({}),
+  'datasets.preview': z.object({ spec: specInput, perClass: z.number().int().min(0).max(32).default(6) }),
+  'datasets.register': z.object({ spec: specInput, name: z.string().trim().min(1).max(120) }),
+  'datasets.delete': z.object({ id }),
+  'params.list': z.object({}),
+  'params.import': z.object({ name: z.string().trim().min(1).max(120), data: base64, origin: z.enum(['imported', 'pretrained']).default('imported'), arch: specInput, inputShape: z.array(z.number().int().positive()).length(3), classes: z.number().int().min(2).max(100000) }),
+  'params.check': z.object({ id, arch: specInput, inputShape: z.array(z.number().int().positive()).length(3), classes: z.number().int().min(2) }),
+  'params.delete': z.object({ id }),
+  'experiments.list': z.object({
+    search: z.string().max(200).default(''),
+    status: z.array(z.enum(RUN_STATUSES as unknown as [RunStatus, ...RunStatus[]])).default([]),
+    tags: z.array(tag).default([]),
+    dataset: z.string().max(200).default(''),
+    arch: z.string().max(200).default(''),
+    method: z.string().max(20).default(''),
+    sort: z.enum(['createdAt', 'name', 'status', 'seconds']).default('createdAt'),
+    order: z.enum(['asc', 'desc']).default('desc'),
+    limit: z.number().int().min(1).max(1000).default(200),
+    offset: z.number().int().min(0).default(0),
+  }),
+  'experiments.get': z.object({ id }),
+  'experiments.create': z.object({
+    spec: specInput,
+    name: z.string().trim().min(1).max(200),
+    tags: z.array(tag).max(32).default([]),
+    notes: z.string().max(20000).default(''),
+  }),
+  'experiments.update': z.object({
+    id,
+    name: z.string().trim().min(1).max(200).optional(),
+    tags: z.array(tag).max(32).optional(),
+    notes: z.string().max(20000).optional(),
+  }),
+  'experiments.delete': z.object({ id }),
+  'experiments.cancel': z.object({ id }),
+  'experiments.resume': z.object({ id }),
+  'experiments.rerun': z.object({ id }),
+  'metrics.get': z.object({ experimentIds: z.array(id).min(1).max(200), keys: z.array(z.string().max(64)).default([]) }),
+  'jobs.list': z.object({}),
+  'bundles.export': z.object({ experimentIds: z.array(id).min(1).max(1000), includeWeights: z.boolean().default(false) }),
+  'bundles.import': z.object({ data: base64 }),
+} as const;
+
+export type RequestName = keyof typeof requestSchemas;
+export type RequestArgs<N extends RequestName> = z.input<(typeof requestSchemas)[N]>;
+export type ParsedArgs<N extends RequestName> = z.output<(typeof requestSchemas)[N]>;
+
+export interface ReplyTypes {
+  'app.info': AppInfo;
+  'datasets.list': DatasetRecord[];
+  'datasets.preview': DatasetPreview;
+  'datasets.register': DatasetRecord;
+  'datasets.delete': { deleted: boolean };
+  'params.list': ParamSetRecord[];
+  'params.import': ParamSetRecord;
+  /** null when the parameter set fits, else why not */
+  'params.check': { fits: boolean; reason: string | null };
+  'params.delete': { deleted: boolean };
+  'experiments.list': { items: ExperimentSummary[]; total: number };
+  'experiments.get': ExperimentDetail;
+  'experiments.create': { id: string };
+  'experiments.update': ExperimentSummary;
+  'experiments.delete': { deleted: boolean };
+  'experiments.cancel': { cancelled: boolean };
+  'experiments.resume': { id: string };
+  'experiments.rerun': { id: string };
+  'metrics.get': MetricPoint[];
+  'jobs.list': JobInfo[];
+  /** the zip as base64 and a suggested file name */
+  'bundles.export': { fileName: string; data: string; bytes: number };
+  'bundles.import': ImportReport;
+}
+
+export type Reply<N extends RequestName> = ReplyTypes[N];
+
+// ───────────────────────────── events ─────────────────────────────
+
+export type LabEvent =
+  | { type: 'experiment.updated'; experiment: ExperimentSummary }
+  | { type: 'experiment.deleted'; id: string }
+  | { type: 'run.updated'; run: RunRecord }
+  | { type: 'metrics'; experimentId: string; points: MetricPoint[] }
+  | { type: 'progress'; experimentId: string; runId: string | null; phase: string; done: number; total: number; detail?: string; etaSeconds: number | null }
+  | { type: 'log'; experimentId: string; level: 'info' | 'warn' | 'error'; message: string; at: string }
+  | { type: 'jobs'; jobs: JobInfo[] };
+
+export type { EngineEvent };
+
+/** A failed request: `field` names the argument that was wrong, when one was. */
+export interface LabError {
+  code: 'invalid' | 'not-found' | 'conflict' | 'internal' | 'forbidden';
+  message: string;
+  field?: string;
+}
+
+export class LabRequestError extends Error {
+  constructor(readonly error: LabError) {
+    super(error.message);
+    this.name = 'LabRequestError';
+  }
+}
+
+/** What `window.lab` offers the renderer, in Electron and in a browser alike. */
+export interface LabApi {
+  request<N extends RequestName>(name: N, args: RequestArgs<N>): Promise<Reply<N>>;
+  /** returns an unsubscribe function */
+  onEvent(listener: (e: LabEvent) => void): () => void;
+  /** 'electron' or 'browser' */
+  readonly transport: 'electron' | 'browser';
+}
+
+/** Parses a request's arguments or throws a LabRequestError naming the field. */
+export function validateRequest<N extends RequestName>(name: string, args: unknown): { name: N; args: ParsedArgs<N> } {
+  if (!Object.prototype.hasOwnProperty.call(requestSchemas, name)) {
+    throw new LabRequestError({ code: 'invalid', message: `unknown request "${name}"` });
+  }
+  const schema = requestSchemas[name as N];
+  const r = schema.safeParse(args ?? {});
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const field = issue.path.join('.');
+    throw new LabRequestError({ code: 'invalid', message: `${name}: ${field ? `"${field}" ` : ''}${issue.message}`, field: field || undefined });
+  }
+  return { name: name as N, args: r.data as ParsedArgs<N> };
+}
+
+/** IPC channel names (Electron) — the only two the preload may use. */
+export const IPC = { request: 'lab:request', event: 'lab:event' } as const;
+
+/** The WebSocket frames of the headless host. */
+export type WsClientFrame = { kind: 'request'; id: number; name: string; args: unknown };
+export type WsServerFrame =
+  | { kind: 'reply'; id: number; ok: true; value: unknown }
+  | { kind: 'reply'; id: number; ok: false; error: LabError }
+  | { kind: 'event'; event: LabEvent };

@@ -1,0 +1,141 @@
+/**
+ * The worker: one process per job (one experiment). It runs the engine and reports everything to
+ * its parent over the protocol in src/shared/worker-protocol.ts. It never touches the database;
+ * trained weights are files it writes itself and main records.
+ */
+import { initBackend } from '../core/backend.js';
+import { previewDataset } from '../core/data/load.js';
+import { runExperiment } from '../core/experiment.js';
+import { phaseId, type EngineEvent } from '../core/result.js';
+import type { MethodName } from '../core/spec.js';
+import { WORKER_PROTOCOL_VERSION, type FinishedMethod, type FromWorker, type StartMessage } from '../shared/worker-protocol.js';
+import { ipcTrainedCache, ParentRequests, type DatasetFacts } from './ipc-cache.js';
+import { parentLine } from './port.js';
+
+/** Progress of a training loop arrives per batch; the parent needs a few updates a second at most. */
+const PROGRESS_INTERVAL_MS = 200;
+
+const line = parentLine();
+const requests = new ParentRequests((m) => line.send(m));
+const controller = new AbortController();
+let started = false;
+
+function errorText(e: unknown): { message: string; stack?: string } {
+  if (e instanceof Error) return { message: e.message, stack: e.stack };
+  return { message: String(e) };
+}
+
+async function finish(msg: FromWorker, code: number): Promise<never> {
+  await line.send(msg).catch(() => {});
+  process.exit(code);
+}
+
+function forwarder(): (e: EngineEvent) => void {
+  const lastProgress = new Map<string, number>();
+  return (e) => {
+    switch (e.type) {
+      case 'progress': {
+        const now = Date.now();
+        const last = lastProgress.get(e.phase) ?? 0;
+        if (e.done < e.total && now - last < PROGRESS_INTERVAL_MS) return;
+        lastProgress.set(e.phase, now);
+        void line.send({ type: 'progress', phase: e.phase, done: e.done, total: e.total, ...(e.detail ? { detail: e.detail } : {}) });
+        return;
+      }
+      case 'metric':
+        void line.send({ type: 'metric', phase: e.phase, key: e.key, step: e.step, value: e.value, wallTime: Date.now() });
+        return;
+      case 'phase':
+        void line.send({ type: 'phase', phase: e.phase, state: e.state, ...(e.seconds !== undefined ? { seconds: e.seconds } : {}) });
+        return;
+      case 'log':
+        void line.send({ type: 'log', level: e.level, message: e.message });
+        return;
+      case 'backend':
+        void line.send({ type: 'backend', backend: e.backend });
+        return;
+      case 'method-done':
+        void line.send({ type: 'method-done', target: e.target, result: e.result });
+        return;
+    }
+  };
+}
+
+async function run(msg: StartMessage): Promise<never> {
+  const { spec } = msg;
+  const finished = new Map<string, FinishedMethod['result']>(msg.finished.map((f) => [`${f.target}:${f.method}`, f.result]));
+  // Which training phase the engine is in, so a saved artifact can say whose parameters it holds.
+  let trainingPhase: string = phaseId.source;
+  const forward = forwarder();
+  const onEvent = (e: EngineEvent): void => {
+    if (e.type === 'phase') {
+      if (e.phase === phaseId.source || e.phase.startsWith('target:')) trainingPhase = e.phase;
+      // stderr is kept by main only as the tail a failed run shows: the last things it did.
+      process.stderr.write(`worker ${process.pid}: phase ${e.phase} ${e.state}\n`);
+    }
+    forward(e);
+  };
+  process.stderr.write(`worker ${process.pid}: experiment ${msg.experimentId} started (${msg.finished.length} method results reused)\n`);
+  let facts: Promise<DatasetFacts> | null = null;
+  const cache = ipcTrainedCache({
+    weightsDir: msg.weightsDir,
+    requests,
+    currentPhase: () => trainingPhase,
+    seedOf: (phase) => {
+      if (phase === phaseId.source) return spec.source.init.seed ?? null;
+      const i = Number(phase.split(':')[1]);
+      return spec.targets[i]?.init.seed ?? null;
+    },
+    datasetFacts: () =>
+      (facts ??= previewDataset(spec.dataset, 0).then((p) => ({ inputShape: [...p.inputShape], classes: p.classes, contentHash: p.contentHash }))),
+    log: (level, message) => void line.send({ type: 'log', level, message }),
+  });
+  try {
+    const result = await runExperiment(spec, {
+      onEvent,
+      signal: controller.signal,
+      cache,
+      finished: (target: number, method: MethodName) => finished.get(`${target}:${method}`),
+    });
+    return finish({ type: 'done', result }, 0);
+  } catch (e) {
+    return finish({ type: 'error', ...errorText(e), cancelled: controller.signal.aborted }, controller.signal.aborted ? 0 : 1);
+  }
+}
+
+line.onMessage((msg) => {
+  switch (msg.type) {
+    case 'start':
+      if (started) return;
+      started = true;
+      if (msg.protocol !== WORKER_PROTOCOL_VERSION) {
+        void finish({ type: 'error', message: `worker speaks protocol ${WORKER_PROTOCOL_VERSION}, main sent ${msg.protocol}`, cancelled: false }, 1);
+        return;
+      }
+      void run(msg);
+      return;
+    case 'probe':
+      if (started) return;
+      started = true;
+      initBackend(msg.backend).then(
+        (backend) => finish({ type: 'backend', backend }, 0),
+        (e: unknown) => finish({ type: 'error', ...errorText(e), cancelled: false }, 1),
+      );
+      return;
+    case 'cancel':
+      controller.abort(new Error(msg.reason || 'cancelled'));
+      return;
+    case 'cache-reply':
+    case 'artifact-saved':
+      requests.settle(msg);
+      return;
+  }
+});
+
+// An orphaned worker would keep computing for nobody.
+line.onParentGone(() => process.exit(1));
+
+process.on('uncaughtException', (e) => void finish({ type: 'error', ...errorText(e), cancelled: false }, 1));
+process.on('unhandledRejection', (e) => void finish({ type: 'error', ...errorText(e), cancelled: false }, 1));
+
+void line.send({ type: 'ready', protocol: WORKER_PROTOCOL_VERSION, pid: process.pid });

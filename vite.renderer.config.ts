@@ -1,0 +1,45 @@
+/**
+ * The renderer's build: a plain Vue app in src/renderer, emitted to out/renderer with relative
+ * asset paths so the same files load from the headless host (http) and from Electron.
+ * electron.vite.config.ts reuses `rendererConfig` for its renderer section.
+ */
+import vue from '@vitejs/plugin-vue';
+import { fileURLToPath } from 'node:url';
+import { defineConfig, type Plugin, type UserConfig } from 'vite';
+
+const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
+
+/**
+ * The dev server injects component styles as <style> elements, which the production CSP
+ * (style-src 'self') forbids; only while serving, the meta tag allows inline styles.
+ */
+function devInlineStyles(): Plugin {
+  return {
+    name: 'lab-dev-inline-styles',
+    apply: 'serve',
+    transformIndexHtml: (html) => html.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
+  };
+}
+
+export const rendererConfig: UserConfig = {
+  root: here('./src/renderer'),
+  base: './',
+  plugins: [vue(), devInlineStyles()],
+  build: {
+    outDir: here('./out/renderer'),
+    emptyOutDir: true,
+    // The CSP allows scripts from 'self' only: no inline polyfill script.
+    modulePreload: { polyfill: false },
+    target: 'es2022',
+    chunkSizeWarningLimit: 1024,
+  },
+  define: {
+    // Vue's compile-time flags, set explicitly so the production bundle drops devtools hooks.
+    __VUE_OPTIONS_API__: 'false',
+    __VUE_PROD_DEVTOOLS__: 'false',
+    __VUE_PROD_HYDRATION_MISMATCH_DETAILS__: 'false',
+  },
+  server: { strictPort: false },
+};
+
+export default defineConfig(rendererConfig);
