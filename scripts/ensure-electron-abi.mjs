@@ -58,10 +58,11 @@ cpSync(join(modules, 'better-sqlite3'), work, { recursive: true, filter: (src) =
 const bin = (name) => join(modules, '.bin', process.platform === 'win32' ? `${name}.cmd` : name);
 const target = ['--runtime=electron', `--target=${electron}`, `--arch=${process.arch}`];
 const ok =
-  run(bin('prebuild-install'), [...target, `--platform=${process.platform}`, '--tag-prefix=v', '--verbose'], work) ||
+  run(bin('prebuild-install'), [...target, `--platform=${process.platform}`, '--verbose'], work) ||
   run(bin('node-gyp'), ['rebuild', '--release', ...target, '--dist-url=https://electronjs.org/headers'], work);
 const built = join(work, 'build', 'Release', 'better_sqlite3.node');
 if (!ok || !existsSync(built)) {
+  rmSync(work, { recursive: true, force: true });
   console.error('could not build better-sqlite3 for Electron (no prebuilt binary and no compiler/headers?); see the output above');
   process.exit(1);
 }

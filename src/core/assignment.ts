@@ -60,8 +60,6 @@ export interface AssignmentSolution {
 const SPARSE_MIN = 64;
 /** Columns kept per row in the sparse phase. */
 const SPARSE_K = 24;
-/** Cheapest rows per column also kept in the sparse phase. */
-const COLUMN_T = 2;
 /** Augmenting row reduction steps per row and round in the sparse phase. */
 const ROW_REDUCTION_BUDGET = 4;
 /** Dense check passes before handing over to the dense solver. */
@@ -208,9 +206,9 @@ function solveSquare(
   y: Int32Array,
   v: Float64Array,
 ): void {
-  const t = Math.min(COLUMN_T, n);
-  const colRows = new Int32Array(n * t);
-  const scale = columnReductionChecked(cost, sign, n, t, colRows, x, y, v);
+  const cheapest = new Int32Array(n);
+  const second = new Int32Array(n);
+  const scale = columnReductionChecked(cost, sign, n, x, y, v, cheapest, second);
   const free = new Int32Array(n);
   let nFree = 0;
   for (let i = 0; i < n; i++) if (x[i] < 0) free[nFree++] = i;
@@ -219,7 +217,7 @@ function solveSquare(
   const tol = 1e-12 * scale;
 
   const sp = new SparseProblem(cost, sign, n, k);
-  sp.build(v, colRows, t);
+  sp.build(v, cheapest, second);
   for (let round = 0; round < 2 && nFree > 0; round++) {
     nFree = sp.augmentingRowReduction(nFree, free, x, y, v);
   }
@@ -232,7 +230,7 @@ function solveSquare(
       }
     }
     if (stuck || check === MAX_CHECKS) break;
-    nFree = sp.checkAgainstDense(x, y, v, free, tol);
+    nFree = sp.checkRows(x, y, v, free, tol);
     if (nFree === 0) return;
   }
   // The sparse problem could not finish: let the dense solver take over from the current prices.
@@ -244,39 +242,39 @@ function solveSquare(
 /**
  * Column reduction on sign·cost, read straight from the caller's array, which it also checks for
  * NaN/±Infinity: v_j = min_i c_ij, and scanning columns from the last (as JV do) each column's
- * minimum row takes it unless it already has one. Also lists each column's t cheapest rows in
- * colRows (ascending). Returns max |c_ij| (the scale for tolerances).
+ * minimum row takes it unless it already has one. `cheapest` and `second` get each column's
+ * two cheapest rows. Returns max |c_ij| (the scale for tolerances).
  */
 function columnReductionChecked(
   cost: Float64Array | Float32Array,
   sign: number,
   n: number,
-  t: number,
-  colRows: Int32Array,
   x: Int32Array,
   y: Int32Array,
   v: Float64Array,
+  cheapest: Int32Array,
+  second: Int32Array,
 ): number {
-  // worst[j]: the t-th smallest entry of column j seen so far; colVals holds all t, ascending.
-  const worst = new Float64Array(n).fill(Infinity);
-  const colVals = new Float64Array(n * t).fill(Infinity);
-  let hi = -Infinity;
+  // v/cheapest: least entry of each column and its row; v2/second: the second least.
+  const v2 = new Float64Array(n).fill(Infinity);
+  v.fill(Infinity);
+  let hi = -Infinity; // max entry: every entry is compared with hi, or leaves v2, or ends in v/v2
   for (let i = 0; i < n; i++) {
     const base = i * n;
     for (let j = 0; j < n; j++) {
       const a = sign * cost[base + j];
-      if (a < worst[j]) {
-        if (a > hi) hi = a; // only while the column's list is filling; later a < a seen entry
-        const cb = j * t;
-        let p = cb + t - 1;
-        while (p > cb && colVals[p - 1] > a) {
-          colVals[p] = colVals[p - 1];
-          colRows[p] = colRows[p - 1];
-          p--;
+      if (a < v2[j]) {
+        const out = v2[j];
+        if (out > hi && out < Infinity) hi = out;
+        if (a < v[j]) {
+          v2[j] = v[j];
+          second[j] = cheapest[j];
+          v[j] = a;
+          cheapest[j] = i;
+        } else {
+          v2[j] = a;
+          second[j] = i;
         }
-        colVals[p] = a;
-        colRows[p] = i;
-        worst[j] = colVals[cb + t - 1];
       } else if (a > hi) {
         hi = a;
       } else if (a !== a) {
@@ -284,19 +282,22 @@ function columnReductionChecked(
       }
     }
   }
-  // +Infinity never enters a list and ends up as hi; −Infinity would become a v_j.
   let lo = Infinity;
   for (let j = 0; j < n; j++) {
-    v[j] = colVals[j * t];
-    y[j] = colRows[j * t];
     if (v[j] < lo) lo = v[j];
+    if (v2[j] > hi) hi = v2[j];
   }
+  // +Infinity never enters v2 and ends up as hi; −Infinity would become a v_j.
   if (hi === Infinity || lo === -Infinity) throw nonFiniteSomewhere(cost, n);
   x.fill(-1);
   for (let j = n - 1; j >= 0; j--) {
-    const i = y[j];
-    if (x[i] < 0) x[i] = j;
-    else y[j] = -1;
+    const i = cheapest[j];
+    if (x[i] < 0) {
+      x[i] = j;
+      y[j] = i;
+    } else {
+      y[j] = -1;
+    }
   }
   return Math.max(Math.abs(lo), Math.abs(hi));
 }
@@ -319,6 +320,12 @@ class SparseProblem {
   private val: Float64Array;
   private readonly start: Int32Array;
   private readonly len: Int32Array;
+  /**
+   * A lower bound on the reduced cost of every column outside row i's list. Prices only ever
+   * drop from here on, which only raises reduced costs, so the bound stays valid; a row whose own
+   * reduced cost is within it needs no look at the dense row.
+   */
+  private readonly bound: Float64Array;
   private used = 0;
   // Dijkstra scratch: per-column distance, predecessor row, and epoch stamps marking "reached"
   // and "final" in the current search, so nothing needs clearing between searches.
@@ -344,6 +351,7 @@ class SparseProblem {
     this.val = new Float64Array(0);
     this.start = new Int32Array(n);
     this.len = new Int32Array(n);
+    this.bound = new Float64Array(n);
     this.d = new Float64Array(n);
     this.pred = new Int32Array(n);
     this.seen = new Int32Array(n);
@@ -356,21 +364,27 @@ class SparseProblem {
   }
 
   /**
-   * Row i gets its k columns of least reduced cost c_ij − v_j, plus every column that has i
-   * among its t cheapest rows (so no column is left without candidate rows, which would make
+   * Row i gets its k columns of least reduced cost c_ij − v_j, plus every column that has i as
+   * one of its two cheapest rows (so no column is left without candidate rows, which would make
    * the sparse problem infeasible — the "hub" rows of Gram matrices are the cheapest of many).
    */
-  build(v: Float64Array, colRows: Int32Array, t: number): void {
+  build(v: Float64Array, cheapest: Int32Array, second: Int32Array): void {
     const { n, k } = this;
-    // colRows regrouped by row (counting sort)
+    // (row, column) pairs of the two column lists, grouped by row (counting sort)
     const byRowStart = new Int32Array(n + 1);
-    for (let e = 0; e < n * t; e++) byRowStart[colRows[e] + 1]++;
+    for (let j = 0; j < n; j++) {
+      byRowStart[cheapest[j] + 1]++;
+      byRowStart[second[j] + 1]++;
+    }
     for (let i = 0; i < n; i++) byRowStart[i + 1] += byRowStart[i];
-    const byRowCol = new Int32Array(n * t);
+    const byRowCol = new Int32Array(2 * n);
     const fill = byRowStart.slice(0, n);
-    for (let e = 0; e < n * t; e++) byRowCol[fill[colRows[e]]++] = (e / t) | 0;
+    for (let j = 0; j < n; j++) {
+      byRowCol[fill[cheapest[j]]++] = j;
+      byRowCol[fill[second[j]]++] = j;
+    }
 
-    this.col = new Int32Array(n * (k + t) + n);
+    this.col = new Int32Array(n * (k + 2) + n);
     this.val = new Float64Array(this.col.length);
     const mark = this.seen; // free until the first search; marks row i's columns with i + 1
     for (let i = 0; i < n; i++) {
@@ -403,7 +417,10 @@ class SparseProblem {
     this.used = e;
   }
 
-  /** Row i's k columns of least reduced cost c_ij − v_j into bestJ (bestR: their values). */
+  /**
+   * Row i's k columns of least reduced cost c_ij − v_j into bestJ (bestR: their values, ascending);
+   * the k-th least becomes the row's bound.
+   */
   private selectRow(i: number, v: Float64Array): void {
     const { cost, sign, n, k, bestR, bestJ } = this;
     const base = i * n;
@@ -423,6 +440,7 @@ class SparseProblem {
         if (filled === k) worst = bestR[k - 1];
       }
     }
+    this.bound[i] = bestR[k - 1];
   }
 
   /** Appends a new list for row i: its old columns plus its k best under the current prices. */
@@ -596,38 +614,31 @@ class SparseProblem {
   }
 
   /**
-   * Dense check of the invariant: frees every row that has a column of reduced cost below its
-   * own (by more than tol) and adds its k best columns under the current prices to its list.
+   * Checks the invariant against all columns: a row whose reduced cost is within its bound is
+   * fine; otherwise its dense row is scanned, and if some column is cheaper by more than tol the
+   * row is freed and gets its k best columns under the current prices added to its list.
    * Returns the number of freed rows, listed in `free`.
    */
-  checkAgainstDense(x: Int32Array, y: Int32Array, v: Float64Array, free: Int32Array, tol: number): number {
-    const { cost, sign, n } = this;
+  checkRows(x: Int32Array, y: Int32Array, v: Float64Array, free: Int32Array, tol: number): number {
+    const { cost, sign, n, bound } = this;
     let nFree = 0;
     for (let i = 0; i < n; i++) {
       const base = i * n;
       const ji = x[i];
-      const limit = sign * cost[base + ji] - v[ji] - tol;
-      let bad = false;
-      if (sign === 1) {
-        for (let j = 0; j < n; j++) {
-          if (cost[base + j] - v[j] < limit) {
-            bad = true;
-            break;
-          }
-        }
-      } else {
-        for (let j = 0; j < n; j++) {
-          if (-cost[base + j] - v[j] < limit) {
-            bad = true;
-            break;
-          }
-        }
+      const own = sign * cost[base + ji] - v[ji];
+      if (own <= bound[i] + tol) continue;
+      let min = Infinity;
+      for (let j = 0; j < n; j++) {
+        const r = sign * cost[base + j] - v[j];
+        if (r < min) min = r;
       }
-      if (bad) {
+      if (min < own - tol) {
         y[ji] = -1;
         x[i] = -1;
         free[nFree++] = i;
         this.extendRow(i, v);
+      } else {
+        bound[i] = min;
       }
     }
     return nFree;
@@ -870,12 +881,13 @@ function denseAugment(
   v: Float64Array,
 ): void {
   if (nFree === 0) return;
-  const cols = new Int32Array(m);
+  const rem = new Int32Array(m);
   const d = new Float64Array(m);
   const pred = new Int32Array(m);
+  const ready = new Int32Array(m);
   for (let f = 0; f < nFree; f++) {
     const start = free[f];
-    let j = denseShortestPath(c, m, start, y, v, cols, d, pred);
+    let j = denseShortestPath(c, m, start, y, v, rem, d, pred, ready);
     // Flip the path: every column on it moves to the row that reached it.
     for (;;) {
       const i = pred[j];
@@ -889,11 +901,12 @@ function denseAugment(
 }
 
 /**
- * Dijkstra over reduced costs c_ij − v_j from free row `start` to the nearest unassigned column.
- * `cols` is partitioned as [ready | scan | todo]: ready columns have final distances, scan columns
- * sit at the current minimum distance and wait to have their row expanded, todo columns are the
- * rest. Updates v on the ready columns so the invariant holds after augmenting, fills pred
- * (column → row that reached it) and returns the unassigned column reached.
+ * Dijkstra over reduced costs c_ij − v_j from free row `start` to the nearest unassigned column,
+ * as in scipy (Crouse 2016): one pass per expanded row both relaxes the remaining columns and finds
+ * the nearest, preferring an unassigned column on ties. (JV's separate scan list pays off only
+ * when many distances tie exactly; otherwise it costs a second pass per row.) Lowers v on the
+ * columns made final so that the invariant holds after augmenting, fills pred (column → row that
+ * reached it) and returns the unassigned column reached.
  */
 function denseShortestPath(
   c: Float64Array,
@@ -901,71 +914,48 @@ function denseShortestPath(
   start: number,
   y: Int32Array,
   v: Float64Array,
-  cols: Int32Array,
+  rem: Int32Array,
   d: Float64Array,
   pred: Int32Array,
+  ready: Int32Array,
 ): number {
-  const base0 = start * m;
   for (let j = 0; j < m; j++) {
-    cols[j] = j;
-    pred[j] = start;
-    d[j] = c[base0 + j] - v[j];
+    rem[j] = j;
+    d[j] = Infinity;
   }
-  let lo = 0; // ready = cols[0, lo)
-  let hi = 0; // scan = cols[lo, hi), todo = cols[hi, m)
+  let nRem = m;
   let nReady = 0;
-  let mind = 0;
-  let sink = -1;
-  search: for (;;) {
-    if (lo === hi) {
-      // Move every todo column at the new minimum distance into scan.
-      nReady = lo;
-      hi = lo + 1;
-      mind = d[cols[lo]];
-      for (let k = hi; k < m; k++) {
-        const j = cols[k];
-        const dj = d[j];
-        if (dj <= mind) {
-          if (dj < mind) {
-            hi = lo;
-            mind = dj;
-          }
-          cols[k] = cols[hi];
-          cols[hi++] = j;
-        }
-      }
-      for (let k = lo; k < hi; k++) {
-        const j = cols[k];
-        if (y[j] < 0) {
-          sink = j;
-          break search;
-        }
-      }
-    }
-    const j0 = cols[lo++];
-    const i = y[j0];
+  let i = start;
+  let h = 0;
+  for (;;) {
     const base = i * m;
-    const h = c[base + j0] - v[j0] - mind;
-    for (let k = hi; k < m; k++) {
-      const j = cols[k];
-      const dj = c[base + j] - v[j] - h;
-      if (dj < d[j]) {
-        d[j] = dj;
+    let lowest = Infinity;
+    let index = -1;
+    for (let it = 0; it < nRem; it++) {
+      const j = rem[it];
+      const r = c[base + j] - v[j] - h;
+      let dj = d[j];
+      if (r < dj) {
+        d[j] = r;
         pred[j] = i;
-        if (dj === mind) {
-          if (y[j] < 0) {
-            sink = j;
-            break search;
-          }
-          cols[k] = cols[hi];
-          cols[hi++] = j;
-        }
+        dj = r;
+      }
+      if (dj < lowest || (dj === lowest && y[j] < 0)) {
+        lowest = dj;
+        index = it;
       }
     }
+    const j = rem[index];
+    rem[index] = rem[--nRem];
+    if (y[j] < 0) {
+      for (let k = 0; k < nReady; k++) {
+        const jr = ready[k];
+        v[jr] += d[jr] - lowest;
+      }
+      return j;
+    }
+    ready[nReady++] = j;
+    i = y[j];
+    h = c[i * m + j] - v[j] - lowest;
   }
-  for (let k = 0; k < nReady; k++) {
-    const j = cols[k];
-    v[j] += d[j] - mind;
-  }
-  return sink;
 }

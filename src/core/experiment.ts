@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { basename } from 'node:path';
 import { initBackend } from './backend.js';
 import type { Dataset } from './data/dataset.js';
 import { loadDataset } from './data/load.js';
@@ -9,7 +8,7 @@ import { buildModel, type Model } from './models/index.js';
 import { disposeParams, type Params } from './params.js';
 import { checkParamsFit, loadParams } from './params-io.js';
 import { phaseId, type EngineEvent, type ExperimentResult, type MethodResult, type TargetResult, type TrainedSummary } from './result.js';
-import type { ExperimentSpec, InitSpec, MethodName, TrainSpec } from './spec.js';
+import { initLabel, type ExperimentSpec, type InitSpec, type MethodName, type TrainSpec } from './spec.js';
 import { trainModel } from './train.js';
 import { actualTrajectory, linearTrajectory, type Trajectory } from './trajectory.js';
 
@@ -43,10 +42,6 @@ export function trainingKey(datasetHash: string, spec: ExperimentSpec, init: Ini
     train: { ...train, checkpoints: !!train.checkpoints },
   });
   return createHash('sha256').update(doc).digest('hex');
-}
-
-export function initLabel(init: InitSpec): string {
-  return init.label ?? (init.seed !== undefined ? `seed ${init.seed}` : basename(init.file ?? 'file'));
 }
 
 async function initialParams(model: Model, init: InitSpec): Promise<{ params: Params; hash: string }> {

@@ -6,7 +6,7 @@ export { initBackend } from './backend.js';
 export { loadDataset, previewDataset } from './data/load.js';
 export type { Dataset, Split } from './data/dataset.js';
 export { evaluate, gradient } from './evaluate.js';
-export { runExperiment, trainingKey, initLabel, type ExperimentHooks, type TrainedCache } from './experiment.js';
+export { runExperiment, trainingKey, type ExperimentHooks, type TrainedCache } from './experiment.js';
 export { METHODS, runMethod, type TransferMethod, type TransferContext, type TransferOptions } from './methods/index.js';
 export { buildModel, archLayers, describeArch, conv8Layers, type Model, type ParamInfo } from './models/index.js';
 export { disposeParams, cloneParams, paramCount, type Params } from './params.js';

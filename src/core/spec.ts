@@ -40,6 +40,11 @@ export interface InitSpec {
   label?: string;
 }
 
+/** How tables and the store name an initialisation: its label, its seed, or its file's name. */
+export function initLabel(init: InitSpec): string {
+  return init.label ?? (init.seed !== undefined ? `seed ${init.seed}` : (init.file ?? 'file').split(/[\\/]/).pop()!);
+}
+
 export type LrSchedule = 'constant' | 'cosine';
 
 export interface TrainSpec {

@@ -36,7 +36,12 @@ export function utilityWorkerLauncher(entry: string): WorkerLauncher {
         return child.pid ?? null;
       },
       send(msg) {
-        if (!exited) child.postMessage(msg);
+        if (exited) return;
+        try {
+          child.postMessage(msg);
+        } catch {
+          // It died between our check and the send; its exit is on its way.
+        }
       },
       onMessage(listener) {
         child.on('message', (m: unknown) => {

@@ -68,7 +68,8 @@ test('the desktop window opens hardened, with window.lab', async (t) => {
 
     const prefs = await app.evaluate(({ BrowserWindow }) => {
       const w = BrowserWindow.getAllWindows()[0]!;
-      const p = w.webContents.getLastWebPreferences()!;
+      // Runtime API (Electron's own IPC uses it) that its typings do not list.
+      const p = (w.webContents as unknown as { getLastWebPreferences(): { contextIsolation?: boolean; sandbox?: boolean; nodeIntegration?: boolean; webSecurity?: boolean } }).getLastWebPreferences();
       return { contextIsolation: p.contextIsolation, sandbox: p.sandbox, nodeIntegration: p.nodeIntegration, webSecurity: p.webSecurity };
     });
     assert.deepEqual(prefs, { contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true });

@@ -132,6 +132,10 @@ test('cost estimate: GMT T(T+1), FGMT 2T, Oracle trains, saving vs direct traini
   assert.equal(c.trainEveryTarget, 8440);
   assert.equal(c.cheapestMethod, 'fgmt');
   assert.ok(Math.abs(c.savedFraction - (1 - 20 / 4220)) < 1e-12);
+  assert.deepEqual(Object.keys(c.savedByMethod), ['gmt', 'fgmt']);
+  assert.ok(Math.abs(c.savedByMethod.gmt - (1 - 110 / 4220)) < 1e-12);
+  // GMT can cost more than training when T is large against the epochs: never a negative saving
+  assert.equal(estimateCost({ trainExamples: 1000, epochs: 1, batchSize: 100, T: 10, gradBatches: 1, methods: ['gmt'], targets: 1 }).savedByMethod.gmt, 0);
   const reused = estimateCost({ trainExamples: 54000, epochs: 10, batchSize: 128, T: 10, gradBatches: 1, methods: ['oracle'], targets: 1, sourceReused: true });
   assert.equal(reused.sourceSteps, 0);
   assert.equal(reused.savedFraction, 0);

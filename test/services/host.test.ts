@@ -168,6 +168,41 @@ test('static files: only the renderer folder, with security headers; index.html 
   }
 });
 
+test('the browser client rejects requests in flight when the socket closes, and reconnects', async () => {
+  const data = await tempDir();
+  let answer = true;
+  const service = {
+    // While `answer` is false, requests hang: they are in flight when the host goes away.
+    request: (name: string) => (answer ? Promise.resolve({ name }) : new Promise<never>(() => {})),
+    onEvent: () => () => {},
+  };
+  let host = await startHost({ service, rendererDir: data.dir, token: 'fixed-token-for-this-test' });
+  const port = host.port;
+  const client = connectLab(host.url, { socket: (u) => new WebSocket(u) as never, retryMs: 50, maxRetryMs: 200 });
+  const states: string[] = [];
+  client.onState((s) => states.push(s));
+  try {
+    assert.deepEqual(await client.request('app.info', {}), { name: 'app.info' });
+    answer = false;
+    const pending = labError(client.request('jobs.list', {}));
+    await new Promise((r) => setTimeout(r, 50));
+    await host.close();
+    const err = await pending;
+    assert.equal(err.code, 'internal');
+    assert.match(err.message, /lost/);
+    answer = true;
+    host = await startHost({ service, rendererDir: data.dir, port, token: 'fixed-token-for-this-test' });
+    // Asked while reconnecting: waits for the socket instead of failing.
+    assert.deepEqual(await client.request('jobs.list', {}), { name: 'jobs.list' });
+    assert.equal(client.state, 'open');
+    assert.ok(states.includes('closed') && states.at(-1) === 'open', states.join(' → '));
+  } finally {
+    client.close();
+    await host.close();
+    await data.cleanup();
+  }
+});
+
 interface HostProcess {
   child: ChildProcess;
   url: string;
@@ -192,15 +227,17 @@ test('a host killed mid-run leaves the run interrupted; resume finishes it witho
   let client = wsClient(host.url);
   let events = new EventLog((l) => client.onEvent(l));
   try {
-    const { id } = (await client.request('experiments.create', { spec: tinySpec({ methods: ['naive', 'gmt', 'fgmt'] }), name: 'crash me' })) as { id: string };
+    const { id } = (await client.request('experiments.create', { spec: tinySpec({ methods: ['naive', 'gmt'] }), name: 'crash me' })) as { id: string };
     // Once the trained source is recorded (its run gets the summary), the host dies.
     const sourceDone = await events.wait<{ type: 'run.updated'; run: ExperimentDetail['runs'][number] }>(
       (e) => e.type === 'run.updated' && e.run.experimentId === id && e.run.phase === 'source' && e.run.status === 'done' && e.run.summary !== null,
       'the trained source to be recorded',
     );
-    const jobs = (await client.request('jobs.list', {})) as { pid: number | null }[];
-    const workerPid = jobs[0]!.pid!;
     host.child.kill('SIGKILL');
+    const workerPid = events
+      .of('jobs')
+      .flatMap((e) => e.jobs)
+      .find((j) => j.experimentId === id && j.pid !== null)!.pid!;
     await new Promise((r) => host.child.once('exit', r));
     client.close();
     // The orphaned worker notices its parent is gone and stops.

@@ -25,6 +25,7 @@ test('a job runs a real transfer in a worker; metrics reach the store and a subs
     for (const p of firstMetrics.points) assert.ok(stored.some((s) => s.runId === p.runId && s.key === p.key && s.step === p.step), `point ${p.key}@${p.step} is stored`);
 
     await events.wait(isExperimentStatus(id, 'done', 'failed', 'cancelled', 'interrupted'), 'the experiment to end');
+    await service.queue.idle();
     const detail = store.getExperiment(id)!;
     assert.equal(detail.status, 'done', JSON.stringify(detail.runs.map((r) => [r.phase, r.status, r.error])));
     assert.deepEqual(

@@ -5,6 +5,7 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import type { Params } from '../../src/core/params.js';
 import type { MethodResult, TrainedSummary } from '../../src/core/result.js';
 import { parseSpec, type ExperimentSpec } from '../../src/core/spec.js';
 import { LabStore, LATEST_SCHEMA_VERSION, MIGRATIONS, ParamSetInUseError } from '../../src/services/store/index.js';
@@ -225,6 +226,9 @@ test('experiments, runs, metrics and logs round-trip', async () => {
   const renamed = store.updateExperiment(e.id, { name: 'renamed', tags: ['x'], notes: 'new notes' })!;
   assert.deepEqual([renamed.name, renamed.tags, renamed.notes], ['renamed', ['x'], 'new notes']);
   assert.equal(store.updateExperiment('nope', { name: 'x' }), null);
+  assert.throws(() => store.planRuns('nope', spec), /experiment nope not found/);
+  assert.throws(() => store.updateExperiment(e.id, { sourceParamSetId: 'missing' }), /parameter set missing not found/);
+  assert.throws(() => store.createExperiment({ spec: { ...spec, targets: [] }, name: 'bad' }), /spec field "targets"/);
 
   // deleting cascades to runs, metrics and logs; its trained set goes, a set another uses stays
   const other = store.createExperiment({ spec, name: 'other' });
@@ -399,7 +403,7 @@ test('the trained cache saves and loads points and summary without leaking tenso
   const e = store.createExperiment({ spec, name: 'cache' });
   const cache = store.trainedCache({ spec, experimentId: e.id, inputShape: [28, 28, 1], datasetHash: 'dh' });
   const start = tf.memory().numTensors;
-  const make = (s: number) => ({
+  const make = (s: number): Params => ({
     'fc1.kernel': tf.tensor([s, s + 1, s + 2, s + 3, s + 4, s + 5], [3, 2]),
     'fc1.bias': tf.tensor([s * 2, -s], [2]),
     'fc2.kernel': tf.tensor([0.5, 0.25, -1, 7, 8, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14], [2, 10]),

@@ -41,7 +41,9 @@ export const transport = api.transport;
 /** app.info, fetched once and shared (backend, data folder for parameter files). */
 export const appInfo = shallowRef<AppInfo | null>(null);
 let infoPromise: Promise<AppInfo> | null = null;
-export function loadAppInfo(): Promise<AppInfo> {
+/** `refresh` asks again (the backend is only known once a worker has probed it). */
+export function loadAppInfo(refresh = false): Promise<AppInfo> {
+  if (refresh) infoPromise = null;
   infoPromise ??= request('app.info', {}).then(
     (i) => {
       appInfo.value = i;

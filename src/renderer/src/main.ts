@@ -1,3 +1,4 @@
+import './zod-jitless.js';
 import { createApp } from 'vue';
 import App from './App.vue';
 import './styles.css';

@@ -197,6 +197,7 @@ export async function useTrainedSource(ps: ParamSetRecord): Promise<void> {
   applyTrainedSource(wiz.state, spec, { paramSetId: ps.id, experimentId: ps.experimentId, label: ps.name });
   // A target trained for Oracle is as good a source: its seed, the same training settings.
   if (ps.seed !== null && spec.source.init.seed !== ps.seed) wiz.state.source.init = { from: 'seed', seed: ps.seed, paramSetId: '', label: '' };
+  reuseFingerprint = trainingFingerprint();
 }
 
 // ───────────────────────────── navigation and submit ─────────────────────────────
@@ -272,6 +273,17 @@ export async function submit(): Promise<void> {
     wiz.submitting = false;
   }
 }
+
+/** What decides whether the engine can reuse a trained source (its training key, roughly). */
+let reuseFingerprint = '';
+function trainingFingerprint(): string {
+  const s = wiz.state;
+  return JSON.stringify([datasetSpec(s), s.dataset.valFraction, s.dataset.splitSeed, s.dataset.trainLimit, archSpec(s), s.source.init, s.source.train]);
+}
+// Changing any of it means the source will be trained after all: stop saying it is reused.
+watch(trainingFingerprint, (fp) => {
+  if (wiz.state.source.reuse && fp !== reuseFingerprint) wiz.state.source.reuse = null;
+});
 
 // Edits clear what the services said about the previous attempt.
 watch(

@@ -87,15 +87,12 @@ export async function exportBundle(store: LabStore, experimentIds: readonly stri
 
 function metricsCsv(store: LabStore, ids: readonly string[]): Buffer {
   const parts: Buffer[] = [Buffer.from(`${METRICS_HEADER.join(',')}\n`, 'utf8')];
-  let lines: string[] = [];
-  for (const p of store.iterateMetrics(ids)) {
-    lines.push(`${csvField(p.experimentId)},${csvField(p.runId)},${csvField(p.key)},${p.step},${String(p.value)},${p.wallTime}\n`);
-    if (lines.length >= 10_000) {
-      parts.push(Buffer.from(lines.join(''), 'utf8'));
-      lines = [];
-    }
+  for (const { experimentId, runId, rows } of store.iterateMetricsByRun(ids)) {
+    if (rows.length === 0) continue;
+    const prefix = `${csvField(experimentId)},${csvField(runId)},`;
+    const lines = rows.map(([key, step, value, wallTime]) => `${prefix}${csvField(key)},${step},${String(value)},${wallTime}\n`);
+    parts.push(Buffer.from(lines.join(''), 'utf8'));
   }
-  if (lines.length) parts.push(Buffer.from(lines.join(''), 'utf8'));
   return Buffer.concat(parts);
 }
 

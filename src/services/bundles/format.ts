@@ -148,56 +148,74 @@ export function csvField(v: string | number): string {
 
 /**
  * RFC 4180 rows (quoted fields may hold commas, quotes and newlines); yields each row with its
- * 1-based line number for error messages. A quote left open at the end is an error.
+ * 1-based line number for error messages. Rows without quotes (nearly all) take a split fast path.
  */
 export function* parseCsv(text: string): Generator<{ line: number; fields: string[] }> {
   let i = 0;
   let line = 1;
   const n = text.length;
   while (i < n) {
-    const start = line;
-    const fields: string[] = [];
-    for (;;) {
-      let field = '';
-      if (text[i] === '"') {
-        i++;
-        for (;;) {
-          if (i >= n) throw new Error(`line ${start}: a quoted field is not closed`);
-          const c = text[i];
-          if (c === '"') {
-            if (text[i + 1] === '"') {
-              field += '"';
-              i += 2;
-              continue;
-            }
-            i++;
-            break;
-          }
-          if (c === '\n') line++;
-          field += c;
-          i++;
-        }
-        if (i < n && text[i] !== ',' && text[i] !== '\n' && text[i] !== '\r') throw new Error(`line ${start}: text after a closing quote`);
-      } else {
-        let j = i;
-        while (j < n && text[j] !== ',' && text[j] !== '\n' && text[j] !== '\r') j++;
-        field = text.slice(i, j);
-        if (field.includes('"')) throw new Error(`line ${start}: a quote inside an unquoted field`);
-        i = j;
-      }
-      fields.push(field);
-      if (i < n && text[i] === ',') {
-        i++;
-        continue;
-      }
-      break;
+    let end = text.indexOf('\n', i);
+    if (end < 0) end = n;
+    let row = text.slice(i, end);
+    if (!row.includes('"')) {
+      if (row.endsWith('\r')) row = row.slice(0, -1);
+      if (row.includes('\r')) throw new Error(`line ${line}: stray carriage return`);
+      yield { line, fields: row.split(',') };
+      i = end + 1;
+      line++;
+      continue;
     }
-    if (text[i] === '\r') i++;
-    if (i < n && text[i] !== '\n') throw new Error(`line ${start}: stray carriage return`);
-    i++;
-    line++;
-    yield { line: start, fields };
+    const parsed = parseQuotedRow(text, i, line);
+    yield { line, fields: parsed.fields };
+    i = parsed.next;
+    line = parsed.line;
   }
+}
+
+/** One row that has quotes in it, from `i`; returns its fields, where the next row starts and its line. */
+function parseQuotedRow(text: string, i: number, line: number): { fields: string[]; next: number; line: number } {
+  const start = line;
+  const n = text.length;
+  const fields: string[] = [];
+  for (;;) {
+    let field = '';
+    if (text[i] === '"') {
+      i++;
+      for (;;) {
+        if (i >= n) throw new Error(`line ${start}: a quoted field is not closed`);
+        const c = text[i];
+        if (c === '"') {
+          if (text[i + 1] === '"') {
+            field += '"';
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
+        if (c === '\n') line++;
+        field += c;
+        i++;
+      }
+      if (i < n && text[i] !== ',' && text[i] !== '\n' && text[i] !== '\r') throw new Error(`line ${start}: text after a closing quote`);
+    } else {
+      let j = i;
+      while (j < n && text[j] !== ',' && text[j] !== '\n' && text[j] !== '\r') j++;
+      field = text.slice(i, j);
+      if (field.includes('"')) throw new Error(`line ${start}: a quote inside an unquoted field`);
+      i = j;
+    }
+    fields.push(field);
+    if (i < n && text[i] === ',') {
+      i++;
+      continue;
+    }
+    break;
+  }
+  if (text[i] === '\r') i++;
+  if (i < n && text[i] !== '\n') throw new Error(`line ${start}: stray carriage return`);
+  return { fields, next: i + 1, line: line + 1 };
 }
 
 /** Numbers as String(number) writes them, including NaN and ±Infinity (a diverged loss). */
@@ -209,26 +227,26 @@ export function parseCsvNumber(s: string): number | null {
 
 // ───────────────────────────── app identity ─────────────────────────────
 
-let appInfo: { name: string; version: string; tfjs: string } | null = null;
+let appInfo: { name: string; version: string } | null = null;
 
 /**
  * The app's name and version from its package.json, found by walking up from this module: the
  * same in a checkout (src/services/bundles), a build (out/main) and a packaged app (app.asar).
  */
-export function appIdentity(): { name: string; version: string; tfjs: string } {
+export function appIdentity(): { name: string; version: string } {
   if (appInfo) return appInfo;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const p = join(dir, 'package.json');
     if (existsSync(p)) {
-      const pkg = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string; dependencies?: Record<string, string> };
+      const pkg = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string };
       if (pkg.name && pkg.version) {
-        appInfo = { name: pkg.name, version: pkg.version, tfjs: pkg.dependencies?.['@tensorflow/tfjs'] ?? 'unknown' };
+        appInfo = { name: pkg.name, version: pkg.version };
         return appInfo;
       }
     }
     const up = dirname(dir);
-    if (up === dir) return (appInfo = { name: 'trajectory-lab', version: 'unknown', tfjs: 'unknown' });
+    if (up === dir) return (appInfo = { name: 'trajectory-lab', version: 'unknown' });
     dir = up;
   }
 }

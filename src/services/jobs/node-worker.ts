@@ -36,7 +36,9 @@ export function nodeWorkerLauncher(options: NodeWorkerOptions = {}): WorkerLaunc
       exited = e;
       for (const l of exitListeners) l(e);
     };
-    child.once('error', (e) => {
+    // 'on', not 'once': a send racing the child's death reports EPIPE here too, and an
+    // unhandled 'error' would take the whole lab down.
+    child.on('error', (e) => {
       tail.push(`\n${e.message}\n`);
       // A process that never started emits no 'exit'.
       if (child.pid === undefined) exit({ code: null, signal: null });

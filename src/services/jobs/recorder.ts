@@ -77,6 +77,9 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
       eta.forget(phase);
       patchRun(run, { status: 'running', startedAt: nowIso(), finishedAt: null, error: null, backend: backendName });
     } else if (state === 'done') {
+      // A method's run is done with its result ('method-done', right after), so the experiment
+      // never looks finished while a result is still on its way.
+      if (run.kind === 'transfer') return;
       patchRun(run, { status: 'done', finishedAt: nowIso(), ...(seconds !== undefined ? { seconds } : {}), backend: backendName ?? run.backend });
     } else if (run.status !== 'done') {
       // Reused from the trained cache (or a finished method of an earlier attempt).
@@ -212,7 +215,7 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
         }
         case 'method-done': {
           const run = store.listRuns(experimentId).find((r) => r.kind === 'transfer' && r.targetIndex === msg.target && r.method === msg.result.method);
-          if (run) patchRun(run, { status: 'done', summary: msg.result, seconds: msg.result.seconds, finishedAt: run.finishedAt ?? nowIso() });
+          if (run) patchRun(run, { status: 'done', summary: msg.result, seconds: msg.result.seconds, finishedAt: nowIso(), backend: backendName ?? run.backend });
           experimentChanged();
           return;
         }

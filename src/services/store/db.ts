@@ -27,8 +27,6 @@ export function newId(): string {
   return randomBytes(12).toString('base64url');
 }
 
-export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-
 export function nowIso(): string {
   return new Date().toISOString();
 }
@@ -40,11 +38,6 @@ export function toJson(v: unknown): string {
 export function fromJson<T>(text: string | null, fallback: T): T {
   if (text === null || text === undefined) return fallback;
   return JSON.parse(text) as T;
-}
-
-/** SQLite stores NaN as NULL; metric values and accuracies round-trip NULL back to NaN where a number is required. */
-export function numOrNull(v: number | null | undefined): number | null {
-  return v === undefined || v === null ? null : v;
 }
 
 /** Escapes a user string for `LIKE ? ESCAPE '\'`. */

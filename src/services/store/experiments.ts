@@ -1,5 +1,5 @@
 import { parseSpec, type ExperimentSpec } from '../../core/spec.js';
-import type { ExperimentDetail, ExperimentSummary, ParsedArgs, RunStatus } from '../../shared/lab-api.js';
+import { LabRequestError, type ExperimentDetail, type ExperimentSummary, type ParsedArgs, type RunStatus } from '../../shared/lab-api.js';
 import { likePattern, newId, nowIso, toJson, type Db } from './db.js';
 import { archLabel, datasetLabel } from './describe.js';
 import type { LogRepo } from './logs.js';
@@ -86,6 +86,7 @@ export class ExperimentRepo {
 
   create(input: NewExperiment): ExperimentDetail {
     const spec = parseSpec(input.spec);
+    if (input.sourceParamSetId) this.requireParamSet(input.sourceParamSetId);
     const id = input.id ?? newId();
     this.db
       .prepare(
@@ -108,6 +109,12 @@ export class ExperimentRepo {
         source: input.sourceParamSetId ?? null,
       });
     return this.get(id)!;
+  }
+
+  private requireParamSet(id: string): void {
+    if (this.db.prepare('SELECT 1 FROM param_sets WHERE id = ?').get(id) === undefined) {
+      throw new LabRequestError({ code: 'not-found', message: `parameter set ${id} not found` });
+    }
   }
 
   exists(id: string): boolean {
@@ -194,6 +201,7 @@ export class ExperimentRepo {
       values.notes = patch.notes;
     }
     if (patch.sourceParamSetId !== undefined) {
+      if (patch.sourceParamSetId !== null) this.requireParamSet(patch.sourceParamSetId);
       sets.push('source_param_set_id = @source');
       values.source = patch.sourceParamSetId;
     }

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import type { TrainedCache } from '../../core/experiment.js';
 import type { TrainedSummary } from '../../core/result.js';
 import type { ExperimentSpec } from '../../core/spec.js';
-import type { DatasetRecord, ExperimentDetail, ExperimentSummary, MetricPoint, ParamSetRecord, RunRecord, RunStatus } from '../../shared/lab-api.js';
+import { LabRequestError, type DatasetRecord, type ExperimentDetail, type ExperimentSummary, type MetricPoint, type ParamSetRecord, type RunRecord, type RunStatus } from '../../shared/lab-api.js';
 import { ArtifactRepo, type ArtifactRecord } from './artifacts.js';
 import { DatasetRepo, type NewDataset } from './datasets.js';
 import { openDatabase, type Db } from './db.js';
@@ -110,6 +110,10 @@ export class LabStore {
     };
   }
 
+  private requireExperiment(id: string): void {
+    if (!this.experimentRepo.exists(id)) throw new LabRequestError({ code: 'not-found', message: `experiment ${id} not found` });
+  }
+
   // ── experiments ──
 
   createExperiment(input: NewExperiment): ExperimentDetail {
@@ -144,6 +148,7 @@ export class LabStore {
 
   /** Queued runs for every phase the spec implies (idempotent: existing phases are kept); returns all runs. */
   planRuns(experimentId: string, spec: ExperimentSpec): RunRecord[] {
+    this.requireExperiment(experimentId);
     return this.runRepo.plan(experimentId, spec);
   }
 
@@ -188,11 +193,13 @@ export class LabStore {
     return this.metricRepo.list(experimentIds, keys);
   }
 
-  iterateMetrics(experimentIds: readonly string[]): Generator<MetricPoint & { experimentId: string }> {
-    return this.metricRepo.iterateWithExperiment(experimentIds);
+  /** All points of these experiments, one run at a time, as [key, step, value, wallTime] rows (for export). */
+  iterateMetricsByRun(experimentIds: readonly string[]): ReturnType<MetricRepo['iterateByRun']> {
+    return this.metricRepo.iterateByRun(experimentIds);
   }
 
   appendLog(experimentId: string, level: LogLevel, message: string, at?: string): LogEntry {
+    this.requireExperiment(experimentId);
     return this.logRepo.append(experimentId, level, message, at);
   }
 

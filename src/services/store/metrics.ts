@@ -48,20 +48,21 @@ export class MetricRepo {
     return rows.map(toPoint);
   }
 
-  /** Every point of the given experiments with its experiment id, in export order; streamed. */
-  *iterateWithExperiment(experimentIds: readonly string[]): Generator<MetricPoint & { experimentId: string }> {
-    const stmt = this.db.prepare(
-      `SELECT r.experiment_id, m.run_id, m.key, m.step, m.value, m.wall_time FROM runs r JOIN metrics m ON m.run_id = r.id
-       WHERE r.experiment_id IN (SELECT value FROM json_each(?))
-       ORDER BY r.experiment_id, r.ordinal, m.key, m.step`,
-    );
-    for (const row of stmt.iterate(toJson(experimentIds)) as Iterable<MetricRow & { experiment_id: string }>) {
-      yield { ...toPoint(row), experimentId: row.experiment_id };
+  /**
+   * Every point of the given experiments, one run at a time (runs in experiment order, points by
+   * key and step): each run is read straight off the primary key, so nothing is sorted and a large
+   * export never holds all points at once.
+   */
+  *iterateByRun(experimentIds: readonly string[]): Generator<{ experimentId: string; runId: string; rows: [key: string, step: number, value: number, wallTime: number][] }> {
+    const runs = this.db.prepare('SELECT id, experiment_id FROM runs WHERE experiment_id = ? ORDER BY ordinal');
+    const points = this.db.prepare('SELECT key, step, value, wall_time FROM metrics WHERE run_id = ? ORDER BY key, step').raw();
+    for (const experimentId of experimentIds) {
+      for (const run of runs.all(experimentId) as { id: string; experiment_id: string }[]) {
+        const rows = points.all(run.id) as [string, number, number | null, number][];
+        for (const r of rows) if (r[2] === null) r[2] = Number.NaN;
+        yield { experimentId, runId: run.id, rows: rows as [string, number, number, number][] };
+      }
     }
-  }
-
-  count(): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM metrics').get() as { n: number }).n;
   }
 }
 

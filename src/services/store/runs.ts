@@ -1,7 +1,8 @@
-import { initLabel } from '../../core/experiment.js';
+import { initLabel } from '../../core/spec.js';
 import type { MethodResult, TrainedSummary } from '../../core/result.js';
 import type { ExperimentSpec } from '../../core/spec.js';
 import type { RunKind, RunRecord, RunStatus } from '../../shared/lab-api.js';
+import type Database from 'better-sqlite3';
 import { fromJson, newId, toJson, type Db } from './db.js';
 
 interface RunRow {
@@ -115,6 +116,8 @@ export class RunRepo {
   private readonly byId;
   private readonly byExperiment;
   private readonly byPhase;
+  /** update statements by the set of columns they write (a handful of shapes in practice) */
+  private readonly updates = new Map<string, Database.Statement>();
 
   constructor(private readonly db: Db) {
     this.insert = db.prepare(`INSERT INTO runs (id, experiment_id, ordinal, kind, phase, method, target_index, label, seed, status,
@@ -222,7 +225,12 @@ export class RunRepo {
       sets.push(`${col} = @${col}`);
       values[col] = p[key];
     }
-    if (sets.length) this.db.prepare(`UPDATE runs SET ${sets.join(', ')} WHERE id = @id`).run(values);
+    if (sets.length) {
+      const sql = `UPDATE runs SET ${sets.join(', ')} WHERE id = @id`;
+      let stmt = this.updates.get(sql);
+      if (!stmt) this.updates.set(sql, (stmt = this.db.prepare(sql)));
+      stmt.run(values);
+    }
     return this.get(id);
   }
 

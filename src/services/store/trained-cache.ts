@@ -1,4 +1,5 @@
-import { initLabel, type TrainedCache } from '../../core/experiment.js';
+import type { TrainedCache } from '../../core/experiment.js';
+import { initLabel } from '../../core/spec.js';
 import type { Params } from '../../core/params.js';
 import { decodePoints, encodePoints } from '../../core/params-io.js';
 import type { TrainedSummary } from '../../core/result.js';

@@ -35,6 +35,8 @@ export interface CostReport {
   /** per target, share of direct training saved by the cheapest transfer that does not train the target */
   savedFraction: number;
   cheapestMethod: string | null;
+  /** per method that does not train the target: share of direct training's gradients saved */
+  savedByMethod: Record<string, number>;
 }
 
 export function methodGradients(method: string, T: number, gradBatches: number): number {
@@ -69,6 +71,8 @@ export function estimateCost(c: CostInput): CostReport {
   const cheapest = cheapestMethod === null ? direct : gradientsPerTarget[cheapestMethod];
   const perTarget = Object.values(gradientsPerTarget).reduce((a, b) => a + b, 0) + oracle;
   const sourceSteps = c.sourceReused ? 0 : direct;
+  const savedByMethod: Record<string, number> = {};
+  for (const m of cheap) savedByMethod[m] = direct > 0 ? Math.max(0, 1 - gradientsPerTarget[m] / direct) : 0;
   return {
     stepsPerEpoch,
     directPerNetwork: direct,
@@ -79,5 +83,6 @@ export function estimateCost(c: CostInput): CostReport {
     trainEveryTarget: c.targets * direct,
     savedFraction: direct > 0 ? Math.max(0, 1 - cheapest / direct) : 0,
     cheapestMethod,
+    savedByMethod,
   };
 }

@@ -1,0 +1,190 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Dataset } from './data/dataset.js';
+import { evaluate, softmaxCrossEntropy } from './evaluate.js';
+import type { Model } from './models/model.js';
+import { cloneParams, disposeParams, type Params } from './params.js';
+import { deriveSeed, rng } from './random.js';
+import type { EvalResult } from './result.js';
+import type { TrainSpec } from './spec.js';
+
+export interface TrainOptions {
+  /** seed of the data order when spec.dataSeed is absent (the caller passes the init seed) */
+  seed?: number;
+  /**
+   * Called every `progressEvery` steps and at the end of each epoch. `epoch` is 0-based; `loss`
+   * is the mean training loss of the current epoch so far.
+   */
+  onProgress?: (done: number, total: number, info: { epoch: number; loss: number }) => void;
+  /**
+   * After epoch `epoch` (0-based, so `params` is θ^(epoch+1)) with its validation result. The
+   * tensors belong to the trainer and live only until the callback returns: clone to keep.
+   */
+  onEpoch?: (epoch: number, params: Params, evalVal: EvalResult) => void | Promise<void>;
+  /** keep θ^1..θ^E (defaults to spec.checkpoints) */
+  checkpoints?: boolean;
+  /** validation examples per epoch-end evaluation (0 or absent = all) */
+  evalLimit?: number;
+  signal?: AbortSignal;
+  /** steps between host reads of the loss (each read waits for the backend); default 25 */
+  progressEvery?: number;
+}
+
+export interface TrainHistoryEntry {
+  /** 0-based epoch index; the row describes θ^(epoch+1) */
+  epoch: number;
+  trainLoss: number;
+  valAccuracy: number;
+  valLoss: number;
+}
+
+export interface TrainOutcome {
+  final: Params;
+  /** θ^1..θ^E when asked (θ^0 is the init, which stays the caller's) */
+  checkpoints: Params[];
+  /** wall-clock seconds of the whole call, per-epoch validation included */
+  seconds: number;
+  history: TrainHistoryEntry[];
+}
+
+/** PyTorch CosineAnnealingLR (eta_min 0, T_max = epochs) stepped once per epoch. */
+export function cosineLr(lr: number, epoch: number, epochs: number): number {
+  return (lr * (1 + Math.cos((Math.PI * epoch) / epochs))) / 2;
+}
+
+export function epochLr(spec: Pick<TrainSpec, 'lr' | 'lrSchedule' | 'epochs'>, epoch: number): number {
+  return spec.lrSchedule === 'cosine' ? cosineLr(spec.lr, epoch, spec.epochs) : spec.lr;
+}
+
+/** The data order of every epoch: one PRNG, a fresh permutation per epoch. */
+export function dataOrder(n: number, seed: number): () => Int32Array {
+  const r = rng(deriveSeed(seed, 'data-order'));
+  return () => r.permutation(n);
+}
+
+function toParams(names: string[], list: tf.Tensor[]): Params {
+  const p: Params = {};
+  names.forEach((n, i) => (p[n] = list[i]));
+  return p;
+}
+
+/**
+ * One SGD step on the minibatch (xb, yb) in the model's parameter order; returns new tensors
+ * (call inside tf.tidy). `bufs` is null before the first step and stays null without momentum.
+ */
+export function sgdStep(
+  model: Model,
+  names: string[],
+  theta: tf.Tensor[],
+  bufs: tf.Tensor[] | null,
+  xb: tf.Tensor4D,
+  yb: tf.Tensor1D,
+  hp: { lr: number; momentum: number; weightDecay: number },
+): { theta: tf.Tensor[]; bufs: tf.Tensor[] | null; loss: tf.Scalar } {
+  const { lr, momentum: mu, weightDecay: wd } = hp;
+  const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => softmaxCrossEntropy(model.apply(toParams(names, ps), xb), yb))(theta);
+  const nextTheta: tf.Tensor[] = [];
+  const nextBufs: tf.Tensor[] = [];
+  theta.forEach((p, i) => {
+    const d = wd !== 0 ? tf.add(grads[i], tf.mul(p, wd)) : grads[i];
+    const buf = bufs && mu !== 0 ? tf.add(tf.mul(bufs[i], mu), d) : d;
+    nextTheta.push(tf.sub(p, tf.mul(buf, lr)));
+    if (mu !== 0) nextBufs.push(buf);
+  });
+  return { theta: nextTheta, bufs: mu !== 0 ? nextBufs : null, loss: value as tf.Scalar };
+}
+
+const yieldToEventLoop = (): Promise<void> =>
+  new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+
+/**
+ * Minibatch SGD with PyTorch's torch.optim.SGD semantics (dampening 0, no Nesterov):
+ *   d = g + wd·θ;  buf = d on the first step, else μ·buf + d;  θ ← θ − lr·buf
+ * with the mean softmax cross-entropy of each minibatch. Each epoch visits every training
+ * example once in a seeded order; the last batch may be smaller (PyTorch's DataLoader default,
+ * drop_last = False). The init params are never disposed; everything returned belongs to the
+ * caller.
+ */
+export async function trainModel(model: Model, init: Params, data: Dataset, spec: TrainSpec, opts: TrainOptions = {}): Promise<TrainOutcome> {
+  const t0 = performance.now();
+  const names = model.params.map((p) => p.name);
+  for (const n of names) if (!init[n]) throw new Error(`trainModel: init is missing parameter "${n}"`);
+  const { x: trainX, y: trainY, n } = data.train;
+  if (n === 0) throw new Error('trainModel: the training split is empty');
+  const bs = spec.batchSize;
+  const stepsPerEpoch = Math.ceil(n / bs);
+  const total = stepsPerEpoch * spec.epochs;
+  const progressEvery = Math.max(1, opts.progressEvery ?? 25);
+  const wantCheckpoints = opts.checkpoints ?? !!spec.checkpoints;
+  const nextOrder = dataOrder(n, spec.dataSeed ?? opts.seed ?? 0);
+  const { momentum: mu, weightDecay: wd } = spec;
+
+  let theta: tf.Tensor[] = names.map((k) => init[k]);
+  let ownsTheta = false;
+  let bufs: tf.Tensor[] | null = null;
+  const checkpoints: Params[] = [];
+  const history: TrainHistoryEntry[] = [];
+  let epochLoss: tf.Tensor | null = null;
+  let done = 0;
+
+  let cleaned = false;
+  const cleanup = (): void => {
+    if (cleaned) return;
+    cleaned = true;
+    if (ownsTheta) tf.dispose(theta);
+    if (bufs) tf.dispose(bufs);
+    epochLoss?.dispose();
+    checkpoints.forEach(disposeParams);
+  };
+
+  try {
+    for (let epoch = 0; epoch < spec.epochs; epoch++) {
+      const lr = epochLr(spec, epoch);
+      const order = nextOrder();
+      epochLoss = tf.scalar(0);
+      let lastLoss = NaN;
+      for (let step = 0; step < stepsPerEpoch; step++) {
+        if (opts.signal?.aborted) {
+          cleanup();
+          opts.signal.throwIfAborted();
+        }
+        const start = step * bs;
+        const size = Math.min(bs, n - start);
+        const out = tf.tidy(() => {
+          const idx = tf.tensor1d(order.subarray(start, start + size), 'int32');
+          const xb = tf.gather(trainX, idx) as tf.Tensor4D;
+          const yb = tf.gather(trainY, idx) as tf.Tensor1D;
+          const r = sgdStep(model, names, theta, bufs, xb, yb, { lr, momentum: mu, weightDecay: wd });
+          return { theta: r.theta, bufs: r.bufs ?? [], loss: tf.add(epochLoss!, tf.mul(r.loss, size)) };
+        });
+        if (ownsTheta) tf.dispose(theta);
+        if (bufs) tf.dispose(bufs);
+        epochLoss.dispose();
+        theta = out.theta;
+        ownsTheta = true;
+        bufs = out.bufs.length ? out.bufs : null;
+        epochLoss = out.loss;
+        done++;
+        const seen = start + size;
+        if (step === stepsPerEpoch - 1 || (step + 1) % progressEvery === 0) {
+          lastLoss = epochLoss.dataSync()[0] / seen;
+          opts.onProgress?.(done, total, { epoch, loss: lastLoss });
+          // Lets an abort (or any message) from the host arrive between steps.
+          await yieldToEventLoop();
+        }
+      }
+      epochLoss.dispose();
+      epochLoss = null;
+      const current = toParams(names, theta);
+      const ev = evaluate(model, current, data.validation, { limit: opts.evalLimit });
+      history.push({ epoch, trainLoss: lastLoss, valAccuracy: ev.accuracy, valLoss: ev.loss });
+      if (wantCheckpoints) checkpoints.push(cloneParams(current));
+      await opts.onEpoch?.(epoch, current, ev);
+    }
+  } catch (e) {
+    cleanup();
+    throw e;
+  }
+  const final = ownsTheta ? toParams(names, theta) : cloneParams(toParams(names, theta));
+  if (bufs) tf.dispose(bufs);
+  return { final, checkpoints, seconds: (performance.now() - t0) / 1000, history };
+}

@@ -1,0 +1,225 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Repairs for two traps of @tensorflow/tfjs-backend-wasm 4.22 that make training on it slow or
+ * impossible (measured in /work/shared/notes/stack-facts.md and bench/training.ts):
+ *
+ * - BatchMatMul / _FusedMatMul with transposeA or transposeB leave XNNPACK's fast path for a
+ *   naive loop, about 20–40× slower; every dense layer's backward pass uses exactly those
+ *   (dW = xᵀ·dy, dx = dy·Wᵀ). Transposing the operand explicitly first costs one memory pass.
+ * - There is no Conv2DBackpropFilter at all, so the gradient of any conv net throws. The one
+ *   built here is a single Conv2D (XNNPACK) over transposed operands; the wasm
+ *   Conv3DBackpropFilterV2 would also do it but is a naive loop (~0.2 GFLOP/s).
+ *
+ * - _FusedMatMul with a bias gets every matrix after the first wrong when batched (see below).
+ *
+ * Every replacement is built only from the wasm backend's own kernel functions, called directly
+ * (as tfjs kernels call each other), so no tensor is created outside the engine's bookkeeping.
+ */
+
+type Backend = tf.KernelBackend;
+type Info = tf.TensorInfo;
+type KernelFunc = (args: { inputs: Record<string, Info | undefined>; backend: Backend; attrs?: Record<string, unknown> }) => Info;
+
+const PATCHED = Symbol.for('trajectory-lab.wasm-kernels');
+
+function wasmKernel(name: string): KernelFunc {
+  const k = tf.getKernel(name, 'wasm');
+  if (!k) throw new Error(`the wasm backend has no ${name} kernel; is @tensorflow/tfjs-backend-wasm loaded?`);
+  return k.kernelFunc as unknown as KernelFunc;
+}
+
+/** Swaps the last two axes: the explicit transpose that keeps a matMul on XNNPACK's fast path. */
+function transposeLast2(x: Info, backend: Backend): Info {
+  const r = x.shape.length;
+  const perm = [...Array(r).keys()];
+  perm[r - 2] = r - 1;
+  perm[r - 1] = r - 2;
+  return wasmKernel('Transpose')({ inputs: { x }, backend, attrs: { perm } });
+}
+
+/** Wraps a matmul kernel so that it is only ever called with transposeA = transposeB = false. */
+function untransposed(original: KernelFunc): KernelFunc {
+  return (args) => {
+    const attrs = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
+    if (!attrs.transposeA && !attrs.transposeB) return original(args);
+    const { backend } = args;
+    const inputs = { ...args.inputs };
+    const temps: Info[] = [];
+    if (attrs.transposeA) temps.push((inputs.a = transposeLast2(inputs.a!, backend)));
+    if (attrs.transposeB) temps.push((inputs.b = transposeLast2(inputs.b!, backend)));
+    try {
+      return original({ inputs, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
+    } finally {
+      for (const t of temps) backend.disposeData(t.dataId);
+    }
+  };
+}
+
+const ACTIVATIONS: Record<string, string | null> = {
+  linear: null,
+  relu: 'Relu',
+  relu6: 'Relu6',
+  elu: 'Elu',
+  sigmoid: 'Sigmoid',
+  prelu: 'Prelu',
+  leakyrelu: 'LeakyRelu',
+};
+
+/**
+ * The wasm _FusedMatMul adds the bias wrongly when the output has more than one matrix (batch
+ * > 1): every matrix after the first is off. There the bias and activation run as separate
+ * kernels after the (correct) unbiased product.
+ */
+function batchSafeFused(fused: KernelFunc): KernelFunc {
+  return (args) => {
+    const { backend } = args;
+    const { a, b, bias, preluActivationWeights } = args.inputs;
+    const attrs = (args.attrs ?? {}) as { activation?: string; leakyreluAlpha?: number };
+    const batch = Math.max(a!.shape[0], b!.shape[0]);
+    if (!bias || a!.shape.length < 3 || batch === 1) return fused(args);
+    const act = attrs.activation ?? 'linear';
+    if (!(act in ACTIVATIONS)) return fused(args);
+    const temps: Info[] = [];
+    try {
+      const product = fused({ inputs: { a, b }, backend, attrs: { ...attrs, activation: 'linear' } });
+      temps.push(product);
+      const biased = wasmKernel('Add')({ inputs: { a: product, b: bias }, backend });
+      const kernel = ACTIVATIONS[act];
+      if (!kernel) return biased;
+      temps.push(biased);
+      if (kernel === 'Prelu') return wasmKernel(kernel)({ inputs: { x: biased, alpha: preluActivationWeights }, backend });
+      if (kernel === 'LeakyRelu') return wasmKernel(kernel)({ inputs: { x: biased }, backend, attrs: { alpha: attrs.leakyreluAlpha ?? 0.2 } });
+      return wasmKernel(kernel)({ inputs: { x: biased }, backend });
+    } finally {
+      for (const t of temps) backend.disposeData(t.dataId);
+    }
+  };
+}
+
+/**
+ * dW[kh,kw,ci,co] = Σ_{n,oh,ow} x[n, oh·s+kh−pt, ow·s+kw−pl, ci] · dy[n,oh,ow,co]
+ *
+ * Read with ci as the batch axis, n as the input-channel axis and dy as a filter of size
+ * OH×OW dilated by the stride, that is one stride-1 convolution:
+ *   X' = x transposed to [C, H, W, N], F' = dy transposed to [OH, OW, N, CO],
+ *   conv2d(X', F', stride 1, dilation s, explicit padding) = [C, KH', KW', CO],
+ * of which the first KH×KW positions are dW (transposed back to [KH, KW, C, CO]).
+ */
+function conv2DBackpropFilter(args: Parameters<KernelFunc>[0]): Info {
+  const { backend } = args;
+  const x = args.inputs.x!;
+  const dy = args.inputs.dy!;
+  const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  if (attrs.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter on wasm supports NHWC only');
+  const [kh, kw, inC, outC] = attrs.filterShape;
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    attrs.filterShape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+  const { strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow } = info;
+  if (dy.shape[1] !== oh || dy.shape[2] !== ow || dy.shape[3] !== outC || x.shape[3] !== inC) {
+    throw new Error(`Conv2DBackpropFilter: dy ${dy.shape} does not match x ${x.shape} and filter ${attrs.filterShape}`);
+  }
+  const [, h, w] = x.shape;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  // rows the convolution must reach: (oh−1)·sh + kh, counted from the padded top
+  const bottom = Math.max(0, (oh - 1) * sh + kh - h - top);
+  const right = Math.max(0, (ow - 1) * sw + kw - w - left);
+
+  const transpose = wasmKernel('Transpose');
+  const temps: Info[] = [];
+  try {
+    const xt = transpose({ inputs: { x }, backend, attrs: { perm: [3, 1, 2, 0] } });
+    temps.push(xt);
+    const ft = transpose({ inputs: { x: dy }, backend, attrs: { perm: [1, 2, 0, 3] } });
+    temps.push(ft);
+    let conv = wasmKernel('Conv2D')({
+      inputs: { x: xt, filter: ft },
+      backend,
+      attrs: {
+        strides: [1, 1],
+        pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
+        dataFormat: 'NHWC',
+        dilations: [sh, sw],
+        dimRoundingMode: undefined,
+      },
+    });
+    temps.push(conv);
+    // 'valid' padding can leave input rows no output reads; the convolution then runs past kh.
+    if (conv.shape[1] !== kh || conv.shape[2] !== kw) {
+      conv = wasmKernel('Slice')({ inputs: { x: conv }, backend, attrs: { begin: [0, 0, 0, 0], size: [inC, kh, kw, outC] } });
+      temps.push(conv);
+    }
+    return transpose({ inputs: { x: conv }, backend, attrs: { perm: [1, 2, 0, 3] } });
+  } finally {
+    for (const t of temps) backend.disposeData(t.dataId);
+  }
+}
+
+interface Registration {
+  original: tf.KernelConfig | undefined;
+  repaired: tf.KernelConfig;
+}
+
+/** The kernels as tfjs-backend-wasm registered them and as repaired here, for toggling. */
+const registrations = new Map<string, Registration>();
+
+function register(config: tf.KernelConfig | undefined, name: string): void {
+  if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+  if (config) tf.registerKernel(config);
+}
+
+function repair(name: string, make: (original: KernelFunc | undefined) => KernelFunc): void {
+  const original = tf.getKernel(name, 'wasm');
+  // Keep the original setupFunc: it binds the wasm function the wrapped kernel still calls.
+  const repaired: tf.KernelConfig = {
+    kernelName: name,
+    backendName: 'wasm',
+    setupFunc: original?.setupFunc,
+    disposeFunc: original?.disposeFunc,
+    kernelFunc: make(original?.kernelFunc as unknown as KernelFunc | undefined) as unknown as tf.KernelFunc,
+  };
+  registrations.set(name, { original, repaired });
+  register(repaired, name);
+}
+
+const required = (name: string, k: KernelFunc | undefined): KernelFunc => {
+  if (!k) throw new Error(`the wasm backend has no ${name} kernel; is @tensorflow/tfjs-backend-wasm loaded?`);
+  return k;
+};
+
+/**
+ * Installs the repaired kernels; idempotent. Call after importing @tensorflow/tfjs-backend-wasm
+ * and before or after `tf.setBackend('wasm')` (the setup functions run again on every switch).
+ */
+export function registerWasmKernels(): void {
+  const g = globalThis as { [PATCHED]?: boolean };
+  if (g[PATCHED]) return;
+  repair('BatchMatMul', (k) => untransposed(required('BatchMatMul', k)));
+  repair('_FusedMatMul', (k) => batchSafeFused(untransposed(required('_FusedMatMul', k))));
+  // a later tfjs-backend-wasm may bring its own
+  if (!tf.getKernel('Conv2DBackpropFilter', 'wasm')) repair('Conv2DBackpropFilter', () => conv2DBackpropFilter);
+  g[PATCHED] = true;
+}
+
+/** Whether the repaired kernels are installed (for BackendInfo notes and tests). */
+export function wasmKernelsRegistered(): boolean {
+  return !!(globalThis as { [PATCHED]?: boolean })[PATCHED];
+}
+
+/**
+ * Switches between the repaired kernels and tfjs-backend-wasm's own (without them there is no
+ * Conv2DBackpropFilter). Only for benchmarks that show what the repairs are worth.
+ */
+export function useWasmKernelRepairs(on: boolean): void {
+  registerWasmKernels();
+  for (const [name, r] of registrations) register(on ? r.repaired : r.original, name);
+}

@@ -1,0 +1,415 @@
+/**
+ * The lab end to end in real Chromium against `serve` on fresh data folders: the quick preset
+ * through the wizard (with a refused invalid value), live curves of all four methods, history and
+ * tags, a second run and the comparison (bands, table, diff, PNG/SVG/CSV), a bundle exported from
+ * one lab and imported into a second one with the same numbers. Screenshots of every screen go
+ * to test-results/screenshots/; the compare screen is also copied to docs/screenshots/.
+ *
+ *   node --import tsx --test test/e2e/lab.e2e.test.ts
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { parseCsv } from '../../src/renderer/src/lib/csv.js';
+
+const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const CHROMIUM = process.env.LAB_CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = join(ROOT, 'test-results', 'screenshots');
+const METHODS = ['gmt', 'fgmt', 'oracle', 'naive'];
+const T = 5;
+const RUN_TIMEOUT = 240_000;
+
+interface Host {
+  url: string;
+  dataDir: string;
+  proc: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+function buildRenderer(): void {
+  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'vite.renderer.config.ts', '--logLevel', 'warn'], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`renderer build failed:\n${r.stdout}\n${r.stderr}`);
+}
+
+/** `lab serve --data <dir> --port 0` as a child; resolves with the URL it prints. */
+async function startHost(dataDir: string): Promise<Host> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--data', dataDir, '--port', '0'], { cwd: ROOT, env: { ...process.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const url = await new Promise<string>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`the host printed no URL within 90 s:\n${out}`)), 90_000);
+    const check = (): void => {
+      const m = /open (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        res(m[1]);
+      }
+    };
+    proc.stdout!.on('data', check);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      rej(new Error(`the host exited (${code}) before listening:\n${out}`));
+    });
+  });
+  return {
+    url,
+    dataDir,
+    proc,
+    output: () => out,
+    stop: () =>
+      new Promise<void>((res) => {
+        if (proc.exitCode !== null) return res();
+        const kill = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+        proc.once('exit', () => {
+          clearTimeout(kill);
+          res();
+        });
+        proc.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Records long main-thread tasks, CSP violations and errors from the first script on. */
+const INSTRUMENT = `
+  window.__longtasks = [];
+  window.__csp = [];
+  try {
+    new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longtasks.push({ start: e.startTime, duration: e.duration }); })
+      .observe({ type: 'longtask', buffered: true });
+  } catch (e) { window.__longtasks = null; }
+  document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
+`;
+
+interface PageLog {
+  errors: string[];
+}
+
+async function openPage(ctx: BrowserContext, log: PageLog): Promise<Page> {
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => log.errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') log.errors.push(`console: ${m.text()}`);
+  });
+  return page;
+}
+
+async function shot(page: Page, name: string): Promise<string> {
+  const path = join(SHOTS, `${name}.png`);
+  // A full-page shot draws the sticky top bar where the page is scrolled to: start at the top.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+/** "gmt:6:band naive:6" (the chart's data-series attribute) → { gmt: { points: 6, band: true }, … } */
+function parseSeries(attr: string | null): Record<string, { points: number; band: boolean }> {
+  const out: Record<string, { points: number; band: boolean }> = {};
+  for (const part of (attr ?? '').split(' ').filter(Boolean)) {
+    const [id, n, band] = part.split(':');
+    out[id] = { points: Number(n), band: band === 'band' };
+  }
+  return out;
+}
+
+async function next(page: Page, expectStep: string): Promise<void> {
+  await page.getByTestId('wizard-next').click();
+  await page.locator(`.wizard[data-step="${expectStep}"]`).waitFor();
+}
+
+/** Runs the quick preset through the wizard; `edit` changes the review step's form first. */
+async function runQuickPreset(page: Page, baseUrl: string, name: string, targetSeed: number, opts: { checkInvalid?: boolean; pickTrained?: boolean } = {}): Promise<string> {
+  await page.goto(`${baseUrl}#/new?preset=quick`);
+  await page.locator('.wizard[data-step="dataset"]').waitFor();
+  await page.locator('[data-testid="samples"] img').first().waitFor({ timeout: 60_000 });
+  if (opts.checkInvalid) await shot(page, '02-wizard-dataset');
+  await next(page, 'model');
+  if (opts.checkInvalid) await shot(page, '03-wizard-model');
+  await next(page, 'source');
+  if (opts.checkInvalid) {
+    // An invalid value: the step does not advance and says why, at the field.
+    await page.locator('#src-epochs').fill('0');
+    await page.getByTestId('wizard-next').click();
+    await page.getByTestId('step-errors').waitFor();
+    assert.equal(await page.locator('.wizard').getAttribute('data-step'), 'source', 'the wizard must stay on the step with the invalid value');
+    assert.match(await page.getByTestId('step-errors').innerText(), /Epochs must be at least 1/);
+    assert.equal(await page.locator('#src-epochs').getAttribute('aria-invalid'), 'true');
+    assert.match(await page.locator('#src-epochs-err').innerText(), /at least 1/);
+    await shot(page, '04-wizard-invalid');
+    await page.locator('#src-epochs').fill('2');
+    assert.equal(await page.getByTestId('step-errors').count(), 0, 'fixing the value clears the error');
+  }
+  if (opts.pickTrained) {
+    // The source trained by the first experiment is offered; picking it fills the source section.
+    const row = page.locator('tr', { hasText: 'source seed 101' });
+    await row.getByRole('button', { name: 'Use this source' }).click();
+    await page.getByTestId('reuse-note').waitFor();
+    await shot(page, '16-wizard-trained-source');
+  }
+  await next(page, 'targets');
+  await page.locator('#tg-0-seed').fill(String(targetSeed));
+  if (opts.checkInvalid) await shot(page, '05-wizard-targets');
+  await next(page, 'transfer');
+  await page.getByTestId('cost-total').waitFor();
+  if (opts.checkInvalid) await shot(page, '06-wizard-transfer');
+  await next(page, 'review');
+  await page.locator('#rv-name').fill(name);
+  const spec = JSON.parse(await page.getByTestId('spec-json').innerText()) as { transfer: { T: number; methods: string[] }; targets: { init: { seed: number } }[] };
+  assert.equal(spec.transfer.T, T);
+  assert.deepEqual([...spec.transfer.methods].sort(), [...METHODS].sort());
+  assert.equal(spec.targets[0].init.seed, targetSeed);
+  if (opts.checkInvalid) await shot(page, '07-wizard-review');
+  await page.getByTestId('run-experiment').click();
+  await page.waitForURL(/#\/run\//, { timeout: 30_000 });
+  return decodeURIComponent(/#\/run\/([^?]+)/.exec(page.url())![1]);
+}
+
+interface RunWatch {
+  /** methods whose curve had points while the experiment was still running */
+  seenLive: string[];
+  seconds: number;
+  /** long main-thread tasks (> 50 ms) while the job ran; null where Chromium has no longtask timing */
+  longTasks: { count: number; longest: number } | null;
+}
+
+/** Waits for the run to finish, noting which curves appeared while it ran; screenshots mid-run. */
+async function watchRun(page: Page, shotName: string | null): Promise<RunWatch> {
+  const t0 = Date.now();
+  const pageT0 = (await page.evaluate('performance.now()')) as number;
+  const seenLive = new Set<string>();
+  let shotTaken = shotName === null;
+  /** a full-page screenshot re-lays out the page (charts resize): its tasks are not the app's */
+  const excluded: [number, number][] = [];
+  for (;;) {
+    const status = await page.locator('.page-head [data-status]').first().getAttribute('data-status');
+    const series = parseSeries(await page.locator('[data-testid="transfer-chart"]').getAttribute('data-series'));
+    if (status === 'running' || status === 'queued') {
+      for (const [m, s] of Object.entries(series)) if (s.points > 0) seenLive.add(m);
+      if (!shotTaken && status === 'running' && Object.values(series).some((s) => s.points > 1)) {
+        const s0 = (await page.evaluate('performance.now()')) as number;
+        await shot(page, shotName!);
+        excluded.push([s0, (await page.evaluate('performance.now()')) as number]);
+        shotTaken = true;
+      }
+    }
+    if (status === 'done') break;
+    if (status === 'failed' || status === 'cancelled' || status === 'interrupted') {
+      const log = await page.getByTestId('log').innerText();
+      throw new Error(`the experiment ended ${status}:\n${log}`);
+    }
+    if (Date.now() - t0 > RUN_TIMEOUT) throw new Error(`the experiment did not finish in ${RUN_TIMEOUT / 1000} s (status ${status})`);
+    await page.waitForTimeout(200);
+  }
+  // All four methods drawn with T + 1 points.
+  await page.waitForFunction(
+    ([methods, n]) => {
+      const attr = document.querySelector('[data-testid="transfer-chart"]')?.getAttribute('data-series') ?? '';
+      return (methods as string[]).every((m) => attr.includes(`${m}:${n}`));
+    },
+    [METHODS, T + 1] as const,
+    { timeout: 10_000 },
+  );
+  const tasks = (await page.evaluate('window.__longtasks')) as { start: number; duration: number }[] | null;
+  const during = tasks?.filter((l) => l.start >= pageT0 && !excluded.some(([a, b]) => l.start >= a - 5 && l.start <= b + 50)) ?? null;
+  return { seenLive: [...seenLive], seconds: (Date.now() - t0) / 1000, longTasks: during && { count: during.length, longest: during.reduce((a, l) => Math.max(a, l.duration), 0) } };
+}
+
+async function summaryNumbers(page: Page): Promise<Record<string, string[]>> {
+  const rows = page.locator('[data-testid="summary-table"] tbody tr[data-method]');
+  const out: Record<string, string[]> = {};
+  for (let i = 0; i < (await rows.count()); i++) {
+    const r = rows.nth(i);
+    const m = (await r.getAttribute('data-method'))!;
+    out[m] = [await r.locator('[data-col="final"]').innerText(), await r.locator('[data-col="best"]').innerText(), await r.locator('[data-col="test"]').innerText()];
+  }
+  return out;
+}
+
+async function download(page: Page, click: () => Promise<void>): Promise<{ name: string; bytes: Buffer }> {
+  const [d] = await Promise.all([page.waitForEvent('download'), click()]);
+  const path = await d.path();
+  return { name: d.suggestedFilename(), bytes: await readFile(path) };
+}
+
+const haveChromium = existsSync(CHROMIUM);
+
+test('the lab end to end in Chromium', { timeout: 15 * 60_000, skip: haveChromium ? false : `no Chromium at ${CHROMIUM} (install Debian's chromium or set LAB_CHROMIUM)` }, async (t) => {
+  await mkdir(SHOTS, { recursive: true });
+  buildRenderer();
+  const dirA = await mkdtemp(join(tmpdir(), 'lab-e2e-a-'));
+  const dirB = await mkdtemp(join(tmpdir(), 'lab-e2e-b-'));
+  const log: PageLog = { errors: [] };
+  let hostA: Host | null = null;
+  let hostB: Host | null = null;
+  let browser: Browser | null = null;
+  try {
+    hostA = await startHost(dirA);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    const ctx = await browser.newContext({ viewport: { width: 1440, height: 1000 }, acceptDownloads: true, colorScheme: 'light' });
+    await ctx.addInitScript(INSTRUMENT);
+    const page = await openPage(ctx, log);
+    const base = hostA.url;
+    let firstId = '';
+    let secondId = '';
+
+    await t.test('home shows the backend and quick actions', async () => {
+      await page.goto(base);
+      await page.getByTestId('preset-quick').waitFor();
+      await page.getByRole('heading', { name: 'Recent experiments' }).waitFor();
+      await shot(page, '01-home');
+    });
+
+    await t.test('quick preset through the wizard; an invalid value cannot advance', async () => {
+      firstId = await runQuickPreset(page, base, 'Quick demo A', 102, { checkInvalid: true });
+      assert.ok(firstId);
+    });
+
+    await t.test('curves of all four methods appear live and the run finishes', async () => {
+      const w = await watchRun(page, '08-run-live');
+      await shot(page, '09-run-done');
+      console.log(`# first experiment finished in ${w.seconds.toFixed(1)} s; curves seen while running: ${w.seenLive.join(', ') || 'none'}`);
+      assert.ok(w.seenLive.length > 0, 'at least one method’s curve must appear before the experiment finishes (live streaming)');
+      const nums = await summaryNumbers(page);
+      for (const m of METHODS) assert.match(nums[m]?.[0] ?? '', /%/, `summary has a final accuracy for ${m}`);
+      const all = (await page.evaluate('window.__longtasks')) as { duration: number }[] | null;
+      if (all === null || w.longTasks === null) console.log('# longtask observer unavailable in this Chromium');
+      else {
+        const max = all.reduce((a, l) => Math.max(a, l.duration), 0);
+        console.log(`# main thread while the job ran (${w.seconds.toFixed(0)} s): ${w.longTasks.count} long tasks (>50 ms), longest ${w.longTasks.longest.toFixed(0)} ms; whole session so far: ${all.length}, longest ${max.toFixed(0)} ms`);
+      }
+    });
+
+    await t.test('history finds it and a tag sticks', async () => {
+      await page.goto(`${base}#/history`);
+      const row = page.locator(`tr[data-id="${firstId}"]`);
+      await row.waitFor();
+      await row.getByRole('textbox', { name: /Add a tag/ }).fill('e2e-tag');
+      await row.getByRole('textbox', { name: /Add a tag/ }).press('Enter');
+      await row.locator('[data-testid="tag"]', { hasText: 'e2e-tag' }).waitFor();
+      await page.reload();
+      await page.locator(`tr[data-id="${firstId}"] [data-testid="tag"]`, { hasText: 'e2e-tag' }).waitFor();
+      await page.locator('#h-tag').fill('e2e-tag');
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="history-table"] tbody tr').length === 1);
+      await shot(page, '10-history');
+      await page.locator('#h-tag').fill('');
+    });
+
+    await t.test('a second run (reusing the trained source) and the comparison', async () => {
+      secondId = await runQuickPreset(page, base, 'Quick demo B', 202, { pickTrained: true });
+      const w = await watchRun(page, null);
+      console.log(`# second experiment (trained source reused) finished in ${w.seconds.toFixed(1)} s`);
+      await page.goto(`${base}#/history`);
+      for (const id of [firstId, secondId]) await page.locator(`tr[data-id="${id}"] input[type="checkbox"]`).check();
+      await page.getByTestId('compare-selected').click();
+      await page.waitForURL(/#\/compare/);
+      await page.getByTestId('summary-table').waitFor();
+      await page.waitForFunction(
+        (methods) => {
+          const attr = document.querySelector('[data-testid="compare-chart"]')?.getAttribute('data-series') ?? '';
+          return (methods as string[]).every((m) => new RegExp(`(^| )${m}:\\d+:band`).test(attr));
+        },
+        METHODS,
+        { timeout: 15_000 },
+      );
+      const nums = await summaryNumbers(page);
+      for (const m of METHODS) assert.match(nums[m]?.[0] ?? '', /±/, `${m} shows mean ± std over the two experiments`);
+      const diff = await page.getByTestId('diff-table').innerText();
+      assert.match(diff, /targets\[0\]\.init\.seed/);
+      assert.doesNotMatch(diff, /source\.train\.lr/, 'settings that are equal are hidden by default');
+      await page.getByTestId('diff-all').check();
+      await page.waitForFunction(() => (document.querySelector('[data-testid="diff-table"]')?.textContent ?? '').includes('source.train.lr'));
+      await page.getByTestId('diff-all').uncheck();
+      await page.waitForTimeout(300);
+      const compareShot = await shot(page, '11-compare');
+      await mkdir(join(ROOT, 'docs', 'screenshots'), { recursive: true });
+      await copyFile(compareShot, join(ROOT, 'docs', 'screenshots', 'compare.png'));
+
+      const csv = await download(page, () => page.getByTestId('export-csv').click());
+      assert.match(csv.name, /\.csv$/);
+      const rows = parseCsv(csv.bytes.toString('utf8'));
+      assert.deepEqual(rows[0], ['experiment', 'run', 'method', 'target', 'key', 'step', 'value']);
+      for (const m of METHODS) assert.ok(rows.some((r) => r[2] === m && r[4] === 'valAccuracy'), `CSV has ${m} accuracy`);
+      const svg = await download(page, () => page.getByTestId('export-svg').click());
+      const svgText = svg.bytes.toString('utf8');
+      assert.ok(svgText.startsWith('<?xml') && svgText.includes('<svg'), 'SVG export is an SVG document');
+      assert.ok(svgText.includes('class="band"'), 'SVG export draws the bands');
+      const png = await download(page, () => page.getByTestId('export-png').click());
+      assert.deepEqual([...png.bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'PNG export is a PNG');
+
+      await page.emulateMedia({ colorScheme: 'dark' });
+      await page.waitForTimeout(400);
+      await shot(page, '12-compare-dark');
+      await page.emulateMedia({ colorScheme: 'light' });
+    });
+
+    let bundle: { name: string; bytes: Buffer } | null = null;
+    let numbersA: Record<string, string[]> = {};
+    await t.test('bundle export', async () => {
+      await page.goto(`${base}#/compare?ids=${firstId},${secondId}`);
+      await page.getByTestId('summary-table').waitFor();
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="summary-table"] tbody tr[data-method]').length >= 4);
+      numbersA = await summaryNumbers(page);
+      await page.goto(`${base}#/bundles`);
+      await page.getByRole('button', { name: 'Select all shown' }).click();
+      bundle = await download(page, () => page.getByTestId('export-bundle').click());
+      assert.match(bundle.name, /\.zip$/);
+      assert.equal(bundle.bytes.subarray(0, 2).toString('latin1'), 'PK');
+      await shot(page, '13-bundles');
+      await page.goto(`${base}#/library`);
+      await page.getByTestId('params-table').waitFor();
+      await shot(page, '14-library');
+    });
+
+    await t.test('bundle import into a second, fresh lab shows the same numbers', async () => {
+      assert.ok(bundle, 'the export step produced a bundle');
+      hostB = await startHost(dirB);
+      const pageB = await openPage(ctx, log);
+      const bundlePath = join(tmpdir(), `lab-e2e-${process.pid}-${bundle!.name}`);
+      await writeFile(bundlePath, bundle!.bytes);
+      await pageB.goto(`${hostB.url}#/bundles`);
+      await pageB.getByTestId('bundle-file').setInputFiles(bundlePath);
+      const report = pageB.getByTestId('import-report');
+      await report.waitFor({ timeout: 60_000 });
+      assert.match(await report.innerText(), /Added: 2 experiments/);
+      await shot(pageB, '15-import');
+      await pageB.goto(`${hostB.url}#/compare?ids=${firstId},${secondId}`);
+      await pageB.getByTestId('summary-table').waitFor();
+      await pageB.waitForFunction(() => document.querySelectorAll('[data-testid="summary-table"] tbody tr[data-method]').length >= 4);
+      const numbersB = await summaryNumbers(pageB);
+      for (const m of METHODS) assert.deepEqual(numbersB[m], numbersA[m], `${m}: the imported lab shows the same final/best/test`);
+      // Importing again adds nothing.
+      await pageB.goto(`${hostB.url}#/bundles`);
+      await pageB.getByTestId('bundle-file').setInputFiles(bundlePath);
+      await pageB.getByTestId('import-report').waitFor();
+      assert.match(await pageB.getByTestId('import-report').innerText(), /Already here \(skipped\): 2 experiments/);
+      await rm(bundlePath, { force: true });
+      const csp = (await pageB.evaluate('window.__csp')) as string[];
+      assert.deepEqual(csp, [], 'no Content-Security-Policy violations');
+    });
+
+    await t.test('no script errors or CSP violations', async () => {
+      const csp = (await page.evaluate('window.__csp')) as string[];
+      assert.deepEqual(csp, [], 'no Content-Security-Policy violations');
+      // A reconnecting socket logs to the console when a host stops; only count real failures.
+      const errors = log.errors.filter((e) => !/WebSocket|ERR_CONNECTION_REFUSED|favicon/.test(e));
+      assert.deepEqual(errors, []);
+    });
+  } finally {
+    await browser?.close();
+    await (hostA as Host | null)?.stop();
+    await (hostB as Host | null)?.stop();
+    await rm(dirA, { recursive: true, force: true });
+    await rm(dirB, { recursive: true, force: true });
+  }
+});
