@@ -180,6 +180,24 @@ async function kernelProfile(model: Model): Promise<[string, number, number][]> 
   return [...by.entries()].map(([k, [t, c]]): [string, number, number] => [k, t, c]).sort((a, b) => b[1] - a[1]);
 }
 
+/** One 3×3 'same' conv layer's three kernels, on the current backend's registered kernels. */
+function convKernels(batch: number, reps: number, withFilterGrad: boolean): Record<string, number> {
+  const [h, c] = [16, 128];
+  const x = tf.randomNormal([batch, h, h, c], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const dy = tf.randomNormal([batch, h, h, c], 0, 1, 'float32', 2) as tf.Tensor4D;
+  const w = tf.randomNormal([3, 3, c, c], 0, 0.1, 'float32', 3) as tf.Tensor4D;
+  const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC' };
+  const out: Record<string, number> = {
+    Conv2D: timeMs(() => tf.conv2d(x, w, 1, 'same'), reps),
+    Conv2DBackpropInput: timeMs(() => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor, reps),
+  };
+  if (withFilterGrad) {
+    out.Conv2DBackpropFilter = timeMs(() => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor, reps);
+  }
+  tf.dispose([x, dy, w]);
+  return out;
+}
+
 interface TorchResult {
   torch: string;
   threads: number;
@@ -233,6 +251,20 @@ export async function benchTraining(opts: { quick: boolean }): Promise<void> {
       console.log(`  ${k.padEnd(6)} ${f1(orig[k]).padStart(8)} ms (${gflops(orig[k]).padStart(5)}) → ${f1(fixed[k]).padStart(7)} ms (${gflops(fixed[k]).padStart(5)})  ×${f1(orig[k] / fixed[k])}`);
     }
     console.log(`  training step: ${f2(before)} steps/s as shipped → ${f2(main)} steps/s repaired (×${f1(main / before)})`);
+
+    const convBatch = opts.quick ? 8 : 32;
+    useWasmKernelRepairs(false);
+    const convOrig = convKernels(convBatch, 1, false);
+    useWasmKernelRepairs(true);
+    const convFixed = convKernels(convBatch, opts.quick ? 2 : 3, true);
+    const convGflop = (2 * convBatch * 16 * 16 * 9 * 128 * 128) / 1e9;
+    console.log(`\nconv 3×3 128→128 on 16×16, batch ${convBatch} (${convGflop.toFixed(2)} GFLOP each), ms as shipped → repaired`);
+    for (const k of Object.keys(convFixed)) {
+      const before = convOrig[k];
+      const shipped = before === undefined ? '  missing' : `${f1(before).padStart(9)}`;
+      const speed = (ms: number) => `${f1(convGflop / (ms / 1000))} GFLOP/s`;
+      console.log(`  ${k.padEnd(22)} ${shipped} → ${f1(convFixed[k]).padStart(7)} (${speed(convFixed[k])})`);
+    }
   }
 
   const parts = breakdown(model, opts.quick ? 3 : 8);

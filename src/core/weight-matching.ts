@@ -65,7 +65,7 @@ export class WeightMatcher {
         let acc: tf.Tensor2D | null = null;
         for (const { param, axis } of entries) {
           const blk = block(target[param], source[param], axis);
-          acc = acc ? tf.add(acc, blk) : blk;
+          acc = acc ? (tf.add(acc, blk) as tf.Tensor2D) : blk;
         }
         return acc!;
       });
@@ -91,7 +91,7 @@ export class WeightMatcher {
         for (const { param, axis } of this.dependent[p]) {
           const s = getPermutedParam(this.spec, perm, param, source, axis);
           const blk = block(target[param], s, axis);
-          acc = acc ? tf.add(acc, blk) : blk;
+          acc = acc ? (tf.add(acc, blk) as tf.Tensor2D) : blk;
         }
       }
       if (!acc) {

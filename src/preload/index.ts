@@ -4,7 +4,8 @@
  * Built as CommonJS (a sandboxed preload cannot load ES modules) with its imports bundled in.
  */
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
-import { IPC, type LabApi, type LabError, type LabEvent, type Reply, type RequestArgs, type RequestName } from '../shared/lab-api.js';
+import { IPC } from '../shared/ipc-channels.js';
+import type { LabApi, LabError, LabEvent, Reply, RequestArgs, RequestName } from '../shared/lab-api.js';
 
 /** Main answers with { ok, value | error } instead of throwing: a thrown error loses its fields on the way. */
 type Answer = { ok: true; value: unknown } | { ok: false; error: LabError };

@@ -302,8 +302,7 @@ export function validateRequest<N extends RequestName>(name: string, args: unkno
   return { name: name as N, args: r.data as ParsedArgs<N> };
 }
 
-/** IPC channel names (Electron) — the only two the preload may use. */
-export const IPC = { request: 'lab:request', event: 'lab:event' } as const;
+export { IPC } from './ipc-channels.js';
 
 /** The WebSocket frames of the headless host. */
 export type WsClientFrame = { kind: 'request'; id: number; name: string; args: unknown };

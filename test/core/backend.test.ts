@@ -72,7 +72,7 @@ test('matMul on wasm equals cpu in all four transpose combinations, plain and ba
   }
 });
 
-test('Conv2DBackpropFilter on wasm equals cpu (strides 1/2, same/valid, odd sizes, 1×1 and 5×5)', async () => {
+test('Conv2DBackpropFilter and Conv2DBackpropInput on wasm equal cpu (strides 1/2, same/valid, odd sizes, 1×1 and 5×5)', async () => {
   const cases = [
     { x: [2, 8, 8, 3], k: [3, 3, 3, 4], s: 1, pad: 'same' as const },
     { x: [2, 7, 9, 2], k: [3, 3, 2, 5], s: 2, pad: 'same' as const },
@@ -82,6 +82,8 @@ test('Conv2DBackpropFilter on wasm equals cpu (strides 1/2, same/valid, odd size
     { x: [2, 6, 6, 3], k: [1, 1, 3, 4], s: 2, pad: 'same' as const },
     { x: [1, 9, 9, 2], k: [5, 5, 2, 3], s: 2, pad: 'same' as const },
     { x: [2, 4, 4, 2], k: [3, 3, 2, 2], s: [1, 2] as [number, number], pad: 'same' as const },
+    { x: [2, 9, 8, 3], k: [2, 2, 3, 4], s: 2, pad: 'same' as const }, // even kernel: padding only at the bottom
+    { x: [2, 10, 10, 2], k: [4, 4, 2, 3], s: 3, pad: 'valid' as const },
   ];
   for (const [i, c] of cases.entries()) {
     const x = randn(c.x, 100 + i);
@@ -95,7 +97,17 @@ test('Conv2DBackpropFilter on wasm equals cpu (strides 1/2, same/valid, odd size
         filterShape: c.k,
       }) as tf.Tensor,
     ]);
-    assertClose(r.wasm[0], r.cpu[0], `case ${i} ${JSON.stringify(c)}`);
+    assertClose(r.wasm[0], r.cpu[0], `filter, case ${i} ${JSON.stringify(c)}`);
+    const filter = randn(c.k, 300 + i);
+    const q = await onBoth(() => [
+      tf.engine().runKernel('Conv2DBackpropInput', { dy: T(dy), filter: T(filter) }, {
+        strides: c.s,
+        pad: c.pad,
+        dataFormat: 'NHWC',
+        inputShape: c.x,
+      }) as tf.Tensor,
+    ]);
+    assertClose(q.wasm[0], q.cpu[0], `input, case ${i} ${JSON.stringify(c)}`);
   }
 });
 

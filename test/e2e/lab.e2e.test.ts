@@ -398,6 +398,22 @@ test('the lab end to end in Chromium', { timeout: 15 * 60_000, skip: haveChromiu
       assert.deepEqual(csp, [], 'no Content-Security-Policy violations');
     });
 
+    await t.test('run again, cancel, resume', async () => {
+      await page.goto(`${base}#/run/${firstId}`);
+      await page.getByRole('button', { name: 'Run again' }).click();
+      await page.waitForURL((u) => /#\/run\//.test(u.hash) && !u.hash.includes(firstId));
+      const status = page.locator('.page-head [data-status]').first();
+      await page.waitForFunction(() => ['running', 'queued'].includes(document.querySelector('.page-head [data-status]')?.getAttribute('data-status') ?? ''));
+      await page.getByTestId('cancel').click();
+      await page.waitForFunction(() => document.querySelector('.page-head [data-status]')?.getAttribute('data-status') === 'cancelled', undefined, { timeout: 30_000 });
+      await shot(page, '17-run-cancelled');
+      await page.getByTestId('resume').click();
+      await page.waitForFunction(() => ['running', 'queued', 'done'].includes(document.querySelector('.page-head [data-status]')?.getAttribute('data-status') ?? ''));
+      const w = await watchRun(page, null);
+      assert.equal(await status.getAttribute('data-status'), 'done');
+      console.log(`# re-run cancelled and resumed; finished ${w.seconds.toFixed(1)} s after resuming`);
+    });
+
     await t.test('no script errors or CSP violations', async () => {
       const csp = (await page.evaluate('window.__csp')) as string[];
       assert.deepEqual(csp, [], 'no Content-Security-Policy violations');

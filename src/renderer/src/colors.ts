@@ -3,10 +3,24 @@ import { ref } from 'vue';
 /** Bumped when the system switches between light and dark, so charts re-read their colours. */
 export const themeVersion = ref(0);
 const media = window.matchMedia?.('(prefers-color-scheme: dark)');
-media?.addEventListener('change', () => themeVersion.value++);
+/** Computed-style reads force a style recalculation: cache them until the theme changes. */
+const cache = new Map<string, string>();
+media?.addEventListener('change', () => {
+  cache.clear();
+  themeVersion.value++;
+});
 
 export function cssVar(name: string, fallback = ''): string {
-  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
+  let v = cache.get(name);
+  if (v === undefined) {
+    v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+    cache.set(name, v);
+  }
+  return v || fallback;
+}
+
+export function isDark(): boolean {
+  return media?.matches ?? false;
 }
 
 const FALLBACK: Record<string, string> = { gmt: '#2563eb', fgmt: '#e8590c', oracle: '#8b3fd9', naive: '#6b7280', source: '#15803d', target: '#0f8f86' };

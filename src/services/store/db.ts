@@ -8,8 +8,13 @@ export type Db = Database.Database;
  * the writer, synchronous=NORMAL (durable at checkpoints, safe against corruption in WAL mode) and
  * foreign keys, which SQLite leaves off unless asked on each connection.
  */
-export function openDatabase(path: string): Db {
-  const db = new Database(path);
+export interface OpenOptions {
+  /** better-sqlite3 built for another ABI (Electron's); Node's own build otherwise */
+  nativeBinding?: string;
+}
+
+export function openDatabase(path: string, opts: OpenOptions = {}): Db {
+  const db = new Database(path, opts.nativeBinding ? { nativeBinding: opts.nativeBinding } : {});
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');

@@ -6,7 +6,7 @@ import type { ExperimentSpec } from '../../core/spec.js';
 import { LabRequestError, type DatasetRecord, type ExperimentDetail, type ExperimentSummary, type MetricPoint, type ParamSetRecord, type RunRecord, type RunStatus } from '../../shared/lab-api.js';
 import { ArtifactRepo, type ArtifactRecord } from './artifacts.js';
 import { DatasetRepo, type NewDataset } from './datasets.js';
-import { openDatabase, type Db } from './db.js';
+import { openDatabase, type Db, type OpenOptions } from './db.js';
 import { ExperimentRepo, type ExperimentPatch, type ListQuery, type NewExperiment } from './experiments.js';
 import { LogRepo, type LogEntry, type LogLevel } from './logs.js';
 import { MetricRepo } from './metrics.js';
@@ -67,10 +67,10 @@ export class LabStore {
   }
 
   /** Opens (or creates) the store in `dataDir` and brings its schema up to date. */
-  static open(dataDir: string): LabStore {
+  static open(dataDir: string, opts: OpenOptions = {}): LabStore {
     const dir = resolve(dataDir);
     mkdirSync(dir, { recursive: true });
-    const db = openDatabase(join(dir, 'lab.db'));
+    const db = openDatabase(join(dir, 'lab.db'), opts);
     try {
       return new LabStore(dir, db);
     } catch (e) {
