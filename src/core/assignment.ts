@@ -57,13 +57,13 @@ export interface AssignmentSolution {
 }
 
 /** Below this size the dense solver is as fast and simpler. */
-const SPARSE_MIN = 64;
+const SPARSE_MIN = 256;
 /** Columns kept per row in the sparse phase. */
 const SPARSE_K = 24;
 /** Augmenting row reduction steps per row and round in the sparse phase. */
 const ROW_REDUCTION_BUDGET = 4;
 /** Dense check passes before handing over to the dense solver. */
-const MAX_CHECKS = 4;
+const MAX_CHECKS = 12;
 
 /**
  * For each row its assigned column (−1 only for rows left over when nRows > nCols).
@@ -216,8 +216,7 @@ function solveSquare(
   // Reduced costs this far below the row's are real violations rather than rounding noise.
   const tol = 1e-12 * scale;
 
-  const sp = new SparseProblem(cost, sign, n, k);
-  sp.build(v, cheapest, second);
+  const sp = new SparseProblem(cost, sign, n, k, cheapest, second);
   for (let round = 0; round < 2 && nFree > 0; round++) {
     nFree = sp.augmentingRowReduction(nFree, free, x, y, v);
   }
@@ -311,22 +310,28 @@ function nonFiniteSomewhere(cost: Float64Array | Float32Array, nCols: number): E
 
 /**
  * The square problem restricted to a few columns per row: row i's edges are
- * (i, col[e], cost val[e]) for e in [start[i], start[i] + len[i]), val = sign·cost. Edge lists
- * only grow (a new list is appended when a row gains columns), so a row's list stays valid for
- * the invariant. All scratch memory is allocated once here.
+ * (i, col[e], cost val[e]) for e in [start[i], start[i] + len[i]), val = sign·cost. A row's list
+ * is built when the row is first touched (most rows of an easy matrix never are) and only ever
+ * grows (a longer list is appended when a row gains columns). All scratch memory is allocated
+ * once here.
  */
 class SparseProblem {
   private col: Int32Array;
   private val: Float64Array;
+  private used = 0;
   private readonly start: Int32Array;
+  /** −1 until the row's list is built */
   private readonly len: Int32Array;
   /**
    * A lower bound on the reduced cost of every column outside row i's list. Prices only ever
-   * drop from here on, which only raises reduced costs, so the bound stays valid; a row whose own
-   * reduced cost is within it needs no look at the dense row.
+   * drop from column reduction on, which only raises reduced costs, so a bound stays valid; a row
+   * whose own reduced cost is within it needs no look at its dense row. Column reduction makes
+   * every reduced cost ≥ 0, so 0 is the bound of a row without a list.
    */
   private readonly bound: Float64Array;
-  private used = 0;
+  /** columns listing row i among their two cheapest rows: byRowCol[byRowStart[i] …] */
+  private readonly byRowStart: Int32Array;
+  private readonly byRowCol: Int32Array;
   // Dijkstra scratch: per-column distance, predecessor row, and epoch stamps marking "reached"
   // and "final" in the current search, so nothing needs clearing between searches.
   private readonly d: Float64Array;
@@ -346,11 +351,13 @@ class SparseProblem {
     private readonly sign: number,
     private readonly n: number,
     private readonly k: number,
+    cheapest: Int32Array,
+    second: Int32Array,
   ) {
-    this.col = new Int32Array(0);
-    this.val = new Float64Array(0);
+    this.col = new Int32Array(n * 4);
+    this.val = new Float64Array(n * 4);
     this.start = new Int32Array(n);
-    this.len = new Int32Array(n);
+    this.len = new Int32Array(n).fill(-1);
     this.bound = new Float64Array(n);
     this.d = new Float64Array(n);
     this.pred = new Int32Array(n);
@@ -361,16 +368,7 @@ class SparseProblem {
     this.heapCol = new Int32Array(4 * n);
     this.bestR = new Float64Array(k);
     this.bestJ = new Int32Array(k);
-  }
-
-  /**
-   * Row i gets its k columns of least reduced cost c_ij − v_j, plus every column that has i as
-   * one of its two cheapest rows (so no column is left without candidate rows, which would make
-   * the sparse problem infeasible — the "hub" rows of Gram matrices are the cheapest of many).
-   */
-  build(v: Float64Array, cheapest: Int32Array, second: Int32Array): void {
-    const { n, k } = this;
-    // (row, column) pairs of the two column lists, grouped by row (counting sort)
+    // the two column lists regrouped by row (counting sort)
     const byRowStart = new Int32Array(n + 1);
     for (let j = 0; j < n; j++) {
       byRowStart[cheapest[j] + 1]++;
@@ -383,28 +381,80 @@ class SparseProblem {
       byRowCol[fill[cheapest[j]]++] = j;
       byRowCol[fill[second[j]]++] = j;
     }
+    this.byRowStart = byRowStart;
+    this.byRowCol = byRowCol;
+  }
 
-    this.col = new Int32Array(n * (k + 2) + n);
-    this.val = new Float64Array(this.col.length);
-    const mark = this.seen; // free until the first search; marks row i's columns with i + 1
-    for (let i = 0; i < n; i++) {
-      this.selectRow(i, v);
-      const s = this.used;
-      let e = s;
-      for (let q = 0; q < k; q++) {
-        const j = this.bestJ[q];
-        mark[j] = i + 1;
-        this.col[e++] = j;
-      }
-      for (let q = byRowStart[i]; q < byRowStart[i + 1]; q++) {
-        const j = byRowCol[q];
-        if (mark[j] === i + 1) continue;
-        mark[j] = i + 1;
-        this.col[e++] = j;
-      }
-      this.setRow(i, s, e);
+  /**
+   * Builds row i's list unless it exists: its k columns of least reduced cost under the current
+   * prices, plus every column that has i as one of its two cheapest rows (so that no column is
+   * left without candidate rows, which would make the sparse problem infeasible — the "hub" rows
+   * of Gram matrices are the cheapest of many columns).
+   */
+  private ensureRow(i: number, v: Float64Array): void {
+    if (this.len[i] >= 0) return;
+    this.selectRow(i, v);
+    const { k, bestJ, byRowStart, byRowCol } = this;
+    const s = this.reserve(k + byRowStart[i + 1] - byRowStart[i]);
+    const col = this.col;
+    const mark = this.seen;
+    const stamp = ++this.epoch;
+    let e = s;
+    for (let q = 0; q < k; q++) {
+      const j = bestJ[q];
+      mark[j] = stamp;
+      col[e++] = j;
     }
-    mark.fill(0);
+    for (let q = byRowStart[i]; q < byRowStart[i + 1]; q++) {
+      const j = byRowCol[q];
+      if (mark[j] === stamp) continue;
+      mark[j] = stamp;
+      col[e++] = j;
+    }
+    this.setRow(i, s, e);
+  }
+
+  /**
+   * Appends a new list for row i: its old columns plus its k best under the current prices
+   * (left in bestR/bestJ).
+   */
+  private extendRow(i: number, v: Float64Array): void {
+    this.ensureRow(i, v);
+    this.selectRow(i, v);
+    const { k, bestJ } = this;
+    const oldLen = this.len[i];
+    const s = this.reserve(oldLen + k);
+    const col = this.col;
+    const mark = this.seen;
+    const stamp = ++this.epoch;
+    let e = s;
+    for (let q = this.start[i], end = q + oldLen; q < end; q++) {
+      const j = col[q];
+      mark[j] = stamp;
+      col[e++] = j;
+    }
+    for (let q = 0; q < k; q++) {
+      const j = bestJ[q];
+      if (mark[j] === stamp) continue;
+      mark[j] = stamp;
+      col[e++] = j;
+    }
+    this.setRow(i, s, e);
+  }
+
+  /** Room for `count` more edges; returns where they start. */
+  private reserve(count: number): number {
+    const need = this.used + count;
+    if (need > this.col.length) {
+      const size = Math.max(need, 2 * this.col.length);
+      const col = new Int32Array(size);
+      col.set(this.col.subarray(0, this.used));
+      this.col = col;
+      const val = new Float64Array(size);
+      val.set(this.val.subarray(0, this.used));
+      this.val = val;
+    }
+    return this.used;
   }
 
   /** Records edges col[s, e) as row i's list and fills in their costs. */
@@ -443,41 +493,6 @@ class SparseProblem {
     this.bound[i] = bestR[k - 1];
   }
 
-  /** Appends a new list for row i: its old columns plus its k best under the current prices. */
-  private extendRow(i: number, v: Float64Array): void {
-    const { k, bestJ } = this;
-    this.selectRow(i, v);
-    const oldS = this.start[i];
-    const oldE = oldS + this.len[i];
-    const need = this.used + this.len[i] + k;
-    if (need > this.col.length) {
-      const size = Math.max(need, 2 * this.col.length);
-      const col = new Int32Array(size);
-      col.set(this.col);
-      this.col = col;
-      const val = new Float64Array(size);
-      val.set(this.val);
-      this.val = val;
-    }
-    const col = this.col;
-    const mark = this.seen;
-    const stamp = ++this.epoch;
-    const s = this.used;
-    let e = s;
-    for (let q = oldS; q < oldE; q++) {
-      const j = col[q];
-      mark[j] = stamp;
-      col[e++] = j;
-    }
-    for (let q = 0; q < k; q++) {
-      const j = bestJ[q];
-      if (mark[j] === stamp) continue;
-      mark[j] = stamp;
-      col[e++] = j;
-    }
-    this.setRow(i, s, e);
-  }
-
   /**
    * Jonker–Volgenant augmenting row reduction over the kept columns. Each free row finds its best
    * (u1 at j1) and second best (u2) reduced costs, takes j1 and lowers v[j1] by u2 − u1 so that
@@ -485,14 +500,15 @@ class SparseProblem {
    * the next round). Returns the number of rows still free, compacted at the front of `free`.
    */
   augmentingRowReduction(nFree: number, free: Int32Array, x: Int32Array, y: Int32Array, v: Float64Array): number {
-    const { col, val, start, len } = this;
     return rowReduction(nFree, free, x, y, v, ROW_REDUCTION_BUDGET * this.n, (i, out) => {
+      this.ensureRow(i, v);
+      const { col, val } = this;
       let u1 = Infinity;
       let u2 = Infinity;
       let j1 = -1;
       let j2 = -1;
-      const s = start[i];
-      const e = s + len[i];
+      const s = this.start[i];
+      const e = s + this.len[i];
       for (let q = s; q < e; q++) {
         const j = col[q];
         const h = val[q] - v[j];
@@ -516,12 +532,12 @@ class SparseProblem {
   }
 
   /**
-   * Shortest augmenting path from free row `start` over the kept columns, then augments along it.
-   * Returns false when no unassigned column can be reached (then nothing but prices of no column
-   * has changed: v is only updated on success).
+   * Shortest augmenting path from free row `startRow` over the kept columns (Dijkstra with a
+   * binary heap), then augments along it. Returns false when no unassigned column can be reached;
+   * then the assignment and prices are unchanged.
    */
   augment(startRow: number, x: Int32Array, y: Int32Array, v: Float64Array): boolean {
-    const { col, val, start, len, d, pred, seen, final, ready, cost, sign, n } = this;
+    const { start, len, d, pred, seen, final, ready, cost, sign, n } = this;
     const ep = ++this.epoch;
     let size = 0;
     let heapKey = this.heapKey;
@@ -533,6 +549,9 @@ class SparseProblem {
     let h = 0; // reduced cost of the path to `row`'s column, minus that column's reduced cost
     for (;;) {
       // Relax the kept columns of `row`.
+      this.ensureRow(row, v);
+      const col = this.col;
+      const val = this.val;
       const s = start[row];
       const e = s + len[row];
       for (let q = s; q < e; q++) {
@@ -614,31 +633,23 @@ class SparseProblem {
   }
 
   /**
-   * Checks the invariant against all columns: a row whose reduced cost is within its bound is
-   * fine; otherwise its dense row is scanned, and if some column is cheaper by more than tol the
-   * row is freed and gets its k best columns under the current prices added to its list.
-   * Returns the number of freed rows, listed in `free`.
+   * Checks the invariant against all columns. A row whose reduced cost is within its bound is
+   * fine; otherwise its dense row is scanned for its k best columns, which join its list (so its
+   * bound can rise to the k-th best), and if the best is cheaper than its own column by more than
+   * tol the row is freed. Returns the number of freed rows, listed in `free`.
    */
   checkRows(x: Int32Array, y: Int32Array, v: Float64Array, free: Int32Array, tol: number): number {
-    const { cost, sign, n, bound } = this;
+    const { cost, sign, n, bound, bestR } = this;
     let nFree = 0;
     for (let i = 0; i < n; i++) {
-      const base = i * n;
       const ji = x[i];
-      const own = sign * cost[base + ji] - v[ji];
+      const own = sign * cost[i * n + ji] - v[ji];
       if (own <= bound[i] + tol) continue;
-      let min = Infinity;
-      for (let j = 0; j < n; j++) {
-        const r = sign * cost[base + j] - v[j];
-        if (r < min) min = r;
-      }
-      if (min < own - tol) {
+      this.extendRow(i, v);
+      if (bestR[0] < own - tol) {
         y[ji] = -1;
         x[i] = -1;
         free[nFree++] = i;
-        this.extendRow(i, v);
-      } else {
-        bound[i] = min;
       }
     }
     return nFree;

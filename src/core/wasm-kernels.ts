@@ -39,18 +39,44 @@ function transposeLast2(x: Info, backend: Backend): Info {
   return wasmKernel('Transpose')({ inputs: { x }, backend, attrs: { perm } });
 }
 
-/** Wraps a matmul kernel so that it is only ever called with transposeA = transposeB = false. */
-function untransposed(original: KernelFunc): KernelFunc {
+const size = (t: Info): number => t.shape.reduce((a, b) => a * b, 1);
+
+/**
+ * Wraps a matmul kernel so that it is only ever called with transposeA = transposeB = false.
+ * C = op(A)·op(B) is computed either as written, with the transposed operands made explicit, or
+ * as (op(B)ᵀ·op(A)ᵀ)ᵀ, which transposes the other operands and the result instead; whichever moves
+ * fewer elements. In an MLP's backward pass that picks xᵀ·dh for the first layer's kernel
+ * gradient ([784,128] made explicit) and (dlogitsᵀ·h)ᵀ for the last one (h is [128,4096], the
+ * result only [4096,10]).
+ */
+function untransposed(original: KernelFunc, allowSwap: (args: Parameters<KernelFunc>[0]) => boolean): KernelFunc {
   return (args) => {
     const attrs = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
-    if (!attrs.transposeA && !attrs.transposeB) return original(args);
+    const ta = !!attrs.transposeA;
+    const tb = !!attrs.transposeB;
+    if (!ta && !tb) return original(args);
     const { backend } = args;
-    const inputs = { ...args.inputs };
+    const a = args.inputs.a!;
+    const b = args.inputs.b!;
+    const plain = { ...attrs, transposeA: false, transposeB: false };
+    const rows = a.shape[a.shape.length - (ta ? 1 : 2)];
+    const cols = b.shape[b.shape.length - (tb ? 2 : 1)];
+    const batch = Math.max(size(a) / (a.shape[a.shape.length - 1] * a.shape[a.shape.length - 2]), size(b) / (b.shape[b.shape.length - 1] * b.shape[b.shape.length - 2]));
+    const direct = (ta ? size(a) : 0) + (tb ? size(b) : 0);
+    const swapped = (ta ? 0 : size(a)) + (tb ? 0 : size(b)) + batch * rows * cols;
     const temps: Info[] = [];
-    if (attrs.transposeA) temps.push((inputs.a = transposeLast2(inputs.a!, backend)));
-    if (attrs.transposeB) temps.push((inputs.b = transposeLast2(inputs.b!, backend)));
+    const keep = (t: Info): Info => (temps.push(t), t);
     try {
-      return original({ inputs, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
+      if (swapped < direct && allowSwap(args)) {
+        const bt = tb ? b : keep(transposeLast2(b, backend));
+        const at = ta ? a : keep(transposeLast2(a, backend));
+        const ct = keep(original({ inputs: { ...args.inputs, a: bt, b: at }, backend, attrs: plain }));
+        return transposeLast2(ct, backend);
+      }
+      const inputs = { ...args.inputs };
+      if (ta) inputs.a = keep(transposeLast2(a, backend));
+      if (tb) inputs.b = keep(transposeLast2(b, backend));
+      return original({ inputs, backend, attrs: plain });
     } finally {
       for (const t of temps) backend.disposeData(t.dataId);
     }
@@ -265,8 +291,9 @@ const required = (name: string, k: KernelFunc | undefined): KernelFunc => {
 export function registerWasmKernels(): void {
   const g = globalThis as { [PATCHED]?: boolean };
   if (g[PATCHED]) return;
-  repair('BatchMatMul', (k) => untransposed(required('BatchMatMul', k)));
-  repair('_FusedMatMul', (k) => batchSafeFused(untransposed(required('_FusedMatMul', k))));
+  repair('BatchMatMul', (k) => untransposed(required('BatchMatMul', k), () => true));
+  // a bias runs along the result's last axis, so the transposed-result route is out with one
+  repair('_FusedMatMul', (k) => batchSafeFused(untransposed(required('_FusedMatMul', k), (args) => !args.inputs.bias && !args.inputs.preluActivationWeights)));
   repair('Conv2DBackpropInput', (k) => conv2DBackpropInput(required('Conv2DBackpropInput', k)));
   // a later tfjs-backend-wasm may bring its own
   if (!tf.getKernel('Conv2DBackpropFilter', 'wasm')) repair('Conv2DBackpropFilter', () => conv2DBackpropFilter);

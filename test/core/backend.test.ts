@@ -52,6 +52,9 @@ test('matMul on wasm equals cpu in all four transpose combinations, plain and ba
     { a: [37, 23], b: [23, 19] },
     { a: [3, 17, 11], b: [3, 11, 13] },
     { a: [4, 9, 6], b: [6, 5] }, // broadcast of b over the batch
+    // a large operand and a small result: transposing the result is cheaper (hᵀ·dlogits)
+    { a: [40, 64], b: [64, 3] },
+    { a: [2, 40, 64], b: [2, 64, 3] },
   ];
   for (const [ci, c] of cases.entries()) {
     for (const ta of [false, true]) {

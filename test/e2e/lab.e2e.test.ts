@@ -125,11 +125,32 @@ async function next(page: Page, expectStep: string): Promise<void> {
 }
 
 /** Runs the quick preset through the wizard; `edit` changes the review step's form first. */
-async function runQuickPreset(page: Page, baseUrl: string, name: string, targetSeed: number, opts: { checkInvalid?: boolean; pickTrained?: boolean } = {}): Promise<string> {
+async function runQuickPreset(
+  page: Page,
+  baseUrl: string,
+  name: string,
+  targetSeed: number,
+  opts: { checkInvalid?: boolean; pickTrained?: boolean; paramTarget?: string } = {},
+): Promise<string> {
   await page.goto(`${baseUrl}#/new?preset=quick`);
   await page.locator('.wizard[data-step="dataset"]').waitFor();
   await page.locator('[data-testid="samples"] img').first().waitFor({ timeout: 60_000 });
-  if (opts.checkInvalid) await shot(page, '02-wizard-dataset');
+  if (opts.checkInvalid) {
+    await shot(page, '02-wizard-dataset');
+    // A folder the lab cannot read: the services' reason shows at the dataset, and Next refuses.
+    await page.getByLabel(/Files on disk/).check();
+    await page.locator('#ds-dir').fill('/nonexistent/lab-e2e-data');
+    await page.getByRole('button', { name: 'Load preview' }).click();
+    const err = page.getByTestId('preview-error');
+    await err.waitFor();
+    assert.ok((await err.innerText()).length > 40, 'the preview error explains itself');
+    await page.getByTestId('wizard-next').click();
+    await page.getByTestId('step-errors').waitFor();
+    assert.equal(await page.locator('.wizard').getAttribute('data-step'), 'dataset');
+    await shot(page, '02b-wizard-dataset-error');
+    await page.getByLabel(/Bundled Fashion-MNIST subset/).check();
+    await page.locator('[data-testid="samples"] img').first().waitFor();
+  }
   await next(page, 'model');
   if (opts.checkInvalid) await shot(page, '03-wizard-model');
   await next(page, 'source');
@@ -155,16 +176,22 @@ async function runQuickPreset(page: Page, baseUrl: string, name: string, targetS
   }
   await next(page, 'targets');
   await page.locator('#tg-0-seed').fill(String(targetSeed));
+  if (opts.paramTarget) {
+    await page.getByRole('button', { name: '+ Add a parameter set' }).click();
+    await page.locator('#tg-1-ps').selectOption({ label: opts.paramTarget });
+    await page.locator('[data-testid="target-1"]', { hasText: 'fits the architecture' }).waitFor();
+  }
   if (opts.checkInvalid) await shot(page, '05-wizard-targets');
   await next(page, 'transfer');
   await page.getByTestId('cost-total').waitFor();
   if (opts.checkInvalid) await shot(page, '06-wizard-transfer');
   await next(page, 'review');
   await page.locator('#rv-name').fill(name);
-  const spec = JSON.parse(await page.getByTestId('spec-json').innerText()) as { transfer: { T: number; methods: string[] }; targets: { init: { seed: number } }[] };
+  const spec = JSON.parse(await page.getByTestId('spec-json').innerText()) as { transfer: { T: number; methods: string[] }; targets: { init: { seed?: number; file?: string } }[] };
   assert.equal(spec.transfer.T, T);
   assert.deepEqual([...spec.transfer.methods].sort(), [...METHODS].sort());
   assert.equal(spec.targets[0].init.seed, targetSeed);
+  if (opts.paramTarget) assert.equal(spec.targets.length, 2);
   if (opts.checkInvalid) await shot(page, '07-wizard-review');
   await page.getByTestId('run-experiment').click();
   await page.waitForURL(/#\/run\//, { timeout: 30_000 });
@@ -305,8 +332,42 @@ test('the lab end to end in Chromium', { timeout: 15 * 60_000, skip: haveChromiu
       await page.locator('#h-tag').fill('');
     });
 
-    await t.test('a second run (reusing the trained source) and the comparison', async () => {
-      secondId = await runQuickPreset(page, base, 'Quick demo B', 202, { pickTrained: true });
+    await t.test('parameter sets: import, a misfit target is refused with the reason', async () => {
+      const spec = join(dirA, 'mlp-spec.json');
+      for (const [hidden, file] of [[128, 'mlp128.safetensors'], [256, 'mlp256.safetensors']] as const) {
+        await writeFile(spec, JSON.stringify({ dataset: { builtin: 'fashion-mnist-mini' }, model: { arch: 'mlp', hidden: [hidden] }, source: { init: { seed: 1 } }, targets: [{ init: { seed: 2 } }] }));
+        const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'init-params', spec, '--seed', '7', '--out', join(dirA, file)], { cwd: ROOT, encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+      }
+      await page.goto(`${base}#/library`);
+      for (const [hidden, file] of [['128', 'mlp128.safetensors'], ['256', 'mlp256.safetensors']]) {
+        await page.getByText('Import a parameter set (.safetensors)').click();
+        await page.locator('#pi-file').setInputFiles(join(dirA, file));
+        await page.locator('#pi-name').fill(`mlp${hidden} seed 7`);
+        await page.locator('#pi-hidden').fill(hidden);
+        await page.getByRole('button', { name: 'Import', exact: true }).click();
+        await page.getByText(`Imported “mlp${hidden} seed 7”`).waitFor();
+        await page.getByText('Import a parameter set (.safetensors)').click();
+      }
+      await page.goto(`${base}#/new?preset=quick`);
+      await page.locator('[data-testid="samples"] img').first().waitFor();
+      await next(page, 'model');
+      await next(page, 'source');
+      await next(page, 'targets');
+      await page.getByRole('button', { name: '+ Add a parameter set' }).click();
+      await page.locator('#tg-1-ps').selectOption({ label: 'mlp128 seed 7 (imported)' });
+      const refusal = page.locator('[data-testid="target-1"] .field-error');
+      await refusal.waitFor();
+      assert.match(await refusal.innerText(), /128/, 'the refusal says what does not match');
+      await page.getByTestId('wizard-next').click();
+      await page.getByTestId('step-errors').waitFor();
+      assert.equal(await page.locator('.wizard').getAttribute('data-step'), 'targets');
+      assert.match(await page.getByTestId('step-errors').innerText(), /cannot be used/);
+      await shot(page, '18-wizard-target-refused');
+    });
+
+    await t.test('a second run (reusing the trained source, one more target from a parameter set) and the comparison', async () => {
+      secondId = await runQuickPreset(page, base, 'Quick demo B', 202, { pickTrained: true, paramTarget: 'mlp256 seed 7 (imported)' });
       const w = await watchRun(page, null);
       console.log(`# second experiment (trained source reused) finished in ${w.seconds.toFixed(1)} s`);
       await page.goto(`${base}#/history`);
@@ -369,6 +430,10 @@ test('the lab end to end in Chromium', { timeout: 15 * 60_000, skip: haveChromiu
       await page.goto(`${base}#/library`);
       await page.getByTestId('params-table').waitFor();
       await shot(page, '14-library');
+      await page.goto(`${base}#/`);
+      await page.locator('main table.data tbody tr').nth(1).waitFor();
+      await page.getByTestId('compute').getByText('Backend').waitFor();
+      await shot(page, '19-home-with-experiments');
     });
 
     await t.test('bundle import into a second, fresh lab shows the same numbers', async () => {
@@ -412,6 +477,21 @@ test('the lab end to end in Chromium', { timeout: 15 * 60_000, skip: haveChromiu
       const w = await watchRun(page, null);
       assert.equal(await status.getAttribute('data-status'), 'done');
       console.log(`# re-run cancelled and resumed; finished ${w.seconds.toFixed(1)} s after resuming`);
+
+      // Deleting asks first; cancelling the question keeps the row.
+      const rerunId = decodeURIComponent(/#\/run\/([^?]+)/.exec(page.url())![1]);
+      await page.goto(`${base}#/history`);
+      const row = page.locator(`tr[data-id="${rerunId}"]`);
+      await row.getByRole('button', { name: /^Delete / }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.waitFor();
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      assert.equal(await row.count(), 1);
+      await row.getByRole('button', { name: /^Delete / }).click();
+      await page.getByTestId('confirm-ok').click();
+      await row.waitFor({ state: 'detached' });
+      await page.locator(`tr[data-id="${firstId}"]`).waitFor();
     });
 
     await t.test('no script errors or CSP violations', async () => {

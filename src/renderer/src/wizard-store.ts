@@ -131,13 +131,16 @@ export async function loadParamSets(): Promise<void> {
   }
 }
 
-/** The file the engine reads for a parameter set: the store keeps weights under weights/<sha256>. */
+/**
+ * The file the engine reads for a parameter set. The API has no way to name a parameter set in a
+ * spec, so this follows the store's layout: `<dataDir>/weights/<sha256>.safetensors`.
+ */
 export function paramFile(id: string): string | null {
   const ps = wiz.paramSets.find((p) => p.id === id);
   const dir = appInfo.value?.dataDir;
   if (!ps || !dir) return null;
   const sep = dir.includes('\\') && !dir.includes('/') ? '\\' : '/';
-  return `${dir.replace(/[\\/]+$/, '')}${sep}weights${sep}${ps.sha256}`;
+  return `${dir.replace(/[\\/]+$/, '')}${sep}weights${sep}${ps.sha256}.safetensors`;
 }
 
 export function paramName(id: string): string | null {

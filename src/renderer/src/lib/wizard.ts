@@ -205,18 +205,19 @@ export interface ValidationContext {
   paramChecks: ReadonlyMap<string, ParamCheck>;
 }
 
-function checkInit(errors: Errors, key: string, init: InitForm, ctx: ValidationContext, what: string): void {
+/** `label` starts a sentence ("Target 2"), `who` sits inside one ("target 2", "the source"). */
+function checkInit(errors: Errors, key: string, init: InitForm, ctx: ValidationContext, label: string, who: string): void {
   if (init.from === 'seed') {
-    checkNumber(errors, `${key}.seed`, init.seed, `${what} seed`, { int: true, min: 0, max: 2 ** 31 - 1 });
+    checkNumber(errors, `${key}.seed`, init.seed, `${label} seed`, { int: true, min: 0, max: 2 ** 31 - 1 });
     return;
   }
   if (!init.paramSetId) {
-    errors[`${key}.file`] = `Pick a parameter set for the ${what}.`;
+    errors[`${key}.file`] = `Pick a parameter set for ${who}.`;
     return;
   }
   const c = ctx.paramChecks.get(init.paramSetId);
   if (!c || c.state === 'checking') errors[`${key}.file`] = `Checking whether the parameter set fits the architecture…`;
-  else if (c.state !== 'fits') errors[`${key}.file`] = `This parameter set cannot be used for the ${what}: ${c.reason ?? 'it does not fit the architecture'}.`;
+  else if (c.state !== 'fits') errors[`${key}.file`] = `This parameter set cannot be used for ${who}: ${(c.reason ?? 'it does not fit the architecture').replace(/\.$/, '')}.`;
 }
 
 export function validateLayers(layers: readonly LayerSpec[]): Errors {
@@ -255,7 +256,7 @@ export function validateStep(step: StepId, s: WizardState, ctx: ValidationContex
   switch (step) {
     case 'dataset': {
       if (s.dataset.choice === 'files' && !s.dataset.dir.trim()) e['dataset.dir'] = 'Enter the folder that holds the dataset files.';
-      else if (ctx.preview === 'error') e['dataset.dir'] = `The dataset could not be read: ${ctx.previewError ?? 'unknown error'}`;
+      else if (ctx.preview === 'error') e['dataset.dir'] = `The lab cannot use this dataset — ${ctx.previewError ?? 'it gave no reason'}`;
       else if (ctx.preview === 'loading') e['dataset.dir'] = 'Still reading the dataset — wait for the preview.';
       else if (ctx.preview !== 'ok') e['dataset.dir'] = 'Load the preview to check the dataset.';
       checkNumber(e, 'datasetOptions.valFraction', s.dataset.valFraction, 'Validation fraction', { min: 0.001, max: 0.5 });
@@ -271,7 +272,7 @@ export function validateStep(step: StepId, s: WizardState, ctx: ValidationContex
       break;
     }
     case 'source': {
-      checkInit(e, 'source.init', s.source.init, ctx, 'source');
+      checkInit(e, 'source.init', s.source.init, ctx, 'Source', 'the source');
       const t = s.source.train;
       checkNumber(e, 'source.train.epochs', t.epochs, 'Epochs', { int: true, min: 1, max: 10000 });
       checkNumber(e, 'source.train.batchSize', t.batchSize, 'Batch size', { int: true, min: 1, max: 65536 });
@@ -282,7 +283,7 @@ export function validateStep(step: StepId, s: WizardState, ctx: ValidationContex
     }
     case 'targets': {
       if (s.targets.length === 0) e.targets = 'Add at least one target initialisation.';
-      s.targets.forEach((t, i) => checkInit(e, `targets[${i}].init`, t, ctx, `target ${i + 1}`));
+      s.targets.forEach((t, i) => checkInit(e, `targets[${i}].init`, t, ctx, `Target ${i + 1}`, `target ${i + 1}`));
       const seen = new Map<string, number>();
       s.targets.forEach((t, i) => {
         const k = t.from === 'seed' ? `seed:${toNumber(t.seed)}` : `ps:${t.paramSetId}`;
