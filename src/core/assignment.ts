@@ -7,18 +7,23 @@
  * prices and u_i = c_ij − v_j on the assignment are a dual certificate, so the result is exactly
  * optimal (up to floating-point rounding, as in scipy).
  *
- * Square matrices (n ≥ SPARSE_MIN), the weight-matching case:
- *  1. column reduction: v_j = min_i c_ij; each column's minimum row takes it when still free;
- *  2. each row keeps only its K cheapest columns under those prices — the optimum almost never
- *     uses anything else — and Jonker–Volgenant augmenting row reduction plus shortest augmenting
- *     paths (Dijkstra with a heap) solve that sparse problem, each step costing O(K) instead of O(n);
- *  3. one dense pass checks the invariant against every column; rows that break it get their
- *     cheapest columns under the new prices and are re-solved. A few passes at most; if the sparse
- *     problem gets stuck (no augmenting path among the kept columns) or keeps failing the check,
- *     the dense solver below finishes from the current state, so the answer is always exact.
- * Small and rectangular matrices: the dense Jonker–Volgenant solver — column reduction, reduction
- * transfer, augmenting row reduction, then dense shortest augmenting paths (Crouse 2016 / scipy,
- * with JV's ready/scan/todo column lists).
+ * Square matrices (n ≥ 256), the weight-matching case:
+ *  1. column reduction (one pass over the matrix, read in place — no n² copy even to maximise):
+ *     v_j = min_i c_ij, each column's minimum row takes it while still free. On a clearly planted
+ *     matrix every row gets a column here and nothing else runs;
+ *  2. a sparse problem: each row touched keeps only its K = 24 cheapest columns under the current
+ *     prices (plus the columns it is one of the two cheapest rows of, so no column is left
+ *     unreachable). Jonker–Volgenant augmenting row reduction and shortest augmenting paths
+ *     (Dijkstra with a binary heap) solve it at O(K) per row visited instead of O(n);
+ *  3. checks against the dense matrix: K-th cheapest reduced cost of a row bounds every column
+ *     outside its list, and prices only fall, so only rows whose own reduced cost rose past that
+ *     bound are rescanned; rows with a cheaper column outside their list gain columns and are
+ *     re-solved. If the sparse problem gets stuck (no augmenting path among the kept columns) or
+ *     the checks do not settle, the dense solver finishes from the current state. Either way the
+ *     invariant ends up checked against every column, so the answer is exact.
+ * Small and rectangular matrices, and that fallback: dense Jonker–Volgenant — column reduction,
+ * reduction transfer, augmenting row reduction, then dense shortest augmenting paths (one fused
+ * relax-and-find-minimum pass per row, as in scipy's Crouse 2016 solver).
  *
  * Shapes: nRows ≤ nCols is solved directly (all rows assigned). nRows > nCols is solved on the
  * transpose; then every column is assigned and rowToCol[i] = −1 for the nRows − nCols rows left
@@ -31,7 +36,7 @@ export interface AssignmentOptions {
   maximize?: boolean;
   /**
    * Testing and tuning knobs; the result is the same optimum either way. 'auto' (default) uses
-   * the sparse phase for square matrices of size ≥ 64; 'dense' never does; 'sparse' uses it for
+   * the sparse phase for square matrices of size ≥ 256; 'dense' never does; 'sparse' uses it for
    * every square matrix of size ≥ 2.
    */
   strategy?: 'auto' | 'dense' | 'sparse';
@@ -60,7 +65,8 @@ export interface AssignmentSolution {
 const SPARSE_MIN = 256;
 /** Columns kept per row in the sparse phase. */
 const SPARSE_K = 24;
-/** Augmenting row reduction steps per row and round in the sparse phase. */
+/** Augmenting row reduction in the sparse phase: rounds, and steps per row and round. */
+const SPARSE_ROW_REDUCTION_ROUNDS = 3;
 const ROW_REDUCTION_BUDGET = 4;
 /** Dense check passes before handing over to the dense solver. */
 const MAX_CHECKS = 12;
@@ -217,7 +223,7 @@ function solveSquare(
   const tol = 1e-12 * scale;
 
   const sp = new SparseProblem(cost, sign, n, k, cheapest, second);
-  for (let round = 0; round < 2 && nFree > 0; round++) {
+  for (let round = 0; round < SPARSE_ROW_REDUCTION_ROUNDS && nFree > 0; round++) {
     nFree = sp.augmentingRowReduction(nFree, free, x, y, v);
   }
   let stuck = false;

@@ -7,6 +7,7 @@ import { applyPermutation, type Permutation } from '../permutation.js';
 import { rng, type Rng } from '../random.js';
 import type { MethodName } from '../spec.js';
 import type { Trajectory } from '../trajectory.js';
+import type { WeightMatcher } from '../weight-matching.js';
 
 export interface TransferOptions {
   /** minibatch size of each gradient */
@@ -109,6 +110,28 @@ export class GradientSampler {
     }
     return { g1: g1!, g2: g2! };
   }
+}
+
+/**
+ * One gradient pair of Algorithms 1 and 2, added to a matcher: g1 at θ1^t and g2 at
+ * θ2^0 + π(θ1^t − θ1^0), on the same minibatches.
+ */
+export function addGradientPair(ctx: TransferContext, sampler: GradientSampler, matcher: WeightMatcher, t: number, perm: Permutation): void {
+  const theta1 = ctx.trajectory.at(t);
+  const theta2 = transferredAt(ctx, t, perm);
+  const { g1, g2 } = sampler.pair(theta1, theta2);
+  disposeParams(theta1);
+  disposeParams(theta2);
+  ctx.time('matching', () => matcher.addPair(g2, g1));
+  disposeParams(g1);
+  disposeParams(g2);
+}
+
+/** π_s from the pairs a matcher holds, with the spec's stopping rule. */
+export function solveMatching(ctx: TransferContext, matcher: WeightMatcher, s: number): Permutation {
+  return ctx.time('matching', () =>
+    matcher.solve({ tolerance: ctx.options.matchTolerance, maxIter: ctx.options.matchMaxIter, seed: ctx.options.seed + s }).perm,
+  );
 }
 
 function accumulate(acc: Params | null, g: Params): Params {

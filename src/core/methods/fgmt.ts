@@ -1,7 +1,6 @@
-import { disposeParams } from '../params.js';
 import { identityPermutation, type Permutation } from '../permutation.js';
 import { WeightMatcher } from '../weight-matching.js';
-import { GradientSampler, throwIfAborted, transferredAt, type TransferMethod } from './context.js';
+import { addGradientPair, GradientSampler, solveMatching, throwIfAborted, type TransferMethod } from './context.js';
 
 /**
  * FGMT (Algorithm 2). One matcher for the whole run: step s adds only the pair at t = s−1
@@ -20,17 +19,8 @@ export const fgmt: TransferMethod = {
     try {
       for (let s = 1; s <= T; s++) {
         throwIfAborted(ctx.signal);
-        const theta1 = ctx.trajectory.at(s - 1);
-        const theta2 = transferredAt(ctx, s - 1, perm);
-        const { g1, g2 } = sampler.pair(theta1, theta2);
-        disposeParams(theta1);
-        disposeParams(theta2);
-        ctx.time('matching', () => matcher.addPair(g2, g1));
-        disposeParams(g1);
-        disposeParams(g2);
-        perm = ctx.time('matching', () =>
-          matcher.solve({ tolerance: ctx.options.matchTolerance, maxIter: ctx.options.matchMaxIter, seed: ctx.options.seed + s }).perm,
-        );
+        addGradientPair(ctx, sampler, matcher, s - 1, perm);
+        perm = solveMatching(ctx, matcher, s);
         ctx.progress(s, T, `step ${s}/${T}`);
         yield perm;
       }

@@ -1,7 +1,6 @@
-import { disposeParams } from '../params.js';
 import { identityPermutation, type Permutation } from '../permutation.js';
 import { WeightMatcher } from '../weight-matching.js';
-import { GradientSampler, throwIfAborted, transferredAt, type TransferMethod } from './context.js';
+import { addGradientPair, GradientSampler, solveMatching, throwIfAborted, type TransferMethod } from './context.js';
 
 /**
  * GMT (Algorithm 1). At step s every gradient pair t = 0..s−1 is recomputed on fresh minibatches:
@@ -22,20 +21,12 @@ export const gmt: TransferMethod = {
       try {
         for (let t = 0; t < s; t++) {
           throwIfAborted(ctx.signal);
-          const theta1 = ctx.trajectory.at(t);
-          const theta2 = transferredAt(ctx, t, perm);
-          const { g1, g2 } = sampler.pair(theta1, theta2);
-          disposeParams(theta1);
-          disposeParams(theta2);
-          ctx.time('matching', () => matcher.addPair(g2, g1));
-          disposeParams(g1);
-          disposeParams(g2);
+          addGradientPair(ctx, sampler, matcher, t, perm);
           ctx.progress(++done, total, `step ${s}/${T}, gradient pair ${t + 1}/${s}`);
+          // let the host's event loop breathe (progress, cancel) between gradient pairs
           await Promise.resolve();
         }
-        perm = ctx.time('matching', () =>
-          matcher.solve({ tolerance: ctx.options.matchTolerance, maxIter: ctx.options.matchMaxIter, seed: ctx.options.seed + s }).perm,
-        );
+        perm = solveMatching(ctx, matcher, s);
       } finally {
         matcher.dispose();
       }

@@ -1,24 +1,14 @@
-import type { Dataset } from '../data/dataset.js';
 import { evaluate } from '../evaluate.js';
-import type { Model } from '../models/model.js';
 import { disposeParams, type Params } from '../params.js';
 import type { Permutation } from '../permutation.js';
 import type { MethodResult } from '../result.js';
-import type { Trajectory } from '../trajectory.js';
-import { throwIfAborted, transferredAt, type TransferContext, type TransferMethod, type TransferOptions } from './context.js';
+import { throwIfAborted, transferredAt, type TransferContext, type TransferMethod } from './context.js';
 
-export interface RunMethodArgs {
-  model: Model;
-  data: Dataset;
-  trajectory: Trajectory;
-  theta20: Params;
-  trained?: Params;
-  options: TransferOptions;
-  signal?: AbortSignal;
+export type RunMethodArgs = Pick<TransferContext, 'model' | 'data' | 'trajectory' | 'theta20' | 'trained' | 'options' | 'signal'> & {
   onProgress?: (done: number, total: number, detail?: string) => void;
   /** validation accuracy/loss of θ2^t as soon as it is known */
   onMetric?: (key: 'valAccuracy' | 'valLoss', step: number, value: number) => void;
-}
+};
 
 /**
  * Runs one method along the whole trajectory: θ2^s is evaluated on validation right after π_s is
