@@ -68,12 +68,16 @@ export async function benchAssignment(opts: { quick: boolean }): Promise<void> {
   }
 }
 
-/** Compiles the solver's paths (sparse, dense, checks) before anything is timed. */
+/**
+ * Runs the solver's paths (sparse, dense, checks) until V8 has optimised them: the first few
+ * calls in a fresh process run several times slower, which is not what a matcher calling the
+ * solver over and over sees.
+ */
 async function warmUp(): Promise<void> {
   for (const kind of KINDS) {
-    const a = await makeMatrix(kind, 300, 7);
-    assignmentWithDuals(a, 300, 300, { maximize: true });
-    assignmentWithDuals(a, 300, 300, { maximize: true, strategy: 'dense' });
+    const a = await makeMatrix(kind, 512, 7);
+    for (let r = 0; r < 6; r++) assignmentWithDuals(a, 512, 512, { maximize: true });
+    assignmentWithDuals(a, 512, 512, { maximize: true, strategy: 'dense' });
   }
 }
 

@@ -139,7 +139,10 @@ function matmulTable(reps: number, forms: readonly (readonly [boolean, boolean])
   return out;
 }
 
-/** forward, forward+backward and the whole step, timed on one fixed minibatch */
+/**
+ * forward, forward+backward and the whole step on one fixed minibatch, run in rotation and each
+ * taken at its fastest, so that load from other processes does not land on one part only
+ */
 function breakdown(model: Model, reps: number): { forward: number; backward: number; update: number } {
   const names = model.params.map((p) => p.name);
   const init = model.init(0);
@@ -149,14 +152,15 @@ function breakdown(model: Model, reps: number): { forward: number; backward: num
   const y = data.y as tf.Tensor1D;
   const hp = { lr: 0.01, momentum: 0.9, weightDecay: 0 };
   const bufs = tf.tidy(() => theta.map((t) => tf.zerosLike(t)));
-  const fwd = timeMs(() => tf.tidy(() => softmaxCrossEntropy(model.apply(init, x), y)), reps);
-  const fb = timeMs(
+  const parts = [
+    () => tf.tidy(() => softmaxCrossEntropy(model.apply(init, x), y)),
     () => tf.tidy(() => tf.grads((...ps: tf.Tensor[]) => softmaxCrossEntropy(model.apply(Object.fromEntries(names.map((n, i) => [n, ps[i]])), x), y))(theta)),
-    reps,
-  );
-  const step = timeMs(() => tf.tidy(() => sgdStep(model, names, theta, bufs, x, y, hp).theta), reps);
+    () => tf.tidy(() => sgdStep(model, names, theta, bufs, x, y, hp).theta),
+  ];
+  const best = parts.map(() => Infinity);
+  for (let r = 0; r < reps; r++) parts.forEach((fn, i) => (best[i] = Math.min(best[i], timeMs(fn, 1))));
   tf.dispose([...theta, ...bufs, x, y]);
-  return { forward: fwd, backward: fb - fwd, update: step - fb };
+  return { forward: best[0], backward: best[1] - best[0], update: best[2] - best[1] };
 }
 
 async function kernelProfile(model: Model): Promise<[string, number, number][]> {
@@ -267,7 +271,7 @@ export async function benchTraining(opts: { quick: boolean }): Promise<void> {
     }
   }
 
-  const parts = breakdown(model, opts.quick ? 3 : 8);
+  const parts = breakdown(model, opts.quick ? 4 : 8);
   const kernels = await kernelProfile(model);
 
   if (info.name !== 'cpu') {

@@ -11,7 +11,7 @@
  *  1. column reduction (one pass over the matrix, read in place — no n² copy even to maximise):
  *     v_j = min_i c_ij, each column's minimum row takes it while still free. On a clearly planted
  *     matrix every row gets a column here and nothing else runs;
- *  2. a sparse problem: each row touched keeps only its K = 24 cheapest columns under the current
+ *  2. a sparse problem: each row touched keeps only its K = 16 cheapest columns under the current
  *     prices (plus the columns it is one of the two cheapest rows of, so no column is left
  *     unreachable). Jonker–Volgenant augmenting row reduction and shortest augmenting paths
  *     (Dijkstra with a binary heap) solve it at O(K) per row visited instead of O(n);
@@ -40,7 +40,7 @@ export interface AssignmentOptions {
    * every square matrix of size ≥ 2.
    */
   strategy?: 'auto' | 'dense' | 'sparse';
-  /** columns kept per row in the sparse phase (default 24, at least 2) */
+  /** columns kept per row in the sparse phase (default 16, at least 2) */
   sparseK?: number;
 }
 
@@ -64,7 +64,7 @@ export interface AssignmentSolution {
 /** Below this size the dense solver is as fast and simpler. */
 const SPARSE_MIN = 256;
 /** Columns kept per row in the sparse phase. */
-const SPARSE_K = 24;
+const SPARSE_K = 16;
 /** Augmenting row reduction in the sparse phase: rounds, and steps per row and round. */
 const SPARSE_ROW_REDUCTION_ROUNDS = 3;
 const ROW_REDUCTION_BUDGET = 4;
@@ -351,6 +351,10 @@ class SparseProblem {
   // row selection scratch: the k best reduced costs and their columns, ascending
   private readonly bestR: Float64Array;
   private readonly bestJ: Int32Array;
+  // marks columns already in the list being built (its own stamps: lists are built in the middle
+  // of a search, whose stamps must survive)
+  private readonly mark: Int32Array;
+  private markStamp = 0;
 
   constructor(
     private readonly cost: Float64Array | Float32Array,
@@ -374,6 +378,7 @@ class SparseProblem {
     this.heapCol = new Int32Array(4 * n);
     this.bestR = new Float64Array(k);
     this.bestJ = new Int32Array(k);
+    this.mark = new Int32Array(n);
     // the two column lists regrouped by row (counting sort)
     const byRowStart = new Int32Array(n + 1);
     for (let j = 0; j < n; j++) {
@@ -403,8 +408,8 @@ class SparseProblem {
     const { k, bestJ, byRowStart, byRowCol } = this;
     const s = this.reserve(k + byRowStart[i + 1] - byRowStart[i]);
     const col = this.col;
-    const mark = this.seen;
-    const stamp = ++this.epoch;
+    const mark = this.mark;
+    const stamp = ++this.markStamp;
     let e = s;
     for (let q = 0; q < k; q++) {
       const j = bestJ[q];
@@ -431,8 +436,8 @@ class SparseProblem {
     const oldLen = this.len[i];
     const s = this.reserve(oldLen + k);
     const col = this.col;
-    const mark = this.seen;
-    const stamp = ++this.epoch;
+    const mark = this.mark;
+    const stamp = ++this.markStamp;
     let e = s;
     for (let q = this.start[i], end = q + oldLen; q < end; q++) {
       const j = col[q];

@@ -179,7 +179,7 @@ async function tryWasm(): Promise<Attempt> {
   } catch {
     // not initialised through the threaded binary: one thread
   }
-  const notes = ['wasm: transposed BatchMatMul/_FusedMatMul, Conv2DBackpropInput and the missing Conv2DBackpropFilter are replaced by fast-path versions (src/core/wasm-kernels.ts)'];
+  const notes = ['wasm: kernel repairs installed (src/core/wasm-kernels.ts): matMul with transposed inputs, copy-free Identity, Conv2DBackpropInput via Conv2D, the missing Conv2DBackpropFilter'];
   if (!threadsSupported) notes.push('wasm: multithreading is unavailable here (Node.js, or a page without cross-origin isolation); 1 thread');
   return { info: { name: 'wasm', version: versionString('@tensorflow/tfjs-backend-wasm', wasm.version_wasm), threads, device: 'cpu', simd, notes } };
 }

@@ -1,18 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * Repairs for two traps of @tensorflow/tfjs-backend-wasm 4.22 that make training on it slow or
- * impossible (measured in /work/shared/notes/stack-facts.md and bench/training.ts):
+ * Repairs to @tensorflow/tfjs-backend-wasm 4.22 that make training on it fast or possible at all
+ * (numbers in /work/shared/notes/stack-facts.md and bench/training.ts):
  *
  * - BatchMatMul / _FusedMatMul with transposeA or transposeB leave XNNPACK's fast path for a
- *   naive loop, about 20–40× slower; every dense layer's backward pass uses exactly those
- *   (dW = xᵀ·dy, dx = dy·Wᵀ). Transposing the operand explicitly first costs one memory pass.
- * - There is no Conv2DBackpropFilter at all, so the gradient of any conv net throws. The one
- *   built here is a single Conv2D (XNNPACK) over transposed operands; the wasm
- *   Conv3DBackpropFilterV2 would also do it but is a naive loop (~0.2 GFLOP/s).
- *
- * - Conv2DBackpropInput exists but is a plain loop, ~12× slower than Conv2D; it becomes a Conv2D.
- * - _FusedMatMul with a bias gets every matrix after the first wrong when batched (see below).
+ *   naive loop, 20–40× slower; every dense layer's backward pass uses exactly those
+ *   (dW = xᵀ·dy, dx = dy·Wᵀ). Transposing explicitly first costs one memory pass.
+ * - There is no Conv2DBackpropFilter, so the gradient of any conv net throws. The one built here
+ *   is a single Conv2D (XNNPACK) over transposed operands; the wasm Conv3DBackpropFilterV2 could
+ *   stand in but is a naive loop (~0.2 GFLOP/s).
+ * - Conv2DBackpropInput exists but is a plain loop, ~10× slower than Conv2D; it becomes a Conv2D.
+ * - Identity deep-copies, and the engine clones every tensor it keeps for the backward pass.
+ * - _FusedMatMul with a bias gets every matrix after the first wrong when batched.
  *
  * Every replacement is built only from the wasm backend's own kernel functions, called directly
  * (as tfjs kernels call each other), so no tensor is created outside the engine's bookkeeping.
@@ -252,6 +252,21 @@ function conv2DBackpropInput(original: KernelFunc): KernelFunc {
   };
 }
 
+/**
+ * The wasm Identity copies its input. The engine clones (Identity) every tensor it saves for the
+ * backward pass, so each training step copied the activations and weights it differentiates
+ * (the 784×4096 kernel included). Tensors are immutable, so sharing the buffer under a reference
+ * count is enough — what the cpu backend's Identity and the wasm Reshape already do.
+ */
+function sharedIdentity(original: KernelFunc): KernelFunc {
+  return (args) => {
+    const x = args.inputs.x!;
+    if (x.dtype === 'string') return original(args);
+    args.backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+}
+
 interface Registration {
   original: tf.KernelConfig | undefined;
   repaired: tf.KernelConfig;
@@ -294,6 +309,7 @@ export function registerWasmKernels(): void {
   repair('BatchMatMul', (k) => untransposed(required('BatchMatMul', k), () => true));
   // a bias runs along the result's last axis, so the transposed-result route is out with one
   repair('_FusedMatMul', (k) => batchSafeFused(untransposed(required('_FusedMatMul', k), (args) => !args.inputs.bias && !args.inputs.preluActivationWeights)));
+  repair('Identity', (k) => sharedIdentity(required('Identity', k)));
   repair('Conv2DBackpropInput', (k) => conv2DBackpropInput(required('Conv2DBackpropInput', k)));
   // a later tfjs-backend-wasm may bring its own
   if (!tf.getKernel('Conv2DBackpropFilter', 'wasm')) repair('Conv2DBackpropFilter', () => conv2DBackpropFilter);

@@ -264,19 +264,8 @@ export type LabEvent =
 
 export type { EngineEvent };
 
-/** A failed request: `field` names the argument that was wrong, when one was. */
-export interface LabError {
-  code: 'invalid' | 'not-found' | 'conflict' | 'internal' | 'forbidden';
-  message: string;
-  field?: string;
-}
-
-export class LabRequestError extends Error {
-  constructor(readonly error: LabError) {
-    super(error.message);
-    this.name = 'LabRequestError';
-  }
-}
+export { LabRequestError, type LabError } from './lab-errors.js';
+import { LabRequestError, type LabError } from './lab-errors.js';
 
 /** What `window.lab` offers the renderer, in Electron and in a browser alike. */
 export interface LabApi {

@@ -9,7 +9,8 @@
  * while the socket is (re)connecting wait for it; requests in flight when it closes are rejected
  * with a LabRequestError (code 'internal'); the client reconnects by itself with a growing delay.
  */
-import { LabRequestError, type LabApi, type LabEvent, type Reply, type RequestArgs, type RequestName, type WsClientFrame, type WsServerFrame } from './lab-api.js';
+import type { LabApi, LabEvent, Reply, RequestArgs, RequestName, WsClientFrame, WsServerFrame } from './lab-api.js';
+import { LabRequestError } from './lab-errors.js';
 
 /** The part of the WebSocket API used here; the browser's and the `ws` package's both fit. */
 export interface SocketLike {

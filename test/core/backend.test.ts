@@ -163,6 +163,26 @@ test('gradients of a small CNN (conv s1 same, conv s2 valid, maxPool 2, dense) o
   for (const i of [0, 2, 4]) assert.ok(r.cpu[i].data.some((v) => v !== 0));
 });
 
+test('clone (Identity) on wasm shares the buffer safely: the clone outlives its source, nothing leaks', async () => {
+  await initBackend('wasm');
+  const before = tf.memory();
+  const a = tf.tensor([1, 2, 3, 4], [2, 2]);
+  const b = a.clone();
+  const c = tf.clone(b);
+  a.dispose();
+  assert.deepEqual(Array.from(b.dataSync()), [1, 2, 3, 4]);
+  b.dispose();
+  assert.deepEqual(Array.from(c.dataSync()), [1, 2, 3, 4]);
+  // gradients through saved (cloned) tensors still come out right
+  const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(x, x)))(c);
+  assert.deepEqual(Array.from(g.dataSync()), [2, 4, 6, 8]);
+  tf.dispose([c, g]);
+  const after = tf.memory();
+  assert.equal(after.numTensors, before.numTensors);
+  assert.equal(after.numDataBuffers, before.numDataBuffers);
+  assert.equal(after.numBytes, before.numBytes);
+});
+
 test('initBackend reports what it chose and is idempotent', async () => {
   const cpu = await initBackend('cpu');
   assert.equal(cpu.name, 'cpu');

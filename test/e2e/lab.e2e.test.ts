@@ -276,6 +276,7 @@ test('the lab end to end in Chromium', { timeout: 15 * 60_000, skip: haveChromiu
   let hostA: Host | null = null;
   let hostB: Host | null = null;
   let browser: Browser | null = null;
+  let bundlePath: string | null = null;
   try {
     hostA = await startHost(dirA);
     browser = await chromium.launch({
@@ -432,7 +433,7 @@ test('the lab end to end in Chromium', { timeout: 15 * 60_000, skip: haveChromiu
       await shot(page, '14-library');
       await page.goto(`${base}#/`);
       await page.locator('main table.data tbody tr').nth(1).waitFor();
-      await page.getByTestId('compute').getByText('Backend').waitFor();
+      await page.getByTestId('compute').getByText('Backend', { exact: true }).waitFor();
       await shot(page, '19-home-with-experiments');
     });
 
@@ -440,7 +441,7 @@ test('the lab end to end in Chromium', { timeout: 15 * 60_000, skip: haveChromiu
       assert.ok(bundle, 'the export step produced a bundle');
       hostB = await startHost(dirB);
       const pageB = await openPage(ctx, log);
-      const bundlePath = join(tmpdir(), `lab-e2e-${process.pid}-${bundle!.name}`);
+      bundlePath = join(tmpdir(), `lab-e2e-${process.pid}-${bundle!.name}`);
       await writeFile(bundlePath, bundle!.bytes);
       await pageB.goto(`${hostB.url}#/bundles`);
       await pageB.getByTestId('bundle-file').setInputFiles(bundlePath);
@@ -458,7 +459,6 @@ test('the lab end to end in Chromium', { timeout: 15 * 60_000, skip: haveChromiu
       await pageB.getByTestId('bundle-file').setInputFiles(bundlePath);
       await pageB.getByTestId('import-report').waitFor();
       assert.match(await pageB.getByTestId('import-report').innerText(), /Already here \(skipped\): 2 experiments/);
-      await rm(bundlePath, { force: true });
       const csp = (await pageB.evaluate('window.__csp')) as string[];
       assert.deepEqual(csp, [], 'no Content-Security-Policy violations');
     });
@@ -507,5 +507,6 @@ test('the lab end to end in Chromium', { timeout: 15 * 60_000, skip: haveChromiu
     await (hostB as Host | null)?.stop();
     await rm(dirA, { recursive: true, force: true });
     await rm(dirB, { recursive: true, force: true });
+    if (bundlePath) await rm(bundlePath, { force: true });
   }
 });

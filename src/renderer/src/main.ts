@@ -1,4 +1,3 @@
-import './zod-jitless.js';
 import { createApp } from 'vue';
 import App from './App.vue';
 import './styles.css';
