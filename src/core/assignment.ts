@@ -214,15 +214,16 @@ function solveSquare(
 ): void {
   const cheapest = new Int32Array(n);
   const second = new Int32Array(n);
-  const scale = columnReductionChecked(cost, sign, n, x, y, v, cheapest, second);
+  const u = new Float64Array(n);
+  const scale = reduceRowsThenColumns(cost, sign, n, x, y, u, v, cheapest, second);
   const free = new Int32Array(n);
   let nFree = 0;
   for (let i = 0; i < n; i++) if (x[i] < 0) free[nFree++] = i;
-  if (nFree === 0) return; // every row already on a reduced cost of 0, the minimum possible
+  if (nFree === 0) return; // every row already on its least reduced cost
   // Reduced costs this far below the row's are real violations rather than rounding noise.
   const tol = 1e-12 * scale;
 
-  const sp = new SparseProblem(cost, sign, n, k, cheapest, second);
+  const sp = new SparseProblem(cost, sign, n, k, u, cheapest, second);
   for (let round = 0; round < SPARSE_ROW_REDUCTION_ROUNDS && nFree > 0; round++) {
     nFree = sp.augmentingRowReduction(nFree, free, x, y, v);
   }
@@ -245,55 +246,56 @@ function solveSquare(
 }
 
 /**
- * Column reduction on sign·cost, read straight from the caller's array, which it also checks for
- * NaN/±Infinity: v_j = min_i c_ij, and scanning columns from the last (as JV do) each column's
- * minimum row takes it unless it already has one. `cheapest` and `second` get each column's
- * two cheapest rows. Returns max |c_ij| (the scale for tolerances).
+ * Row then column reduction of sign·cost, read in place (also checking for NaN/±Infinity):
+ * u_i = min_j c_ij, v_j = min_i (c_ij − u_i), so every c_ij − u_i − v_j ≥ 0 with a zero in each
+ * row and column. Reducing rows first matters when rows differ in scale or offset: column minima
+ * alone would all come from the "strongest" rows and price every other row's columns alike.
+ * Scanning columns from the last (as JV do), each column's least row takes it while still free.
+ * `cheapest`/`second` get each column's two least rows of c_ij − u_i. Returns max |c_ij|.
  */
-function columnReductionChecked(
+function reduceRowsThenColumns(
   cost: Float64Array | Float32Array,
   sign: number,
   n: number,
   x: Int32Array,
   y: Int32Array,
+  u: Float64Array,
   v: Float64Array,
   cheapest: Int32Array,
   second: Int32Array,
 ): number {
-  // v/cheapest: least entry of each column and its row; v2/second: the second least.
-  const v2 = new Float64Array(n).fill(Infinity);
+  const v2 = new Float64Array(n).fill(Infinity); // second least of each column
   v.fill(Infinity);
-  let hi = -Infinity; // max entry: every entry is compared with hi, or leaves v2, or ends in v/v2
+  let scale = 0;
   for (let i = 0; i < n; i++) {
     const base = i * n;
+    let lo = Infinity;
+    let hi = -Infinity;
     for (let j = 0; j < n; j++) {
       const a = sign * cost[base + j];
-      if (a < v2[j]) {
-        const out = v2[j];
-        if (out > hi && out < Infinity) hi = out;
-        if (a < v[j]) {
+      if (a < lo) lo = a;
+      if (a > hi) hi = a;
+    }
+    if (lo === -Infinity || hi === Infinity) throw nonFiniteInRow(cost, base, n);
+    u[i] = lo;
+    scale = Math.max(scale, Math.abs(lo), Math.abs(hi));
+    for (let j = 0; j < n; j++) {
+      const b = sign * cost[base + j] - lo;
+      if (b < v2[j]) {
+        if (b < v[j]) {
           v2[j] = v[j];
           second[j] = cheapest[j];
-          v[j] = a;
+          v[j] = b;
           cheapest[j] = i;
         } else {
-          v2[j] = a;
+          v2[j] = b;
           second[j] = i;
         }
-      } else if (a > hi) {
-        hi = a;
-      } else if (a !== a) {
-        throw nonFinite(cost[base + j], base + j, n);
+      } else if (b !== b) {
+        throw nonFinite(cost[base + j], base + j, n); // NaN (lo is NaN-free only if the row is)
       }
     }
   }
-  let lo = Infinity;
-  for (let j = 0; j < n; j++) {
-    if (v[j] < lo) lo = v[j];
-    if (v2[j] > hi) hi = v2[j];
-  }
-  // +Infinity never enters v2 and ends up as hi; −Infinity would become a v_j.
-  if (hi === Infinity || lo === -Infinity) throw nonFiniteSomewhere(cost, n);
   x.fill(-1);
   for (let j = n - 1; j >= 0; j--) {
     const i = cheapest[j];
@@ -304,14 +306,13 @@ function columnReductionChecked(
       y[j] = -1;
     }
   }
-  return Math.max(Math.abs(lo), Math.abs(hi));
+  return scale;
 }
 
-function nonFiniteSomewhere(cost: Float64Array | Float32Array, nCols: number): Error {
-  for (let k = 0; k < cost.length; k++) {
-    if (!Number.isFinite(cost[k])) return nonFinite(cost[k], k, nCols);
-  }
-  return new RangeError('linearSumAssignment: cost has non-finite entries');
+function nonFiniteInRow(cost: Float64Array | Float32Array, base: number, nCols: number): Error {
+  let k = base;
+  while (Number.isFinite(cost[k])) k++;
+  return nonFinite(cost[k], k, nCols);
 }
 
 /**
@@ -329,10 +330,10 @@ class SparseProblem {
   /** −1 until the row's list is built */
   private readonly len: Int32Array;
   /**
-   * A lower bound on the reduced cost of every column outside row i's list. Prices only ever
-   * drop from column reduction on, which only raises reduced costs, so a bound stays valid; a row
-   * whose own reduced cost is within it needs no look at its dense row. Column reduction makes
-   * every reduced cost ≥ 0, so 0 is the bound of a row without a list.
+   * A lower bound on the reduced cost c_ij − v_j of every column outside row i's list. Prices
+   * only ever drop after the reduction, which only raises reduced costs, so a bound stays valid;
+   * a row whose own reduced cost is within it needs no look at its dense row. The reduction made
+   * every c_ij − v_j ≥ u_i, the bound of a row without a list.
    */
   private readonly bound: Float64Array;
   /** columns listing row i among their two cheapest rows: byRowCol[byRowStart[i] …] */
@@ -361,6 +362,7 @@ class SparseProblem {
     private readonly sign: number,
     private readonly n: number,
     private readonly k: number,
+    rowMin: Float64Array,
     cheapest: Int32Array,
     second: Int32Array,
   ) {
@@ -368,7 +370,7 @@ class SparseProblem {
     this.val = new Float64Array(n * 4);
     this.start = new Int32Array(n);
     this.len = new Int32Array(n).fill(-1);
-    this.bound = new Float64Array(n);
+    this.bound = Float64Array.from(rowMin);
     this.d = new Float64Array(n);
     this.pred = new Int32Array(n);
     this.seen = new Int32Array(n);
@@ -758,7 +760,7 @@ function solveDense(c: Float64Array, n: number, m: number, x: Int32Array, y: Int
   const free = new Int32Array(n);
   let nFree: number;
   if (n === m) {
-    nFree = denseColumnReduction(c, n, x, y, v, free);
+    nFree = denseReduction(c, n, x, y, v, free);
   } else {
     // Rectangular: unassigned columns must keep v_j = 0 and the others v_j ≤ 0 for the duals to
     // certify optimality, so skip column reduction (which may raise v) and start from v = 0.
@@ -800,13 +802,12 @@ function solveDense(c: Float64Array, n: number, m: number, x: Int32Array, y: Int
 }
 
 /**
- * Column reduction and reduction transfer (square case). v_j = min_i c_ij; each column's minimum
- * row takes it unless that row already has one (scanning columns from the last, as JV do). A row
- * that won exactly one column then lowers that column's price to its second best reduced cost,
- * which costs nothing now and makes the column less attractive to free rows later.
+ * Row and column reduction, then reduction transfer (square case). A row that won exactly one
+ * column lowers that column's price until its second best column ties with it, which costs
+ * nothing now and makes the column less attractive to free rows later.
  * Returns the number of free rows written to `free`.
  */
-function denseColumnReduction(
+function denseReduction(
   c: Float64Array,
   n: number,
   x: Int32Array,
@@ -814,31 +815,11 @@ function denseColumnReduction(
   v: Float64Array,
   free: Int32Array,
 ): number {
-  for (let j = 0; j < n; j++) v[j] = c[j];
-  y.fill(0);
-  for (let i = 1; i < n; i++) {
-    const base = i * n;
-    for (let j = 0; j < n; j++) {
-      const a = c[base + j];
-      if (a < v[j]) {
-        v[j] = a;
-        y[j] = i;
-      }
-    }
-  }
-  x.fill(-1);
-  // 1: row owns exactly one column so far; 2: row was the minimum of several columns
-  const wins = new Uint8Array(n);
-  for (let j = n - 1; j >= 0; j--) {
-    const i = y[j];
-    if (x[i] < 0) {
-      x[i] = j;
-      wins[i] = 1;
-    } else {
-      wins[i] = 2;
-      y[j] = -1;
-    }
-  }
+  const u = new Float64Array(n);
+  const cheapest = new Int32Array(n);
+  reduceRowsThenColumns(c, 1, n, x, y, u, v, cheapest, new Int32Array(n));
+  const wins = new Int32Array(n);
+  for (let j = 0; j < n; j++) wins[cheapest[j]]++;
   let nFree = 0;
   for (let i = 0; i < n; i++) {
     if (x[i] < 0) {
@@ -852,7 +833,7 @@ function denseColumnReduction(
         const h = c[base + j] - v[j];
         if (h < min) min = h;
       }
-      v[j1] -= min;
+      v[j1] -= min - (c[base + j1] - v[j1]);
     }
   }
   return nFree;
