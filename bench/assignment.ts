@@ -5,8 +5,9 @@
  * Kinds: `random` — uniform [0, 1); `weight-matching` — a Gram matrix A = X·Yᵀ like the
  * similarities weight matching builds, X an n×d standard normal matrix and Y = P·X + σ·noise for a
  * hidden permutation P. σ = 1 keeps P clearly the optimum (the easy, common case); σ = 6
- * (`weight-matching-noisy`) leaves only about half of P in the optimum, the hard case. The Gram
- * products run on tfjs-wasm when it loads (entries then hold float32 values), else in plain JS.
+ * (`weight-matching-noisy`) leaves only part of P (60–80 %) in the optimum, the hard case. The
+ * Gram products run on tfjs-wasm when it loads (entries then hold float32 values), else in plain
+ * JS; the tfjs backend in use before is restored afterwards.
  *
  * Run: npx tsx -e "import('./bench/assignment.ts').then(m => m.benchAssignment({ quick: false }))"
  */
@@ -65,6 +66,7 @@ export async function benchAssignment(opts: { quick: boolean }): Promise<void> {
     printTable(cases, skipped);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    await restoreBackend();
   }
 }
 
@@ -101,6 +103,7 @@ async function makeMatrix(kind: Kind, n: number, seed: number): Promise<Float64A
 }
 
 let wasmState: 'untried' | 'ready' | 'unavailable' = 'untried';
+let previousBackend: string | null = null;
 
 /**
  * X·Yᵀ on the tfjs wasm backend (tens of GFLOP/s against ~1 in plain JS: the n = 4096 Gram
@@ -112,7 +115,9 @@ async function gramWasm(xs: Float64Array, ys: Float64Array, n: number, d: number
   try {
     const tf = await import('@tensorflow/tfjs');
     if (wasmState === 'untried') {
+      wasmState = 'unavailable'; // until it works
       await import('@tensorflow/tfjs-backend-wasm');
+      previousBackend = tf.getBackend() ?? null;
       if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend did not initialise');
       wasmState = 'ready';
     }
@@ -189,6 +194,15 @@ function gram(xs: Float64Array, ys: Float64Array, n: number, d: number): Float64
   }
   for (; i < n; i++) for (let j = 0; j < n; j++) a[i * n + j] = dot(i, j);
   return a;
+}
+
+/** Puts back the tfjs backend that was in use before the Gram matrices needed wasm. */
+async function restoreBackend(): Promise<void> {
+  if (previousBackend === null) return;
+  const tf = await import('@tensorflow/tfjs');
+  if (tf.getBackend() !== previousBackend) await tf.setBackend(previousBackend);
+  previousBackend = null;
+  wasmState = 'untried';
 }
 
 /** A row-major float64 matrix in NumPy's .npy format (version 1.0). */

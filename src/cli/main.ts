@@ -10,6 +10,7 @@ import { disposeParams } from '../core/params.js';
 import { saveParams } from '../core/params-io.js';
 import { parseSpec, SpecError, type BackendChoice, type ExperimentSpec } from '../core/spec.js';
 import { defaultDataDir } from '../services/data-dir.js';
+import { acquireDataLock } from '../services/data-lock.js';
 import { startHeadless } from '../services/host/headless.js';
 import { HostError } from '../services/host/server.js';
 import { runRecorded } from '../services/jobs/in-process.js';
@@ -24,7 +25,8 @@ usage:
       run one experiment: train the source, train targets for Oracle, transfer with every
       method; prints progress and a summary, writes <dir>/result.json. With --db, the run is
       also recorded in the lab's store in <dataDir> (the lab's data folder; "default" = the
-      desktop's), where the lab's history shows it, and trained sources are reused from there
+      desktop's), where the lab's history shows it, and trained sources are reused from there;
+      the lab (desktop or serve) must not have that folder open meanwhile
   npm run serve -- [--port <n>] [--host 127.0.0.1] [--data <dir>] [--concurrency <n>] [--allow-remote]
       the lab without Electron: serves the built renderer and the API on a loopback port and
       prints the address to open (it carries a random access token)
@@ -101,14 +103,27 @@ async function main(argv: string[]): Promise<number> {
       let result;
       if (values.db !== undefined) {
         const dataDir = values.db === 'default' ? defaultDataDir() : resolve(values.db);
-        const store = LabStore.open(dataDir);
+        // While this runs, a lab opening the folder would take our running runs for abandoned
+        // ones (and we its): one process at a time.
+        const lock = acquireDataLock(dataDir, { role: 'npm run lab -- run --db', hint: 'stop it, or record into another folder with --db' });
+        let store: LabStore;
+        try {
+          store = LabStore.open(dataDir);
+        } catch (e) {
+          lock.release();
+          throw e;
+        }
         try {
           const name = spec.name ?? basename(positionals[0]!, '.json');
           const recorded = await runRecorded({ store, spec, name, origin: 'cli', onEvent: progressPrinter(), signal: controller.signal });
           result = recorded.result;
           process.stdout.write(`recorded as experiment ${recorded.experimentId} in ${dataDir}\n`);
         } finally {
-          store.close();
+          try {
+            store.close();
+          } finally {
+            lock.release();
+          }
         }
       } else {
         result = await runExperiment(spec, { onEvent: progressPrinter(), signal: controller.signal });

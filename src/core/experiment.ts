@@ -62,7 +62,8 @@ export async function runExperiment(spec: ExperimentSpec, hooks: ExperimentHooks
   const emit = (e: EngineEvent): void => hooks.onEvent?.(e);
   const startedAt = new Date();
   const t0 = performance.now();
-  const backend = await initBackend(spec.backend, (message) => emit({ type: 'log', level: 'info', message }));
+  // The backend event carries the notes initBackend would log, so one report of it is enough.
+  const backend = await initBackend(spec.backend);
   emit({ type: 'backend', backend });
 
   emit({ type: 'phase', phase: phaseId.data, state: 'start' });
@@ -177,6 +178,45 @@ export async function runExperiment(spec: ExperimentSpec, hooks: ExperimentHooks
 }
 
 /**
+ * The cache's points for `key` when they fit: as many as this training keeps (θ^0 and θ^T, or
+ * every checkpoint) and each shaped for `model`. A cache that fails or holds something else (a
+ * damaged or foreign file under the key) is a miss, with a warning: training again is always safe.
+ */
+async function loadCached(model: Model, key: string, train: TrainSpec, what: string, hooks: ExperimentHooks): Promise<{ points: Params[]; summary: TrainedSummary } | null> {
+  if (!hooks.cache) return null;
+  const warn = (why: string): null => {
+    hooks.onEvent?.({ type: 'log', level: 'warn', message: `${what}: the cached trained parameters ${why}; training again` });
+    return null;
+  };
+  let got: { points: Params[]; summary: TrainedSummary } | null;
+  try {
+    got = await hooks.cache.load(key);
+  } catch (e) {
+    return warn(`could not be read (${(e as Error).message ?? String(e)})`);
+  }
+  if (!got) return null;
+  const expected = train.checkpoints ? train.epochs + 1 : 2;
+  const problem =
+    got.points.length !== expected
+      ? `hold ${got.points.length} points where this training keeps ${expected}`
+      : got.points.map((p, i) => {
+          const misfit = checkParamsFit(model, p);
+          return misfit ? `(point ${i}) ${misfit}` : null;
+        }).find((m) => m !== null);
+  if (problem) {
+    for (const p of got.points) disposeParams(p);
+    return warn(problem);
+  }
+  // The model's parameter order, whatever order the file used.
+  const points = got.points.map((p) => {
+    const ordered: Params = {};
+    for (const spec of model.params) ordered[spec.name] = p[spec.name];
+    return ordered;
+  });
+  return { points, summary: got.summary };
+}
+
+/**
  * θ^0 and the trained points for one initialisation, from the cache when the same training was
  * done before, else trained now (and saved to the cache).
  */
@@ -194,7 +234,7 @@ async function trainedOrCached(
   const label = initLabel(init);
   const { params: theta0, hash } = await initialParams(model, init);
   const key = trainingKey(data.contentHash, spec, init, hash, train);
-  const cached = await hooks.cache?.load(key);
+  const cached = await loadCached(model, key, train, `${role} ${label}`, hooks);
   if (cached) {
     disposeParams(theta0);
     emit({ type: 'phase', phase, state: 'reused' });

@@ -85,21 +85,27 @@ export class WeightMatcher {
 
   /** The similarity matrix A_p for permutation p given the current values of all others. */
   private similarity(p: string, perm: Permutation): Float32Array {
-    return tf.tidy(() => {
-      let acc: tf.Tensor2D | undefined = this.fixed.get(p);
+    const fixed = this.fixed.get(p);
+    // Read back outside tf.tidy: tidy walks its return value looking for tensors, which for an
+    // n² typed array costs far more than the matrix itself.
+    const acc = tf.tidy(() => {
+      let sum: tf.Tensor2D | undefined = fixed;
       for (const { target, source } of this.pairs) {
         for (const { param, axis } of this.dependent[p]) {
           const s = getPermutedParam(this.spec, perm, param, source, axis);
           const blk = block(target[param], s, axis);
-          acc = acc ? (tf.add(acc, blk) as tf.Tensor2D) : blk;
+          sum = sum ? (tf.add(sum, blk) as tf.Tensor2D) : blk;
         }
       }
-      if (!acc) {
-        const n = this.spec.sizes[p];
-        return new Float32Array(n * n);
-      }
-      return acc.dataSync() as Float32Array;
+      return sum;
     });
+    if (!acc) {
+      const n = this.spec.sizes[p];
+      return new Float32Array(n * n);
+    }
+    const data = acc.dataSync() as Float32Array;
+    if (acc !== fixed) acc.dispose();
+    return data;
   }
 
   solve(opts: MatchOptions = {}): MatchResult {

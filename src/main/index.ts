@@ -91,8 +91,12 @@ if (!app.requestSingleInstanceLock()) {
   app
     .whenReady()
     .then(start)
-    .catch((e: unknown) => {
+    .catch(async (e: unknown) => {
       process.stderr.write(`Trajectory Lab could not start: ${(e as Error).stack ?? String(e)}\n`);
+      // app.exit() skips before-quit: close what start() opened (workers, database, data-folder lock) first.
+      const s = service;
+      service = null;
+      await s?.close().catch((err: unknown) => process.stderr.write(`closing the lab failed: ${(err as Error).stack}\n`));
       dialog.showErrorBox('Trajectory Lab could not start', (e as Error).message ?? String(e));
       app.exit(1);
     });

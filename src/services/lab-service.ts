@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import type { BackendInfo } from '../core/result.js';
 import { API_VERSION, LabRequestError, validateRequest, type LabEvent, type RequestName } from '../shared/lab-api.js';
 import type { FinishedMethod } from '../shared/worker-protocol.js';
+import { acquireDataLock, type DataLock } from './data-lock.js';
 import { toLabError } from './errors.js';
 import { bundleHandlers } from './handlers/bundles.js';
 import type { HandlerTable, ServiceContext } from './handlers/context.js';
@@ -34,6 +35,8 @@ export interface LabServiceOptions {
   metricFlushMs?: number;
   metricFlushPoints?: number;
   env?: NodeJS.ProcessEnv;
+  /** the data folder's lock (openLab's), released once the store is closed */
+  lock?: DataLock;
 }
 
 export interface LabService {
@@ -46,22 +49,28 @@ export interface LabService {
 }
 
 /**
- * After a crash nothing is running, and nothing is queued either (the queue lived in memory):
- * running runs, and queued runs of experiments no queue holds any more, become interrupted.
+ * After a crash or quit nothing is running, and nothing is queued either (the queue lived in
+ * memory, and the data-folder lock says no other process is using the store): every queued or
+ * running run becomes interrupted, in one pass.
  */
 function recoverAfterRestart(store: LabStore): string[] {
-  const touched = new Set(store.markInterrupted());
-  // Each pass moves the experiments it lists out of 'queued', so the next pass sees the next ones.
-  for (;;) {
-    const page = store.listExperiments({ status: ['queued'], limit: 500 });
-    if (page.items.length === 0) break;
-    for (const e of page.items) {
-      store.setRunsStatus(e.id, ['queued'], 'interrupted');
-      touched.add(e.id);
-    }
-  }
-  for (const id of touched) store.appendLog(id, 'warn', 'interrupted: the lab stopped while this was running; resume it to finish');
-  return [...touched];
+  return store.transaction(() => {
+    const touched = store.interruptOpenRuns();
+    for (const id of touched) store.appendLog(id, 'warn', 'interrupted: the lab stopped while this was running; resume it to finish');
+    return touched;
+  });
+}
+
+/** Unreferenced weights (deleted experiments, failed imports) go once per start, in the background. */
+function collectWeights(store: LabStore, isClosed: () => boolean): void {
+  store.gcWeights().then(
+    ({ removed, bytes }) => {
+      if (removed.length) process.stderr.write(`lab: removed ${removed.length} unused weights file${removed.length === 1 ? '' : 's'} (${(bytes / 1048576).toFixed(1)} MiB)\n`);
+    },
+    (e: unknown) => {
+      if (!isClosed()) process.stderr.write(`lab: cleaning up unused weights failed: ${(e as Error).message ?? String(e)}\n`);
+    },
+  );
 }
 
 export function createLabService(o: LabServiceOptions): LabService {
@@ -80,6 +89,7 @@ export function createLabService(o: LabServiceOptions): LabService {
   let closed = false;
 
   recoverAfterRestart(store);
+  collectWeights(store, () => closed);
 
   const queue = new JobQueue({
     launcher: o.launcher,
@@ -159,7 +169,11 @@ export function createLabService(o: LabServiceOptions): LabService {
       probe?.kill('SIGKILL');
       await queue.shutdown();
       listeners.clear();
-      if (o.ownsStore ?? true) store.close();
+      try {
+        if (o.ownsStore ?? true) store.close();
+      } finally {
+        o.lock?.release();
+      }
     },
   };
 }
@@ -181,19 +195,25 @@ function probeBackend(launcher: WorkerLauncher, env: NodeJS.ProcessEnv | undefin
   return w;
 }
 
-export interface OpenLabOptions extends Omit<LabServiceOptions, 'store' | 'ownsStore'> {
+export interface OpenLabOptions extends Omit<LabServiceOptions, 'store' | 'ownsStore' | 'lock'> {
   dataDir: string;
   /** better-sqlite3's addon built for this runtime (Electron), when it is not the package's own build */
   nativeBinding?: string;
 }
 
-/** Opens the store in `dataDir` and the service over it (which closes the store when closed). */
+/**
+ * Locks `dataDir` for this process (DataDirInUseError when another lab or CLI run has it), opens
+ * the store there and the service over it; closing the service closes the store and unlocks.
+ */
 export function openLab(o: OpenLabOptions): LabService {
-  const store = o.nativeBinding ? LabStore.open(o.dataDir, { nativeBinding: o.nativeBinding }) : LabStore.open(o.dataDir);
+  const lock = acquireDataLock(o.dataDir, { role: o.host === 'electron' ? 'the desktop app' : 'npm run serve' });
+  let store: LabStore | null = null;
   try {
-    return createLabService({ ...o, store, ownsStore: true });
+    store = o.nativeBinding ? LabStore.open(o.dataDir, { nativeBinding: o.nativeBinding }) : LabStore.open(o.dataDir);
+    return createLabService({ ...o, store, ownsStore: true, lock });
   } catch (e) {
-    store.close();
+    store?.close();
+    lock.release();
     throw e;
   }
 }

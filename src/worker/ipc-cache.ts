@@ -15,6 +15,15 @@ import { WeightsDir } from '../services/store/weights.js';
 
 type Reply = CacheReplyMessage | ArtifactSavedMessage;
 
+/** How long a worker waits for main to answer before it carries on without the answer. */
+export const PARENT_REPLY_TIMEOUT_MS = 60_000;
+
+export interface AskOptions<R> {
+  timeoutMs: number;
+  /** the answer to go on with when main has not replied in time (a late reply is dropped) */
+  onTimeout: (requestId: number) => R;
+}
+
 /** Matches replies from main to the requests that asked for them. */
 export class ParentRequests {
   private next = 1;
@@ -22,11 +31,26 @@ export class ParentRequests {
 
   constructor(private readonly send: (msg: FromWorker) => Promise<void>) {}
 
-  ask<R extends Reply>(build: (requestId: number) => FromWorker): Promise<R> {
+  ask<R extends Reply>(build: (requestId: number) => FromWorker, timeout?: AskOptions<R>): Promise<R> {
     const requestId = this.next++;
     return new Promise<R>((resolve, reject) => {
-      this.pending.set(requestId, resolve as (r: Reply) => void);
+      let timer: ReturnType<typeof setTimeout> | null = null;
+      if (timeout) {
+        timer = setTimeout(() => {
+          if (!this.pending.delete(requestId)) return;
+          try {
+            resolve(timeout.onTimeout(requestId));
+          } catch (e) {
+            reject(e);
+          }
+        }, timeout.timeoutMs);
+      }
+      this.pending.set(requestId, (reply) => {
+        if (timer) clearTimeout(timer);
+        resolve(reply as R);
+      });
       this.send(build(requestId)).catch((e: unknown) => {
+        if (timer) clearTimeout(timer);
         this.pending.delete(requestId);
         reject(e);
       });
@@ -57,13 +81,22 @@ export interface IpcCacheOptions {
   /** shapes and hash of the experiment's dataset, for the parameter-set record */
   datasetFacts: () => Promise<DatasetFacts>;
   log: (level: 'info' | 'warn', message: string) => void;
+  /** how long to wait for main's answers (default PARENT_REPLY_TIMEOUT_MS) */
+  replyTimeoutMs?: number;
 }
 
 export function ipcTrainedCache(o: IpcCacheOptions): TrainedCache {
   let weights: WeightsDir | null = null;
+  const timeoutMs = o.replyTimeoutMs ?? PARENT_REPLY_TIMEOUT_MS;
   return {
     async load(key: string): Promise<{ points: Params[]; summary: TrainedSummary } | null> {
-      const reply = await o.requests.ask<CacheReplyMessage>((requestId) => ({ type: 'cache-load', requestId, key }));
+      const reply = await o.requests.ask<CacheReplyMessage>((requestId) => ({ type: 'cache-load', requestId, key }), {
+        timeoutMs,
+        onTimeout: (requestId) => {
+          o.log('warn', `the lab did not answer a trained-parameters lookup within ${Math.round(timeoutMs / 1000)} s; training again`);
+          return { type: 'cache-reply', requestId, hit: null };
+        },
+      });
       if (!reply.hit) return null;
       let bytes: Buffer;
       try {
@@ -77,8 +110,13 @@ export function ipcTrainedCache(o: IpcCacheOptions): TrainedCache {
         o.log('warn', `trained parameters file ${reply.hit.path} does not match its recorded hash; training again`);
         return null;
       }
-      const { points } = decodePoints(bytes, `trained parameters ${reply.hit.path}`);
-      return { points, summary: reply.hit.summary };
+      try {
+        const { points } = decodePoints(bytes, `trained parameters ${reply.hit.path}`);
+        return { points, summary: reply.hit.summary };
+      } catch (e) {
+        o.log('warn', `trained parameters ${reply.hit.sha256.slice(0, 12)} cannot be decoded (${(e as Error).message}); training again`);
+        return null;
+      }
     },
 
     async save(key: string, role: 'source' | 'target', points: Params[], summary: TrainedSummary): Promise<void> {
@@ -103,7 +141,10 @@ export function ipcTrainedCache(o: IpcCacheOptions): TrainedCache {
         seed: o.seedOf(phase),
         datasetHash: facts.contentHash,
       };
-      const reply = await o.requests.ask<ArtifactSavedMessage>((requestId) => ({ ...msg, requestId }));
+      const reply = await o.requests.ask<ArtifactSavedMessage>((requestId) => ({ ...msg, requestId }), {
+        timeoutMs,
+        onTimeout: (requestId) => ({ type: 'artifact-saved', requestId, paramSetId: null, error: `the lab did not answer within ${Math.round(timeoutMs / 1000)} s` }),
+      });
       if (reply.error) o.log('warn', `trained ${role} parameters were written but not recorded: ${reply.error}`);
     },
   };

@@ -242,6 +242,9 @@ test('n = 300: optimal by dual certificate and by an independent Hungarian refer
   const a = Array.from({ length: n }, () => r.next());
   const b = Array.from({ length: n }, () => r.next());
   matrices.push(['rank one', Float64Array.from({ length: n * n }, (_, k) => a[Math.floor(k / n)] * b[k % n])]);
+  // rows on very different scales (column minima alone would all come from the largest rows)
+  const rowScale = Array.from({ length: n }, () => 100 * r.next());
+  matrices.push(['row-scaled', Float64Array.from({ length: n * n }, (_, k) => rowScale[Math.floor(k / n)] * r.next())]);
   matrices.push(['constant', new Float64Array(n * n).fill(2.5)]);
   matrices.push(['identical rows', Float64Array.from({ length: n * n }, (_, k) => b[k % n])]);
   for (const [name, c] of matrices) {
@@ -301,10 +304,12 @@ test('ties, duplicates and signed zeros', () => {
   const zeros = new Float64Array(n * n);
   for (let k = 0; k < zeros.length; k += 2) zeros[k] = -0;
   for (const maximize of [false, true]) {
-    const s = assignmentWithDuals(zeros, n, n, { maximize });
-    assert.equal(checkSolution(zeros, n, n, maximize, s), 0);
-    assert.equal(new Set(s.rowToCol).size, n);
-    for (const x of [...s.u, ...s.v]) assert.ok(!Object.is(x, -0), 'duals are never −0');
+    for (const strategy of ['dense', 'sparse'] as const) {
+      const s = assignmentWithDuals(zeros, n, n, { maximize, strategy });
+      assert.equal(checkSolution(zeros, n, n, maximize, s), 0);
+      assert.equal(new Set(s.rowToCol).size, n);
+      for (const x of [...s.u, ...s.v]) assert.ok(!Object.is(x, -0), 'duals are never −0');
+    }
   }
   const dup = new Float64Array(4 * 4);
   dup.set([1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4]);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32, deflateRawSync } from 'node:zlib';
 import { after, test } from 'node:test';
 import yauzl from 'yauzl';
 import yazl from 'yazl';
@@ -10,8 +11,8 @@ import { parseSpec } from '../../src/core/spec.js';
 import { bundleFileName, exportBundle } from '../../src/services/bundles/export.js';
 import { BUNDLE_SCHEMA_VERSION, METRICS_HEADER } from '../../src/services/bundles/format.js';
 import { importBundle } from '../../src/services/bundles/import.js';
-import { BundleError } from '../../src/services/bundles/zip.js';
-import { LabStore } from '../../src/services/store/index.js';
+import { BundleError, DEFAULT_ZIP_LIMITS } from '../../src/services/bundles/zip.js';
+import { LabStore, plannedRuns } from '../../src/services/store/index.js';
 import type { MetricPoint } from '../../src/shared/lab-api.js';
 
 const dirs: string[] = [];
@@ -297,19 +298,108 @@ test('a truncated or corrupt zip gives a clear message and changes nothing', asy
   assert.deepEqual(await snapshot(target), before);
 });
 
-test('a failure while applying rolls back every row and removes the weights it wrote', async () => {
-  const { store, ids } = await populated();
+test('a failure while applying rolls back every row; the weights it wrote stay, unreferenced, for gcWeights', async () => {
+  const { store, ids, sha } = await populated();
   const buf = await exportBundle(store, [ids[0]], { includeWeights: true });
   const target = await openTemp();
-  const before = await snapshot(target);
+  const before = (await snapshot(target)) as { counts: unknown; weights: string[] };
   // A real SQLite failure half-way through the transaction (after experiments, runs and logs went in).
   const db = (target as unknown as { db: import('better-sqlite3').Database }).db;
   db.exec(`CREATE TEMP TRIGGER fail_metrics BEFORE INSERT ON metrics BEGIN SELECT RAISE(ABORT, 'simulated disk full'); END`);
   await assert.rejects(importBundle(target, buf), /bundle: could not be applied, nothing was imported: simulated disk full/);
+  const failed = (await snapshot(target)) as { counts: unknown; weights: string[] };
+  assert.deepEqual(failed.counts, before.counts, 'no row of the bundle stayed');
+  // The file is not deleted on failure (a concurrent import of the same bundle may have recorded
+  // the same content-addressed file); nothing references it, so gc takes it.
+  assert.deepEqual(await target.listWeightFiles(), [sha]);
+  assert.equal(target.findTrainedByKey('tk-1'), null, 'an unreferenced file is no cache hit');
+  assert.deepEqual((await target.gcWeights(0)).removed, [sha]);
   assert.deepEqual(await snapshot(target), before);
   db.exec('DROP TRIGGER temp.fail_metrics');
   assert.equal((await importBundle(target, buf)).added.experiments, 1);
+  assert.equal(target.findTrainedByKey('tk-1')?.sha256, sha);
   assert.deepEqual(target.integrityCheck(), ['ok']);
+});
+
+test('an experiment exported without runs imports with its runs planned as interrupted, so it can be resumed', async () => {
+  const home = await openTemp();
+  const bare = home.createExperiment({ spec, name: 'never planned' });
+  assert.equal(bare.status, 'interrupted', 'no runs: nothing would run it');
+  const buf = await exportBundle(home, [bare.id]);
+  const fresh = await openTemp();
+  const report = await importBundle(fresh, buf);
+  const runs = fresh.listRuns(bare.id);
+  assert.deepEqual(runs.map((r) => r.phase), plannedRuns(spec).map((p) => p.phase));
+  assert.ok(runs.every((r) => r.status === 'interrupted'), JSON.stringify(runs.map((r) => r.status)));
+  assert.equal(report.added.runs, runs.length);
+  assert.equal(fresh.getExperimentSummary(bare.id)!.status, 'interrupted');
+  assert.equal(fresh.listExperiments({ status: ['queued', 'running'] }).total, 0, 'nothing left for start-up recovery to chase');
+});
+
+/** A zip of `names`, each `size` zero bytes deflated, with honest headers: a small deflate bomb. */
+function deflateBomb(names: string[], size: number): Buffer {
+  const zeros = Buffer.alloc(size);
+  const data = deflateRawSync(zeros, { level: 1 });
+  const crc = crc32(zeros) >>> 0;
+  const parts: Buffer[] = [];
+  const central: Buffer[] = [];
+  let offset = 0;
+  for (const name of names) {
+    const n = Buffer.from(name);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(0x800, 6);
+    local.writeUInt16LE(8, 8);
+    local.writeUInt16LE(0x21, 12);
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(size, 22);
+    local.writeUInt16LE(n.length, 26);
+    const cd = Buffer.alloc(46);
+    cd.writeUInt32LE(0x02014b50, 0);
+    cd.writeUInt16LE(0x031e, 4);
+    cd.writeUInt16LE(20, 6);
+    cd.writeUInt16LE(0x800, 8);
+    cd.writeUInt16LE(8, 10);
+    cd.writeUInt16LE(0x21, 14);
+    cd.writeUInt32LE(crc, 16);
+    cd.writeUInt32LE(data.length, 20);
+    cd.writeUInt32LE(size, 24);
+    cd.writeUInt16LE(n.length, 28);
+    cd.writeUInt32LE((0o100644 << 16) >>> 0, 38);
+    cd.writeUInt32LE(offset, 42);
+    parts.push(local, n, data);
+    central.push(cd, n);
+    offset += local.length + n.length + data.length;
+  }
+  const cdBuf = Buffer.concat(central);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(names.length, 8);
+  end.writeUInt16LE(names.length, 10);
+  end.writeUInt32LE(cdBuf.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...parts, cdBuf, end]);
+}
+
+test('a deflate bomb is refused by the default limits before it is inflated', async () => {
+  assert.ok(DEFAULT_ZIP_LIMITS.maxTotalBytes <= 2 * 400 * 1024 * 1024, 'at most twice what the API accepts');
+  assert.ok(DEFAULT_ZIP_LIMITS.maxEntryBytes <= DEFAULT_ZIP_LIMITS.maxTotalBytes);
+  const target = await openTemp();
+  const before = await snapshot(target);
+  // 3 × 300 MiB of zeros in about 4 MB of zip.
+  const names = ['a', 'b', 'c'].map((c) => `weights/${c.repeat(64)}.safetensors`);
+  const bomb = deflateBomb(names, 300 * 1024 * 1024);
+  assert.ok(bomb.length < 8 * 1024 * 1024);
+  const rss = process.memoryUsage().rss;
+  await assert.rejects(importBundle(target, bomb), /bundle: its entries hold more than \d+ bytes uncompressed/);
+  assert.ok(process.memoryUsage().rss - rss < 200 * 1024 * 1024, 'nothing was inflated');
+  // One entry alone over the per-entry limit is refused too.
+  await assert.rejects(importBundle(target, deflateBomb([names[0]], DEFAULT_ZIP_LIMITS.maxEntryBytes + 1)), /is \d+ bytes; at most \d+ are allowed per entry/);
+  // Within the limits, the same construction is read: the refusals above were the limits.
+  await assert.rejects(importBundle(target, deflateBomb([names[0]], 1024)), /has no manifest\.json/);
+  assert.deepEqual(await snapshot(target), before);
 });
 
 test('a run id that already belongs to another experiment here is refused', async () => {

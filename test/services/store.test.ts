@@ -9,6 +9,7 @@ import type { Params } from '../../src/core/params.js';
 import type { MethodResult, TrainedSummary } from '../../src/core/result.js';
 import { parseSpec, type ExperimentSpec } from '../../src/core/spec.js';
 import { LabStore, LATEST_SCHEMA_VERSION, MIGRATIONS, ParamSetInUseError } from '../../src/services/store/index.js';
+import { migrate } from '../../src/services/store/migrations.js';
 import type { MetricPoint } from '../../src/shared/lab-api.js';
 
 const dirs: string[] = [];
@@ -152,7 +153,8 @@ test('experiments, runs, metrics and logs round-trip', async () => {
   const e = store.createExperiment({ spec, name: 'round trip', tags: ['a', 'b', 'a'], notes: 'n', origin: 'cli' });
   assert.match(e.id, /^[A-Za-z0-9_-]{16}$/);
   assert.deepEqual(e.tags, ['a', 'b']);
-  assert.equal(e.status, 'queued');
+  // Nothing planned yet: nothing would run it (migration 003); planning runs makes it queued.
+  assert.equal(e.status, 'interrupted');
   assert.equal(e.dataset, 'fashion-mnist-mini');
   assert.equal(e.arch, 'MLP 16');
   assert.deepEqual(e.methods, ['naive', 'oracle', 'gmt']);
@@ -168,6 +170,7 @@ test('experiments, runs, metrics and logs round-trip', async () => {
   ]);
   assert.deepEqual(runs.map((r) => r.label), ['seed 1', ...Array(4).fill('seed 10'), ...Array(4).fill('seed 11')]);
   assert.ok(runs.every((r) => r.status === 'queued'));
+  assert.equal(store.getExperimentSummary(e.id)!.status, 'queued');
   assert.equal(runs[2].method, 'naive');
   assert.equal(runs[6].targetIndex, 1);
   assert.equal(runs[1].kind, 'target');
@@ -326,23 +329,52 @@ test('listExperiments stays fast with 400 experiments × 21 runs', async () => {
   store.close();
 });
 
-test('markInterrupted turns running runs, and queued runs of their experiments, into interrupted', async () => {
+test('interruptOpenRuns turns every queued or running run into interrupted, in one pass', async () => {
   const store = await openTemp();
   const spec = makeSpec();
   const running = store.createExperiment({ spec, name: 'running' });
   const waiting = store.createExperiment({ spec, name: 'waiting' });
   const finished = store.createExperiment({ spec, name: 'finished' });
+  const empty = store.createExperiment({ spec, name: 'no runs' });
   for (const e of [running, waiting, finished]) store.planRuns(e.id, spec);
-  store.updateRun(store.runByPhase(running.id, 'source')!.id, { status: 'done' });
-  store.updateRun(store.runByPhase(running.id, 'transfer:0:naive')!.id, { status: 'running' });
+  store.updateRun(store.runByPhase(running.id, 'source')!.id, { status: 'running' });
   store.setRunsStatus(finished.id, ['queued'], 'done');
 
-  assert.deepEqual(store.markInterrupted(), [running.id]);
-  assert.deepEqual(store.listRuns(running.id).map((r) => r.status), ['done', 'interrupted', 'interrupted']);
-  assert.equal(store.getExperiment(running.id)!.status, 'interrupted');
-  assert.ok(store.listRuns(waiting.id).every((r) => r.status === 'queued'), 'an experiment that never started stays queued');
-  assert.ok(store.listRuns(finished.id).every((r) => r.status === 'done'));
-  assert.deepEqual(store.markInterrupted(), [], 'nothing left to mark');
+  assert.deepEqual(store.interruptOpenRuns(), [running.id, waiting.id].sort());
+  for (const e of [running, waiting]) {
+    assert.ok(store.listRuns(e.id).every((r) => r.status === 'interrupted'));
+    assert.equal(store.getExperimentSummary(e.id)!.status, 'interrupted');
+  }
+  assert.equal(store.getExperimentSummary(finished.id)!.status, 'done');
+  assert.equal(store.getExperimentSummary(empty.id)!.status, 'interrupted', 'an experiment without runs is not queued');
+  assert.deepEqual(store.listExperiments({ status: ['queued', 'running'] }).total, 0);
+  assert.deepEqual(store.interruptOpenRuns(), [], 'nothing left to mark');
+  store.close();
+});
+
+test('migration 003: a version-2 experiment without runs (rolled up as queued) becomes interrupted, and stays so without runs', async () => {
+  const dir = await tempDir();
+  const v2 = new Database(join(dir, 'lab.db'));
+  migrate(v2, MIGRATIONS.filter((m) => m.version <= 2));
+  const insert = v2.prepare(`INSERT INTO experiments (id, name, spec, created_at, origin, dataset, arch, methods, targets, t_steps)
+    VALUES (?, ?, ?, '2025-01-01T00:00:00.000Z', 'import', 'fashion-mnist-mini', 'MLP 16', '["naive","gmt"]', 1, 3)`);
+  insert.run('exp_norun_00001', 'imported without runs', JSON.stringify(makeSpec()));
+  insert.run('exp_withruns_001', 'with runs', JSON.stringify(makeSpec()));
+  v2.prepare(`INSERT INTO runs (id, experiment_id, ordinal, kind, phase, label, status) VALUES ('run_a_0000000001', 'exp_withruns_001', 0, 'source', 'source', 'seed 1', 'done')`).run();
+  const statusOf = (db: Database.Database, id: string): string => (db.prepare('SELECT status FROM experiments WHERE id = ?').get(id) as { status: string }).status;
+  assert.equal(statusOf(v2, 'exp_norun_00001'), 'queued', 'what 002 made of it');
+  v2.close();
+
+  const store = LabStore.open(dir);
+  assert.equal(store.getExperimentSummary('exp_norun_00001')!.status, 'interrupted');
+  assert.equal(store.getExperimentSummary('exp_withruns_001')!.status, 'done');
+  // The redefined roll-up still follows the runs, and falls back to interrupted when none are left.
+  const raw = (store as unknown as { db: Database.Database }).db;
+  raw.prepare(`UPDATE runs SET status = 'running' WHERE id = 'run_a_0000000001'`).run();
+  assert.equal(store.getExperimentSummary('exp_withruns_001')!.status, 'running');
+  raw.prepare(`DELETE FROM runs WHERE id = 'run_a_0000000001'`).run();
+  assert.equal(store.getExperimentSummary('exp_withruns_001')!.status, 'interrupted');
+  assert.deepEqual(store.integrityCheck(), ['ok']);
   store.close();
 });
 

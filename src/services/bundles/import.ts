@@ -47,8 +47,9 @@ interface ParsedBundle {
 /**
  * Imports a bundle made by exportBundle. Everything is read and checked first (zip structure,
  * manifest, every entry); then weights files are written and all rows go in one transaction,
- * so a bad bundle changes nothing. Experiments and parameter sets already present (same id)
- * are left as they are, which makes importing the same bundle twice a no-op.
+ * so a bad bundle changes no record (weights files it wrote may stay, unreferenced, until
+ * gcWeights). Experiments and parameter sets already present (same id) are left as they are,
+ * which makes importing the same bundle twice a no-op.
  */
 export async function importBundle(store: LabStore, buf: Buffer, opts: ImportOptions = {}): Promise<ImportReport> {
   const limits = { ...DEFAULT_ZIP_LIMITS, ...opts.limits };
@@ -202,15 +203,13 @@ async function applyBundle(store: LabStore, bundle: ParsedBundle): Promise<Impor
     }
   }
 
-  const written: string[] = [];
   try {
     // Weights of new sets, and of sets already here whose file is missing (an earlier import
     // without weights); never for a set whose local record names other content.
     const wanted = new Set(bundle.paramSets.map((p) => store.getParamSet(p.id)?.sha256 ?? p.sha256));
     for (const [sha, data] of bundle.weights) {
       if (!wanted.has(sha)) continue;
-      const { written: isNew } = await store.putWeightsChecked(data, sha);
-      if (isNew) written.push(sha);
+      await store.putWeightsChecked(data, sha);
     }
     store.transaction(() => {
       // Experiments first without their source link, then the parameter sets that point at them,
@@ -226,6 +225,12 @@ async function applyBundle(store: LabStore, bundle: ParsedBundle): Promise<Impor
           createdAt: e.record.createdAt,
         });
         report.added.runs += store.insertRuns(e.runs);
+        if (e.runs.length === 0) {
+          // A bundle may carry an experiment whose runs were never planned; nothing would ever
+          // run it. Its runs are planned here, as stopped ones, so it can be resumed.
+          report.added.runs += store.planRuns(e.id, e.spec).length;
+          store.setRunsStatus(e.id, ['queued'], 'interrupted');
+        }
         store.appendLogs(e.id, e.log);
         report.added.metrics += store.appendMetrics(e.metrics);
         report.added.experiments++;
@@ -255,7 +260,8 @@ async function applyBundle(store: LabStore, bundle: ParsedBundle): Promise<Impor
       }
     });
   } catch (e) {
-    await Promise.all(written.map((sha) => store.removeWeightsFile(sha)));
+    // Weights files written above stay: a concurrent import of the same bundle may have recorded
+    // the very same (content-addressed) file. Unreferenced ones go with gcWeights().
     if (e instanceof BundleError) throw e;
     throw new BundleError(`could not be applied, nothing was imported: ${(e as Error).message}`);
   }

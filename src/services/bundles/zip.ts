@@ -24,10 +24,16 @@ export interface ZipLimits {
   maxTotalBytes: number;
 }
 
+/**
+ * A bundle reaches the lab as at most 400 MiB of base64 (the API's cap), so about 300 MiB of zip,
+ * and weights (most of a bundle) are stored uncompressed. Everything is inflated into memory, so
+ * the limits keep a small deflate bomb from growing into gigabytes: 400 MiB for one entry, 800 MiB
+ * for all of them.
+ */
 export const DEFAULT_ZIP_LIMITS: ZipLimits = {
   maxEntries: 100_000,
-  maxEntryBytes: 512 * 1024 * 1024,
-  maxTotalBytes: 2 * 1024 * 1024 * 1024,
+  maxEntryBytes: 400 * 1024 * 1024,
+  maxTotalBytes: 800 * 1024 * 1024,
 };
 
 export interface ZipFileToWrite {
@@ -131,9 +137,13 @@ export async function readZip(buf: Buffer, check: NameCheck, limits: ZipLimits =
       if (total > limits.maxTotalBytes) throw new BundleError(`its entries hold more than ${limits.maxTotalBytes} bytes uncompressed`);
     }
     const out = new Map<string, Buffer>();
+    // Headers can lie; the running total of what was really inflated is held to the limit too.
+    let inflated = 0;
     for (const { entry, name, isDirectory } of entries) {
       if (isDirectory) continue;
-      out.set(name, await readEntry(zip, entry, name, limits.maxEntryBytes));
+      const data = await readEntry(zip, entry, name, limits.maxEntryBytes, limits.maxTotalBytes - inflated, limits.maxTotalBytes);
+      inflated += data.length;
+      out.set(name, data);
     }
     return out;
   } finally {
@@ -160,17 +170,23 @@ function listEntries(zip: yauzl.ZipFile): Promise<RawEntry[]> {
   });
 }
 
-function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, name: string, maxBytes: number): Promise<Buffer> {
+/** Inflates one entry, stopping as soon as it passes `maxBytes` or the bundle's remaining budget. */
+function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, name: string, maxBytes: number, budget: number, maxTotal: number): Promise<Buffer> {
   return new Promise((res, rej) => {
     zip.openReadStream(entry, (err, stream) => {
       if (err || !stream) return rej(new BundleError(`cannot be read: ${describeZipError(err)}`, name));
       const chunks: Buffer[] = [];
       let size = 0;
+      let stopped = false;
       stream.on('data', (c: Buffer) => {
+        if (stopped) return;
         size += c.length;
-        if (size > maxBytes) {
+        const why = size > maxBytes ? new BundleError(`inflates to more than ${maxBytes} bytes`, name) : size > budget ? new BundleError(`its entries inflate to more than ${maxTotal} bytes`) : null;
+        if (why) {
+          stopped = true;
+          chunks.length = 0;
           stream.destroy();
-          rej(new BundleError(`inflates to more than ${maxBytes} bytes`, name));
+          rej(why);
           return;
         }
         chunks.push(c);

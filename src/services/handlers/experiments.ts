@@ -93,18 +93,20 @@ export function experimentHandlers(
       const e = store.getExperiment(id);
       if (!e) throw new NotFoundError(`experiment ${id}`);
       if (queue.has(id)) throw conflict(`experiment ${id} is already queued or running`);
-      const open = e.runs.filter((r) => r.status !== 'done');
+      // Phases the spec implies but that have no run yet (all of them, for an experiment imported
+      // without runs) are planned first, so they count as open.
+      const runs = store.planRuns(id, e.spec);
+      const open = runs.filter((r) => r.status !== 'done');
       if (open.length === 0) throw conflict(`experiment ${id} has nothing left to run`);
       // Methods that finished are handed back to the engine; trained source/targets come back
       // through the trained cache (by training key), so neither is computed again.
-      const finished: FinishedMethod[] = e.runs
+      const finished: FinishedMethod[] = runs
         .filter((r) => r.kind === 'transfer' && r.status === 'done' && r.summary && r.method && r.targetIndex !== null)
         .map((r) => ({ target: r.targetIndex!, method: r.method as MethodName, result: r.summary as MethodResult }));
       store.transaction(() => {
-        store.planRuns(id, e.spec);
         for (const r of open) store.updateRun(r.id, { status: 'queued', error: null, startedAt: null, finishedAt: null });
       });
-      store.appendLog(id, 'info', `resumed: ${e.runs.length - open.length} of ${e.runs.length} phases already done`);
+      store.appendLog(id, 'info', `resumed: ${runs.length - open.length} of ${runs.length} phases already done`);
       for (const r of store.listRuns(id)) if (r.status === 'queued') ctx.emit({ type: 'run.updated', run: r });
       announce(id);
       ctx.enqueue(id, finished);

@@ -6,7 +6,7 @@
  */
 import type { BackendInfo, ExperimentResult, MethodResult, TrainedSummary } from '../../core/result.js';
 import type { LabEvent, RunRecord, RunStatus } from '../../shared/lab-api.js';
-import type { ArtifactMessage, CacheLoadMessage, FromWorker, ToWorker } from '../../shared/worker-protocol.js';
+import type { ArtifactMessage, CacheLoadMessage, CacheReplyMessage, FromWorker, ToWorker } from '../../shared/worker-protocol.js';
 import type { LabStore, RunPatch } from '../store/index.js';
 import { EtaEstimator } from './eta.js';
 import { MetricBuffer } from './metric-buffer.js';
@@ -50,6 +50,8 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
       store.appendMetrics(points);
       emit({ type: 'metrics', experimentId, points });
     },
+    onError: (e, dropped) =>
+      warn(`writing metrics failed (${(e as Error).message ?? String(e)}); ${dropped ? `${dropped} points were dropped` : 'they are kept for the next try'}`),
   });
 
   const runFor = (phase: string): RunRecord | null => store.runByPhase(experimentId, phase);
@@ -90,22 +92,38 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
     experimentChanged();
   };
 
-  const onCacheLoad = (msg: CacheLoadMessage, reply: (m: ToWorker) => void): void => {
-    const found = store.findTrainedByKey(msg.key);
-    if (!found) {
-      lastHit = null;
-      reply({ type: 'cache-reply', requestId: msg.requestId, hit: null });
-      return;
+  /** A warning in the experiment's log, or on stderr when the store itself is what fails. */
+  const warn = (message: string): void => {
+    try {
+      log('warn', message);
+    } catch (e) {
+      process.stderr.write(`experiment ${experimentId}: ${message} (and the log could not be written: ${(e as Error).message})\n`);
     }
-    const summary: TrainedSummary = store.trainedSummary(found.id) ?? {
-      label: found.name,
-      valAccuracy: found.valAccuracy ?? Number.NaN,
-      valLoss: Number.NaN,
-      testAccuracy: found.testAccuracy ?? Number.NaN,
-      seconds: 0,
-    };
-    lastHit = { paramSetId: found.id, summary };
-    reply({ type: 'cache-reply', requestId: msg.requestId, hit: { path: store.weightsPath(found.sha256), sha256: found.sha256, summary } });
+  };
+
+  /** Always replies: the worker waits for the answer before it trains or reuses. A failed lookup is a miss. */
+  const onCacheLoad = (msg: CacheLoadMessage, reply: (m: ToWorker) => void): void => {
+    let hit: CacheReplyMessage['hit'] = null;
+    lastHit = null;
+    try {
+      const found = store.findTrainedByKey(msg.key);
+      if (found) {
+        const summary: TrainedSummary = store.trainedSummary(found.id) ?? {
+          label: found.name,
+          valAccuracy: found.valAccuracy ?? Number.NaN,
+          valLoss: Number.NaN,
+          testAccuracy: found.testAccuracy ?? Number.NaN,
+          seconds: 0,
+        };
+        hit = { path: store.weightsPath(found.sha256), sha256: found.sha256, summary };
+        lastHit = { paramSetId: found.id, summary };
+      }
+    } catch (e) {
+      hit = null;
+      lastHit = null;
+      warn(`looking up trained parameters failed (${(e as Error).message ?? String(e)}); training again`);
+    }
+    reply({ type: 'cache-reply', requestId: msg.requestId, hit });
   };
 
   const onArtifact = (msg: ArtifactMessage, reply: (m: ToWorker) => void): void => {

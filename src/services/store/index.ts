@@ -178,9 +178,9 @@ export class LabStore {
     return this.runRepo.setStatus(experimentId, from, to);
   }
 
-  /** At start-up: `running` runs and the queued runs of their experiments become `interrupted`. */
-  markInterrupted(): string[] {
-    return this.runRepo.markInterrupted();
+  /** At start-up (no queue holds anything): every queued or running run becomes interrupted; returns the experiments touched. */
+  interruptOpenRuns(): string[] {
+    return this.transaction(() => this.runRepo.interruptOpen());
   }
 
   // ── metrics and logs ──
@@ -238,13 +238,9 @@ export class LabStore {
     return this.weights.list();
   }
 
-  /** Internal to bundles/import: writes weights and says whether the file is new (to undo it). */
+  /** Writes weights that must hash to `sha256` (a bundle's); says whether the file is new. */
   putWeightsChecked(buf: Uint8Array, sha256: string): Promise<{ sha256: string; bytes: number; written: boolean }> {
     return this.weights.put(buf, sha256);
-  }
-
-  removeWeightsFile(sha256: string): Promise<void> {
-    return this.weights.remove(sha256);
   }
 
   /** Removes weights files no parameter set references (and stale temp files); files touched in the last `graceMs` stay. */

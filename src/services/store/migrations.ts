@@ -17,16 +17,17 @@ const RUN_STATUS_CHECK = `status IN ('queued','running','done','failed','cancell
 
 /**
  * Migration 002's roll-up of one experiment's runs (SET clause; `x` is the experiment id):
- * status is the worst of running > queued > failed > interrupted > cancelled > done ('queued'
- * with no runs), seconds the sum, backend the latest run's, best_by_method the mean over targets
- * of each method's best validation accuracy. Part of a released migration: never edit it.
+ * status is the worst of running > queued > failed > interrupted > cancelled > done
+ * (`whenNoRuns` with no runs: 'queued' in 002, 'interrupted' from 003 on), seconds the sum,
+ * backend the latest run's, best_by_method the mean over targets of each method's best
+ * validation accuracy. Part of released migrations: what it produces for 002 never changes.
  */
-function rollup(x: string): string {
+function rollup(x: string, whenNoRuns: 'queued' | 'interrupted' = 'queued'): string {
   return `
     status = COALESCE((SELECT CASE MIN(CASE r.status WHEN 'running' THEN 0 WHEN 'queued' THEN 1 WHEN 'failed' THEN 2
         WHEN 'interrupted' THEN 3 WHEN 'cancelled' THEN 4 ELSE 5 END)
       WHEN 0 THEN 'running' WHEN 1 THEN 'queued' WHEN 2 THEN 'failed' WHEN 3 THEN 'interrupted' WHEN 4 THEN 'cancelled' WHEN 5 THEN 'done' END
-      FROM runs r WHERE r.experiment_id = ${x}), 'queued'),
+      FROM runs r WHERE r.experiment_id = ${x}), '${whenNoRuns}'),
     seconds = (SELECT SUM(r.seconds) FROM runs r WHERE r.experiment_id = ${x}),
     backend = (SELECT r.backend FROM runs r WHERE r.experiment_id = ${x} AND r.backend IS NOT NULL
       ORDER BY COALESCE(r.started_at, '') DESC, r.ordinal DESC LIMIT 1),
@@ -190,6 +191,37 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX artifacts_experiment ON artifacts(experiment_id);
       CREATE INDEX artifacts_run ON artifacts(run_id);
+    `,
+  },
+  {
+    version: 3,
+    name: '003_experiments_without_runs_are_interrupted',
+    // An experiment without runs (one imported from a bundle that had none) rolled up as
+    // 'queued', though nothing would ever run it, and start-up recovery looped over it forever.
+    // It is now 'interrupted': resuming plans its runs. The roll-up triggers are redefined with
+    // that default, a new experiment starts from it (its runs, planned in the same transaction,
+    // move it on), and existing ones are backfilled.
+    up: `
+      DROP TRIGGER runs_rollup_insert;
+      DROP TRIGGER runs_rollup_update;
+      DROP TRIGGER runs_rollup_delete;
+
+      CREATE TRIGGER runs_rollup_insert AFTER INSERT ON runs BEGIN
+        UPDATE experiments SET ${rollup('NEW.experiment_id', 'interrupted')} WHERE id = NEW.experiment_id;
+      END;
+      CREATE TRIGGER runs_rollup_update AFTER UPDATE OF status, seconds, backend, started_at, best_val, kind, method, experiment_id ON runs BEGIN
+        UPDATE experiments SET ${rollup('NEW.experiment_id', 'interrupted')} WHERE id = NEW.experiment_id;
+        UPDATE experiments SET ${rollup('OLD.experiment_id', 'interrupted')} WHERE id = OLD.experiment_id AND OLD.experiment_id IS NOT NEW.experiment_id;
+      END;
+      CREATE TRIGGER runs_rollup_delete AFTER DELETE ON runs BEGIN
+        UPDATE experiments SET ${rollup('OLD.experiment_id', 'interrupted')} WHERE id = OLD.experiment_id;
+      END;
+      CREATE TRIGGER experiments_without_runs AFTER INSERT ON experiments
+        WHEN NOT EXISTS (SELECT 1 FROM runs WHERE experiment_id = NEW.id) BEGIN
+        UPDATE experiments SET status = 'interrupted' WHERE id = NEW.id;
+      END;
+
+      UPDATE experiments SET status = 'interrupted' WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.experiment_id = experiments.id);
     `,
   },
 ];

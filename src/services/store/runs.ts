@@ -242,17 +242,11 @@ export class RunRepo {
   }
 
   /**
-   * After a crash or quit nothing is running: every `running` run, and the queued runs of the
-   * experiments those belonged to, become `interrupted`. Returns the experiments touched.
+   * At start-up, when no queue holds anything: every queued or running run becomes interrupted,
+   * whatever experiment it belongs to. Returns the experiments touched, sorted.
    */
-  markInterrupted(): string[] {
-    return this.db.transaction(() => {
-      const ids = (this.db.prepare(`SELECT DISTINCT experiment_id AS id FROM runs WHERE status = 'running' ORDER BY experiment_id`).all() as { id: string }[]).map((r) => r.id);
-      if (ids.length === 0) return ids;
-      this.db
-        .prepare(`UPDATE runs SET status = 'interrupted' WHERE status IN ('running', 'queued') AND experiment_id IN (SELECT value FROM json_each(?))`)
-        .run(toJson(ids));
-      return ids;
-    })();
+  interruptOpen(): string[] {
+    const rows = this.db.prepare(`UPDATE runs SET status = 'interrupted' WHERE status IN ('queued', 'running') RETURNING experiment_id AS id`).all() as { id: string }[];
+    return [...new Set(rows.map((r) => r.id))].sort();
   }
 }

@@ -79,12 +79,6 @@ export class WeightsDir {
     return buf;
   }
 
-  async remove(sha256: string): Promise<void> {
-    await unlink(this.path(sha256)).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOENT') throw e;
-    });
-  }
-
   /** sha256 of every weights file present. */
   async list(): Promise<string[]> {
     const names = await readdir(this.dir);
