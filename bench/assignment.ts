@@ -5,7 +5,9 @@
  * Kinds: `random` — uniform [0, 1); `weight-matching` — a Gram matrix A = X·Yᵀ like the
  * similarities weight matching builds, X an n×d standard normal matrix and Y = P·X + σ·noise for a
  * hidden permutation P. σ = 1 keeps P clearly the optimum (the easy, common case); σ = 6
- * (`weight-matching-noisy`) leaves only part of P (60–80 %) in the optimum, the hard case. The
+ * (`weight-matching-noisy`) leaves only part of P (60–80 %) in the optimum. `gradient-gram` — the
+ * near-low-rank gradient similarity GMT/FGMT match on (see gradientGram), the slow case before
+ * the auction phase. The
  * Gram products run on tfjs-wasm when it loads (entries then hold float32 values), else in plain
  * JS; the tfjs backend in use before is restored afterwards.
  *
@@ -23,8 +25,12 @@ const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./lsa_scipy.py', import.meta.url));
 const GRAM_DIM = 512;
 
-type Kind = 'random' | 'weight-matching' | 'weight-matching-noisy';
-const KINDS: Kind[] = ['random', 'weight-matching', 'weight-matching-noisy'];
+type Kind = 'random' | 'weight-matching' | 'weight-matching-noisy' | 'gradient-gram';
+const KINDS: Kind[] = ['random', 'weight-matching', 'weight-matching-noisy', 'gradient-gram'];
+/** gradient-gram: minibatch size, input width, and shared error directions of the two nets */
+const BATCH = 128;
+const INPUT = 784;
+const ERROR_RANK = 10;
 
 interface Case {
   n: number;
@@ -35,6 +41,15 @@ interface Case {
   jsTotal: number;
   scipySeconds?: number;
   scipyTotal?: number;
+}
+
+/** A bench matrix, for checking it by hand (e.g. its singular values) outside the bench. */
+export async function benchMatrix(kind: Kind, n: number, seed: number): Promise<Float64Array> {
+  try {
+    return await makeMatrix(kind, n, seed);
+  } finally {
+    await restoreBackend();
+  }
 }
 
 export async function benchAssignment(opts: { quick: boolean }): Promise<void> {
@@ -90,6 +105,7 @@ async function makeMatrix(kind: Kind, n: number, seed: number): Promise<Float64A
     for (let k = 0; k < a.length; k++) a[k] = r.next();
     return a;
   }
+  if (kind === 'gradient-gram') return gradientGram(n, r);
   const sigma = kind === 'weight-matching' ? 1 : 6;
   const d = GRAM_DIM;
   const xs = new Float64Array(n * d);
@@ -100,6 +116,66 @@ async function makeMatrix(kind: Kind, n: number, seed: number): Promise<Float64A
     for (let k = 0; k < d; k++) ys[j * d + k] = xs[p[j] * d + k] + sigma * r.normal();
   }
   return (await gramWasm(xs, ys, n, d)) ?? gram(xs, ys, n, d);
+}
+
+/**
+ * Like the similarity GMT/FGMT match on: the first-layer gradient Gram of a 784→n→10 MLP on one
+ * minibatch, A = δ2ᵀ·(X·Xᵀ)·δ1 plus a small rank-one bias term (δ2ᵀ1)(1ᵀδ1), where δ1, δ2
+ * (batch×n) are the two nets' hidden-unit error signals. Both are driven by the same few
+ * per-example output errors (shared batch-side factors, each net mixing them into its units in its
+ * own way) plus unit noise, and the inputs share a common mean, so A is dominated by a few
+ * singular directions (about 1, .9, .6, .4, .3 relative at n = 1024, like the real matrices): every
+ * row ranks the columns almost alike, the hard case for reduction-based starts.
+ */
+async function gradientGram(n: number, r: ReturnType<typeof rng>): Promise<Float64Array> {
+  const b = BATCH;
+  const xs = new Float64Array(b * INPUT);
+  const mean = Array.from({ length: INPUT }, () => 0.3 * r.next());
+  for (let p = 0; p < b; p++) for (let k = 0; k < INPUT; k++) xs[p * INPUT + k] = mean[k] + r.normal();
+  const kk = new Float64Array(b * b); // X·Xᵀ, scaled to unit-ish entries
+  for (let p = 0; p < b; p++) {
+    for (let q = 0; q <= p; q++) {
+      let s = 0;
+      for (let k = 0; k < INPUT; k++) s += xs[p * INPUT + k] * xs[q * INPUT + k];
+      kk[p * b + q] = kk[q * b + p] = s / INPUT;
+    }
+  }
+  const errors = Array.from({ length: ERROR_RANK }, () => Array.from({ length: b }, () => r.normal()));
+  const errorScale = Array.from({ length: ERROR_RANK }, (_, e) => Math.pow(0.8, e));
+  // δ as n×batch (unit-major), the layout the Gram product wants
+  const delta = (): Float64Array => {
+    const d = new Float64Array(n * b);
+    for (let j = 0; j < n; j++) {
+      const load = errorScale.map((s) => s * r.normal());
+      for (let p = 0; p < b; p++) {
+        let s = 0.5 * r.normal();
+        for (let e = 0; e < ERROR_RANK; e++) s += load[e] * errors[e][p];
+        d[j * b + p] = s;
+      }
+    }
+    return d;
+  };
+  const d1 = delta();
+  const d2 = delta();
+  const kd1 = new Float64Array(n * b); // (K·δ1)ᵀ
+  for (let j = 0; j < n; j++) {
+    for (let p = 0; p < b; p++) {
+      let s = 0;
+      for (let q = 0; q < b; q++) s += kk[p * b + q] * d1[j * b + q];
+      kd1[j * b + p] = s;
+    }
+  }
+  const a = (await gramWasm(d2, kd1, n, b)) ?? gram(d2, kd1, n, b);
+  const s1 = new Float64Array(n);
+  const s2 = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    for (let p = 0; p < b; p++) {
+      s1[j] += d1[j * b + p];
+      s2[j] += d2[j * b + p];
+    }
+  }
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) a[i * n + j] += 0.1 * s2[i] * s1[j];
+  return a;
 }
 
 let wasmState: 'untried' | 'ready' | 'unavailable' = 'untried';

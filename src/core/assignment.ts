@@ -10,7 +10,9 @@
  * Square matrices (n ≥ 256), the weight-matching case:
  *  1. row then column reduction (the matrix is read in place — no n² copy even to maximise):
  *     u_i = min_j c_ij, v_j = min_i (c_ij − u_i); each column's least row takes it while still
- *     free. On a clearly planted matrix every row gets a column here and nothing else runs;
+ *     free. On a clearly planted matrix every row gets a column here and nothing else runs.
+ *     If more than 3/4 of the rows are left free, the rows rank the columns alike (near-low-rank
+ *     matrices such as the gradient Grams of GMT/FGMT) and step 4 runs at once;
  *  2. a sparse problem: each row touched keeps only its K = 16 cheapest columns under the current
  *     prices (plus the columns it is one of the two cheapest rows of, so no column is left
  *     unreachable). Jonker–Volgenant augmenting row reduction and shortest augmenting paths
@@ -19,8 +21,13 @@
  *     outside its list, and prices only fall, so only rows whose own reduced cost rose past that
  *     bound are rescanned; rows with a cheaper column outside their list gain columns and are
  *     re-solved. If the sparse problem gets stuck (no augmenting path among the kept columns) or
- *     the checks do not settle, the dense solver finishes from the current state. Either way the
- *     invariant ends up checked against every column, so the answer is exact.
+ *     the checks do not settle, step 4 finishes;
+ *  4. dense finish: an ε-scaling forward auction (ε from 10⁻¹ to 10⁻⁷ of the cost range, ÷5 per
+ *     phase) brings the prices near the optimal duals; every row not exactly on its least reduced
+ *     cost is freed and dense shortest augmenting paths assign it. From the reduction's prices
+ *     those paths grow long on near-low-rank matrices (the last rows explore nearly all n
+ *     columns, O(n²) each); from the auction's they are mostly a step or two.
+ * Either way the invariant ends up checked against every column, so the answer is exact.
  * Small and rectangular matrices, and that fallback: dense Jonker–Volgenant — the same reduction,
  * reduction transfer, augmenting row reduction, then dense shortest augmenting paths (one fused
  * relax-and-find-minimum pass per row, as in scipy's Crouse 2016 solver). Rectangular problems
@@ -28,10 +35,10 @@
  *
  * Speed against scipy 1.10 on identical float64 matrices (maximize, n = 1024…4096, a shared
  * 2-core machine; bench/assignment.ts): 0.14–0.45× scipy's time on uniform random matrices and
- * 0.2–0.8× on Gram matrices like weight matching's. The weak spot is the dense fallback on
- * degenerate matrices where every row ranks the columns alike (e.g. rank one, c_ij = a_i·b_j):
- * O(n³) there, as in scipy, but about 2.5× scipy's time. The first few calls in a process run
- * several times slower until V8 has optimised the code.
+ * 0.2–0.8× on Gram matrices like weight matching's. On real GMT gradient Grams (784→H→10 MLP,
+ * one minibatch) 0.4× scipy at H = 1024 and 0.11× at H = 4096 (2.4 s against 21 s; the dense
+ * shortest paths alone took 43 s there). The first few calls in a process run several times
+ * slower until V8 has optimised the code.
  *
  * Shapes: nRows ≤ nCols is solved directly (all rows assigned). nRows > nCols is solved on the
  * transpose; then every column is assigned and rowToCol[i] = −1 for the nRows − nCols rows left
@@ -44,10 +51,12 @@ export interface AssignmentOptions {
   maximize?: boolean;
   /**
    * Testing and tuning knobs; the result is the same optimum either way. 'auto' (default) uses
-   * the sparse phase for square matrices of size ≥ 256; 'dense' never does; 'sparse' uses it for
-   * every square matrix of size ≥ 2.
+   * the sparse phase for square matrices of size ≥ 256, or the auction when the reduction leaves
+   * most rows free; 'dense' uses neither; 'sparse' uses the sparse phase for every square matrix
+   * of size ≥ 2 (with the auction as its fallback); 'auction' goes from the reduction straight to
+   * the auction for every square matrix of size ≥ 2.
    */
-  strategy?: 'auto' | 'dense' | 'sparse';
+  strategy?: 'auto' | 'dense' | 'sparse' | 'auction';
   /** columns kept per row in the sparse phase (default 16, at least 2) */
   sparseK?: number;
 }
@@ -78,6 +87,22 @@ const SPARSE_ROW_REDUCTION_ROUNDS = 3;
 const ROW_REDUCTION_BUDGET = 4;
 /** Dense check passes before handing over to the dense solver. */
 const MAX_CHECKS = 12;
+/**
+ * The reduction leaving more than this fraction of the rows free means the rows rank the columns
+ * alike (near-low-rank matrices such as gradient Grams): the sparse phase would get stuck, so the
+ * auction runs at once.
+ */
+const AUCTION_FREE_FRACTION = 0.75;
+/** ε-scaling: ε starts at this fraction of the cost range, shrinks by AUCTION_THETA per phase… */
+const AUCTION_START = 0.1;
+const AUCTION_THETA = 5;
+/** …down to this fraction of the range (exactness comes from the shortest paths after it). */
+const AUCTION_FINAL = 1e-7;
+/**
+ * Bids per row allowed in one phase before the auction gives up (price wars when ε is below the
+ * rounding of c − v); the shortest paths then finish from wherever the prices got to.
+ */
+const AUCTION_BIDS_PER_ROW = 64;
 
 /**
  * For each row its assigned column (−1 only for rows left over when nRows > nCols).
@@ -124,8 +149,8 @@ export function assignmentWithDuals(
   const vw = new Float64Array(m);
   const strategy = opts.strategy ?? 'auto';
   const sparseK = Math.max(2, Math.min(n, Math.floor(opts.sparseK ?? SPARSE_K)));
-  if (n === m && n >= 2 && (strategy === 'sparse' || (strategy === 'auto' && n >= SPARSE_MIN))) {
-    solveSquare(cost, sign, n, sparseK, x, y, vw);
+  if (n === m && n >= 2 && (strategy === 'sparse' || strategy === 'auction' || (strategy === 'auto' && n >= SPARSE_MIN))) {
+    solveSquare(cost, sign, n, sparseK, strategy === 'auction', x, y, vw);
   } else {
     solveDense(workingMatrix(cost, nRows, nCols, sign, transposed), n, m, x, y, vw);
   }
@@ -216,6 +241,7 @@ function solveSquare(
   sign: number,
   n: number,
   k: number,
+  auctionNow: boolean,
   x: Int32Array,
   y: Int32Array,
   v: Float64Array,
@@ -230,6 +256,10 @@ function solveSquare(
   if (nFree === 0) return; // every row already on its least reduced cost
   // Reduced costs this far below the row's are real violations rather than rounding noise.
   const tol = 1e-12 * scale;
+  if (auctionNow || nFree > AUCTION_FREE_FRACTION * n) {
+    finishWithAuction(cost, sign, n, x, y, v, free);
+    return;
+  }
 
   const sp = new SparseProblem(cost, sign, n, k, u, cheapest, second);
   for (let round = 0; round < SPARSE_ROW_REDUCTION_ROUNDS && nFree > 0; round++) {
@@ -247,10 +277,108 @@ function solveSquare(
     nFree = sp.checkRows(x, y, v, free, tol);
     if (nFree === 0) return;
   }
-  // The sparse problem could not finish: let the dense solver take over from the current prices.
+  // The sparse problem could not finish: the dense auction and shortest paths take over.
+  finishWithAuction(cost, sign, n, x, y, v, free);
+}
+
+/**
+ * Dense finish for square problems: an ε-scaling auction (Bertsekas) brings the prices close to
+ * optimal duals, then every row not exactly on its least reduced cost is freed and assigned by
+ * dense shortest augmenting paths, which makes the result exact. On near-low-rank matrices, where
+ * every row ranks the columns alike, shortest paths from poor prices grow long (the last rows
+ * explore nearly all n columns each); after the auction they are mostly one step. The auction
+ * starts from the prices in v; its assignment replaces x/y.
+ */
+function finishWithAuction(
+  cost: Float64Array | Float32Array,
+  sign: number,
+  n: number,
+  x: Int32Array,
+  y: Int32Array,
+  v: Float64Array,
+  free: Int32Array,
+): void {
   const c = workingMatrix(cost, n, n, sign, false);
-  nFree = freeRowsOffMinimum(c, n, x, y, v, free, tol);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let k = 0; k < c.length; k++) {
+    const a = c[k];
+    if (a < lo) lo = a;
+    if (a > hi) hi = a;
+  }
+  const range = hi - lo;
+  // ε must stay above the rounding of c − v, or bids would not move the reduced costs.
+  const floor = 1e-12 * Math.max(Math.abs(lo), Math.abs(hi));
+  if (range > 0) {
+    const last = Math.max(range * AUCTION_FINAL, floor);
+    for (let eps = Math.max(range * AUCTION_START, last); ; eps = Math.max(eps / AUCTION_THETA, last)) {
+      if (!auctionPhase(c, n, eps, x, y, v, free)) break;
+      if (eps === last) break;
+    }
+  }
+  // No tolerance here: after the auction most rows sit within ε of their minimum, and on a
+  // matrix with a large offset and a small range the rounding tolerance would let them stay.
+  const nFree = freeRowsOffMinimum(c, n, x, y, v, free, 0);
   denseAugment(c, n, nFree, free, x, y, v);
+}
+
+/**
+ * One forward auction phase (Gauss–Seidel): starting with every row free, a free row takes its
+ * column of least reduced cost c_ij − v_j, lowering that column's price by the gap to its second
+ * best plus ε (so it stays within ε of its best) and evicting the column's previous row, until all
+ * rows are assigned. Prices only fall, as everywhere in this file. Returns false if it ran out of
+ * its bid budget (rows may then be left free).
+ */
+function auctionPhase(
+  c: Float64Array,
+  n: number,
+  eps: number,
+  x: Int32Array,
+  y: Int32Array,
+  v: Float64Array,
+  queue: Int32Array,
+): boolean {
+  x.fill(-1);
+  y.fill(-1);
+  for (let i = 0; i < n; i++) queue[i] = i;
+  // circular queue of free rows: `count` rows from `head`
+  let head = 0;
+  let count = n;
+  let budget = AUCTION_BIDS_PER_ROW * n;
+  while (count > 0) {
+    if (--budget < 0) return false;
+    const i = queue[head];
+    head = head + 1 === n ? 0 : head + 1;
+    count--;
+    const base = i * n;
+    let u1 = c[base] - v[0];
+    let j1 = 0;
+    let u2 = Infinity;
+    for (let j = 1; j < n; j++) {
+      const h = c[base + j] - v[j];
+      if (h < u2) {
+        if (h < u1) {
+          u2 = u1;
+          u1 = h;
+          j1 = j;
+        } else {
+          u2 = h;
+        }
+      }
+    }
+    v[j1] -= u2 - u1 + eps;
+    const i0 = y[j1];
+    y[j1] = i;
+    x[i] = j1;
+    if (i0 >= 0) {
+      x[i0] = -1;
+      let tail = head + count;
+      if (tail >= n) tail -= n;
+      queue[tail] = i0;
+      count++;
+    }
+  }
+  return true;
 }
 
 /**

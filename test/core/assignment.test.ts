@@ -149,6 +149,7 @@ const STRATEGIES: AssignmentOptions[] = [
   { strategy: 'dense' },
   { strategy: 'sparse', sparseK: 2 },
   { strategy: 'sparse', sparseK: 3 },
+  { strategy: 'auction' },
 ];
 
 test('matches brute force on small matrices (square, wide, tall; ties, floats, negatives)', () => {
@@ -171,7 +172,7 @@ test('matches brute force on small matrices (square, wide, tall; ties, floats, n
     }
     assert.deepEqual(c, copy, 'input unchanged');
   }
-  assert.equal(cases, 6000);
+  assert.equal(cases, 7500);
 });
 
 test('recovers planted permutations exactly', () => {
@@ -251,10 +252,51 @@ test('n = 300: optimal by dual certificate and by an independent Hungarian refer
     for (const maximize of [false, true]) {
       const neg = maximize ? c.map((x) => -x) : c;
       const ref = (maximize ? -1 : 1) * hungarianReference(neg, n, n);
-      for (const o of [{}, { strategy: 'dense' as const }, { strategy: 'sparse' as const, sparseK: 2 }]) {
+      for (const o of [{}, { strategy: 'dense' as const }, { strategy: 'sparse' as const, sparseK: 2 }, { strategy: 'auction' as const }]) {
         const s = assignmentWithDuals(c, n, n, { ...o, maximize });
         const total = checkSolution(c, n, n, maximize, s);
         assert.ok(Math.abs(total - ref) <= 1e-9 * Math.max(1, Math.abs(ref)), `${name} max=${maximize}: ${total} vs ${ref}`);
+      }
+    }
+  }
+});
+
+/**
+ * Near-low-rank like the gradient Grams of GMT/FGMT: a few shared directions (singular values
+ * falling 1, .9, .6, .5, …) plus a little full-rank noise, so that every row ranks the columns
+ * almost alike and the reduction leaves most rows free.
+ */
+function nearLowRank(r: Rng, n: number): Float64Array {
+  const weights = [1, 0.9, 0.6, 0.5, 0.3];
+  const p = weights.map(() => Array.from({ length: n }, () => r.normal()));
+  const q = weights.map(() => Array.from({ length: n }, () => r.normal()));
+  const c = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0.05 * r.normal();
+      for (let k = 0; k < weights.length; k++) s += weights[k] * p[k][i] * q[k][j];
+      c[i * n + j] = s;
+    }
+  }
+  return c;
+}
+
+test('near-low-rank matrices (the auction path) are solved exactly', () => {
+  const r = rng(17);
+  for (const n of [64, 300]) {
+    const c = nearLowRank(r, n);
+    // the same matrix far from zero with a tiny range: ε is floored at the rounding of c − v
+    const offset = Float64Array.from(c, (x) => 1e6 + 1e-6 * x);
+    for (const [name, m] of [['plain', c], ['offset', offset]] as const) {
+      for (const maximize of [false, true]) {
+        const neg = maximize ? m.map((x) => -x) : m;
+        const ref = (maximize ? -1 : 1) * hungarianReference(neg, n, n);
+        for (const o of [{}, { strategy: 'auction' as const }, { strategy: 'sparse' as const }]) {
+          const s = assignmentWithDuals(m, n, n, { ...o, maximize });
+          const total = checkSolution(m, n, n, maximize, s);
+          const tol = name === 'offset' ? 1e-6 : 1e-9 * Math.max(1, Math.abs(ref));
+          assert.ok(Math.abs(total - ref) <= tol, `${name} n=${n} max=${maximize} ${JSON.stringify(o)}: ${total} vs ${ref}`);
+        }
       }
     }
   }
@@ -304,7 +346,7 @@ test('ties, duplicates and signed zeros', () => {
   const zeros = new Float64Array(n * n);
   for (let k = 0; k < zeros.length; k += 2) zeros[k] = -0;
   for (const maximize of [false, true]) {
-    for (const strategy of ['dense', 'sparse'] as const) {
+    for (const strategy of ['dense', 'sparse', 'auction'] as const) {
       const s = assignmentWithDuals(zeros, n, n, { maximize, strategy });
       assert.equal(checkSolution(zeros, n, n, maximize, s), 0);
       assert.equal(new Set(s.rowToCol).size, n);
