@@ -1,5 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
 
+type Shape4 = [number, number, number, number];
+
+/** Geometry of an NHWC, undilated conv — what both gradient kernels below are built from. */
+function nhwcConvInfo(
+  inputShape: Shape4,
+  filterShape: Shape4,
+  attrs: Pick<tf.Conv2DBackpropFilterAttrs, 'strides' | 'pad' | 'dimRoundingMode'>,
+): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(inputShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+}
+
 /**
  * Repairs to @tensorflow/tfjs-backend-wasm 4.22 that make training on it fast or possible at all
  * (numbers in /work/shared/notes/stack-facts.md and bench/training.ts):
@@ -140,16 +151,7 @@ function conv2DBackpropFilter(args: Parameters<KernelFunc>[0]): Info {
   const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   if (attrs.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter on wasm supports NHWC only');
   const [kh, kw, inC, outC] = attrs.filterShape;
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    attrs.filterShape,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    false,
-    'channelsLast',
-  );
+  const info = nhwcConvInfo(x.shape as Shape4, attrs.filterShape, attrs);
   const { strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow } = info;
   if (dy.shape[1] !== oh || dy.shape[2] !== ow || dy.shape[3] !== outC || x.shape[3] !== inC) {
     throw new Error(`Conv2DBackpropFilter: dy ${dy.shape} does not match x ${x.shape} and filter ${attrs.filterShape}`);
@@ -208,16 +210,7 @@ function conv2DBackpropInput(original: KernelFunc): KernelFunc {
     if (attrs.dataFormat === 'NCHW') return original(args);
     const [n, h, w, inC] = attrs.inputShape;
     const [kh, kw, , outC] = filter.shape;
-    const info = tf.backend_util.computeConv2DInfo(
-      attrs.inputShape,
-      filter.shape as [number, number, number, number],
-      attrs.strides,
-      1,
-      attrs.pad,
-      attrs.dimRoundingMode,
-      false,
-      'channelsLast',
-    );
+    const info = nhwcConvInfo(attrs.inputShape, filter.shape as Shape4, attrs);
     const { strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow } = info;
     const top = kh - 1 - info.padInfo.top;
     const left = kw - 1 - info.padInfo.left;
