@@ -186,7 +186,12 @@ let previousBackend: string | null = null;
  * matrices would take minutes otherwise), in float32 then widened; null if wasm is unavailable.
  * Y is transposed here because wasm's matMul with a transposed operand is very slow.
  */
-async function gramWasm(xs: Float64Array, ys: Float64Array, n: number, d: number): Promise<Float64Array | null> {
+async function gramWasm(
+  xs: Float64Array,
+  ys: Float64Array,
+  n: number,
+  d: number,
+): Promise<Float64Array | null> {
   if (wasmState === 'unavailable') return null;
   try {
     const tf = await import('@tensorflow/tfjs');
@@ -347,7 +352,8 @@ function printTable(cases: Case[], skipped: string | null): void {
     ]);
   }
   const widths = head.map((h, k) => Math.max(h.length, ...rows.map((r) => r[k].length)));
-  const line = (r: string[]): string => r.map((s, k) => (k < 2 ? s.padEnd(widths[k]) : s.padStart(widths[k]))).join('  ');
+  const line = (r: string[]): string =>
+    r.map((s, k) => (k < 2 ? s.padEnd(widths[k]) : s.padStart(widths[k]))).join('  ');
   console.log(line(head));
   for (const r of rows) console.log(line(r));
   if (mismatches.length > 0) {

@@ -47,8 +47,16 @@ function mlp(): Model {
     permSpec: {} as Model['permSpec'],
     apply: (p, x) =>
       tf.tidy(() => {
-        const h = tf.relu(tf.add(tf.matMul(tf.reshape(x, [x.shape[0], inDim]) as tf.Tensor2D, p['fc1.kernel'] as tf.Tensor2D), p['fc1.bias']));
-        return tf.add(tf.matMul(h as tf.Tensor2D, p['fc2.kernel'] as tf.Tensor2D), p['fc2.bias']) as tf.Tensor2D;
+        const h = tf.relu(
+          tf.add(
+            tf.matMul(tf.reshape(x, [x.shape[0], inDim]) as tf.Tensor2D, p['fc1.kernel'] as tf.Tensor2D),
+            p['fc1.bias'],
+          ),
+        );
+        return tf.add(
+          tf.matMul(h as tf.Tensor2D, p['fc2.kernel'] as tf.Tensor2D),
+          p['fc2.bias'],
+        ) as tf.Tensor2D;
       }),
     init: (seed) => {
       const out: Params = {};
@@ -90,7 +98,14 @@ function syntheticData(steps: number): Dataset {
   };
 }
 
-const SPEC: TrainSpec = { epochs: 1, batchSize: BATCH, lr: 0.01, momentum: 0.9, weightDecay: 0, lrSchedule: 'constant' };
+const SPEC: TrainSpec = {
+  epochs: 1,
+  batchSize: BATCH,
+  lr: 0.01,
+  momentum: 0.9,
+  weightDecay: 0,
+  lrSchedule: 'constant',
+};
 
 /** Steps per second of trainModel, timed between progress reports after `warmup` steps. */
 async function trainSteps(model: Model, warmup: number, steps: number): Promise<number> {
@@ -126,9 +141,17 @@ function timeMs(fn: () => tf.Tensor | tf.Tensor[], reps: number): number {
   return best;
 }
 
-const MATMUL_FORMS = [[false, false], [true, false], [false, true], [true, true]] as const;
+const MATMUL_FORMS = [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+] as const;
 
-function matmulTable(reps: number, forms: readonly (readonly [boolean, boolean])[] = MATMUL_FORMS): Record<string, number> {
+function matmulTable(
+  reps: number,
+  forms: readonly (readonly [boolean, boolean])[] = MATMUL_FORMS,
+): Record<string, number> {
   const a = tf.randomNormal([1024, 1024], 0, 1, 'float32', 1) as tf.Tensor2D;
   const b = tf.randomNormal([1024, 1024], 0, 1, 'float32', 2) as tf.Tensor2D;
   const out: Record<string, number> = {};
@@ -154,7 +177,12 @@ function breakdown(model: Model, reps: number): { forward: number; backward: num
   const bufs = tf.tidy(() => theta.map((t) => tf.zerosLike(t)));
   const parts = [
     () => tf.tidy(() => softmaxCrossEntropy(model.apply(init, x), y)),
-    () => tf.tidy(() => tf.grads((...ps: tf.Tensor[]) => softmaxCrossEntropy(model.apply(Object.fromEntries(names.map((n, i) => [n, ps[i]])), x), y))(theta)),
+    () =>
+      tf.tidy(() =>
+        tf.grads((...ps: tf.Tensor[]) =>
+          softmaxCrossEntropy(model.apply(Object.fromEntries(names.map((n, i) => [n, ps[i]])), x), y),
+        )(theta),
+      ),
     () => tf.tidy(() => sgdStep(model, names, theta, bufs, x, y, hp).theta),
   ];
   const best = parts.map(() => Infinity);
@@ -169,19 +197,26 @@ async function kernelProfile(model: Model): Promise<[string, number, number][]> 
   const theta = names.map((n) => init[n]);
   const data = syntheticSplit(BATCH, 4);
   const bufs = tf.tidy(() => theta.map((t) => tf.zerosLike(t)));
-  const run = () => tf.tidy(() => sgdStep(model, names, theta, bufs, data.x, data.y, { lr: 0.01, momentum: 0.9, weightDecay: 0 }).theta);
+  const run = () =>
+    tf.tidy(
+      () =>
+        sgdStep(model, names, theta, bufs, data.x, data.y, { lr: 0.01, momentum: 0.9, weightDecay: 0 }).theta,
+    );
   tf.dispose(run());
   const info = await tf.profile(() => run());
   const by = new Map<string, [number, number]>();
   for (const k of info.kernels) {
     const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-    const key = k.name === 'BatchMatMul' ? `BatchMatMul ${k.inputShapes.map((s) => `[${s}]`).join('×')}` : k.name;
+    const key =
+      k.name === 'BatchMatMul' ? `BatchMatMul ${k.inputShapes.map((s) => `[${s}]`).join('×')}` : k.name;
     const [t, c] = by.get(key) ?? [0, 0];
     by.set(key, [t + ms, c + 1]);
   }
   tf.dispose(info.result as tf.Tensor[]);
   tf.dispose([...theta, ...bufs, data.x, data.y]);
-  return [...by.entries()].map(([k, [t, c]]): [string, number, number] => [k, t, c]).sort((a, b) => b[1] - a[1]);
+  return [...by.entries()]
+    .map(([k, [t, c]]): [string, number, number] => [k, t, c])
+    .sort((a, b) => b[1] - a[1]);
 }
 
 /** One 3×3 'same' conv layer's three kernels, on the current backend's registered kernels. */
@@ -193,10 +228,26 @@ function convKernels(batch: number, reps: number, withFilterGrad: boolean): Reco
   const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC' };
   const out: Record<string, number> = {
     Conv2D: timeMs(() => tf.conv2d(x, w, 1, 'same'), reps),
-    Conv2DBackpropInput: timeMs(() => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape }) as tf.Tensor, reps),
+    Conv2DBackpropInput: timeMs(
+      () =>
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropInput',
+            { dy, filter: w },
+            { ...attrs, inputShape: x.shape },
+          ) as tf.Tensor,
+      reps,
+    ),
   };
   if (withFilterGrad) {
-    out.Conv2DBackpropFilter = timeMs(() => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor, reps);
+    out.Conv2DBackpropFilter = timeMs(
+      () =>
+        tf
+          .engine()
+          .runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape }) as tf.Tensor,
+      reps,
+    );
   }
   tf.dispose([x, dy, w]);
   return out;
@@ -215,12 +266,18 @@ interface TorchResult {
 function runTorch(threads: number, steps: number): TorchResult | string {
   if (!existsSync(PYTHON)) return `${PYTHON} not found`;
   const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
-  if (probe.status !== 0) return `PyTorch is not importable by ${PYTHON} (${(probe.stderr || '').trim().split('\n').pop()})`;
-  const res = spawnSync(PYTHON, [SCRIPT, '--threads', String(threads), '--steps', String(steps), '--hidden', String(HIDDEN)], {
-    encoding: 'utf8',
-    timeout: 600_000,
-  });
-  if (res.status !== 0) return `train_torch.py failed: ${(res.stderr || res.error?.message || '').trim().split('\n').pop()}`;
+  if (probe.status !== 0)
+    return `PyTorch is not importable by ${PYTHON} (${(probe.stderr || '').trim().split('\n').pop()})`;
+  const res = spawnSync(
+    PYTHON,
+    [SCRIPT, '--threads', String(threads), '--steps', String(steps), '--hidden', String(HIDDEN)],
+    {
+      encoding: 'utf8',
+      timeout: 600_000,
+    },
+  );
+  if (res.status !== 0)
+    return `train_torch.py failed: ${(res.stderr || res.error?.message || '').trim().split('\n').pop()}`;
   return JSON.parse(res.stdout.trim().split('\n').pop()!) as TorchResult;
 }
 
@@ -232,7 +289,9 @@ export async function benchTraining(opts: { quick: boolean }): Promise<void> {
   const steps = opts.quick ? 8 : 30;
   const model = mlp();
   const stepGflop = (3 * 2 * BATCH * (784 * HIDDEN + HIDDEN * 10)) / 1e9;
-  console.log(`\n== Training: 2-MLP 784-${HIDDEN}-10, batch ${BATCH}, SGD momentum 0.9 (~${stepGflop.toFixed(2)} GFLOP per step) ==`);
+  console.log(
+    `\n== Training: 2-MLP 784-${HIDDEN}-10, batch ${BATCH}, SGD momentum 0.9 (~${stepGflop.toFixed(2)} GFLOP per step) ==`,
+  );
 
   const choice = (process.env.TRAJECTORY_LAB_BACKEND as BackendChoice | undefined) ?? 'auto';
   const info = await initBackend(choice);
@@ -252,9 +311,13 @@ export async function benchTraining(opts: { quick: boolean }): Promise<void> {
     useWasmKernelRepairs(true);
     console.log('\n1024³ matMul on wasm (ms; GFLOP/s):   tfjs-backend-wasm as shipped → with the repair');
     for (const k of Object.keys(orig)) {
-      console.log(`  ${k.padEnd(6)} ${f1(orig[k]).padStart(8)} ms (${gflops(orig[k]).padStart(5)}) → ${f1(fixed[k]).padStart(7)} ms (${gflops(fixed[k]).padStart(5)})  ×${f1(orig[k] / fixed[k])}`);
+      console.log(
+        `  ${k.padEnd(6)} ${f1(orig[k]).padStart(8)} ms (${gflops(orig[k]).padStart(5)}) → ${f1(fixed[k]).padStart(7)} ms (${gflops(fixed[k]).padStart(5)})  ×${f1(orig[k] / fixed[k])}`,
+      );
     }
-    console.log(`  training step: ${f2(before)} steps/s as shipped → ${f2(main)} steps/s repaired (×${f1(main / before)})`);
+    console.log(
+      `  training step: ${f2(before)} steps/s as shipped → ${f2(main)} steps/s repaired (×${f1(main / before)})`,
+    );
 
     const convBatch = opts.quick ? 8 : 32;
     useWasmKernelRepairs(false);
@@ -262,7 +325,9 @@ export async function benchTraining(opts: { quick: boolean }): Promise<void> {
     useWasmKernelRepairs(true);
     const convFixed = convKernels(convBatch, opts.quick ? 2 : 3, true);
     const convGflop = (2 * convBatch * 16 * 16 * 9 * 128 * 128) / 1e9;
-    console.log(`\nconv 3×3 128→128 on 16×16, batch ${convBatch} (${convGflop.toFixed(2)} GFLOP each), ms as shipped → repaired`);
+    console.log(
+      `\nconv 3×3 128→128 on 16×16, batch ${convBatch} (${convGflop.toFixed(2)} GFLOP each), ms as shipped → repaired`,
+    );
     for (const k of Object.keys(convFixed)) {
       const before = convOrig[k];
       const shipped = before === undefined ? '  missing' : `${f1(before).padStart(9)}`;
@@ -289,7 +354,10 @@ export async function benchTraining(opts: { quick: boolean }): Promise<void> {
       break;
     }
     torchRows.push(r);
-    rows.push([`PyTorch ${r.torch} CPU, ${threads === 0 ? `default threads (${r.threads})` : '1 thread'}`, r.stepsPerSec]);
+    rows.push([
+      `PyTorch ${r.torch} CPU, ${threads === 0 ? `default threads (${r.threads})` : '1 thread'}`,
+      r.stepsPerSec,
+    ]);
   }
 
   console.log('\nsteps/s');
@@ -298,12 +366,17 @@ export async function benchTraining(opts: { quick: boolean }): Promise<void> {
     const ratio = torch1 ? `  ${f2(sps / torch1)}× PyTorch 1-thread` : '';
     console.log(`  ${name.padEnd(44)} ${f2(sps).padStart(7)}${ratio}`);
   }
-  if (torchRows[1]) console.log(`  ${info.name} / PyTorch default threads: ${f2(main / torchRows[1].stepsPerSec)}×`);
+  if (torchRows[1])
+    console.log(`  ${info.name} / PyTorch default threads: ${f2(main / torchRows[1].stepsPerSec)}×`);
 
-  console.log(`\nwhere a step goes (${info.name}, ms): forward ${f1(parts.forward)}, backward ${f1(parts.backward)}, update ${f1(parts.update)}`);
+  console.log(
+    `\nwhere a step goes (${info.name}, ms): forward ${f1(parts.forward)}, backward ${f1(parts.backward)}, update ${f1(parts.update)}`,
+  );
   if (torchRows[0]) {
     const t = torchRows[0];
-    console.log(`  PyTorch 1 thread (ms):        forward ${f1(t.forwardMs)}, backward ${f1(t.backwardMs)}, update ${f1(t.updateMs)}; 1024³ matMul ${f1(t.matmul1024Ms)} ms (${gflops(t.matmul1024Ms)} GFLOP/s)`);
+    console.log(
+      `  PyTorch 1 thread (ms):        forward ${f1(t.forwardMs)}, backward ${f1(t.backwardMs)}, update ${f1(t.updateMs)}; 1024³ matMul ${f1(t.matmul1024Ms)} ms (${gflops(t.matmul1024Ms)} GFLOP/s)`,
+    );
   }
   const total = kernels.reduce((a, k) => a + k[1], 0);
   console.log(`  kernels of one step (tf.profile, ${f1(total)} ms in kernels):`);

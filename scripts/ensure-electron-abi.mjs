@@ -48,22 +48,33 @@ if (!force && existsSync(outFile) && existsSync(markerFile)) {
   }
 }
 
-console.log(`building better-sqlite3 ${sqlite} for Electron ${electron} (${process.platform}-${process.arch}), beside Node's build`);
+console.log(
+  `building better-sqlite3 ${sqlite} for Electron ${electron} (${process.platform}-${process.arch}), beside Node's build`,
+);
 const work = join(outDir, 'build-tree');
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
 // A copy without Node's build, so nothing in node_modules/better-sqlite3 changes.
-cpSync(join(modules, 'better-sqlite3'), work, { recursive: true, filter: (src) => !src.startsWith(join(modules, 'better-sqlite3', 'build')) });
+cpSync(join(modules, 'better-sqlite3'), work, {
+  recursive: true,
+  filter: (src) => !src.startsWith(join(modules, 'better-sqlite3', 'build')),
+});
 
 const bin = (name) => join(modules, '.bin', process.platform === 'win32' ? `${name}.cmd` : name);
 const target = ['--runtime=electron', `--target=${electron}`, `--arch=${process.arch}`];
 const ok =
   run(bin('prebuild-install'), [...target, `--platform=${process.platform}`, '--verbose'], work) ||
-  run(bin('node-gyp'), ['rebuild', '--release', ...target, '--dist-url=https://electronjs.org/headers'], work);
+  run(
+    bin('node-gyp'),
+    ['rebuild', '--release', ...target, '--dist-url=https://electronjs.org/headers'],
+    work,
+  );
 const built = join(work, 'build', 'Release', 'better_sqlite3.node');
 if (!ok || !existsSync(built)) {
   rmSync(work, { recursive: true, force: true });
-  console.error('could not build better-sqlite3 for Electron (no prebuilt binary and no compiler/headers?); see the output above');
+  console.error(
+    'could not build better-sqlite3 for Electron (no prebuilt binary and no compiler/headers?); see the output above',
+  );
   process.exit(1);
 }
 copyFileSync(built, outFile);

@@ -13,7 +13,13 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { FASHION_MNIST_CLASS_NAMES } from '../src/core/data/class-names.js';
-import { encodeIdx, IDX_FILE_NAMES, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, readIdxDir } from '../src/core/data/idx.js';
+import {
+  encodeIdx,
+  IDX_FILE_NAMES,
+  IDX_IMAGES_MAGIC,
+  IDX_LABELS_MAGIC,
+  readIdxDir,
+} from '../src/core/data/idx.js';
 import type { RawSplit } from '../src/core/data/raw.js';
 import { shuffledIndices } from '../src/core/data/split.js';
 
@@ -64,7 +70,11 @@ function balancedSubset(labels: Uint8Array, classes: number, perClass: number, s
   return Int32Array.from(picked.sort((a, b) => a - b));
 }
 
-function subset(split: RawSplit, idx: Int32Array, imageSize: number): { images: Uint8Array; labels: Uint8Array } {
+function subset(
+  split: RawSplit,
+  idx: Int32Array,
+  imageSize: number,
+): { images: Uint8Array; labels: Uint8Array } {
   const images = new Uint8Array(idx.length * imageSize);
   const labels = new Uint8Array(idx.length);
   idx.forEach((i, k) => {
@@ -111,18 +121,35 @@ async function main(): Promise<void> {
   for (const [name, content] of outputs) {
     const gz = deterministicGzip(content);
     await writeFile(join(args.out, `${name}.gz`), gz);
-    written.push({ name: `${name}.gz`, bytes: gz.length, sha256: sha256(gz), contentSha256: sha256(content) });
+    written.push({
+      name: `${name}.gz`,
+      bytes: gz.length,
+      sha256: sha256(gz),
+      contentSha256: sha256(content),
+    });
   }
   const sources = await Promise.all(full.files.map(async (f) => ({ f, sha: sha256(await readFile(f)) })));
-  await writeFile(join(args.out, 'README.md'), readme(args, trainIdx.length, testIdx.length, written, sources));
+  await writeFile(
+    join(args.out, 'README.md'),
+    readme(args, trainIdx.length, testIdx.length, written, sources),
+  );
   await writeFile(join(args.out, 'LICENSE'), LICENSE);
 
   const total = written.reduce((a, x) => a + x.bytes, 0);
-  for (const x of written) console.log(`${x.name.padEnd(30)} ${String(x.bytes).padStart(9)} bytes  ${x.sha256}`);
-  console.log(`total ${total} bytes (${(total / 1024 / 1024).toFixed(2)} MiB); train ${trainIdx.length}, test ${testIdx.length}; wrote ${relative(process.cwd(), args.out) || '.'}`);
+  for (const x of written)
+    console.log(`${x.name.padEnd(30)} ${String(x.bytes).padStart(9)} bytes  ${x.sha256}`);
+  console.log(
+    `total ${total} bytes (${(total / 1024 / 1024).toFixed(2)} MiB); train ${trainIdx.length}, test ${testIdx.length}; wrote ${relative(process.cwd(), args.out) || '.'}`,
+  );
 }
 
-function readme(args: Args, nTrain: number, nTest: number, written: Written[], sources: { f: string; sha: string }[]): string {
+function readme(
+  args: Args,
+  nTrain: number,
+  nTest: number,
+  written: Written[],
+  sources: { f: string; sha: string }[],
+): string {
   const cmd = ['npx tsx scripts/make-mini-dataset.ts'];
   if (args.trainPerClass !== 1000) cmd.push(`--train-per-class ${args.trainPerClass}`);
   if (args.testPerClass !== 200) cmd.push(`--test-per-class ${args.testPerClass}`);

@@ -47,7 +47,9 @@ async function readSpec(path: string | undefined, backend?: string): Promise<Exp
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
-    throw new UsageError(`cannot read spec ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new UsageError(
+      `cannot read spec ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   let json: Record<string, unknown>;
   try {
@@ -105,7 +107,10 @@ async function main(argv: string[]): Promise<number> {
         const dataDir = values.db === 'default' ? defaultDataDir() : resolve(values.db);
         // While this runs, a lab opening the folder would take our running runs for abandoned
         // ones (and we its): one process at a time.
-        const lock = acquireDataLock(dataDir, { role: 'npm run lab -- run --db', hint: 'stop it, or record into another folder with --db' });
+        const lock = acquireDataLock(dataDir, {
+          role: 'npm run lab -- run --db',
+          hint: 'stop it, or record into another folder with --db',
+        });
         let store: LabStore;
         try {
           store = LabStore.open(dataDir);
@@ -115,7 +120,14 @@ async function main(argv: string[]): Promise<number> {
         }
         try {
           const name = spec.name ?? basename(positionals[0]!, '.json');
-          const recorded = await runRecorded({ store, spec, name, origin: 'cli', onEvent: progressPrinter(), signal: controller.signal });
+          const recorded = await runRecorded({
+            store,
+            spec,
+            name,
+            origin: 'cli',
+            onEvent: progressPrinter(),
+            signal: controller.signal,
+          });
           result = recorded.result;
           process.stdout.write(`recorded as experiment ${recorded.experimentId} in ${dataDir}\n`);
         } finally {
@@ -136,13 +148,18 @@ async function main(argv: string[]): Promise<number> {
     case 'init-params': {
       const spec = await readSpec(positionals[0]);
       if (!values.out) throw new UsageError('missing --out <file.safetensors>');
-      if (values.seed === undefined || !/^\d+$/.test(values.seed)) throw new UsageError('missing or bad --seed <non-negative integer>');
+      if (values.seed === undefined || !/^\d+$/.test(values.seed))
+        throw new UsageError('missing or bad --seed <non-negative integer>');
       await initBackend(spec.backend);
       const preview = await previewDataset(spec.dataset, 0);
       const model = buildModel(spec.model, preview.inputShape, preview.classes);
       const seed = Number(values.seed);
       const params = model.init(seed);
-      const sha = await saveParams(resolve(values.out), params, { arch: JSON.stringify(spec.model), origin: 'init', seed: String(seed) });
+      const sha = await saveParams(resolve(values.out), params, {
+        arch: JSON.stringify(spec.model),
+        origin: 'init',
+        seed: String(seed),
+      });
       disposeParams(params);
       process.stdout.write(`wrote ${values.out} (${model.describe}, seed ${seed}, sha256 ${sha})\n`);
       return 0;
@@ -167,17 +184,26 @@ async function main(argv: string[]): Promise<number> {
 function intOption(v: string | undefined, name: string, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!/^\d+$/.test(v) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${v}"`);
+  if (!/^\d+$/.test(v) || n < min || n > max)
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${v}"`);
   return n;
 }
 
 async function appVersion(): Promise<string> {
-  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version?: string;
+  };
   return pkg.version ?? '0.0.0';
 }
 
 /** Runs until Ctrl-C (or SIGTERM); then stops the workers (their runs become interrupted) and closes the store. */
-async function serve(values: { data?: string; port?: string; host?: string; concurrency?: string; 'allow-remote'?: boolean }): Promise<number> {
+async function serve(values: {
+  data?: string;
+  port?: string;
+  host?: string;
+  concurrency?: string;
+  'allow-remote'?: boolean;
+}): Promise<number> {
   const dataDir = values.data ? resolve(values.data) : defaultDataDir();
   let lab;
   try {
@@ -195,8 +221,13 @@ async function serve(values: { data?: string; port?: string; host?: string; conc
   }
   const out = process.stdout;
   out.write(`Trajectory Lab (headless) — data in ${dataDir}\n`);
-  if (!lab.hasRenderer) out.write(`warning: no built renderer found; run "npm run build:renderer" (npm run serve does it) — the API works without it\n`);
-  out.write(`listening on ${lab.server.host}:${lab.server.port}; press Ctrl-C to stop\nopen ${lab.server.url}\n`);
+  if (!lab.hasRenderer)
+    out.write(
+      `warning: no built renderer found; run "npm run build:renderer" (npm run serve does it) — the API works without it\n`,
+    );
+  out.write(
+    `listening on ${lab.server.host}:${lab.server.port}; press Ctrl-C to stop\nopen ${lab.server.url}\n`,
+  );
   await new Promise<void>((resolveStop) => {
     const stop = (): void => resolveStop();
     process.once('SIGINT', stop);

@@ -24,7 +24,9 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): (e
         println(`${e.level === 'warn' ? 'warning: ' : ''}${e.message}`);
         break;
       case 'backend':
-        println(`backend: ${e.backend.name} ${e.backend.version} (${e.backend.device}, ${e.backend.threads} thread${e.backend.threads === 1 ? '' : 's'}${e.backend.simd ? ', SIMD' : ''})`);
+        println(
+          `backend: ${e.backend.name} ${e.backend.version} (${e.backend.device}, ${e.backend.threads} thread${e.backend.threads === 1 ? '' : 's'}${e.backend.simd ? ', SIMD' : ''})`,
+        );
         for (const n of e.backend.notes) println(`  ${n}`);
         break;
       case 'phase':
@@ -49,7 +51,9 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): (e
       case 'metric':
         break;
       case 'method-done':
-        println(`  target ${e.target} ${e.result.method}: val ${pct(e.result.valAccuracy.at(-1)!)} at T, best ${pct(e.result.valAccuracy[e.result.bestStep])} at t=${e.result.bestStep}, test ${pct(e.result.testAccuracy)} (${e.result.seconds.toFixed(1)} s)`);
+        println(
+          `  target ${e.target} ${e.result.method}: val ${pct(e.result.valAccuracy.at(-1)!)} at T, best ${pct(e.result.valAccuracy[e.result.bestStep])} at t=${e.result.bestStep}, test ${pct(e.result.testAccuracy)} (${e.result.seconds.toFixed(1)} s)`,
+        );
         break;
     }
   };

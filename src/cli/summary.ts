@@ -3,7 +3,9 @@ import { pct } from './progress.js';
 
 /** The table printed at the end of `lab run`: one row per target and method. */
 export function summaryTable(r: ExperimentResult): string {
-  const rows: string[][] = [['target', 'method', 'val@t=1', 'val@T', 'best (t)', 'test@T', 'test@best', 'grads', 'seconds']];
+  const rows: string[][] = [
+    ['target', 'method', 'val@t=1', 'val@T', 'best (t)', 'test@T', 'test@best', 'grads', 'seconds'],
+  ];
   for (const t of r.targets) {
     for (const m of Object.values(t.methods)) {
       if (!m) continue;
@@ -21,12 +23,18 @@ export function summaryTable(r: ExperimentResult): string {
     }
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  const fmt = (row: string[]): string => row.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
+  const fmt = (row: string[]): string =>
+    row.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
   const lines = [fmt(rows[0]), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.slice(1).map(fmt)];
   const head = [
     `${r.model.arch} on ${r.dataset.name} (${r.dataset.train} train / ${r.dataset.validation} val / ${r.dataset.test} test), backend ${r.backend.name} ${r.backend.version}, ${r.backend.threads} thread(s)`,
     `source ${r.source.label}: val ${pct(r.source.valAccuracy)}, test ${pct(r.source.testAccuracy)}, ${r.source.seconds.toFixed(1)} s${r.source.reused ? ' (reused)' : ''}`,
-    ...r.targets.filter((t) => t.trained).map((t) => `target ${t.label} trained (Oracle): val ${pct(t.trained!.valAccuracy)}, test ${pct(t.trained!.testAccuracy)}, ${t.trained!.seconds.toFixed(1)} s`),
+    ...r.targets
+      .filter((t) => t.trained)
+      .map(
+        (t) =>
+          `target ${t.label} trained (Oracle): val ${pct(t.trained!.valAccuracy)}, test ${pct(t.trained!.testAccuracy)}, ${t.trained!.seconds.toFixed(1)} s`,
+      ),
   ];
   return [...head, '', ...lines, '', `total ${r.seconds.toFixed(1)} s`].join('\n');
 }

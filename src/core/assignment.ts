@@ -149,7 +149,11 @@ export function assignmentWithDuals(
   const vw = new Float64Array(m);
   const strategy = opts.strategy ?? 'auto';
   const sparseK = Math.max(2, Math.min(n, Math.floor(opts.sparseK ?? SPARSE_K)));
-  if (n === m && n >= 2 && (strategy === 'sparse' || strategy === 'auction' || (strategy === 'auto' && n >= SPARSE_MIN))) {
+  if (
+    n === m &&
+    n >= 2 &&
+    (strategy === 'sparse' || strategy === 'auction' || (strategy === 'auto' && n >= SPARSE_MIN))
+  ) {
     solveSquare(cost, sign, n, sparseK, strategy === 'auction', x, y, vw);
   } else {
     solveDense(workingMatrix(cost, nRows, nCols, sign, transposed), n, m, x, y, vw);
@@ -676,7 +680,13 @@ class SparseProblem {
    * it stays optimal there; the row it displaces is processed next (at once if v dropped, else in
    * the next round). Returns the number of rows still free, compacted at the front of `free`.
    */
-  augmentingRowReduction(nFree: number, free: Int32Array, x: Int32Array, y: Int32Array, v: Float64Array): number {
+  augmentingRowReduction(
+    nFree: number,
+    free: Int32Array,
+    x: Int32Array,
+    y: Int32Array,
+    v: Float64Array,
+  ): number {
     return rowReduction(nFree, free, x, y, v, ROW_REDUCTION_BUDGET * this.n, (i, out) => {
       this.ensureRow(i, v);
       const { col, val } = this;
@@ -910,7 +920,14 @@ function rowReduction(
  * Fills x (row → column), y (column → row, −1 if unassigned) and v (column duals; the row duals
  * are u_i = c[i, x_i] − v[x_i]).
  */
-function solveDense(c: Float64Array, n: number, m: number, x: Int32Array, y: Int32Array, v: Float64Array): void {
+function solveDense(
+  c: Float64Array,
+  n: number,
+  m: number,
+  x: Int32Array,
+  y: Int32Array,
+  v: Float64Array,
+): void {
   if (n === 1) {
     // Also avoids the "second smallest" of a single column being +Infinity in the reductions.
     let best = 0;

@@ -29,12 +29,18 @@ interface Attempt {
 let current: { choice: BackendChoice; info: BackendInfo } | null = null;
 let pending: { choice: BackendChoice; promise: Promise<BackendInfo> } | null = null;
 
-export async function initBackend(choice: BackendChoice = 'auto', onLog?: (msg: string) => void): Promise<BackendInfo> {
+export async function initBackend(
+  choice: BackendChoice = 'auto',
+  onLog?: (msg: string) => void,
+): Promise<BackendInfo> {
   const effective = resolveChoice(choice);
   if (current && current.choice === effective && tf.getBackend() === current.info.name) return current.info;
   // Concurrent callers asking for the same thing share one initialisation.
   if (pending && pending.choice === effective) return pending.promise;
-  const promise = select(effective, choice !== effective ? [`${BACKEND_ENV}=${effective} replaced 'auto'`] : [])
+  const promise = select(
+    effective,
+    choice !== effective ? [`${BACKEND_ENV}=${effective} replaced 'auto'`] : [],
+  )
     .then((info) => {
       current = { choice: effective, info };
       for (const n of info.notes) onLog?.(n);
@@ -57,7 +63,8 @@ export function describeBackend(info: BackendInfo): string {
 }
 
 function resolveChoice(choice: BackendChoice): BackendChoice {
-  if (!CHOICES.includes(choice)) throw new Error(`unknown backend "${choice}" (choose one of ${CHOICES.join(', ')})`);
+  if (!CHOICES.includes(choice))
+    throw new Error(`unknown backend "${choice}" (choose one of ${CHOICES.join(', ')})`);
   if (choice !== 'auto') return choice;
   const env = typeof process !== 'undefined' ? process.env[BACKEND_ENV]?.trim() : undefined;
   if (!env) return 'auto';
@@ -87,7 +94,8 @@ async function select(choice: BackendChoice, notes: string[]): Promise<BackendIn
       const gpu = await tryTensorflow(true);
       if (gpu.info) return finish(gpu);
       const cpu = await tryTensorflow(false);
-      if (cpu.info) return finish({ info: { ...cpu.info, notes: [`tensorflow-gpu skipped: ${gpu.skipped}`] } });
+      if (cpu.info)
+        return finish({ info: { ...cpu.info, notes: [`tensorflow-gpu skipped: ${gpu.skipped}`] } });
       throw new Error(`backend 'tensorflow' is not available: ${gpu.skipped}; ${cpu.skipped}`);
     }
     case 'auto': {
@@ -135,7 +143,8 @@ async function tryTensorflow(gpu: boolean): Promise<Attempt> {
     };
   }
   try {
-    if (!(await tf.setBackend('tensorflow'))) return { skipped: `${pkg} loaded but the 'tensorflow' backend did not initialise` };
+    if (!(await tf.setBackend('tensorflow')))
+      return { skipped: `${pkg} loaded but the 'tensorflow' backend did not initialise` };
   } catch (e) {
     return { skipped: `${pkg} loaded but the 'tensorflow' backend failed: ${errText(e)}` };
   }
@@ -151,7 +160,12 @@ async function tryTensorflow(gpu: boolean): Promise<Attempt> {
       name: 'tensorflow',
       version: versionString(pkg, pkgVersion),
       // libtensorflow's intra-op pool defaults to every core unless TF_NUM_INTRAOP_THREADS is set
-      threads: intraOp > 0 ? intraOp : typeof availableParallelism === 'function' ? availableParallelism() : cpus().length,
+      threads:
+        intraOp > 0
+          ? intraOp
+          : typeof availableParallelism === 'function'
+            ? availableParallelism()
+            : cpus().length,
       device: onGpu ? 'gpu' : 'cpu',
       notes,
     },
@@ -179,9 +193,23 @@ async function tryWasm(): Promise<Attempt> {
   } catch {
     // not initialised through the threaded binary: one thread
   }
-  const notes = ['wasm: kernel repairs installed (src/core/wasm-kernels.ts): matMul with transposed inputs, copy-free Identity, Conv2DBackpropInput via Conv2D, the missing Conv2DBackpropFilter'];
-  if (!threadsSupported) notes.push('wasm: multithreading is unavailable here (Node.js, or a page without cross-origin isolation); 1 thread');
-  return { info: { name: 'wasm', version: versionString('@tensorflow/tfjs-backend-wasm', wasm.version_wasm), threads, device: 'cpu', simd, notes } };
+  const notes = [
+    'wasm: kernel repairs installed (src/core/wasm-kernels.ts): matMul with transposed inputs, copy-free Identity, Conv2DBackpropInput via Conv2D, the missing Conv2DBackpropFilter',
+  ];
+  if (!threadsSupported)
+    notes.push(
+      'wasm: multithreading is unavailable here (Node.js, or a page without cross-origin isolation); 1 thread',
+    );
+  return {
+    info: {
+      name: 'wasm',
+      version: versionString('@tensorflow/tfjs-backend-wasm', wasm.version_wasm),
+      threads,
+      device: 'cpu',
+      simd,
+      notes,
+    },
+  };
 }
 
 async function tryCpu(): Promise<Attempt> {
@@ -205,7 +233,11 @@ async function tryWebgpu(): Promise<Attempt> {
   try {
     dawn = await importOptional('webgpu');
   } catch (e) {
-    missing.push(isNotInstalled(e, 'webgpu') ? 'the `webgpu` package (Dawn for Node) is not installed' : `webgpu failed to load: ${errText(e)}`);
+    missing.push(
+      isNotInstalled(e, 'webgpu')
+        ? 'the `webgpu` package (Dawn for Node) is not installed'
+        : `webgpu failed to load: ${errText(e)}`,
+    );
   }
   const g = globalThis as { navigator?: { gpu?: unknown } };
   if (dawn && !g.navigator?.gpu) {
@@ -234,7 +266,9 @@ async function tryWebgpu(): Promise<Attempt> {
     }
   }
   if (missing.length) {
-    return { skipped: `${missing.join('; ')} (install @tensorflow/tfjs-backend-webgpu@${tf.version_core} and webgpu to use it)` };
+    return {
+      skipped: `${missing.join('; ')} (install @tensorflow/tfjs-backend-webgpu@${tf.version_core} and webgpu to use it)`,
+    };
   }
   // setBackend returns false, not throws, when Dawn finds no adapter.
   let ok = false;
@@ -243,8 +277,17 @@ async function tryWebgpu(): Promise<Attempt> {
   } catch (e) {
     return { skipped: `the webgpu backend failed: ${errText(e)}` };
   }
-  if (!ok) return { skipped: 'no WebGPU adapter was found (no GPU, or no Vulkan/Metal/D3D driver Dawn accepts)' };
-  return { info: { name: 'webgpu', version: versionString('@tensorflow/tfjs-backend-webgpu', version), threads: 1, device: 'gpu', notes: [] } };
+  if (!ok)
+    return { skipped: 'no WebGPU adapter was found (no GPU, or no Vulkan/Metal/D3D driver Dawn accepts)' };
+  return {
+    info: {
+      name: 'webgpu',
+      version: versionString('@tensorflow/tfjs-backend-webgpu', version),
+      threads: 1,
+      device: 'gpu',
+      notes: [],
+    },
+  };
 }
 
 function versionString(pkg?: string, pkgVersion?: string): string {

@@ -22,7 +22,11 @@ export interface CostEstimate {
  * methods (an SGD step is one; a GMT/FGMT matching pair is two). Matching itself is cheap next to
  * them for the paper's settings and is left out.
  */
-export function estimateCost(spec: ExperimentSpec, trainCount: number, opts: { sourceReused?: boolean } = {}): CostEstimate {
+export function estimateCost(
+  spec: ExperimentSpec,
+  trainCount: number,
+  opts: { sourceReused?: boolean } = {},
+): CostEstimate {
   const { epochs, batchSize } = spec.source.train;
   const stepsPerEpoch = Math.ceil(trainCount / batchSize);
   const direct = epochs * stepsPerEpoch;

@@ -21,7 +21,12 @@ export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): t
  * `split` (all when limit is 0 or absent), in batches so the activations stay small. One host
  * read at the end.
  */
-export function evaluate(model: Model, params: Params, split: Split, opts: { limit?: number; batchSize?: number } = {}): EvalResult {
+export function evaluate(
+  model: Model,
+  params: Params,
+  split: Split,
+  opts: { limit?: number; batchSize?: number } = {},
+): EvalResult {
   const n = opts.limit && opts.limit > 0 ? Math.min(opts.limit, split.n) : split.n;
   if (n === 0) return { accuracy: NaN, loss: NaN };
   const bs = Math.max(1, opts.batchSize ?? 1000);
@@ -33,7 +38,9 @@ export function evaluate(model: Model, params: Params, split: Split, opts: { lim
       const x = tf.slice(split.x, [start, 0, 0, 0], [size, -1, -1, -1]) as tf.Tensor4D;
       const y = tf.slice(split.y, [start], [size]) as tf.Tensor1D;
       const logits = model.apply(params, x);
-      const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y.dtype === 'int32' ? y : tf.cast(y, 'int32')), 'float32'));
+      const hits = tf.sum(
+        tf.cast(tf.equal(tf.argMax(logits, 1), y.dtype === 'int32' ? y : tf.cast(y, 'int32')), 'float32'),
+      );
       const loss = tf.mul(softmaxCrossEntropy(logits, y), size);
       return [tf.add(correct, hits), tf.add(lossSum, loss)];
     });

@@ -7,7 +7,14 @@ import { METHODS, runMethod } from './methods/index.js';
 import { buildModel, type Model } from './models/index.js';
 import { disposeParams, type Params } from './params.js';
 import { checkParamsFit, loadParams } from './params-io.js';
-import { phaseId, type EngineEvent, type ExperimentResult, type MethodResult, type TargetResult, type TrainedSummary } from './result.js';
+import {
+  phaseId,
+  type EngineEvent,
+  type ExperimentResult,
+  type MethodResult,
+  type TargetResult,
+  type TrainedSummary,
+} from './result.js';
 import { initLabel, type ExperimentSpec, type InitSpec, type MethodName, type TrainSpec } from './spec.js';
 import { trainModel } from './train.js';
 import { actualTrajectory, linearTrajectory, type Trajectory } from './trajectory.js';
@@ -32,7 +39,13 @@ export interface ExperimentHooks {
 }
 
 /** Which trained parameters two runs can share: same data, split, architecture, init and training. */
-export function trainingKey(datasetHash: string, spec: ExperimentSpec, init: InitSpec, initHash: string, train: TrainSpec): string {
+export function trainingKey(
+  datasetHash: string,
+  spec: ExperimentSpec,
+  init: InitSpec,
+  initHash: string,
+  train: TrainSpec,
+): string {
   const doc = JSON.stringify({
     v: 1,
     data: datasetHash,
@@ -58,7 +71,10 @@ async function initialParams(model: Model, init: InitSpec): Promise<{ params: Pa
   return { params: ordered, hash: file.sha256 };
 }
 
-export async function runExperiment(spec: ExperimentSpec, hooks: ExperimentHooks = {}): Promise<ExperimentResult> {
+export async function runExperiment(
+  spec: ExperimentSpec,
+  hooks: ExperimentHooks = {},
+): Promise<ExperimentResult> {
   const emit = (e: EngineEvent): void => hooks.onEvent?.(e);
   const startedAt = new Date();
   const t0 = performance.now();
@@ -69,22 +85,45 @@ export async function runExperiment(spec: ExperimentSpec, hooks: ExperimentHooks
   emit({ type: 'phase', phase: phaseId.data, state: 'start' });
   const data = await loadDataset(spec.dataset, spec.datasetOptions);
   emit({ type: 'phase', phase: phaseId.data, state: 'done' });
-  emit({ type: 'log', level: 'info', message: `data: ${data.name}, ${data.train.n} train / ${data.validation.n} validation / ${data.test.n} test, ${data.classes} classes` });
+  emit({
+    type: 'log',
+    level: 'info',
+    message: `data: ${data.name}, ${data.train.n} train / ${data.validation.n} validation / ${data.test.n} test, ${data.classes} classes`,
+  });
   const owned: Params[] = [];
   let trajectory: Trajectory | null = null;
   try {
     const model = buildModel(spec.model, data.inputShape, data.classes);
     const methods = spec.transfer.methods;
     const withCheckpoints = spec.transfer.trajectory === 'actual';
-    const sourceTrain: TrainSpec = { ...spec.source.train, checkpoints: withCheckpoints || !!spec.source.train.checkpoints };
+    const sourceTrain: TrainSpec = {
+      ...spec.source.train,
+      checkpoints: withCheckpoints || !!spec.source.train.checkpoints,
+    };
 
-    const src = await trainedOrCached(model, data, spec, spec.source.init, sourceTrain, 'source', phaseId.source, hooks);
+    const src = await trainedOrCached(
+      model,
+      data,
+      spec,
+      spec.source.init,
+      sourceTrain,
+      'source',
+      phaseId.source,
+      hooks,
+    );
     owned.push(...src.points);
     trajectory = withCheckpoints
       ? actualTrajectory(src.points)
-      : linearTrajectory(src.points[0], src.points[src.points.length - 1], spec.transfer.T, spec.transfer.schedule);
+      : linearTrajectory(
+          src.points[0],
+          src.points[src.points.length - 1],
+          spec.transfer.T,
+          spec.transfer.schedule,
+        );
     if (trajectory.T !== spec.transfer.T) {
-      throw new Error(`the saved source trajectory has ${trajectory.T} checkpoints but transfer.T is ${spec.transfer.T}`);
+      throw new Error(
+        `the saved source trajectory has ${trajectory.T} checkpoints but transfer.T is ${spec.transfer.T}`,
+      );
     }
 
     const targets: TargetResult[] = [];
@@ -92,13 +131,31 @@ export async function runExperiment(spec: ExperimentSpec, hooks: ExperimentHooks
       const { init } = spec.targets[i];
       const label = initLabel(init);
       const { params: theta20 } = await initialParams(model, init);
-      const target: TargetResult = { label, init, initial: evaluate(model, theta20, data.validation, { limit: spec.evalLimit }), methods: {} };
+      const target: TargetResult = {
+        label,
+        init,
+        initial: evaluate(model, theta20, data.validation, { limit: spec.evalLimit }),
+        methods: {},
+      };
       let trained: Params | undefined;
       try {
         const needsTrained = methods.some((m) => METHODS[m].needsTrainedTarget && !hooks.finished?.(i, m));
         if (needsTrained) {
-          const targetTrain: TrainSpec = { ...spec.source.train, checkpoints: false, dataSeed: spec.source.train.dataSeed ?? init.seed };
-          const tr = await trainedOrCached(model, data, spec, init, targetTrain, 'target', phaseId.target(i), hooks);
+          const targetTrain: TrainSpec = {
+            ...spec.source.train,
+            checkpoints: false,
+            dataSeed: spec.source.train.dataSeed ?? init.seed,
+          };
+          const tr = await trainedOrCached(
+            model,
+            data,
+            spec,
+            init,
+            targetTrain,
+            'target',
+            phaseId.target(i),
+            hooks,
+          );
           target.trained = tr.summary;
           trained = tr.points[tr.points.length - 1];
           disposeParams(tr.points[0]);
@@ -182,10 +239,20 @@ export async function runExperiment(spec: ExperimentSpec, hooks: ExperimentHooks
  * every checkpoint) and each shaped for `model`. A cache that fails or holds something else (a
  * damaged or foreign file under the key) is a miss, with a warning: training again is always safe.
  */
-async function loadCached(model: Model, key: string, train: TrainSpec, what: string, hooks: ExperimentHooks): Promise<{ points: Params[]; summary: TrainedSummary } | null> {
+async function loadCached(
+  model: Model,
+  key: string,
+  train: TrainSpec,
+  what: string,
+  hooks: ExperimentHooks,
+): Promise<{ points: Params[]; summary: TrainedSummary } | null> {
   if (!hooks.cache) return null;
   const warn = (why: string): null => {
-    hooks.onEvent?.({ type: 'log', level: 'warn', message: `${what}: the cached trained parameters ${why}; training again` });
+    hooks.onEvent?.({
+      type: 'log',
+      level: 'warn',
+      message: `${what}: the cached trained parameters ${why}; training again`,
+    });
     return null;
   };
   let got: { points: Params[]; summary: TrainedSummary } | null;
@@ -199,10 +266,12 @@ async function loadCached(model: Model, key: string, train: TrainSpec, what: str
   const problem =
     got.points.length !== expected
       ? `hold ${got.points.length} points where this training keeps ${expected}`
-      : got.points.map((p, i) => {
-          const misfit = checkParamsFit(model, p);
-          return misfit ? `(point ${i}) ${misfit}` : null;
-        }).find((m) => m !== null);
+      : got.points
+          .map((p, i) => {
+            const misfit = checkParamsFit(model, p);
+            return misfit ? `(point ${i}) ${misfit}` : null;
+          })
+          .find((m) => m !== null);
   if (problem) {
     for (const p of got.points) disposeParams(p);
     return warn(problem);
@@ -238,7 +307,11 @@ async function trainedOrCached(
   if (cached) {
     disposeParams(theta0);
     emit({ type: 'phase', phase, state: 'reused' });
-    emit({ type: 'log', level: 'info', message: `${role} ${label}: reusing trained parameters from an earlier run` });
+    emit({
+      type: 'log',
+      level: 'info',
+      message: `${role} ${label}: reusing trained parameters from an earlier run`,
+    });
     return { points: cached.points, summary: { ...cached.summary, reused: true } };
   }
   emit({ type: 'phase', phase, state: 'start' });
@@ -247,7 +320,14 @@ async function trainedOrCached(
     checkpoints: !!train.checkpoints,
     evalLimit: spec.evalLimit,
     signal: hooks.signal,
-    onProgress: (done, total, info) => emit({ type: 'progress', phase, done, total, detail: `epoch ${info.epoch + 1}/${train.epochs}, loss ${info.loss.toFixed(4)}` }),
+    onProgress: (done, total, info) =>
+      emit({
+        type: 'progress',
+        phase,
+        done,
+        total,
+        detail: `epoch ${info.epoch + 1}/${train.epochs}, loss ${info.loss.toFixed(4)}`,
+      }),
     onEpoch: (epoch, _params, ev) => {
       emit({ type: 'metric', phase, key: 'valAccuracy', step: epoch + 1, value: ev.accuracy });
       emit({ type: 'metric', phase, key: 'valLoss', step: epoch + 1, value: ev.loss });

@@ -7,10 +7,32 @@ export { loadDataset, previewDataset } from './data/load.js';
 export type { Dataset, Split } from './data/dataset.js';
 export { evaluate, gradient } from './evaluate.js';
 export { runExperiment, trainingKey, type ExperimentHooks, type TrainedCache } from './experiment.js';
-export { METHODS, runMethod, type TransferMethod, type TransferContext, type TransferOptions } from './methods/index.js';
-export { buildModel, archLayers, describeArch, conv8Layers, type Model, type ParamInfo } from './models/index.js';
+export {
+  METHODS,
+  runMethod,
+  type TransferMethod,
+  type TransferContext,
+  type TransferOptions,
+} from './methods/index.js';
+export {
+  buildModel,
+  archLayers,
+  describeArch,
+  conv8Layers,
+  type Model,
+  type ParamInfo,
+} from './models/index.js';
 export { disposeParams, cloneParams, paramCount, type Params } from './params.js';
-export { saveParams, loadParams, encodeParams, decodeParams, encodePoints, decodePoints, checkParamsFit, type ParamsFile } from './params-io.js';
+export {
+  saveParams,
+  loadParams,
+  encodeParams,
+  decodeParams,
+  encodePoints,
+  decodePoints,
+  checkParamsFit,
+  type ParamsFile,
+} from './params-io.js';
 export {
   applyPermutation,
   getPermutedParam,

@@ -50,8 +50,12 @@ export async function encodeParams(params: Params, metadata: Record<string, stri
 export function decodeParams(buf: Buffer, what = 'parameter file'): ParamsFile {
   if (buf.length < 8) throw new Error(`${what}: too short to be a safetensors file (${buf.length} bytes)`);
   const n = Number(buf.readBigUInt64LE(0));
-  if (n <= 0 || n > MAX_HEADER || 8 + n > buf.length) throw new Error(`${what}: header length ${n} does not fit the file (${buf.length} bytes)`);
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+  if (n <= 0 || n > MAX_HEADER || 8 + n > buf.length)
+    throw new Error(`${what}: header length ${n} does not fit the file (${buf.length} bytes)`);
+  let header: Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>
+  >;
   try {
     header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
   } catch (e) {
@@ -63,12 +67,19 @@ export function decodeParams(buf: Buffer, what = 'parameter file'): ParamsFile {
   try {
     for (const [name, info] of Object.entries(header)) {
       if (name === '__metadata__') continue;
-      const { dtype, shape, data_offsets } = info as { dtype: string; shape: number[]; data_offsets: [number, number] };
-      if (dtype !== 'F32') throw new Error(`${what}: tensor "${name}" has dtype ${dtype}; only F32 is supported`);
+      const { dtype, shape, data_offsets } = info as {
+        dtype: string;
+        shape: number[];
+        data_offsets: [number, number];
+      };
+      if (dtype !== 'F32')
+        throw new Error(`${what}: tensor "${name}" has dtype ${dtype}; only F32 is supported`);
       const [a, b] = data_offsets;
       const size = shape.reduce((x, y) => x * y, 1);
       if (b - a !== size * 4 || base + b > buf.length || a < 0) {
-        throw new Error(`${what}: tensor "${name}" [${shape}] needs ${size * 4} bytes at ${a}..${b}, file has ${buf.length - base} data bytes (truncated?)`);
+        throw new Error(
+          `${what}: tensor "${name}" [${shape}] needs ${size * 4} bytes at ${a}..${b}, file has ${buf.length - base} data bytes (truncated?)`,
+        );
       }
       const copy = new Float32Array(size);
       Buffer.from(copy.buffer).set(buf.subarray(base + a, base + b));
@@ -81,7 +92,11 @@ export function decodeParams(buf: Buffer, what = 'parameter file'): ParamsFile {
   return { params, metadata, sha256: '' };
 }
 
-export async function saveParams(path: string, params: Params, metadata: Record<string, string> = {}): Promise<string> {
+export async function saveParams(
+  path: string,
+  params: Params,
+  metadata: Record<string, string> = {},
+): Promise<string> {
   const buf = await encodeParams(params, metadata);
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, buf);
@@ -93,9 +108,14 @@ export async function loadParams(path: string): Promise<ParamsFile> {
   try {
     buf = await readFile(path);
   } catch (e) {
-    throw new Error(`cannot read parameter file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new Error(
+      `cannot read parameter file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
-  return { ...decodeParams(buf, `parameter file ${path}`), sha256: createHash('sha256').update(buf).digest('hex') };
+  return {
+    ...decodeParams(buf, `parameter file ${path}`),
+    sha256: createHash('sha256').update(buf).digest('hex'),
+  };
 }
 
 /**
@@ -107,7 +127,8 @@ export function checkParamsFit(model: Model, params: Record<string, { shape: num
   for (const p of model.params) {
     const got = params[p.name];
     if (!got) problems.push(`missing "${p.name}"`);
-    else if (got.shape.join('x') !== p.shape.join('x')) problems.push(`"${p.name}" is [${got.shape}] but ${model.describe} needs [${p.shape}]`);
+    else if (got.shape.join('x') !== p.shape.join('x'))
+      problems.push(`"${p.name}" is [${got.shape}] but ${model.describe} needs [${p.shape}]`);
   }
   const known = new Set(model.params.map((p) => p.name));
   for (const name of Object.keys(params)) if (!known.has(name)) problems.push(`unexpected tensor "${name}"`);
@@ -128,7 +149,10 @@ export async function encodePoints(points: Params[], metadata: Record<string, st
   return encodeParams(all, { ...metadata, points: String(points.length) });
 }
 
-export function decodePoints(buf: Buffer, what = 'trajectory file'): { points: Params[]; metadata: Record<string, string> } {
+export function decodePoints(
+  buf: Buffer,
+  what = 'trajectory file',
+): { points: Params[]; metadata: Record<string, string> } {
   const { params, metadata } = decodeParams(buf, what);
   const count = Number(metadata.points ?? '0');
   if (!Number.isInteger(count) || count < 1) {

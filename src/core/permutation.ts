@@ -29,14 +29,18 @@ export function makePermutationSpec(
     const shape = shapes[param];
     if (!shape) throw new Error(`permutation spec names parameter "${param}" that the model does not have`);
     if (shape.length !== ax.length) {
-      throw new Error(`permutation spec for "${param}" lists ${ax.length} axes but the parameter has shape [${shape}]`);
+      throw new Error(
+        `permutation spec for "${param}" lists ${ax.length} axes but the parameter has shape [${shape}]`,
+      );
     }
     ax.forEach((p, axis) => {
       if (p === null) return;
       (perms[p] ??= []).push({ param, axis });
       if (sizes[p] === undefined) sizes[p] = shape[axis];
       else if (sizes[p] !== shape[axis]) {
-        throw new Error(`permutation "${p}" acts on axes of different sizes (${sizes[p]} vs ${param}[${axis}] = ${shape[axis]})`);
+        throw new Error(
+          `permutation "${p}" acts on axes of different sizes (${sizes[p]} vs ${param}[${axis}] = ${shape[axis]})`,
+        );
       }
     });
   }
@@ -53,7 +57,10 @@ export function identityPermutation(spec: PermutationSpec): Permutation {
   return out;
 }
 
-export function randomPermutation(spec: PermutationSpec, random: { permutation(n: number): Int32Array }): Permutation {
+export function randomPermutation(
+  spec: PermutationSpec,
+  random: { permutation(n: number): Int32Array },
+): Permutation {
   const out: Permutation = {};
   for (const [p, n] of Object.entries(spec.sizes)) out[p] = random.permutation(n);
   return out;

@@ -36,7 +36,10 @@ export interface Rng {
 /** xoshiro128**, seeded through splitmix32. */
 export function rng(seed: number): Rng {
   const sm = splitmix32(seed);
-  let a = sm(), b = sm(), c = sm(), d = sm();
+  let a = sm(),
+    b = sm(),
+    c = sm(),
+    d = sm();
   if ((a | b | c | d) === 0) a = 1;
   const u32 = (): number => {
     const result = Math.imul(rotl(Math.imul(b, 5) >>> 0, 7), 9) >>> 0;

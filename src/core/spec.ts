@@ -42,7 +42,10 @@ export interface InitSpec {
 
 /** How tables and the store name an initialisation: its label, its seed, or its file's name. */
 export function initLabel(init: InitSpec): string {
-  return init.label ?? (init.seed !== undefined ? `seed ${init.seed}` : (init.file ?? 'file').split(/[\\/]/).pop()!);
+  return (
+    init.label ??
+    (init.seed !== undefined ? `seed ${init.seed}` : (init.file ?? 'file').split(/[\\/]/).pop()!)
+  );
 }
 
 export type LrSchedule = 'constant' | 'cosine';
@@ -125,9 +128,14 @@ function describe(v: unknown): string {
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 
-function num(v: unknown, field: string, opts: { int?: boolean; min?: number; max?: number; def?: number } = {}): number {
+function num(
+  v: unknown,
+  field: string,
+  opts: { int?: boolean; min?: number; max?: number; def?: number } = {},
+): number {
   if (v === undefined && opts.def !== undefined) return opts.def;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new SpecError(field, `expected a number, got ${describe(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new SpecError(field, `expected a number, got ${describe(v)}`);
   if (opts.int && !Number.isInteger(v)) throw new SpecError(field, `expected an integer, got ${v}`);
   if (opts.min !== undefined && v < opts.min) throw new SpecError(field, `must be ≥ ${opts.min}, got ${v}`);
   if (opts.max !== undefined && v > opts.max) throw new SpecError(field, `must be ≤ ${opts.max}, got ${v}`);
@@ -137,13 +145,15 @@ function num(v: unknown, field: string, opts: { int?: boolean; min?: number; max
 function str<T extends string>(v: unknown, field: string, allowed?: readonly T[], def?: T): T {
   if (v === undefined && def !== undefined) return def;
   if (typeof v !== 'string') throw new SpecError(field, `expected a string, got ${describe(v)}`);
-  if (allowed && !allowed.includes(v as T)) throw new SpecError(field, `must be one of ${allowed.join(', ')}; got "${v}"`);
+  if (allowed && !allowed.includes(v as T))
+    throw new SpecError(field, `must be one of ${allowed.join(', ')}; got "${v}"`);
   return v as T;
 }
 
 function noExtra(o: Obj, field: string, allowed: string[]): void {
   for (const k of Object.keys(o)) {
-    if (!allowed.includes(k)) throw new SpecError(field ? `${field}.${k}` : k, `unknown field (allowed: ${allowed.join(', ')})`);
+    if (!allowed.includes(k))
+      throw new SpecError(field ? `${field}.${k}` : k, `unknown field (allowed: ${allowed.join(', ')})`);
   }
 }
 
@@ -162,7 +172,10 @@ function parseDataset(v: unknown): DatasetSpec {
     return { format, dir, ...(name ? { name } : {}) };
   }
   noExtra(o, 'dataset', ['format', 'dir', 'name', 'labelKind']);
-  const labelKind = o.labelKind === undefined ? undefined : str(o.labelKind, 'dataset.labelKind', ['fine', 'coarse'] as const);
+  const labelKind =
+    o.labelKind === undefined
+      ? undefined
+      : str(o.labelKind, 'dataset.labelKind', ['fine', 'coarse'] as const);
   return { format, dir, ...(name ? { name } : {}), ...(labelKind ? { labelKind } : {}) };
 }
 
@@ -220,7 +233,8 @@ export function parseArch(v: unknown, field = 'model'): ArchSpec {
   switch (arch) {
     case 'mlp': {
       noExtra(o, field, ['arch', 'hidden']);
-      if (!Array.isArray(o.hidden) || o.hidden.length === 0) throw new SpecError(`${field}.hidden`, 'expected a non-empty array of layer widths');
+      if (!Array.isArray(o.hidden) || o.hidden.length === 0)
+        throw new SpecError(`${field}.hidden`, 'expected a non-empty array of layer widths');
       return { arch, hidden: o.hidden.map((h, i) => positiveInt(h, `${field}.hidden[${i}]`, 65536)) };
     }
     case 'conv8':
@@ -228,7 +242,8 @@ export function parseArch(v: unknown, field = 'model'): ArchSpec {
       return o.width === undefined ? { arch } : { arch, width: positiveInt(o.width, `${field}.width`, 512) };
     case 'cnn': {
       noExtra(o, field, ['arch', 'layers']);
-      if (!Array.isArray(o.layers) || o.layers.length === 0) throw new SpecError(`${field}.layers`, 'expected a non-empty array of layers');
+      if (!Array.isArray(o.layers) || o.layers.length === 0)
+        throw new SpecError(`${field}.layers`, 'expected a non-empty array of layers');
       return { arch, layers: o.layers.map((l, i) => parseLayer(l, `${field}.layers[${i}]`)) };
     }
   }
@@ -242,13 +257,23 @@ function parseInit(v: unknown, field: string, defaultSeed?: number): InitSpec {
   if (o.file !== undefined) out.file = str(o.file, `${field}.file`);
   if (o.label !== undefined) out.label = str(o.label, `${field}.label`);
   if (out.seed === undefined && out.file === undefined) throw new SpecError(field, 'needs "seed" or "file"');
-  if (out.seed !== undefined && out.file !== undefined) throw new SpecError(field, 'give either "seed" or "file", not both');
+  if (out.seed !== undefined && out.file !== undefined)
+    throw new SpecError(field, 'give either "seed" or "file", not both');
   return out;
 }
 
 export function parseTrain(v: unknown, field = 'source.train'): TrainSpec {
   const o = obj(v, field, true);
-  noExtra(o, field, ['epochs', 'batchSize', 'lr', 'momentum', 'weightDecay', 'lrSchedule', 'dataSeed', 'checkpoints']);
+  noExtra(o, field, [
+    'epochs',
+    'batchSize',
+    'lr',
+    'momentum',
+    'weightDecay',
+    'lrSchedule',
+    'dataSeed',
+    'checkpoints',
+  ]);
   const t: TrainSpec = {
     epochs: num(o.epochs, `${field}.epochs`, { int: true, min: 1, max: 10000, def: 10 }),
     batchSize: num(o.batchSize, `${field}.batchSize`, { int: true, min: 1, max: 65536, def: 128 }),
@@ -264,12 +289,24 @@ export function parseTrain(v: unknown, field = 'source.train'): TrainSpec {
 
 function parseTransfer(v: unknown): TransferSpec {
   const o = obj(v, 'transfer', true);
-  noExtra(o, 'transfer', ['T', 'trajectory', 'schedule', 'batchSize', 'gradBatches', 'methods', 'seed', 'matchTolerance', 'matchMaxIter']);
+  noExtra(o, 'transfer', [
+    'T',
+    'trajectory',
+    'schedule',
+    'batchSize',
+    'gradBatches',
+    'methods',
+    'seed',
+    'matchTolerance',
+    'matchMaxIter',
+  ]);
   let methods: MethodName[] = [...METHOD_NAMES];
   if (o.methods !== undefined) {
-    if (!Array.isArray(o.methods) || o.methods.length === 0) throw new SpecError('transfer.methods', 'expected a non-empty array');
+    if (!Array.isArray(o.methods) || o.methods.length === 0)
+      throw new SpecError('transfer.methods', 'expected a non-empty array');
     methods = o.methods.map((m, i) => str(m, `transfer.methods[${i}]`, METHOD_NAMES));
-    if (new Set(methods).size !== methods.length) throw new SpecError('transfer.methods', 'lists a method twice');
+    if (new Set(methods).size !== methods.length)
+      throw new SpecError('transfer.methods', 'lists a method twice');
   }
   return {
     T: num(o.T, 'transfer.T', { int: true, min: 1, max: 1000, def: 10 }),
@@ -287,10 +324,21 @@ function parseTransfer(v: unknown): TransferSpec {
 /** Validates a spec read from JSON and fills every default; throws SpecError naming the field. */
 export function parseSpec(input: unknown): ExperimentSpec {
   const o = obj(input, '(spec)');
-  noExtra(o, '', ['name', 'dataset', 'datasetOptions', 'model', 'source', 'targets', 'transfer', 'backend', 'evalLimit']);
+  noExtra(o, '', [
+    'name',
+    'dataset',
+    'datasetOptions',
+    'model',
+    'source',
+    'targets',
+    'transfer',
+    'backend',
+    'evalLimit',
+  ]);
   const source = obj(o.source, 'source');
   noExtra(source, 'source', ['init', 'train']);
-  if (!Array.isArray(o.targets) || o.targets.length === 0) throw new SpecError('targets', 'expected a non-empty array of { "init": … }');
+  if (!Array.isArray(o.targets) || o.targets.length === 0)
+    throw new SpecError('targets', 'expected a non-empty array of { "init": … }');
   const targets = o.targets.map((t, i) => {
     const to = obj(t, `targets[${i}]`);
     noExtra(to, `targets[${i}]`, ['init']);
@@ -310,7 +358,10 @@ export function parseSpec(input: unknown): ExperimentSpec {
   if (spec.transfer.trajectory === 'actual') {
     if (!spec.source.train.checkpoints) spec.source.train.checkpoints = true;
     if (spec.transfer.T !== spec.source.train.epochs) {
-      throw new SpecError('transfer.T', `an actual trajectory uses one checkpoint per epoch, so T must equal source.train.epochs (${spec.source.train.epochs}); got ${spec.transfer.T}`);
+      throw new SpecError(
+        'transfer.T',
+        `an actual trajectory uses one checkpoint per epoch, so T must equal source.train.epochs (${spec.source.train.epochs}); got ${spec.transfer.T}`,
+      );
     }
   }
   return spec;

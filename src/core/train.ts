@@ -81,7 +81,9 @@ export function sgdStep(
   hp: { lr: number; momentum: number; weightDecay: number },
 ): { theta: tf.Tensor[]; bufs: tf.Tensor[] | null; loss: tf.Scalar } {
   const { lr, momentum: mu, weightDecay: wd } = hp;
-  const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => softmaxCrossEntropy(model.apply(toParams(names, ps), xb), yb))(theta);
+  const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) =>
+    softmaxCrossEntropy(model.apply(toParams(names, ps), xb), yb),
+  )(theta);
   const nextTheta: tf.Tensor[] = [];
   const nextBufs: tf.Tensor[] = [];
   theta.forEach((p, i) => {
@@ -94,7 +96,9 @@ export function sgdStep(
 }
 
 const yieldToEventLoop = (): Promise<void> =>
-  new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+  new Promise((resolve) =>
+    typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0),
+  );
 
 /**
  * Minibatch SGD with PyTorch's torch.optim.SGD semantics (dampening 0, no Nesterov):
@@ -104,7 +108,13 @@ const yieldToEventLoop = (): Promise<void> =>
  * drop_last = False). The init params are never disposed; everything returned belongs to the
  * caller.
  */
-export async function trainModel(model: Model, init: Params, data: Dataset, spec: TrainSpec, opts: TrainOptions = {}): Promise<TrainOutcome> {
+export async function trainModel(
+  model: Model,
+  init: Params,
+  data: Dataset,
+  spec: TrainSpec,
+  opts: TrainOptions = {},
+): Promise<TrainOutcome> {
   const t0 = performance.now();
   const names = model.params.map((p) => p.name);
   for (const n of names) if (!init[n]) throw new Error(`trainModel: init is missing parameter "${n}"`);

@@ -33,7 +33,12 @@ export interface Trajectory {
   readonly end: Params;
 }
 
-export function linearTrajectory(start: Params, end: Params, T: number, schedule: 'cosine' | 'uniform'): Trajectory {
+export function linearTrajectory(
+  start: Params,
+  end: Params,
+  T: number,
+  schedule: 'cosine' | 'uniform',
+): Trajectory {
   const lam = lambdas(T, schedule);
   return {
     T,
@@ -50,7 +55,8 @@ export function linearTrajectory(start: Params, end: Params, T: number, schedule
 
 /** The saved checkpoints θ^0 (the init), θ^1..θ^T (one per epoch). */
 export function actualTrajectory(points: Params[]): Trajectory {
-  if (points.length < 2) throw new Error('an actual trajectory needs the initial parameters and at least one checkpoint');
+  if (points.length < 2)
+    throw new Error('an actual trajectory needs the initial parameters and at least one checkpoint');
   return {
     T: points.length - 1,
     kind: 'actual',

@@ -8,7 +8,16 @@ function nhwcConvInfo(
   filterShape: Shape4,
   attrs: Pick<tf.Conv2DBackpropFilterAttrs, 'strides' | 'pad' | 'dimRoundingMode'>,
 ): tf.backend_util.Conv2DInfo {
-  return tf.backend_util.computeConv2DInfo(inputShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+  return tf.backend_util.computeConv2DInfo(
+    inputShape,
+    filterShape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
 }
 
 /**
@@ -31,7 +40,11 @@ function nhwcConvInfo(
 
 type Backend = tf.KernelBackend;
 type Info = tf.TensorInfo;
-type KernelFunc = (args: { inputs: Record<string, Info | undefined>; backend: Backend; attrs?: Record<string, unknown> }) => Info;
+type KernelFunc = (args: {
+  inputs: Record<string, Info | undefined>;
+  backend: Backend;
+  attrs?: Record<string, unknown>;
+}) => Info;
 
 const PATCHED = Symbol.for('trajectory-lab.wasm-kernels');
 
@@ -60,7 +73,10 @@ const size = (t: Info): number => t.shape.reduce((a, b) => a * b, 1);
  * gradient ([784,128] made explicit) and (dlogitsᵀ·h)ᵀ for the last one (h is [128,4096], the
  * result only [4096,10]).
  */
-function untransposed(original: KernelFunc, allowSwap: (args: Parameters<KernelFunc>[0]) => boolean): KernelFunc {
+function untransposed(
+  original: KernelFunc,
+  allowSwap: (args: Parameters<KernelFunc>[0]) => boolean,
+): KernelFunc {
   return (args) => {
     const attrs = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
     const ta = !!attrs.transposeA;
@@ -72,7 +88,10 @@ function untransposed(original: KernelFunc, allowSwap: (args: Parameters<KernelF
     const plain = { ...attrs, transposeA: false, transposeB: false };
     const rows = a.shape[a.shape.length - (ta ? 1 : 2)];
     const cols = b.shape[b.shape.length - (tb ? 2 : 1)];
-    const batch = Math.max(size(a) / (a.shape[a.shape.length - 1] * a.shape[a.shape.length - 2]), size(b) / (b.shape[b.shape.length - 1] * b.shape[b.shape.length - 2]));
+    const batch = Math.max(
+      size(a) / (a.shape[a.shape.length - 1] * a.shape[a.shape.length - 2]),
+      size(b) / (b.shape[b.shape.length - 1] * b.shape[b.shape.length - 2]),
+    );
     const direct = (ta ? size(a) : 0) + (tb ? size(b) : 0);
     const swapped = (ta ? 0 : size(a)) + (tb ? 0 : size(b)) + batch * rows * cols;
     const temps: Info[] = [];
@@ -126,8 +145,14 @@ function batchSafeFused(fused: KernelFunc): KernelFunc {
       const kernel = ACTIVATIONS[act];
       if (!kernel) return biased;
       temps.push(biased);
-      if (kernel === 'Prelu') return wasmKernel(kernel)({ inputs: { x: biased, alpha: preluActivationWeights }, backend });
-      if (kernel === 'LeakyRelu') return wasmKernel(kernel)({ inputs: { x: biased }, backend, attrs: { alpha: attrs.leakyreluAlpha ?? 0.2 } });
+      if (kernel === 'Prelu')
+        return wasmKernel(kernel)({ inputs: { x: biased, alpha: preluActivationWeights }, backend });
+      if (kernel === 'LeakyRelu')
+        return wasmKernel(kernel)({
+          inputs: { x: biased },
+          backend,
+          attrs: { alpha: attrs.leakyreluAlpha ?? 0.2 },
+        });
       return wasmKernel(kernel)({ inputs: { x: biased }, backend });
     } finally {
       for (const t of temps) backend.disposeData(t.dataId);
@@ -154,7 +179,9 @@ function conv2DBackpropFilter(args: Parameters<KernelFunc>[0]): Info {
   const info = nhwcConvInfo(x.shape as Shape4, attrs.filterShape, attrs);
   const { strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow } = info;
   if (dy.shape[1] !== oh || dy.shape[2] !== ow || dy.shape[3] !== outC || x.shape[3] !== inC) {
-    throw new Error(`Conv2DBackpropFilter: dy ${dy.shape} does not match x ${x.shape} and filter ${attrs.filterShape}`);
+    throw new Error(
+      `Conv2DBackpropFilter: dy ${dy.shape} does not match x ${x.shape} and filter ${attrs.filterShape}`,
+    );
   }
   const [, h, w] = x.shape;
   const top = info.padInfo.top;
@@ -175,7 +202,12 @@ function conv2DBackpropFilter(args: Parameters<KernelFunc>[0]): Info {
       backend,
       attrs: {
         strides: [1, 1],
-        pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
+        pad: [
+          [0, 0],
+          [top, bottom],
+          [left, right],
+          [0, 0],
+        ],
         dataFormat: 'NHWC',
         dilations: [sh, sw],
         dimRoundingMode: undefined,
@@ -184,7 +216,11 @@ function conv2DBackpropFilter(args: Parameters<KernelFunc>[0]): Info {
     temps.push(conv);
     // 'valid' padding can leave input rows no output reads; the convolution then runs past kh.
     if (conv.shape[1] !== kh || conv.shape[2] !== kw) {
-      conv = wasmKernel('Slice')({ inputs: { x: conv }, backend, attrs: { begin: [0, 0, 0, 0], size: [inC, kh, kw, outC] } });
+      conv = wasmKernel('Slice')({
+        inputs: { x: conv },
+        backend,
+        attrs: { begin: [0, 0, 0, 0], size: [inC, kh, kw, outC] },
+      });
       temps.push(conv);
     }
     return transpose({ inputs: { x: conv }, backend, attrs: { perm: [1, 2, 0, 3] } });
@@ -221,24 +257,56 @@ function conv2DBackpropInput(original: KernelFunc): KernelFunc {
     try {
       let d = dy;
       if (sh > 1 || sw > 1) {
-        const r = keep(wasmKernel('Reshape')({ inputs: { x: dy }, backend, attrs: { shape: [n, oh, 1, ow, 1, outC] } }));
-        const paddings = [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]];
-        const p = keep(wasmKernel('PadV2')({ inputs: { x: r }, backend, attrs: { paddings, constantValue: 0 } }));
-        d = keep(wasmKernel('Reshape')({ inputs: { x: p }, backend, attrs: { shape: [n, oh * sh, ow * sw, outC] } }));
+        const r = keep(
+          wasmKernel('Reshape')({ inputs: { x: dy }, backend, attrs: { shape: [n, oh, 1, ow, 1, outC] } }),
+        );
+        const paddings = [
+          [0, 0],
+          [0, 0],
+          [0, sh - 1],
+          [0, 0],
+          [0, sw - 1],
+          [0, 0],
+        ];
+        const p = keep(
+          wasmKernel('PadV2')({ inputs: { x: r }, backend, attrs: { paddings, constantValue: 0 } }),
+        );
+        d = keep(
+          wasmKernel('Reshape')({ inputs: { x: p }, backend, attrs: { shape: [n, oh * sh, ow * sw, outC] } }),
+        );
       }
       // enough rows below for h outputs; the dilation's trailing zeros may already reach past them
       const bottom = Math.max(0, h + kh - 1 - top - oh * sh);
       const right = Math.max(0, w + kw - 1 - left - ow * sw);
-      const flipped = keep(wasmKernel('Reverse')({ inputs: { x: filter }, backend, attrs: { dims: [0, 1] } }));
-      const wf = keep(wasmKernel('Transpose')({ inputs: { x: flipped }, backend, attrs: { perm: [0, 1, 3, 2] } }));
+      const flipped = keep(
+        wasmKernel('Reverse')({ inputs: { x: filter }, backend, attrs: { dims: [0, 1] } }),
+      );
+      const wf = keep(
+        wasmKernel('Transpose')({ inputs: { x: flipped }, backend, attrs: { perm: [0, 1, 3, 2] } }),
+      );
       const conv = wasmKernel('Conv2D')({
         inputs: { x: d, filter: wf },
         backend,
-        attrs: { strides: [1, 1], pad: [[0, 0], [top, bottom], [left, right], [0, 0]], dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined },
+        attrs: {
+          strides: [1, 1],
+          pad: [
+            [0, 0],
+            [top, bottom],
+            [left, right],
+            [0, 0],
+          ],
+          dataFormat: 'NHWC',
+          dilations: [1, 1],
+          dimRoundingMode: undefined,
+        },
       });
       if (conv.shape[1] === h && conv.shape[2] === w) return conv;
       keep(conv);
-      return wasmKernel('Slice')({ inputs: { x: conv }, backend, attrs: { begin: [0, 0, 0, 0], size: [n, h, w, inC] } });
+      return wasmKernel('Slice')({
+        inputs: { x: conv },
+        backend,
+        attrs: { begin: [0, 0, 0, 0], size: [n, h, w, inC] },
+      });
     } finally {
       for (const t of temps) backend.disposeData(t.dataId);
     }
@@ -301,11 +369,19 @@ export function registerWasmKernels(): void {
   if (g[PATCHED]) return;
   repair('BatchMatMul', (k) => untransposed(required('BatchMatMul', k), () => true));
   // a bias runs along the result's last axis, so the transposed-result route is out with one
-  repair('_FusedMatMul', (k) => batchSafeFused(untransposed(required('_FusedMatMul', k), (args) => !args.inputs.bias && !args.inputs.preluActivationWeights)));
+  repair('_FusedMatMul', (k) =>
+    batchSafeFused(
+      untransposed(
+        required('_FusedMatMul', k),
+        (args) => !args.inputs.bias && !args.inputs.preluActivationWeights,
+      ),
+    ),
+  );
   repair('Identity', (k) => sharedIdentity(required('Identity', k)));
   repair('Conv2DBackpropInput', (k) => conv2DBackpropInput(required('Conv2DBackpropInput', k)));
   // a later tfjs-backend-wasm may bring its own
-  if (!tf.getKernel('Conv2DBackpropFilter', 'wasm')) repair('Conv2DBackpropFilter', () => conv2DBackpropFilter);
+  if (!tf.getKernel('Conv2DBackpropFilter', 'wasm'))
+    repair('Conv2DBackpropFilter', () => conv2DBackpropFilter);
   g[PATCHED] = true;
 }
 

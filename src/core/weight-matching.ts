@@ -1,7 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { linearSumAssignment } from './assignment.js';
 import type { Params } from './params.js';
-import { getPermutedParam, identityPermutation, type Permutation, type PermutationSpec } from './permutation.js';
+import {
+  getPermutedParam,
+  identityPermutation,
+  type Permutation,
+  type PermutationSpec,
+} from './permutation.js';
 import { rng } from './random.js';
 
 export interface MatchOptions {
@@ -77,7 +82,8 @@ export class WeightMatcher {
       } else this.fixed.set(p, add);
     }
     if (this.dependentParams.size > 0) {
-      const keep = (p: Params): Params => Object.fromEntries([...this.dependentParams].map((k) => [k, p[k].clone()]));
+      const keep = (p: Params): Params =>
+        Object.fromEntries([...this.dependentParams].map((k) => [k, p[k].clone()]));
       this.pairs.push({ target: keep(target), source: keep(source) });
     }
     this.pairCount++;

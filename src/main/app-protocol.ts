@@ -13,13 +13,16 @@ export const APP_INDEX_URL = `${APP_ORIGIN}/index.html`;
 
 /** Must run before the app is ready. */
 export function registerAppScheme(): void {
-  protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
+  protocol.registerSchemesAsPrivileged([
+    { scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } },
+  ]);
 }
 
 export function serveRenderer(rendererDir: string, csp: string): void {
   protocol.handle(APP_SCHEME, async (request) => {
     const url = new URL(request.url);
-    if (url.host !== APP_HOST || (request.method !== 'GET' && request.method !== 'HEAD')) return new Response('not found', { status: 404 });
+    if (url.host !== APP_HOST || (request.method !== 'GET' && request.method !== 'HEAD'))
+      return new Response('not found', { status: 404 });
     const file = await staticFile(rendererDir, url.pathname);
     if (!file) return new Response('not found', { status: 404 });
     return new Response(request.method === 'HEAD' ? null : new Uint8Array(file.body), {

@@ -19,7 +19,8 @@ import { utilityWorkerLauncher } from './utility-worker.js';
 import { createMainWindow } from './window.js';
 
 const here = dirname(fileURLToPath(import.meta.url)); // out/main
-const devServerUrl = !app.isPackaged && process.env.ELECTRON_RENDERER_URL ? process.env.ELECTRON_RENDERER_URL : null;
+const devServerUrl =
+  !app.isPackaged && process.env.ELECTRON_RENDERER_URL ? process.env.ELECTRON_RENDERER_URL : null;
 
 function argValue(name: string): string | null {
   const argv = process.argv;
@@ -96,7 +97,9 @@ if (!app.requestSingleInstanceLock()) {
       // app.exit() skips before-quit: close what start() opened (workers, database, data-folder lock) first.
       const s = service;
       service = null;
-      await s?.close().catch((err: unknown) => process.stderr.write(`closing the lab failed: ${(err as Error).stack}\n`));
+      await s
+        ?.close()
+        .catch((err: unknown) => process.stderr.write(`closing the lab failed: ${(err as Error).stack}\n`));
       dialog.showErrorBox('Trajectory Lab could not start', (e as Error).message ?? String(e));
       app.exit(1);
     });

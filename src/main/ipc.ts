@@ -11,12 +11,20 @@ import { isTrustedSender } from './security.js';
 
 type Answer = { ok: true; value: unknown } | { ok: false; error: LabError };
 
-export function registerLabIpc(service: LabService, window: () => BrowserWindow | null, appOrigin: string): () => void {
+export function registerLabIpc(
+  service: LabService,
+  window: () => BrowserWindow | null,
+  appOrigin: string,
+): () => void {
   ipcMain.handle(IPC.request, async (event, name: unknown, args: unknown): Promise<Answer> => {
     if (!isTrustedSender(event.senderFrame, window(), appOrigin)) {
-      return { ok: false, error: { code: 'forbidden', message: 'requests are accepted from the lab window only' } };
+      return {
+        ok: false,
+        error: { code: 'forbidden', message: 'requests are accepted from the lab window only' },
+      };
     }
-    if (typeof name !== 'string') return { ok: false, error: { code: 'invalid', message: 'the request name must be a string' } };
+    if (typeof name !== 'string')
+      return { ok: false, error: { code: 'invalid', message: 'the request name must be a string' } };
     try {
       return { ok: true, value: (await service.request(name, args)) ?? null };
     } catch (e) {

@@ -15,12 +15,16 @@ export function electronSqliteBinding(appPath: string, isPackaged: boolean): str
   const dir = join(appPath, ELECTRON_NATIVE_DIR);
   const file = join(dir, 'better_sqlite3.node');
   if (!existsSync(file)) {
-    throw new Error(`better-sqlite3 has no Electron build yet (${file}); run "node scripts/ensure-electron-abi.mjs" (npm start does it for you)`);
+    throw new Error(
+      `better-sqlite3 has no Electron build yet (${file}); run "node scripts/ensure-electron-abi.mjs" (npm start does it for you)`,
+    );
   }
   try {
     const marker = JSON.parse(readFileSync(join(dir, 'marker.json'), 'utf8')) as { electron?: string };
     if (marker.electron && marker.electron !== process.versions.electron) {
-      throw new Error(`better-sqlite3 was built for Electron ${marker.electron}, this is Electron ${process.versions.electron}; run "node scripts/ensure-electron-abi.mjs"`);
+      throw new Error(
+        `better-sqlite3 was built for Electron ${marker.electron}, this is Electron ${process.versions.electron}; run "node scripts/ensure-electron-abi.mjs"`,
+      );
     }
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && !(e instanceof SyntaxError)) throw e;

@@ -18,7 +18,8 @@ export function desktopCsp(devServerUrl: string | null): string {
 export function installCsp(csp: string): void {
   session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
     const headers = { ...details.responseHeaders };
-    for (const k of Object.keys(headers)) if (k.toLowerCase() === 'content-security-policy') delete headers[k];
+    for (const k of Object.keys(headers))
+      if (k.toLowerCase() === 'content-security-policy') delete headers[k];
     headers['Content-Security-Policy'] = [csp];
     headers['X-Content-Type-Options'] = ['nosniff'];
     callback({ responseHeaders: headers });
@@ -62,7 +63,11 @@ export function lockNavigation(contents: WebContents, appOrigin: string): void {
 }
 
 /** Only our window's top frame, showing our page, may call the API. */
-export function isTrustedSender(frame: WebFrameMain | null, win: BrowserWindow | null, appOrigin: string): boolean {
+export function isTrustedSender(
+  frame: WebFrameMain | null,
+  win: BrowserWindow | null,
+  appOrigin: string,
+): boolean {
   if (!frame || !win || win.isDestroyed()) return false;
   if (frame !== win.webContents.mainFrame) return false;
   return isAppUrl(frame.url, appOrigin);

@@ -1,11 +1,20 @@
 /** Workers as Electron utility processes (the desktop): the same WorkerHandle as child_process. */
 import { utilityProcess } from 'electron';
 import { isFromWorker } from '../shared/worker-protocol.js';
-import { TailBuffer, type WorkerExit, type WorkerHandle, type WorkerLauncher } from '../services/jobs/worker-process.js';
+import {
+  TailBuffer,
+  type WorkerExit,
+  type WorkerHandle,
+  type WorkerLauncher,
+} from '../services/jobs/worker-process.js';
 
 export function utilityWorkerLauncher(entry: string): WorkerLauncher {
   return (env): WorkerHandle => {
-    const child = utilityProcess.fork(entry, [], { env, stdio: 'pipe', serviceName: 'Trajectory Lab worker' });
+    const child = utilityProcess.fork(entry, [], {
+      env,
+      stdio: 'pipe',
+      serviceName: 'Trajectory Lab worker',
+    });
     const tail = new TailBuffer();
     let stderrEnded = false;
     child.stderr?.on('data', (c: Buffer) => tail.push(c));

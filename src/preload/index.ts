@@ -28,7 +28,11 @@ const lab: LabApi = {
     if (answer.ok) return answer.value as Reply<N>;
     // The context bridge copies an Error's message only, but a plain object whole: reject with
     // the same shape as LabRequestError ({ name, message, error }) so `.error.code/.field` survive.
-    throw { name: 'LabRequestError', message: answer.error.message, error: answer.error } satisfies { name: string; message: string; error: LabError };
+    throw { name: 'LabRequestError', message: answer.error.message, error: answer.error } satisfies {
+      name: string;
+      message: string;
+      error: LabError;
+    };
   },
   onEvent(listener: (e: LabEvent) => void): () => void {
     listeners.add(listener);

@@ -10,13 +10,19 @@ export const APP_DIR_NAME = 'trajectory-lab';
 export const DATA_DIR_ENV = 'TRAJECTORY_LAB_DATA';
 
 /** The per-user application-data root, computed the way Electron's app.getPath('appData') does. */
-export function appDataRoot(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+export function appDataRoot(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): string {
   if (platform === 'win32') return env.APPDATA ?? join(homedir(), 'AppData', 'Roaming');
   if (platform === 'darwin') return join(homedir(), 'Library', 'Application Support');
   return env.XDG_CONFIG_HOME || join(homedir(), '.config');
 }
 
 /** TRAJECTORY_LAB_DATA when set, else `<appData>/trajectory-lab`. */
-export function defaultDataDir(appData: string = appDataRoot(), env: NodeJS.ProcessEnv = process.env): string {
+export function defaultDataDir(
+  appData: string = appDataRoot(),
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   return env[DATA_DIR_ENV] || join(appData, APP_DIR_NAME);
 }

@@ -5,7 +5,18 @@
  * holding the owner's pid; a lock whose process is gone (a crash, a kill -9) is taken over.
  */
 import { randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, openSync, closeSync, fsyncSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  linkSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  fsyncSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -36,9 +47,14 @@ export class DataDirInUseError extends Error {
     /** set when the holder is on another machine, whose pids cannot be checked from here */
     readonly foreignHost: string | null = null,
   ) {
-    const who = pid === null ? 'another process' : `process ${pid}${pid === process.pid ? ' (this one)' : ''}${role ? ` (${role})` : ''}`;
+    const who =
+      pid === null
+        ? 'another process'
+        : `process ${pid}${pid === process.pid ? ' (this one)' : ''}${role ? ` (${role})` : ''}`;
     const where = foreignHost ? ` on ${foreignHost}` : '';
-    const stale = foreignHost ? `; if it is not running there any more, delete ${join(dataDir, LOCK_FILE)}` : '';
+    const stale = foreignHost
+      ? `; if it is not running there any more, delete ${join(dataDir, LOCK_FILE)}`
+      : '';
     super(`the lab data folder ${dataDir} is in use by ${who}${where}; ${hint}${stale}`);
     this.name = 'DataDirInUseError';
   }
@@ -68,7 +84,13 @@ function parse(raw: string): LockInfo | null {
   try {
     const v = JSON.parse(raw) as Partial<LockInfo>;
     if (typeof v.pid === 'number' && Number.isInteger(v.pid) && v.pid > 0 && typeof v.nonce === 'string') {
-      return { pid: v.pid, role: String(v.role ?? ''), host: String(v.host ?? ''), nonce: v.nonce, startedAt: String(v.startedAt ?? '') };
+      return {
+        pid: v.pid,
+        role: String(v.role ?? ''),
+        host: String(v.host ?? ''),
+        nonce: v.nonce,
+        startedAt: String(v.startedAt ?? ''),
+      };
     }
   } catch {
     // not ours, or written half: treated as stale below
@@ -180,7 +202,13 @@ export function acquireDataLock(dataDir: string, o: AcquireOptions): DataLock {
   const hint = o.hint ?? 'stop it, or use another data folder (--data or TRAJECTORY_LAB_DATA)';
   mkdirSync(dir, { recursive: true });
   const path = join(dir, LOCK_FILE);
-  const mine: LockInfo = { pid: process.pid, role: o.role, host: hostname(), nonce: randomBytes(12).toString('hex'), startedAt: new Date().toISOString() };
+  const mine: LockInfo = {
+    pid: process.pid,
+    role: o.role,
+    host: hostname(),
+    nonce: randomBytes(12).toString('hex'),
+    startedAt: new Date().toISOString(),
+  };
   const raw = JSON.stringify(mine) + '\n';
   for (let attempt = 0; attempt < 8; attempt++) {
     if (tryCreate(path, raw)) {
@@ -206,7 +234,13 @@ export function acquireDataLock(dataDir: string, o: AcquireOptions): DataLock {
     if (current === null) continue; // released meanwhile
     const info = parse(current);
     if (info && ownerAlive(path, info)) {
-      throw new DataDirInUseError(dir, info.pid, info.role || null, hint, info.host && info.host !== hostname() ? info.host : null);
+      throw new DataDirInUseError(
+        dir,
+        info.pid,
+        info.role || null,
+        hint,
+        info.host && info.host !== hostname() ? info.host : null,
+      );
     }
     removeStale(path, current);
   }

@@ -6,7 +6,13 @@
  */
 import { dirname } from 'node:path';
 import type { BackendInfo } from '../core/result.js';
-import { API_VERSION, LabRequestError, validateRequest, type LabEvent, type RequestName } from '../shared/lab-api.js';
+import {
+  API_VERSION,
+  LabRequestError,
+  validateRequest,
+  type LabEvent,
+  type RequestName,
+} from '../shared/lab-api.js';
 import type { FinishedMethod } from '../shared/worker-protocol.js';
 import { acquireDataLock, type DataLock } from './data-lock.js';
 import { toLabError } from './errors.js';
@@ -56,7 +62,8 @@ export interface LabService {
 function recoverAfterRestart(store: LabStore): string[] {
   return store.transaction(() => {
     const touched = store.interruptOpenRuns();
-    for (const id of touched) store.appendLog(id, 'warn', 'interrupted: the lab stopped while this was running; resume it to finish');
+    for (const id of touched)
+      store.appendLog(id, 'warn', 'interrupted: the lab stopped while this was running; resume it to finish');
     return touched;
   });
 }
@@ -65,10 +72,16 @@ function recoverAfterRestart(store: LabStore): string[] {
 function collectWeights(store: LabStore, isClosed: () => boolean): void {
   store.gcWeights().then(
     ({ removed, bytes }) => {
-      if (removed.length) process.stderr.write(`lab: removed ${removed.length} unused weights file${removed.length === 1 ? '' : 's'} (${(bytes / 1048576).toFixed(1)} MiB)\n`);
+      if (removed.length)
+        process.stderr.write(
+          `lab: removed ${removed.length} unused weights file${removed.length === 1 ? '' : 's'} (${(bytes / 1048576).toFixed(1)} MiB)\n`,
+        );
     },
     (e: unknown) => {
-      if (!isClosed()) process.stderr.write(`lab: cleaning up unused weights failed: ${(e as Error).message ?? String(e)}\n`);
+      if (!isClosed())
+        process.stderr.write(
+          `lab: cleaning up unused weights failed: ${(e as Error).message ?? String(e)}\n`,
+        );
     },
   );
 }
@@ -119,7 +132,8 @@ export function createLabService(o: LabServiceOptions): LabService {
     backend: () => backend,
     enqueue(experimentId: string, finished: FinishedMethod[] = []) {
       const e = store.getExperiment(experimentId);
-      if (!e) throw new LabRequestError({ code: 'not-found', message: `experiment ${experimentId} not found` });
+      if (!e)
+        throw new LabRequestError({ code: 'not-found', message: `experiment ${experimentId} not found` });
       queue.enqueue({ experimentId, spec: e.spec, finished });
     },
   };
@@ -153,7 +167,8 @@ export function createLabService(o: LabServiceOptions): LabService {
         return await handler(v.args);
       } catch (e) {
         const err = toLabError(e);
-        if (err.code === 'internal') process.stderr.write(`request ${name} failed: ${(e as Error).stack ?? String(e)}\n`);
+        if (err.code === 'internal')
+          process.stderr.write(`request ${name} failed: ${(e as Error).stack ?? String(e)}\n`);
         throw new LabRequestError(err);
       }
     },
@@ -179,7 +194,11 @@ export function createLabService(o: LabServiceOptions): LabService {
 }
 
 /** Starts a worker only to learn which backend jobs will get; gives up quietly after a minute. */
-function probeBackend(launcher: WorkerLauncher, env: NodeJS.ProcessEnv | undefined, done: (b: BackendInfo) => void): WorkerHandle | null {
+function probeBackend(
+  launcher: WorkerLauncher,
+  env: NodeJS.ProcessEnv | undefined,
+  done: (b: BackendInfo) => void,
+): WorkerHandle | null {
   let w: WorkerHandle;
   try {
     w = launcher(workerEnv(env));
@@ -206,10 +225,14 @@ export interface OpenLabOptions extends Omit<LabServiceOptions, 'store' | 'ownsS
  * the store there and the service over it; closing the service closes the store and unlocks.
  */
 export function openLab(o: OpenLabOptions): LabService {
-  const lock = acquireDataLock(o.dataDir, { role: o.host === 'electron' ? 'the desktop app' : 'npm run serve' });
+  const lock = acquireDataLock(o.dataDir, {
+    role: o.host === 'electron' ? 'the desktop app' : 'npm run serve',
+  });
   let store: LabStore | null = null;
   try {
-    store = o.nativeBinding ? LabStore.open(o.dataDir, { nativeBinding: o.nativeBinding }) : LabStore.open(o.dataDir);
+    store = o.nativeBinding
+      ? LabStore.open(o.dataDir, { nativeBinding: o.nativeBinding })
+      : LabStore.open(o.dataDir);
     return createLabService({ ...o, store, ownsStore: true, lock });
   } catch (e) {
     store?.close();

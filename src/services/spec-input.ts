@@ -4,7 +4,14 @@
  * Paths in a spec from the UI must be absolute: there is no spec file for them to be relative to.
  */
 import { isAbsolute } from 'node:path';
-import { parseArch, parseSpec, SpecError, type ArchSpec, type DatasetSpec, type ExperimentSpec } from '../core/spec.js';
+import {
+  parseArch,
+  parseSpec,
+  SpecError,
+  type ArchSpec,
+  type DatasetSpec,
+  type ExperimentSpec,
+} from '../core/spec.js';
 import { LabRequestError } from '../shared/lab-api.js';
 
 function invalid(field: string, message: string): LabRequestError {
@@ -23,10 +30,13 @@ export function parseSpecArg(input: unknown, argName = 'spec'): ExperimentSpec {
     if (e instanceof SpecError) throw invalid(join(argName, e.field === '(spec)' ? '' : e.field), e.message);
     throw e;
   }
-  if ('dir' in spec.dataset && !isAbsolute(spec.dataset.dir)) throw invalid(`${argName}.dataset.dir`, 'must be an absolute path');
-  if (spec.source.init.file !== undefined && !isAbsolute(spec.source.init.file)) throw invalid(`${argName}.source.init.file`, 'must be an absolute path');
+  if ('dir' in spec.dataset && !isAbsolute(spec.dataset.dir))
+    throw invalid(`${argName}.dataset.dir`, 'must be an absolute path');
+  if (spec.source.init.file !== undefined && !isAbsolute(spec.source.init.file))
+    throw invalid(`${argName}.source.init.file`, 'must be an absolute path');
   spec.targets.forEach((t, i) => {
-    if (t.init.file !== undefined && !isAbsolute(t.init.file)) throw invalid(`${argName}.targets[${i}].init.file`, 'must be an absolute path');
+    if (t.init.file !== undefined && !isAbsolute(t.init.file))
+      throw invalid(`${argName}.targets[${i}].init.file`, 'must be an absolute path');
   });
   return spec;
 }
@@ -36,13 +46,23 @@ export function parseSpecArg(input: unknown, argName = 'spec'): ExperimentSpec {
  * valid one and map 'dataset.dir' back to '<argName>.dir'.
  */
 export function parseDatasetArg(input: unknown, argName = 'spec'): DatasetSpec {
-  const wrapper = { dataset: input, model: { arch: 'mlp', hidden: [1] }, source: { init: { seed: 0 } }, targets: [{ init: { seed: 1 } }] };
+  const wrapper = {
+    dataset: input,
+    model: { arch: 'mlp', hidden: [1] },
+    source: { init: { seed: 0 } },
+    targets: [{ init: { seed: 1 } }],
+  };
   try {
     const spec = parseSpec(wrapper);
-    if ('dir' in spec.dataset && !isAbsolute(spec.dataset.dir)) throw invalid(`${argName}.dir`, 'must be an absolute path');
+    if ('dir' in spec.dataset && !isAbsolute(spec.dataset.dir))
+      throw invalid(`${argName}.dir`, 'must be an absolute path');
     return spec.dataset;
   } catch (e) {
-    if (e instanceof SpecError) throw invalid(join(argName, e.field.replace(/^dataset\.?/, '')), e.message.replace('"dataset.', `"${argName}.`).replace('"dataset"', `"${argName}"`));
+    if (e instanceof SpecError)
+      throw invalid(
+        join(argName, e.field.replace(/^dataset\.?/, '')),
+        e.message.replace('"dataset.', `"${argName}.`).replace('"dataset"', `"${argName}"`),
+      );
     throw e;
   }
 }

@@ -16,7 +16,14 @@ export const API_VERSION = 1;
 // ───────────────────────────── records ─────────────────────────────
 
 export type RunStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
-export const RUN_STATUSES: readonly RunStatus[] = ['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted'];
+export const RUN_STATUSES: readonly RunStatus[] = [
+  'queued',
+  'running',
+  'done',
+  'failed',
+  'cancelled',
+  'interrupted',
+];
 
 /** A phase of an experiment: training the source, training a target (Oracle), or one method on one target. */
 export type RunKind = 'source' | 'target' | 'transfer';
@@ -166,7 +173,10 @@ export interface ImportReport {
 
 const id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a valid id');
 const tag = z.string().trim().min(1).max(40);
-const base64 = z.string().max(400 * 1024 * 1024).regex(/^[A-Za-z0-9+/=]*$/, 'not base64');
+const base64 = z
+  .string()
+  .max(400 * 1024 * 1024)
+  .regex(/^[A-Za-z0-9+/=]*$/, 'not base64');
 
 /**
  * The spec is validated by the engine's own parser (src/core/spec.ts) in main, which names the
@@ -181,8 +191,20 @@ export const requestSchemas = {
   'datasets.register': z.object({ spec: specInput, name: z.string().trim().min(1).max(120) }),
   'datasets.delete': z.object({ id }),
   'params.list': z.object({}),
-  'params.import': z.object({ name: z.string().trim().min(1).max(120), data: base64, origin: z.enum(['imported', 'pretrained']).default('imported'), arch: specInput, inputShape: z.array(z.number().int().positive()).length(3), classes: z.number().int().min(2).max(100000) }),
-  'params.check': z.object({ id, arch: specInput, inputShape: z.array(z.number().int().positive()).length(3), classes: z.number().int().min(2) }),
+  'params.import': z.object({
+    name: z.string().trim().min(1).max(120),
+    data: base64,
+    origin: z.enum(['imported', 'pretrained']).default('imported'),
+    arch: specInput,
+    inputShape: z.array(z.number().int().positive()).length(3),
+    classes: z.number().int().min(2).max(100000),
+  }),
+  'params.check': z.object({
+    id,
+    arch: specInput,
+    inputShape: z.array(z.number().int().positive()).length(3),
+    classes: z.number().int().min(2),
+  }),
   'params.delete': z.object({ id }),
   'experiments.list': z.object({
     search: z.string().max(200).default(''),
@@ -213,9 +235,15 @@ export const requestSchemas = {
   'experiments.cancel': z.object({ id }),
   'experiments.resume': z.object({ id }),
   'experiments.rerun': z.object({ id }),
-  'metrics.get': z.object({ experimentIds: z.array(id).min(1).max(200), keys: z.array(z.string().max(64)).default([]) }),
+  'metrics.get': z.object({
+    experimentIds: z.array(id).min(1).max(200),
+    keys: z.array(z.string().max(64)).default([]),
+  }),
   'jobs.list': z.object({}),
-  'bundles.export': z.object({ experimentIds: z.array(id).min(1).max(1000), includeWeights: z.boolean().default(false) }),
+  'bundles.export': z.object({
+    experimentIds: z.array(id).min(1).max(1000),
+    includeWeights: z.boolean().default(false),
+  }),
   'bundles.import': z.object({ data: base64 }),
 } as const;
 
@@ -258,7 +286,16 @@ export type LabEvent =
   | { type: 'experiment.deleted'; id: string }
   | { type: 'run.updated'; run: RunRecord }
   | { type: 'metrics'; experimentId: string; points: MetricPoint[] }
-  | { type: 'progress'; experimentId: string; runId: string | null; phase: string; done: number; total: number; detail?: string; etaSeconds: number | null }
+  | {
+      type: 'progress';
+      experimentId: string;
+      runId: string | null;
+      phase: string;
+      done: number;
+      total: number;
+      detail?: string;
+      etaSeconds: number | null;
+    }
   | { type: 'log'; experimentId: string; level: 'info' | 'warn' | 'error'; message: string; at: string }
   | { type: 'jobs'; jobs: JobInfo[] };
 
@@ -277,7 +314,10 @@ export interface LabApi {
 }
 
 /** Parses a request's arguments or throws a LabRequestError naming the field. */
-export function validateRequest<N extends RequestName>(name: string, args: unknown): { name: N; args: ParsedArgs<N> } {
+export function validateRequest<N extends RequestName>(
+  name: string,
+  args: unknown,
+): { name: N; args: ParsedArgs<N> } {
   if (!Object.prototype.hasOwnProperty.call(requestSchemas, name)) {
     throw new LabRequestError({ code: 'invalid', message: `unknown request "${name}"` });
   }
@@ -286,7 +326,11 @@ export function validateRequest<N extends RequestName>(name: string, args: unkno
   if (!r.success) {
     const issue = r.error.issues[0];
     const field = issue.path.join('.');
-    throw new LabRequestError({ code: 'invalid', message: `${name}: ${field ? `"${field}" ` : ''}${issue.message}`, field: field || undefined });
+    throw new LabRequestError({
+      code: 'invalid',
+      message: `${name}: ${field ? `"${field}" ` : ''}${issue.message}`,
+      field: field || undefined,
+    });
   }
   return { name: name as N, args: r.data as ParsedArgs<N> };
 }

@@ -9,7 +9,15 @@
  * while the socket is (re)connecting wait for it; requests in flight when it closes are rejected
  * with a LabRequestError (code 'internal'); the client reconnects by itself with a growing delay.
  */
-import type { LabApi, LabEvent, Reply, RequestArgs, RequestName, WsClientFrame, WsServerFrame } from './lab-api.js';
+import type {
+  LabApi,
+  LabEvent,
+  Reply,
+  RequestArgs,
+  RequestName,
+  WsClientFrame,
+  WsServerFrame,
+} from './lab-api.js';
 import { LabRequestError } from './lab-errors.js';
 
 /** The part of the WebSocket API used here; the browser's and the `ws` package's both fit. */
@@ -17,7 +25,10 @@ export interface SocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  addEventListener(type: 'open' | 'close' | 'error' | 'message', listener: (e: { data?: unknown; code?: number; reason?: string }) => void): void;
+  addEventListener(
+    type: 'open' | 'close' | 'error' | 'message',
+    listener: (e: { data?: unknown; code?: number; reason?: string }) => void,
+  ): void;
 }
 
 export type SocketFactory = (url: string) => SocketLike;
@@ -163,7 +174,11 @@ export function connectLab(loc: LocationLike | string, options: ConnectOptions =
     s.addEventListener('close', () => {
       if (socket !== s) return;
       socket = null;
-      failAll(opened ? 'the connection to the lab was lost' : 'cannot connect to the lab (is it running, and is the token right?)');
+      failAll(
+        opened
+          ? 'the connection to the lab was lost'
+          : 'cannot connect to the lab (is it running, and is the token right?)',
+      );
       setState('closed');
       if (reconnect && !closedForGood) {
         timer = setTimeout(open, retry);

@@ -8,7 +8,12 @@ import { previewDataset } from '../core/data/load.js';
 import { runExperiment } from '../core/experiment.js';
 import { phaseId, type EngineEvent } from '../core/result.js';
 import type { MethodName } from '../core/spec.js';
-import { WORKER_PROTOCOL_VERSION, type FinishedMethod, type FromWorker, type StartMessage } from '../shared/worker-protocol.js';
+import {
+  WORKER_PROTOCOL_VERSION,
+  type FinishedMethod,
+  type FromWorker,
+  type StartMessage,
+} from '../shared/worker-protocol.js';
 import { ipcTrainedCache, ParentRequests, type DatasetFacts } from './ipc-cache.js';
 import { parentLine } from './port.js';
 
@@ -39,14 +44,32 @@ function forwarder(): (e: EngineEvent) => void {
         const last = lastProgress.get(e.phase) ?? 0;
         if (e.done < e.total && now - last < PROGRESS_INTERVAL_MS) return;
         lastProgress.set(e.phase, now);
-        void line.send({ type: 'progress', phase: e.phase, done: e.done, total: e.total, ...(e.detail ? { detail: e.detail } : {}) });
+        void line.send({
+          type: 'progress',
+          phase: e.phase,
+          done: e.done,
+          total: e.total,
+          ...(e.detail ? { detail: e.detail } : {}),
+        });
         return;
       }
       case 'metric':
-        void line.send({ type: 'metric', phase: e.phase, key: e.key, step: e.step, value: e.value, wallTime: Date.now() });
+        void line.send({
+          type: 'metric',
+          phase: e.phase,
+          key: e.key,
+          step: e.step,
+          value: e.value,
+          wallTime: Date.now(),
+        });
         return;
       case 'phase':
-        void line.send({ type: 'phase', phase: e.phase, state: e.state, ...(e.seconds !== undefined ? { seconds: e.seconds } : {}) });
+        void line.send({
+          type: 'phase',
+          phase: e.phase,
+          state: e.state,
+          ...(e.seconds !== undefined ? { seconds: e.seconds } : {}),
+        });
         return;
       case 'log':
         void line.send({ type: 'log', level: e.level, message: e.message });
@@ -63,7 +86,9 @@ function forwarder(): (e: EngineEvent) => void {
 
 async function run(msg: StartMessage): Promise<never> {
   const { spec } = msg;
-  const finished = new Map<string, FinishedMethod['result']>(msg.finished.map((f) => [`${f.target}:${f.method}`, f.result]));
+  const finished = new Map<string, FinishedMethod['result']>(
+    msg.finished.map((f) => [`${f.target}:${f.method}`, f.result]),
+  );
   // Which training phase the engine is in, so a saved artifact can say whose parameters it holds.
   let trainingPhase: string = phaseId.source;
   const forward = forwarder();
@@ -75,7 +100,9 @@ async function run(msg: StartMessage): Promise<never> {
     }
     forward(e);
   };
-  process.stderr.write(`worker ${process.pid}: experiment ${msg.experimentId} started (${msg.finished.length} method results reused)\n`);
+  process.stderr.write(
+    `worker ${process.pid}: experiment ${msg.experimentId} started (${msg.finished.length} method results reused)\n`,
+  );
   let facts: Promise<DatasetFacts> | null = null;
   const cache = ipcTrainedCache({
     weightsDir: msg.weightsDir,
@@ -87,7 +114,11 @@ async function run(msg: StartMessage): Promise<never> {
       return spec.targets[i]?.init.seed ?? null;
     },
     datasetFacts: () =>
-      (facts ??= previewDataset(spec.dataset, 0).then((p) => ({ inputShape: [...p.inputShape], classes: p.classes, contentHash: p.contentHash }))),
+      (facts ??= previewDataset(spec.dataset, 0).then((p) => ({
+        inputShape: [...p.inputShape],
+        classes: p.classes,
+        contentHash: p.contentHash,
+      }))),
     log: (level, message) => void line.send({ type: 'log', level, message }),
   });
   try {
@@ -99,7 +130,10 @@ async function run(msg: StartMessage): Promise<never> {
     });
     return finish({ type: 'done', result }, 0);
   } catch (e) {
-    return finish({ type: 'error', ...errorText(e), cancelled: controller.signal.aborted }, controller.signal.aborted ? 0 : 1);
+    return finish(
+      { type: 'error', ...errorText(e), cancelled: controller.signal.aborted },
+      controller.signal.aborted ? 0 : 1,
+    );
   }
 }
 
@@ -109,7 +143,14 @@ line.onMessage((msg) => {
       if (started) return;
       started = true;
       if (msg.protocol !== WORKER_PROTOCOL_VERSION) {
-        void finish({ type: 'error', message: `worker speaks protocol ${WORKER_PROTOCOL_VERSION}, main sent ${msg.protocol}`, cancelled: false }, 1);
+        void finish(
+          {
+            type: 'error',
+            message: `worker speaks protocol ${WORKER_PROTOCOL_VERSION}, main sent ${msg.protocol}`,
+            cancelled: false,
+          },
+          1,
+        );
         return;
       }
       void run(msg);

@@ -10,7 +10,12 @@ import type { TrainedCache } from '../core/experiment.js';
 import type { Params } from '../core/params.js';
 import { decodePoints, encodePoints } from '../core/params-io.js';
 import type { TrainedSummary } from '../core/result.js';
-import type { ArtifactMessage, ArtifactSavedMessage, CacheReplyMessage, FromWorker } from '../shared/worker-protocol.js';
+import type {
+  ArtifactMessage,
+  ArtifactSavedMessage,
+  CacheReplyMessage,
+  FromWorker,
+} from '../shared/worker-protocol.js';
 import { WeightsDir } from '../services/store/weights.js';
 
 type Reply = CacheReplyMessage | ArtifactSavedMessage;
@@ -90,39 +95,64 @@ export function ipcTrainedCache(o: IpcCacheOptions): TrainedCache {
   const timeoutMs = o.replyTimeoutMs ?? PARENT_REPLY_TIMEOUT_MS;
   return {
     async load(key: string): Promise<{ points: Params[]; summary: TrainedSummary } | null> {
-      const reply = await o.requests.ask<CacheReplyMessage>((requestId) => ({ type: 'cache-load', requestId, key }), {
-        timeoutMs,
-        onTimeout: (requestId) => {
-          o.log('warn', `the lab did not answer a trained-parameters lookup within ${Math.round(timeoutMs / 1000)} s; training again`);
-          return { type: 'cache-reply', requestId, hit: null };
+      const reply = await o.requests.ask<CacheReplyMessage>(
+        (requestId) => ({ type: 'cache-load', requestId, key }),
+        {
+          timeoutMs,
+          onTimeout: (requestId) => {
+            o.log(
+              'warn',
+              `the lab did not answer a trained-parameters lookup within ${Math.round(timeoutMs / 1000)} s; training again`,
+            );
+            return { type: 'cache-reply', requestId, hit: null };
+          },
         },
-      });
+      );
       if (!reply.hit) return null;
       let bytes: Buffer;
       try {
         bytes = await readFile(reply.hit.path);
       } catch (e) {
-        o.log('warn', `trained parameters ${reply.hit.sha256.slice(0, 12)} are recorded but their file is unreadable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); training again`);
+        o.log(
+          'warn',
+          `trained parameters ${reply.hit.sha256.slice(0, 12)} are recorded but their file is unreadable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); training again`,
+        );
         return null;
       }
       const sha = createHash('sha256').update(bytes).digest('hex');
       if (sha !== reply.hit.sha256) {
-        o.log('warn', `trained parameters file ${reply.hit.path} does not match its recorded hash; training again`);
+        o.log(
+          'warn',
+          `trained parameters file ${reply.hit.path} does not match its recorded hash; training again`,
+        );
         return null;
       }
       try {
         const { points } = decodePoints(bytes, `trained parameters ${reply.hit.path}`);
         return { points, summary: reply.hit.summary };
       } catch (e) {
-        o.log('warn', `trained parameters ${reply.hit.sha256.slice(0, 12)} cannot be decoded (${(e as Error).message}); training again`);
+        o.log(
+          'warn',
+          `trained parameters ${reply.hit.sha256.slice(0, 12)} cannot be decoded (${(e as Error).message}); training again`,
+        );
         return null;
       }
     },
 
-    async save(key: string, role: 'source' | 'target', points: Params[], summary: TrainedSummary): Promise<void> {
+    async save(
+      key: string,
+      role: 'source' | 'target',
+      points: Params[],
+      summary: TrainedSummary,
+    ): Promise<void> {
       const phase = o.currentPhase();
       const facts = await o.datasetFacts();
-      const bytes = await encodePoints(points, { trainingKey: key, role, label: summary.label, dataset: facts.contentHash });
+      const bytes = await encodePoints(points, {
+        trainingKey: key,
+        role,
+        label: summary.label,
+        dataset: facts.contentHash,
+      });
       weights ??= new WeightsDir(o.weightsDir);
       const { sha256 } = await weights.put(bytes);
       const path = weights.path(sha256);
@@ -143,9 +173,15 @@ export function ipcTrainedCache(o: IpcCacheOptions): TrainedCache {
       };
       const reply = await o.requests.ask<ArtifactSavedMessage>((requestId) => ({ ...msg, requestId }), {
         timeoutMs,
-        onTimeout: (requestId) => ({ type: 'artifact-saved', requestId, paramSetId: null, error: `the lab did not answer within ${Math.round(timeoutMs / 1000)} s` }),
+        onTimeout: (requestId) => ({
+          type: 'artifact-saved',
+          requestId,
+          paramSetId: null,
+          error: `the lab did not answer within ${Math.round(timeoutMs / 1000)} s`,
+        }),
       });
-      if (reply.error) o.log('warn', `trained ${role} parameters were written but not recorded: ${reply.error}`);
+      if (reply.error)
+        o.log('warn', `trained ${role} parameters were written but not recorded: ${reply.error}`);
     },
   };
 }

@@ -43,5 +43,7 @@ export function parentLine(): ParentLine {
       onParentGone: (listener) => process.once('disconnect', listener),
     };
   }
-  throw new Error('the worker must be started by the lab (utilityProcess.fork or child_process.fork), not run directly');
+  throw new Error(
+    'the worker must be started by the lab (utilityProcess.fork or child_process.fork), not run directly',
+  );
 }

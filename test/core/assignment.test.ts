@@ -91,7 +91,13 @@ function hungarianReference(c: Matrix, n: number, m: number): number {
  * certify optimality: feasible everywhere, tight on the assignment, sign conditions on the longer
  * side, Σu + Σv = total. Returns the total.
  */
-function checkSolution(c: Matrix, nRows: number, nCols: number, maximize: boolean, s: AssignmentSolution): number {
+function checkSolution(
+  c: Matrix,
+  nRows: number,
+  nCols: number,
+  maximize: boolean,
+  s: AssignmentSolution,
+): number {
   const { rowToCol, colToRow, u, v } = s;
   assert.equal(rowToCol.length, nRows);
   assert.equal(colToRow.length, nCols);
@@ -137,7 +143,8 @@ function checkSolution(c: Matrix, nRows: number, nCols: number, maximize: boolea
 function randomMatrix(r: Rng, len: number, kind: 'int' | 'float' | 'neg'): Float64Array {
   const c = new Float64Array(len);
   for (let k = 0; k < len; k++) {
-    if (kind === 'int') c[k] = r.int(4); // many ties
+    if (kind === 'int')
+      c[k] = r.int(4); // many ties
     else if (kind === 'float') c[k] = r.next();
     else c[k] = 200 * r.next() - 100;
   }
@@ -158,7 +165,12 @@ test('matches brute force on small matrices (square, wide, tall; ties, floats, n
   for (let trial = 0; trial < 1500; trial++) {
     const nRows = 1 + r.int(7);
     const shape = r.int(3);
-    const nCols = shape === 0 ? nRows : shape === 1 ? Math.min(7, nRows + 1 + r.int(2)) : Math.max(1, nRows - 1 - r.int(2));
+    const nCols =
+      shape === 0
+        ? nRows
+        : shape === 1
+          ? Math.min(7, nRows + 1 + r.int(2))
+          : Math.max(1, nRows - 1 - r.int(2));
     const kind = (['int', 'float', 'neg'] as const)[r.int(3)];
     const maximize = r.int(2) === 1;
     const c = randomMatrix(r, nRows * nCols, kind);
@@ -167,7 +179,10 @@ test('matches brute force on small matrices (square, wide, tall; ties, floats, n
     for (const o of STRATEGIES) {
       const s = assignmentWithDuals(c, nRows, nCols, { ...o, maximize });
       const total = checkSolution(c, nRows, nCols, maximize, s);
-      assert.ok(Math.abs(total - best) <= 1e-9 * 100, `${nRows}×${nCols} ${kind} max=${maximize}: ${total} vs ${best}`);
+      assert.ok(
+        Math.abs(total - best) <= 1e-9 * 100,
+        `${nRows}×${nCols} ${kind} max=${maximize}: ${total} vs ${best}`,
+      );
       cases++;
     }
     assert.deepEqual(c, copy, 'input unchanged');
@@ -219,7 +234,8 @@ function gram(r: Rng, n: number, d: number, sigma: number): Float64Array {
   const p = r.permutation(n);
   const c = new Float64Array(n * n);
   const ys = new Float64Array(n * d);
-  for (let j = 0; j < n; j++) for (let k = 0; k < d; k++) ys[j * d + k] = xs[p[j] * d + k] + sigma * r.normal();
+  for (let j = 0; j < n; j++)
+    for (let k = 0; k < d; k++) ys[j * d + k] = xs[p[j] * d + k] + sigma * r.normal();
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < n; j++) {
       let s = 0;
@@ -242,20 +258,34 @@ test('n = 300: optimal by dual certificate and by an independent Hungarian refer
   // rank one, c_ij = a_i·b_j: heavy structure, every row ranks columns the same way
   const a = Array.from({ length: n }, () => r.next());
   const b = Array.from({ length: n }, () => r.next());
-  matrices.push(['rank one', Float64Array.from({ length: n * n }, (_, k) => a[Math.floor(k / n)] * b[k % n])]);
+  matrices.push([
+    'rank one',
+    Float64Array.from({ length: n * n }, (_, k) => a[Math.floor(k / n)] * b[k % n]),
+  ]);
   // rows on very different scales (column minima alone would all come from the largest rows)
   const rowScale = Array.from({ length: n }, () => 100 * r.next());
-  matrices.push(['row-scaled', Float64Array.from({ length: n * n }, (_, k) => rowScale[Math.floor(k / n)] * r.next())]);
+  matrices.push([
+    'row-scaled',
+    Float64Array.from({ length: n * n }, (_, k) => rowScale[Math.floor(k / n)] * r.next()),
+  ]);
   matrices.push(['constant', new Float64Array(n * n).fill(2.5)]);
   matrices.push(['identical rows', Float64Array.from({ length: n * n }, (_, k) => b[k % n])]);
   for (const [name, c] of matrices) {
     for (const maximize of [false, true]) {
       const neg = maximize ? c.map((x) => -x) : c;
       const ref = (maximize ? -1 : 1) * hungarianReference(neg, n, n);
-      for (const o of [{}, { strategy: 'dense' as const }, { strategy: 'sparse' as const, sparseK: 2 }, { strategy: 'auction' as const }]) {
+      for (const o of [
+        {},
+        { strategy: 'dense' as const },
+        { strategy: 'sparse' as const, sparseK: 2 },
+        { strategy: 'auction' as const },
+      ]) {
         const s = assignmentWithDuals(c, n, n, { ...o, maximize });
         const total = checkSolution(c, n, n, maximize, s);
-        assert.ok(Math.abs(total - ref) <= 1e-9 * Math.max(1, Math.abs(ref)), `${name} max=${maximize}: ${total} vs ${ref}`);
+        assert.ok(
+          Math.abs(total - ref) <= 1e-9 * Math.max(1, Math.abs(ref)),
+          `${name} max=${maximize}: ${total} vs ${ref}`,
+        );
       }
     }
   }
@@ -287,7 +317,10 @@ test('near-low-rank matrices (the auction path) are solved exactly', () => {
     const c = nearLowRank(r, n);
     // the same matrix far from zero with a tiny range: ε is floored at the rounding of c − v
     const offset = Float64Array.from(c, (x) => 1e6 + 1e-6 * x);
-    for (const [name, m] of [['plain', c], ['offset', offset]] as const) {
+    for (const [name, m] of [
+      ['plain', c],
+      ['offset', offset],
+    ] as const) {
       for (const maximize of [false, true]) {
         const neg = maximize ? m.map((x) => -x) : m;
         const ref = (maximize ? -1 : 1) * hungarianReference(neg, n, n);
@@ -295,7 +328,10 @@ test('near-low-rank matrices (the auction path) are solved exactly', () => {
           const s = assignmentWithDuals(m, n, n, { ...o, maximize });
           const total = checkSolution(m, n, n, maximize, s);
           const tol = name === 'offset' ? 1e-6 : 1e-9 * Math.max(1, Math.abs(ref));
-          assert.ok(Math.abs(total - ref) <= tol, `${name} n=${n} max=${maximize} ${JSON.stringify(o)}: ${total} vs ${ref}`);
+          assert.ok(
+            Math.abs(total - ref) <= tol,
+            `${name} n=${n} max=${maximize} ${JSON.stringify(o)}: ${total} vs ${ref}`,
+          );
         }
       }
     }
@@ -331,7 +367,8 @@ test('rectangular matrices: wide and tall, by certificate and by reference', () 
       const m = Math.max(nRows, nCols);
       const w = new Float64Array(n * m);
       for (let i = 0; i < nRows; i++) {
-        for (let j = 0; j < nCols; j++) w[tall ? j * m + i : i * m + j] = (maximize ? -1 : 1) * c[i * nCols + j];
+        for (let j = 0; j < nCols; j++)
+          w[tall ? j * m + i : i * m + j] = (maximize ? -1 : 1) * c[i * nCols + j];
       }
       const ref = (maximize ? -1 : 1) * hungarianReference(w, n, m);
       assert.ok(Math.abs(total - ref) <= 1e-9 * 100 * n, `${nRows}×${nCols} max=${maximize}`);
@@ -373,7 +410,8 @@ test('rejects non-finite entries and mismatched shapes with clear errors', () =>
           c[n + 2] = bad;
           assert.throws(
             () => linearSumAssignment(c, n, n, { maximize, strategy }),
-            (e: Error) => e instanceof RangeError && e.message.includes('cost[1][2]') && e.message.includes('finite'),
+            (e: Error) =>
+              e instanceof RangeError && e.message.includes('cost[1][2]') && e.message.includes('finite'),
             `${bad} n=${n} max=${maximize} ${strategy}`,
           );
         }

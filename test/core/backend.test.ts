@@ -44,7 +44,10 @@ function assertClose(actual: Arr, expected: Arr, what: string, rel = 1e-4): void
     maxDiff = Math.max(maxDiff, Math.abs(actual.data[i] - expected.data[i]));
   }
   assert.ok(Number.isFinite(maxDiff), `${what}: non-finite values`);
-  assert.ok(maxDiff <= rel * Math.max(maxAbs, 1e-3), `${what}: max |wasm − cpu| = ${maxDiff} vs max |cpu| = ${maxAbs}`);
+  assert.ok(
+    maxDiff <= rel * Math.max(maxAbs, 1e-3),
+    `${what}: max |wasm − cpu| = ${maxDiff} vs max |cpu| = ${maxAbs}`,
+  );
 }
 
 test('matMul on wasm equals cpu in all four transpose combinations, plain and batched', async () => {
@@ -59,7 +62,8 @@ test('matMul on wasm equals cpu in all four transpose combinations, plain and ba
   for (const [ci, c] of cases.entries()) {
     for (const ta of [false, true]) {
       for (const tb of [false, true]) {
-        const swap = (s: number[], t: boolean) => (t ? [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]] : s);
+        const swap = (s: number[], t: boolean) =>
+          t ? [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]] : s;
         const a = randn(swap(c.a, ta), 10 + ci);
         const b = randn(swap(c.b, tb), 20 + ci);
         const r = await onBoth(() => [tf.matMul(T(a), T(b), ta, tb)]);
@@ -67,8 +71,14 @@ test('matMul on wasm equals cpu in all four transpose combinations, plain and ba
         // the fused kernel (used by tf.fused.matMul and tfjs-layers) too, with a bias and relu
         const bias = randn([c.b[c.b.length - 1]], 30 + ci);
         for (const activation of ['linear', 'relu', 'elu'] as const) {
-          const f = await onBoth(() => [tf.fused.matMul({ a: T(a), b: T(b), transposeA: ta, transposeB: tb, bias: T(bias), activation })]);
-          assertClose(f.wasm[0], f.cpu[0], `fused ${activation} case ${ci} transposeA=${ta} transposeB=${tb}`);
+          const f = await onBoth(() => [
+            tf.fused.matMul({ a: T(a), b: T(b), transposeA: ta, transposeB: tb, bias: T(bias), activation }),
+          ]);
+          assertClose(
+            f.wasm[0],
+            f.cpu[0],
+            `fused ${activation} case ${ci} transposeA=${ta} transposeB=${tb}`,
+          );
         }
       }
     }
@@ -90,25 +100,39 @@ test('Conv2DBackpropFilter and Conv2DBackpropInput on wasm equal cpu (strides 1/
   ];
   for (const [i, c] of cases.entries()) {
     const x = randn(c.x, 100 + i);
-    const info = tf.backend_util.computeConv2DInfo(c.x as [number, number, number, number], c.k as [number, number, number, number], c.s, 1, c.pad);
+    const info = tf.backend_util.computeConv2DInfo(
+      c.x as [number, number, number, number],
+      c.k as [number, number, number, number],
+      c.s,
+      1,
+      c.pad,
+    );
     const dy = randn([c.x[0], info.outHeight, info.outWidth, c.k[3]], 200 + i);
     const r = await onBoth(() => [
-      tf.engine().runKernel('Conv2DBackpropFilter', { x: T(x), dy: T(dy) }, {
-        strides: c.s,
-        pad: c.pad,
-        dataFormat: 'NHWC',
-        filterShape: c.k,
-      }) as tf.Tensor,
+      tf.engine().runKernel(
+        'Conv2DBackpropFilter',
+        { x: T(x), dy: T(dy) },
+        {
+          strides: c.s,
+          pad: c.pad,
+          dataFormat: 'NHWC',
+          filterShape: c.k,
+        },
+      ) as tf.Tensor,
     ]);
     assertClose(r.wasm[0], r.cpu[0], `filter, case ${i} ${JSON.stringify(c)}`);
     const filter = randn(c.k, 300 + i);
     const q = await onBoth(() => [
-      tf.engine().runKernel('Conv2DBackpropInput', { dy: T(dy), filter: T(filter) }, {
-        strides: c.s,
-        pad: c.pad,
-        dataFormat: 'NHWC',
-        inputShape: c.x,
-      }) as tf.Tensor,
+      tf.engine().runKernel(
+        'Conv2DBackpropInput',
+        { dy: T(dy), filter: T(filter) },
+        {
+          strides: c.s,
+          pad: c.pad,
+          dataFormat: 'NHWC',
+          inputShape: c.x,
+        },
+      ) as tf.Tensor,
     ]);
     assertClose(q.wasm[0], q.cpu[0], `input, case ${i} ${JSON.stringify(c)}`);
   }
@@ -118,8 +142,18 @@ test('gradients of a 2-hidden-layer MLP on wasm equal cpu for every parameter', 
   const n = 16;
   const x = randn([n, 4, 5, 1], 1);
   const labels = Array.from({ length: n }, (_, i) => (i * 7) % 6);
-  const shapes: Record<string, number[]> = { w1: [20, 32], b1: [32], w2: [32, 24], b2: [24], w3: [24, 6], b3: [6] };
-  const init = Object.values(shapes).map((s, i) => ({ shape: s, data: randn(s, 50 + i).data.map((v) => v * 0.3) }));
+  const shapes: Record<string, number[]> = {
+    w1: [20, 32],
+    b1: [32],
+    w2: [32, 24],
+    b2: [24],
+    w3: [24, 6],
+    b3: [6],
+  };
+  const init = Object.values(shapes).map((s, i) => ({
+    shape: s,
+    data: randn(s, 50 + i).data.map((v) => v * 0.3),
+  }));
   const r = await onBoth(() => {
     const xt = T(x);
     const y = tf.tensor1d(labels, 'int32');
@@ -150,7 +184,10 @@ test('gradients of a small CNN (conv s1 same, conv s2 valid, maxPool 2, dense) o
       let a = tf.relu(tf.add(tf.conv2d(xt, k1 as tf.Tensor4D, 1, 'same'), b1)) as tf.Tensor4D; // 12×12×4
       a = tf.relu(tf.add(tf.conv2d(a, k2 as tf.Tensor4D, 2, 'valid'), b2)) as tf.Tensor4D; // 5×5×6
       a = tf.maxPool(a, 2, 2, 'valid'); // 2×2×6
-      const logits = tf.add(tf.matMul(tf.reshape(a, [n, -1]) as tf.Tensor2D, w as tf.Tensor2D), b) as tf.Tensor2D;
+      const logits = tf.add(
+        tf.matMul(tf.reshape(a, [n, -1]) as tf.Tensor2D, w as tf.Tensor2D),
+        b,
+      ) as tf.Tensor2D;
       return softmaxCrossEntropy(logits, y);
     })(params);
     tf.dispose([xt, y, ...params]);
@@ -214,8 +251,14 @@ test("'auto' skips the absent tensorflow packages, says why, and picks wasm", as
       return;
     }
     assert.equal(info.name, 'wasm');
-    assert.ok(info.notes.some((n) => /tfjs-node-gpu is not installed/.test(n)), info.notes.join('\n'));
-    assert.ok(info.notes.some((n) => /tensorflow skipped: @tensorflow\/tfjs-node is not installed/.test(n)), info.notes.join('\n'));
+    assert.ok(
+      info.notes.some((n) => /tfjs-node-gpu is not installed/.test(n)),
+      info.notes.join('\n'),
+    );
+    assert.ok(
+      info.notes.some((n) => /tensorflow skipped: @tensorflow\/tfjs-node is not installed/.test(n)),
+      info.notes.join('\n'),
+    );
     assert.ok(logs.some((l) => /backend wasm/.test(l)));
   } finally {
     if (saved === undefined) delete process.env[BACKEND_ENV];

@@ -79,7 +79,10 @@ test('IDX gzip files round-trip; "fashion" in the name picks Fashion-MNIST class
   // the folder name counts when no name is given
   const fdir = freshDir('fashion-mnist');
   await writeFiles(fdir, idxFiles(f), true);
-  assert.deepEqual((await readRawDataset({ format: 'idx', dir: fdir })).classNames, FASHION_MNIST_CLASS_NAMES);
+  assert.deepEqual(
+    (await readRawDataset({ format: 'idx', dir: fdir })).classNames,
+    FASHION_MNIST_CLASS_NAMES,
+  );
 });
 
 test('contentHash is sha256 over the stored file bytes and changes with them', async () => {
@@ -89,7 +92,12 @@ test('contentHash is sha256 over the stored file bytes and changes with them', a
   await writeFiles(dir, files);
   const raw = await readRawDataset({ format: 'idx', dir });
   const h = createHash('sha256');
-  for (const name of ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) {
+  for (const name of [
+    'train-images-idx3-ubyte',
+    'train-labels-idx1-ubyte',
+    't10k-images-idx3-ubyte',
+    't10k-labels-idx1-ubyte',
+  ]) {
     h.update(files[name]!);
   }
   assert.equal(raw.contentHash, h.digest('hex'));
@@ -111,14 +119,20 @@ test('CIFAR-10 binary: planar records become HWC; class names from batches.meta.
   const trainImages = new Uint8Array(20 * CIFAR_IMAGE_BYTES);
   f.batches.forEach((b, i) => trainImages.set(b.images, i * 4 * CIFAR_IMAGE_BYTES));
   assert.deepEqual(raw.train.images, trainImages);
-  assert.deepEqual(Array.from(raw.train.labels), f.batches.flatMap((b) => Array.from(b.labels)));
+  assert.deepEqual(
+    Array.from(raw.train.labels),
+    f.batches.flatMap((b) => Array.from(b.labels)),
+  );
   assert.deepEqual(raw.test.images, f.test.images);
   assert.deepEqual(raw.classNames[0], 'airplane');
 
   const names = ['a0', 'b1', 'c2', 'd3', 'e4', 'f5', 'g6', 'h7', 'i8', 'j9'];
   // the archive's own layout: a cifar-10-batches-bin subfolder, names file with trailing blank lines
   const nested = freshDir('cifar10-archive');
-  await writeFiles(join(nested, 'cifar-10-batches-bin'), { ...cifar10Files(f), 'batches.meta.txt': new TextEncoder().encode(names.join('\n') + '\n\n') });
+  await writeFiles(join(nested, 'cifar-10-batches-bin'), {
+    ...cifar10Files(f),
+    'batches.meta.txt': new TextEncoder().encode(names.join('\n') + '\n\n'),
+  });
   const raw2 = await readRawDataset({ format: 'cifar10', dir: nested, name: 'mine' });
   assert.deepEqual(raw2.classNames, names);
   assert.equal(raw2.name, 'mine');
@@ -135,7 +149,10 @@ test('CIFAR-100 binary: fine and coarse labels, names files', async () => {
   assert.equal(fine.name, 'cifar100');
   assert.deepEqual(fine.train.labels, train.labels);
   assert.deepEqual(fine.test.labels, test.labels);
-  assert.deepEqual(fine.train.images.subarray(0, 3 * CIFAR_IMAGE_BYTES), train.images.subarray(0, 3 * CIFAR_IMAGE_BYTES));
+  assert.deepEqual(
+    fine.train.images.subarray(0, 3 * CIFAR_IMAGE_BYTES),
+    train.images.subarray(0, 3 * CIFAR_IMAGE_BYTES),
+  );
   assert.deepEqual(fine.classNames, CIFAR100_FINE_CLASS_NAMES);
   assert.equal(CIFAR100_FINE_CLASS_NAMES.length, 100);
   assert.equal(new Set(CIFAR100_FINE_CLASS_NAMES).size, 100);
@@ -147,9 +164,16 @@ test('CIFAR-100 binary: fine and coarse labels, names files', async () => {
 
   const coarseNames = Array.from({ length: 20 }, (_, i) => `super${i}`);
   await writeFile(join(dir, 'coarse_label_names.txt'), coarseNames.join('\n'));
-  assert.deepEqual((await readRawDataset({ format: 'cifar100', dir, labelKind: 'coarse' })).classNames, coarseNames);
+  assert.deepEqual(
+    (await readRawDataset({ format: 'cifar100', dir, labelKind: 'coarse' })).classNames,
+    coarseNames,
+  );
   await writeFile(join(dir, 'fine_label_names.txt'), 'only\ntwo\n');
-  await rejectsWith(readRawDataset({ format: 'cifar100', dir }), 'fine_label_names.txt', 'lists 2 class names, expected 100');
+  await rejectsWith(
+    readRawDataset({ format: 'cifar100', dir }),
+    'fine_label_names.txt',
+    'lists 2 class names, expected 100',
+  );
 });
 
 test('train/validation split: deterministic in the seed, disjoint, complete, sized right', () => {
@@ -191,7 +215,10 @@ test('loadDataset: split sizes, labels follow images, standardisation from train
 
     const { train, validation } = splitTrainValidation(200, 0.1, 777);
     const yVal = await ds.validation.y.data();
-    assert.deepEqual(Array.from(yVal), Array.from(validation, (i) => f.train.labels[i]!));
+    assert.deepEqual(
+      Array.from(yVal),
+      Array.from(validation, (i) => f.train.labels[i]!),
+    );
     // an image's standardised pixels are (raw/255 - mean)/std of the train split
     const px = (await ds.validation.x.data()).subarray(3 * 20, 4 * 20);
     const rawPx = f.train.images.subarray(validation[3]! * 20, validation[3]! * 20 + 20);
@@ -215,11 +242,17 @@ test('loadDataset: split sizes, labels follow images, standardisation from train
   ds.dispose(); // a second dispose is harmless
   assert.equal(tf.memory().numTensors, before);
 
-  const other = await loadDataset({ format: 'idx', dir }, { valFraction: 0.1, splitSeed: 778, trainLimit: 25 });
+  const other = await loadDataset(
+    { format: 'idx', dir },
+    { valFraction: 0.1, splitSeed: 778, trainLimit: 25 },
+  );
   try {
     assert.equal(other.train.n, 25);
     assert.equal(other.validation.n, 20);
-    const seed777ValLabels = Array.from(splitTrainValidation(200, 0.1, 777).validation, (i) => f.train.labels[i]!);
+    const seed777ValLabels = Array.from(
+      splitTrainValidation(200, 0.1, 777).validation,
+      (i) => f.train.labels[i]!,
+    );
     assert.notDeepEqual(Array.from(await other.validation.y.data()), seed777ValLabels);
   } finally {
     other.dispose();
@@ -230,7 +263,8 @@ test('loadDataset: split sizes, labels follow images, standardisation from train
 test('loadDataset: CIFAR standardisation is per channel', async () => {
   const f = cifar10Fixture(4, 3);
   // give the channels different brightness so a shared mean would be wrong
-  for (const b of [...f.batches, f.test]) for (let i = 0; i < b.images.length; i += 3) b.images[i] = Math.floor(b.images[i]! / 4);
+  for (const b of [...f.batches, f.test])
+    for (let i = 0; i < b.images.length; i += 3) b.images[i] = Math.floor(b.images[i]! / 4);
   const dir = freshDir('cifar10-load');
   await writeFiles(dir, cifar10Files(f));
   const before = tf.memory().numTensors;
@@ -257,12 +291,24 @@ test('corrupt IDX files: each error names the file and the problem', async () =>
   const d1 = freshDir('trunc-images');
   await writeFiles(d1, files);
   await truncate(join(d1, 'train-images-idx3-ubyte'), 16 + 600 - 10);
-  await rejectsWith(readRawDataset({ format: 'idx', dir: d1 }), 'train-images-idx3-ubyte', 'truncated', 'expected 600 bytes of data', 'found 590');
+  await rejectsWith(
+    readRawDataset({ format: 'idx', dir: d1 }),
+    'train-images-idx3-ubyte',
+    'truncated',
+    'expected 600 bytes of data',
+    'found 590',
+  );
 
   const d2 = freshDir('trunc-labels');
   await writeFiles(d2, files);
   await truncate(join(d2, 't10k-labels-idx1-ubyte'), 8 + 7);
-  await rejectsWith(readRawDataset({ format: 'idx', dir: d2 }), 't10k-labels-idx1-ubyte', 'truncated', 'expected 10 bytes of data', 'found 7');
+  await rejectsWith(
+    readRawDataset({ format: 'idx', dir: d2 }),
+    't10k-labels-idx1-ubyte',
+    'truncated',
+    'expected 10 bytes of data',
+    'found 7',
+  );
 
   const d3 = freshDir('trunc-gz');
   await writeFiles(d3, files, true);
@@ -272,27 +318,59 @@ test('corrupt IDX files: each error names the file and the problem', async () =>
 
   const d4 = freshDir('magic');
   await writeFiles(d4, { ...files, 't10k-images-idx3-ubyte': files['t10k-labels-idx1-ubyte']! });
-  await rejectsWith(readRawDataset({ format: 'idx', dir: d4 }), 't10k-images-idx3-ubyte', 'wrong magic number 0x00000801', 'expected 0x00000803');
+  await rejectsWith(
+    readRawDataset({ format: 'idx', dir: d4 }),
+    't10k-images-idx3-ubyte',
+    'wrong magic number 0x00000801',
+    'expected 0x00000803',
+  );
 
   const d5 = freshDir('count');
-  await writeFiles(d5, { ...files, 'train-labels-idx1-ubyte': encodeIdx(IDX_LABELS_MAGIC, [29], f.train.labels.subarray(0, 29)) });
-  await rejectsWith(readRawDataset({ format: 'idx', dir: d5 }), 'train-labels-idx1-ubyte', 'count mismatch', '29 labels', '30 images');
+  await writeFiles(d5, {
+    ...files,
+    'train-labels-idx1-ubyte': encodeIdx(IDX_LABELS_MAGIC, [29], f.train.labels.subarray(0, 29)),
+  });
+  await rejectsWith(
+    readRawDataset({ format: 'idx', dir: d5 }),
+    'train-labels-idx1-ubyte',
+    'count mismatch',
+    '29 labels',
+    '30 images',
+  );
 
   const d6 = freshDir('label');
   const bad = new Uint8Array(f.train.labels);
   bad[7] = 10;
   await writeFiles(d6, { ...files, 'train-labels-idx1-ubyte': encodeIdx(IDX_LABELS_MAGIC, [30], bad) });
-  await rejectsWith(readRawDataset({ format: 'idx', dir: d6 }), 'train-labels-idx1-ubyte', 'label at index 7 is 10', 'outside the 10 classes');
+  await rejectsWith(
+    readRawDataset({ format: 'idx', dir: d6 }),
+    'train-labels-idx1-ubyte',
+    'label at index 7 is 10',
+    'outside the 10 classes',
+  );
 
   const d7 = freshDir('size');
-  await writeFiles(d7, { ...files, 't10k-images-idx3-ubyte': encodeIdx(IDX_IMAGES_MAGIC, [10, 5, 4], f.test.images) });
+  await writeFiles(d7, {
+    ...files,
+    't10k-images-idx3-ubyte': encodeIdx(IDX_IMAGES_MAGIC, [10, 5, 4], f.test.images),
+  });
   await rejectsWith(readRawDataset({ format: 'idx', dir: d7 }), 't10k-images-idx3-ubyte', '5×4', '4×5');
 
   const d8 = freshDir('missing');
   await writeFiles(d8, files, true);
   await rm(join(d8, 't10k-labels-idx1-ubyte.gz'));
-  await rejectsWith(readRawDataset({ format: 'idx', dir: d8 }), d8, 'missing IDX files', 't10k-labels-idx1-ubyte.gz', 't10k-labels-idx1-ubyte,');
-  await rejectsWith(readRawDataset({ format: 'idx', dir: join(root, 'nowhere') }), 'nowhere', 'does not exist');
+  await rejectsWith(
+    readRawDataset({ format: 'idx', dir: d8 }),
+    d8,
+    'missing IDX files',
+    't10k-labels-idx1-ubyte.gz',
+    't10k-labels-idx1-ubyte,',
+  );
+  await rejectsWith(
+    readRawDataset({ format: 'idx', dir: join(root, 'nowhere') }),
+    'nowhere',
+    'does not exist',
+  );
 });
 
 test('corrupt CIFAR files: truncated record, label out of range, missing file', async () => {
@@ -300,19 +378,36 @@ test('corrupt CIFAR files: truncated record, label out of range, missing file', 
   const files = cifar10Files(f);
 
   const d1 = freshDir('c-trunc');
-  await writeFiles(d1, { ...files, 'data_batch_3.bin': files['data_batch_3.bin']!.subarray(0, 3073 * 2 + 100) });
-  await rejectsWith(readRawDataset({ format: 'cifar10', dir: d1 }), 'data_batch_3.bin', 'truncated', 'not a multiple of the 3073-byte record', '2 whole records and 100 bytes left over');
+  await writeFiles(d1, {
+    ...files,
+    'data_batch_3.bin': files['data_batch_3.bin']!.subarray(0, 3073 * 2 + 100),
+  });
+  await rejectsWith(
+    readRawDataset({ format: 'cifar10', dir: d1 }),
+    'data_batch_3.bin',
+    'truncated',
+    'not a multiple of the 3073-byte record',
+    '2 whole records and 100 bytes left over',
+  );
 
   const d2 = freshDir('c-label');
   const badTest = new Uint8Array(files['test_batch.bin']!);
   badTest[3073] = 10;
   await writeFiles(d2, { ...files, 'test_batch.bin': badTest });
-  await rejectsWith(readRawDataset({ format: 'cifar10', dir: d2 }), 'test_batch.bin', 'label of record 1 is 10', 'outside the 10 classes');
+  await rejectsWith(
+    readRawDataset({ format: 'cifar10', dir: d2 }),
+    'test_batch.bin',
+    'label of record 1 is 10',
+    'outside the 10 classes',
+  );
 
   const d3 = freshDir('c-missing');
   const { ['test_batch.bin']: _dropped, ...rest } = files;
   await writeFiles(d3, rest);
-  await rejectsWith(readRawDataset({ format: 'cifar10', dir: d3 }), 'missing CIFAR-10 binary files: test_batch.bin');
+  await rejectsWith(
+    readRawDataset({ format: 'cifar10', dir: d3 }),
+    'missing CIFAR-10 binary files: test_batch.bin',
+  );
 
   const train = cifar100Split(4, 5);
   const test = cifar100Split(2, 6);
@@ -321,10 +416,20 @@ test('corrupt CIFAR files: truncated record, label out of range, missing file', 
   const badTrain = new Uint8Array(c100['train.bin']!);
   badTrain[3074 * 2 + 1] = 100;
   await writeFiles(d4, { ...c100, 'train.bin': badTrain });
-  await rejectsWith(readRawDataset({ format: 'cifar100', dir: d4 }), 'train.bin', 'fine label of record 2 is 100', 'outside the 100 classes');
+  await rejectsWith(
+    readRawDataset({ format: 'cifar100', dir: d4 }),
+    'train.bin',
+    'fine label of record 2 is 100',
+    'outside the 100 classes',
+  );
   const d5 = freshDir('c100-trunc');
   await writeFiles(d5, { ...c100, 'test.bin': c100['test.bin']!.subarray(0, 3074 + 5) });
-  await rejectsWith(readRawDataset({ format: 'cifar100', dir: d5 }), 'test.bin', 'truncated', '3074-byte record');
+  await rejectsWith(
+    readRawDataset({ format: 'cifar100', dir: d5 }),
+    'test.bin',
+    'truncated',
+    '3074-byte record',
+  );
 });
 
 test('bundled fashion-mnist-mini: 10000 train + 2000 test, balanced, loads and disposes cleanly', async () => {
@@ -336,20 +441,35 @@ test('bundled fashion-mnist-mini: 10000 train + 2000 test, balanced, loads and d
   assert.deepEqual(preview.classCounts, new Array(10).fill(1000));
   assert.deepEqual(preview.classNames, FASHION_MNIST_CLASS_NAMES);
   assert.equal(preview.samples.length, 40);
-  assert.deepEqual(preview.samples.map((s) => s.label), Array.from({ length: 40 }, (_, i) => Math.floor(i / 4)));
+  assert.deepEqual(
+    preview.samples.map((s) => s.label),
+    Array.from({ length: 40 }, (_, i) => Math.floor(i / 4)),
+  );
   assert.ok(preview.samples.every((s) => s.pixels.length === 784 && s.pixels.some((v) => v > 0)));
   assert.match(preview.contentHash, /^[0-9a-f]{64}$/);
 
   const before = tf.memory().numTensors;
-  const ds = await loadDataset({ builtin: 'fashion-mnist-mini' }, { valFraction: 0.1, splitSeed: 777, trainLimit: 0 });
+  const ds = await loadDataset(
+    { builtin: 'fashion-mnist-mini' },
+    { valFraction: 0.1, splitSeed: 777, trainLimit: 0 },
+  );
   try {
     assert.deepEqual([ds.train.n, ds.validation.n, ds.test.n], [9000, 1000, 2000]);
-    assert.equal(ds.trainClassCounts.reduce((a, b) => a + b, 0), 9000);
+    assert.equal(
+      ds.trainClassCounts.reduce((a, b) => a + b, 0),
+      9000,
+    );
     // a random 90 % of a balanced set stays roughly balanced
-    assert.ok(ds.trainClassCounts.every((c) => c > 850 && c < 950), `${ds.trainClassCounts}`);
+    assert.ok(
+      ds.trainClassCounts.every((c) => c > 850 && c < 950),
+      `${ds.trainClassCounts}`,
+    );
     assert.equal(ds.contentHash, preview.contentHash);
     // Fashion-MNIST's own pixel statistics are about 0.286 / 0.353
-    assert.ok(Math.abs(ds.mean[0]! - 0.286) < 0.01 && Math.abs(ds.std[0]! - 0.353) < 0.01, `${ds.mean} ${ds.std}`);
+    assert.ok(
+      Math.abs(ds.mean[0]! - 0.286) < 0.01 && Math.abs(ds.std[0]! - 0.353) < 0.01,
+      `${ds.mean} ${ds.std}`,
+    );
     const testMean = tf.tidy(() => ds.test.x.mean().dataSync()[0]!);
     assert.ok(Math.abs(testMean) < 0.05, `test mean ${testMean}`);
   } finally {
@@ -369,7 +489,11 @@ test(`${RESOURCES_ENV} overrides where bundled datasets are found`, async () => 
     assert.equal(raw.train.n, 20);
     assert.deepEqual(raw.shape, [3, 3, 1]);
     process.env[RESOURCES_ENV] = join(res, 'datasets');
-    await rejectsWith(readRawDataset({ builtin: 'fashion-mnist-mini' }), RESOURCES_ENV, 'no datasets/ folder');
+    await rejectsWith(
+      readRawDataset({ builtin: 'fashion-mnist-mini' }),
+      RESOURCES_ENV,
+      'no datasets/ folder',
+    );
   } finally {
     if (saved === undefined) delete process.env[RESOURCES_ENV];
     else process.env[RESOURCES_ENV] = saved;

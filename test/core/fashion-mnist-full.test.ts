@@ -13,7 +13,10 @@ test("Debian's full Fashion-MNIST loads with the paper's split", async (t) => {
   }
   await tf.setBackend('cpu');
   const before = tf.memory().numTensors;
-  const data = await loadDataset({ format: 'idx', dir: DIR }, { valFraction: 0.1, splitSeed: 777, trainLimit: 0 });
+  const data = await loadDataset(
+    { format: 'idx', dir: DIR },
+    { valFraction: 0.1, splitSeed: 777, trainLimit: 0 },
+  );
   try {
     assert.equal(data.train.n, 54000);
     assert.equal(data.validation.n, 6000);

@@ -6,14 +6,32 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { buildModel } from '../../src/core/models/index.js';
 import { disposeParams } from '../../src/core/params.js';
-import { checkParamsFit, decodePoints, encodeParams, encodePoints, loadParams, saveParams } from '../../src/core/params-io.js';
+import {
+  checkParamsFit,
+  decodePoints,
+  encodeParams,
+  encodePoints,
+  loadParams,
+  saveParams,
+} from '../../src/core/params-io.js';
 
 before(async () => {
   await tf.setBackend('cpu');
 });
 
 test('parameters survive a safetensors round trip, with metadata', async () => {
-  const model = buildModel({ arch: 'cnn', layers: [{ type: 'conv', filters: 4 }, { type: 'maxpool', size: 2 }, { type: 'dense', units: 8 }] }, [8, 8, 1], 3);
+  const model = buildModel(
+    {
+      arch: 'cnn',
+      layers: [
+        { type: 'conv', filters: 4 },
+        { type: 'maxpool', size: 2 },
+        { type: 'dense', units: 8 },
+      ],
+    },
+    [8, 8, 1],
+    3,
+  );
   const theta = model.init(5);
   const dir = mkdtempSync(join(tmpdir(), 'tlab-params-'));
   const path = join(dir, 'p.safetensors');
@@ -24,7 +42,8 @@ test('parameters survive a safetensors round trip, with metadata', async () => {
   assert.equal(loaded.sha256, sha);
   assert.equal(loaded.metadata.seed, '5');
   assert.equal(checkParamsFit(model, loaded.params), null);
-  for (const k of Object.keys(theta)) assert.deepEqual(Array.from(loaded.params[k].dataSync()), Array.from(theta[k].dataSync()));
+  for (const k of Object.keys(theta))
+    assert.deepEqual(Array.from(loaded.params[k].dataSync()), Array.from(theta[k].dataSync()));
   disposeParams(loaded.params);
   assert.equal(tf.memory().numTensors, before);
   disposeParams(theta);
@@ -58,7 +77,10 @@ test('truncated and malformed files give errors naming the file', async () => {
   disposeParams(theta);
   const truncated = join(dir, 'truncated.safetensors');
   writeFileSync(truncated, buf.subarray(0, buf.length - 10));
-  await assert.rejects(loadParams(truncated), (e: Error) => e.message.includes(truncated) && /truncated/.test(e.message));
+  await assert.rejects(
+    loadParams(truncated),
+    (e: Error) => e.message.includes(truncated) && /truncated/.test(e.message),
+  );
   const garbage = join(dir, 'garbage.safetensors');
   writeFileSync(garbage, Buffer.from('this is not a tensor file at all'));
   await assert.rejects(loadParams(garbage), (e: Error) => e.message.includes(garbage));

@@ -55,7 +55,9 @@ for (const { name, arch, input } of ARCHS) {
     const mag = tf.tidy(() => tf.max(tf.abs(a)).dataSync()[0]);
     assert.ok(diff <= 1e-5 * Math.max(1, mag), `outputs differ by ${diff}`);
     // and the permutation really moved the parameters
-    const moved = Object.keys(theta).some((k) => tf.tidy(() => tf.max(tf.abs(tf.sub(theta[k], permuted[k]))).dataSync()[0]) > 0);
+    const moved = Object.keys(theta).some(
+      (k) => tf.tidy(() => tf.max(tf.abs(tf.sub(theta[k], permuted[k]))).dataSync()[0]) > 0,
+    );
     assert.ok(moved, 'π changed no parameter');
     tf.dispose([x, a, b]);
     disposeParams(theta);
@@ -70,10 +72,17 @@ function plantedRecovery(arch: ArchSpec, input: [number, number, number], seed: 
   const planted = randomPermutation(model.permSpec, rng(seed + 1));
   const target = applyPermutation(model.permSpec, planted, theta);
   const before = tf.memory().numTensors;
-  const { perm, sweeps } = weightMatching(model.permSpec, [{ target, source: theta }], { seed, tolerance: 1e-12 });
+  const { perm, sweeps } = weightMatching(model.permSpec, [{ target, source: theta }], {
+    seed,
+    tolerance: 1e-12,
+  });
   assert.equal(tf.memory().numTensors, before, 'weight matching leaked tensors');
   for (const p of Object.keys(planted)) {
-    assert.deepEqual(Array.from(perm[p]), Array.from(planted[p]), `permutation ${p} not recovered (after ${sweeps} sweeps)`);
+    assert.deepEqual(
+      Array.from(perm[p]),
+      Array.from(planted[p]),
+      `permutation ${p} not recovered (after ${sweeps} sweeps)`,
+    );
   }
   disposeParams(theta);
   disposeParams(target);

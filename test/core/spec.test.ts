@@ -39,11 +39,32 @@ test('a bad spec gets a message naming the field', () => {
   assert.equal(fieldOf({ ...minimal, targets: [{ init: {} }] }), 'targets[0].init');
   assert.equal(fieldOf({ ...minimal, transfer: { methods: ['gmt', 'magic'] } }), 'transfer.methods[1]');
   assert.equal(fieldOf({ ...minimal, transfer: { T: 2.5 } }), 'transfer.T');
-  assert.equal(fieldOf({ ...minimal, source: { init: { seed: 1 }, train: { lr: 'fast' } } }), 'source.train.lr');
+  assert.equal(
+    fieldOf({ ...minimal, source: { init: { seed: 1 }, train: { lr: 'fast' } } }),
+    'source.train.lr',
+  );
   assert.equal(fieldOf({ ...minimal, dataset: { format: 'idx' } }), 'dataset.dir');
   assert.equal(fieldOf({ ...minimal, colour: 'blue' }), 'colour');
-  assert.equal(fieldOf({ ...minimal, transfer: { trajectory: 'actual', T: 3 }, source: { init: { seed: 1 }, train: { epochs: 5 } } }), 'transfer.T');
-  assert.match(String((() => { try { parseSpec({ ...minimal, model: { arch: 'resnet' } }); } catch (e) { return (e as Error).message; } })()), /model\.arch.*mlp, conv8, cnn/);
+  assert.equal(
+    fieldOf({
+      ...minimal,
+      transfer: { trajectory: 'actual', T: 3 },
+      source: { init: { seed: 1 }, train: { epochs: 5 } },
+    }),
+    'transfer.T',
+  );
+  assert.match(
+    String(
+      (() => {
+        try {
+          parseSpec({ ...minimal, model: { arch: 'resnet' } });
+        } catch (e) {
+          return (e as Error).message;
+        }
+      })(),
+    ),
+    /model\.arch.*mlp, conv8, cnn/,
+  );
 });
 
 test('every example spec parses', () => {

@@ -27,7 +27,14 @@ function linearModel(inputShape: [number, number, number], classes: number): Mod
       { name: 'b', shape: [classes], fanIn: inDim },
     ],
     permSpec: {} as Model['permSpec'],
-    apply: (p, x) => tf.tidy(() => tf.add(tf.matMul(tf.reshape(x, [x.shape[0], inDim]) as tf.Tensor2D, p.W as tf.Tensor2D), p.b) as tf.Tensor2D),
+    apply: (p, x) =>
+      tf.tidy(
+        () =>
+          tf.add(
+            tf.matMul(tf.reshape(x, [x.shape[0], inDim]) as tf.Tensor2D, p.W as tf.Tensor2D),
+            p.b,
+          ) as tf.Tensor2D,
+      ),
     init: (seed) => {
       const r = rng(seed);
       return {
@@ -39,7 +46,12 @@ function linearModel(inputShape: [number, number, number], classes: number): Mod
 }
 
 /** 2-MLP with a smooth hidden activation (sigmoid) so finite differences are meaningful. */
-function mlpModel(inputShape: [number, number, number], hidden: number, classes: number, act: 'relu' | 'sigmoid' = 'relu'): Model {
+function mlpModel(
+  inputShape: [number, number, number],
+  hidden: number,
+  classes: number,
+  act: 'relu' | 'sigmoid' = 'relu',
+): Model {
   const inDim = inputShape[0] * inputShape[1] * inputShape[2];
   const f = act === 'relu' ? tf.relu : tf.sigmoid;
   return {
@@ -56,8 +68,16 @@ function mlpModel(inputShape: [number, number, number], hidden: number, classes:
     permSpec: {} as Model['permSpec'],
     apply: (p, x) =>
       tf.tidy(() => {
-        const h = f(tf.add(tf.matMul(tf.reshape(x, [x.shape[0], inDim]) as tf.Tensor2D, p['fc1.kernel'] as tf.Tensor2D), p['fc1.bias']));
-        return tf.add(tf.matMul(h as tf.Tensor2D, p['fc2.kernel'] as tf.Tensor2D), p['fc2.bias']) as tf.Tensor2D;
+        const h = f(
+          tf.add(
+            tf.matMul(tf.reshape(x, [x.shape[0], inDim]) as tf.Tensor2D, p['fc1.kernel'] as tf.Tensor2D),
+            p['fc1.bias'],
+          ),
+        );
+        return tf.add(
+          tf.matMul(h as tf.Tensor2D, p['fc2.kernel'] as tf.Tensor2D),
+          p['fc2.bias'],
+        ) as tf.Tensor2D;
       }),
     init: (seed) => {
       const out: Params = {};
@@ -81,7 +101,13 @@ function split(x: Float32Array, y: Int32Array, shape: [number, number, number]):
   return { x: tf.tensor4d(x, [n, ...shape]), y: tf.tensor1d(y, 'int32'), n };
 }
 
-function dataset(train: Split, validation: Split, test: Split, shape: [number, number, number], classes: number): Dataset {
+function dataset(
+  train: Split,
+  validation: Split,
+  test: Split,
+  shape: [number, number, number],
+  classes: number,
+): Dataset {
   return {
     name: 'synthetic',
     inputShape: shape,
@@ -114,15 +140,19 @@ function blobs(n: number, dim: number, classes: number, seed: number): { x: Floa
   return { x, y };
 }
 
-const read = (p: Params): Record<string, Float32Array> => Object.fromEntries(Object.entries(p).map(([k, t]) => [k, t.dataSync() as Float32Array]));
+const read = (p: Params): Record<string, Float32Array> =>
+  Object.fromEntries(Object.entries(p).map(([k, t]) => [k, t.dataSync() as Float32Array]));
 
 test('cosine learning rate follows PyTorch CosineAnnealingLR stepped per epoch', () => {
   assert.equal(cosineLr(0.05, 0, 60), 0.05);
   assert.ok(Math.abs(cosineLr(0.05, 30, 60) - 0.025) < 1e-15);
-  assert.ok(Math.abs(cosineLr(0.05, 15, 60) - 0.05 * (1 + Math.SQRT1_2) / 2) < 1e-15);
-  assert.ok(Math.abs(cosineLr(0.05, 59, 60) - 0.05 * (1 + Math.cos((Math.PI * 59) / 60)) / 2) < 1e-15);
+  assert.ok(Math.abs(cosineLr(0.05, 15, 60) - (0.05 * (1 + Math.SQRT1_2)) / 2) < 1e-15);
+  assert.ok(Math.abs(cosineLr(0.05, 59, 60) - (0.05 * (1 + Math.cos((Math.PI * 59) / 60))) / 2) < 1e-15);
   const spec = { lr: 0.1, epochs: 4, lrSchedule: 'constant' as const };
-  assert.deepEqual([0, 1, 2, 3].map((e) => epochLr(spec, e)), [0.1, 0.1, 0.1, 0.1]);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((e) => epochLr(spec, e)),
+    [0.1, 0.1, 0.1, 0.1],
+  );
   const cos = [0, 1, 2, 3].map((e) => epochLr({ ...spec, lrSchedule: 'cosine' }, e));
   assert.ok(Math.abs(cos[2] - 0.05) < 1e-15 && cos[0] === 0.1 && cos[1] < 0.1 && cos[3] > 0);
 });
@@ -136,7 +166,15 @@ test('SGD steps equal a hand-computed PyTorch update (momentum, weight decay, co
   const data = dataset(split(x, y, shape), split(x, y, shape), split(x, y, shape), shape, classes);
   const model = linearModel(shape, classes);
   const init = model.init(3);
-  const spec: TrainSpec = { epochs: 2, batchSize: bs, lr: 0.2, momentum: 0.9, weightDecay: 0.01, lrSchedule: 'cosine', dataSeed: 42 };
+  const spec: TrainSpec = {
+    epochs: 2,
+    batchSize: bs,
+    lr: 0.2,
+    momentum: 0.9,
+    weightDecay: 0.01,
+    lrSchedule: 'cosine',
+    dataSeed: 42,
+  };
   const before = tf.memory().numTensors;
   const res = await trainModel(model, init, data, spec);
   const got = read(res.final);
@@ -155,7 +193,9 @@ test('SGD steps equal a hand-computed PyTorch update (momentum, weight decay, co
       const gW = new Array(W.length).fill(0);
       const gb = new Array(b.length).fill(0);
       for (const i of idx) {
-        const z = [0, 1, 2].map((c) => b[c] + [0, 1, 2, 3].reduce((acc, d) => acc + x[i * 4 + d] * W[d * classes + c], 0));
+        const z = [0, 1, 2].map(
+          (c) => b[c] + [0, 1, 2, 3].reduce((acc, d) => acc + x[i * 4 + d] * W[d * classes + c], 0),
+        );
         const m = Math.max(...z);
         const ez = z.map((v) => Math.exp(v - m));
         const sum = ez.reduce((a, v) => a + v, 0);
@@ -167,12 +207,16 @@ test('SGD steps equal a hand-computed PyTorch update (momentum, weight decay, co
       }
       const grads = [gW, gb];
       const d = grads.map((g, k) => g.map((v, j) => v + spec.weightDecay * theta[k][j]));
-      bufs = bufs ? bufs.map((buf, k) => buf.map((v, j) => spec.momentum * v + d[k][j])) : d.map((v) => [...v]);
+      bufs = bufs
+        ? bufs.map((buf, k) => buf.map((v, j) => spec.momentum * v + d[k][j]))
+        : d.map((v) => [...v]);
       theta.forEach((p, k) => p.forEach((_, j) => (p[j] -= lr * bufs![k][j])));
     }
   }
   const close = (a: Float32Array, e: number[], what: string) =>
-    e.forEach((v, j) => assert.ok(Math.abs(a[j] - v) < 1e-5 * Math.max(1, Math.abs(v)), `${what}[${j}]: ${a[j]} vs ${v}`));
+    e.forEach((v, j) =>
+      assert.ok(Math.abs(a[j] - v) < 1e-5 * Math.max(1, Math.abs(v)), `${what}[${j}]: ${a[j]} vs ${v}`),
+    );
   close(got.W, W, 'W');
   close(got.b, b, 'b');
   // the update moved the parameters (the test is not vacuous)
@@ -193,7 +237,14 @@ test('same seed gives an identical trajectory, a different seed a different one;
   const data = dataset(split(x, y, shape), split(v.x, v.y, shape), split(v.x, v.y, shape), shape, 4);
   const model = mlpModel(shape, 16, 4);
   const init = model.init(7);
-  const spec: TrainSpec = { epochs: 3, batchSize: 32, lr: 0.05, momentum: 0.9, weightDecay: 5e-4, lrSchedule: 'cosine' };
+  const spec: TrainSpec = {
+    epochs: 3,
+    batchSize: 32,
+    lr: 0.05,
+    momentum: 0.9,
+    weightDecay: 5e-4,
+    lrSchedule: 'cosine',
+  };
   const before = tf.memory().numTensors;
 
   const progress: number[] = [];
@@ -246,7 +297,13 @@ test('a small MLP learns a separable synthetic dataset', async () => {
   const model = mlpModel(shape, 32, 5);
   const init = model.init(3);
   const initial = evaluate(model, init, data.validation);
-  const res = await trainModel(model, init, data, { epochs: 4, batchSize: 64, lr: 0.05, momentum: 0.9, weightDecay: 0, lrSchedule: 'constant' }, { seed: 0 });
+  const res = await trainModel(
+    model,
+    init,
+    data,
+    { epochs: 4, batchSize: 64, lr: 0.05, momentum: 0.9, weightDecay: 0, lrSchedule: 'constant' },
+    { seed: 0 },
+  );
   const final = evaluate(model, res.final, data.validation);
   assert.ok(initial.accuracy < 0.6, `initial accuracy ${initial.accuracy}`);
   assert.ok(final.accuracy > 0.95, `final accuracy ${final.accuracy}`);
@@ -262,7 +319,13 @@ test('evaluate counts accuracy and mean cross-entropy exactly, in batches, with 
   const shape: [number, number, number] = [1, 1, 2];
   const model = linearModel(shape, 2);
   // logits = x (W = I, b = 0)
-  const params: Params = { W: tf.tensor2d([[1, 0], [0, 1]]), b: tf.zeros([2]) };
+  const params: Params = {
+    W: tf.tensor2d([
+      [1, 0],
+      [0, 1],
+    ]),
+    b: tf.zeros([2]),
+  };
   const xs = new Float32Array([2, 0, 0, 1, 3, 0, 0, 0, 1, 0]); // 5 examples
   const ys = new Int32Array([0, 1, 1, 0, 0]);
   const s = split(xs, ys, shape);
@@ -290,8 +353,12 @@ test('gradient() matches central finite differences', () => {
   const yt = tf.tensor1d(y, 'int32');
   const before = tf.memory().numTensors;
   const g = gradient(model, params, xt, yt);
-  assert.deepEqual(Object.keys(g), model.params.map((p) => p.name));
-  const loss = (p: Params): number => tf.tidy(() => softmaxCrossEntropy(model.apply(p, xt), yt).dataSync()[0]);
+  assert.deepEqual(
+    Object.keys(g),
+    model.params.map((p) => p.name),
+  );
+  const loss = (p: Params): number =>
+    tf.tidy(() => softmaxCrossEntropy(model.apply(p, xt), yt).dataSync()[0]);
   const eps = 1e-2;
   const r = rng(1);
   for (const info of model.params) {
@@ -308,7 +375,10 @@ test('gradient() matches central finite differences', () => {
         return out;
       };
       const fd = (shifted(eps) - shifted(-eps)) / (2 * eps);
-      assert.ok(Math.abs(fd - gv[j]) < 2e-3 + 1e-2 * Math.abs(fd), `${info.name}[${j}]: analytic ${gv[j]} vs finite difference ${fd}`);
+      assert.ok(
+        Math.abs(fd - gv[j]) < 2e-3 + 1e-2 * Math.abs(fd),
+        `${info.name}[${j}]: analytic ${gv[j]} vs finite difference ${fd}`,
+      );
     }
   }
   disposeParams(g);
@@ -327,15 +397,21 @@ test('an AbortSignal stops training between steps without leaking', async () => 
   const ac = new AbortController();
   let lastDone = 0;
   await assert.rejects(
-    trainModel(model, init, data, { epochs: 5, batchSize: 10, lr: 0.1, momentum: 0.9, weightDecay: 0, lrSchedule: 'constant' }, {
-      checkpoints: true,
-      progressEvery: 3,
-      signal: ac.signal,
-      onProgress: (done) => {
-        lastDone = done;
-        if (done >= 22) ac.abort();
+    trainModel(
+      model,
+      init,
+      data,
+      { epochs: 5, batchSize: 10, lr: 0.1, momentum: 0.9, weightDecay: 0, lrSchedule: 'constant' },
+      {
+        checkpoints: true,
+        progressEvery: 3,
+        signal: ac.signal,
+        onProgress: (done) => {
+          lastDone = done;
+          if (done >= 22) ac.abort();
+        },
       },
-    }),
+    ),
     (e: unknown) => (e as Error).name === 'AbortError',
   );
   assert.equal(lastDone, 23); // progress at 3, 6, …, 18, 20, 23

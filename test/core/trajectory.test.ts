@@ -12,7 +12,9 @@ test('cosine λ for T = 10 are the authors’ values', () => {
   const expected = [0, 0.182, 0.359, 0.524, 0.668, 0.787, 0.878, 0.941, 0.978, 0.996, 1];
   const got = lambdas(10, 'cosine');
   assert.equal(got.length, 11);
-  got.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 5e-4, `λ_${i} = ${v}, expected ${expected[i]}`));
+  got.forEach((v, i) =>
+    assert.ok(Math.abs(v - expected[i]) < 5e-4, `λ_${i} = ${v}, expected ${expected[i]}`),
+  );
 });
 
 test('uniform λ are k/T and both schedules are monotone from 0 to 1', () => {

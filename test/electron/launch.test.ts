@@ -26,7 +26,11 @@ function electronExecutable(): { path: string } | { missing: string } {
   const rel = existsSync(pathTxt) ? readFileSync(pathTxt, 'utf8').trim() : null;
   const override = process.env.ELECTRON_OVERRIDE_DIST_PATH;
   const exe = override ? join(override, rel ?? 'electron') : rel ? join(pkg, 'dist', rel) : null;
-  if (!exe) return { missing: 'no Electron binary: node_modules/electron was installed with ELECTRON_SKIP_BINARY_DOWNLOAD (no path.txt) and ELECTRON_OVERRIDE_DIST_PATH is not set' };
+  if (!exe)
+    return {
+      missing:
+        'no Electron binary: node_modules/electron was installed with ELECTRON_SKIP_BINARY_DOWNLOAD (no path.txt) and ELECTRON_OVERRIDE_DIST_PATH is not set',
+    };
   try {
     accessSync(exe, constants.X_OK);
   } catch {
@@ -52,15 +56,25 @@ test('the desktop window opens hardened, with window.lab', async (t) => {
   }
   const native = run(process.execPath, [join(ROOT, 'scripts', 'ensure-electron-abi.mjs')]);
   if (!native.ok) {
-    t.skip(`better-sqlite3 has no Electron build and none could be made here:\n${native.output.slice(-2000)}`);
+    t.skip(
+      `better-sqlite3 has no Electron build and none could be made here:\n${native.output.slice(-2000)}`,
+    );
     return;
   }
-  const build = run(process.execPath, [join(ROOT, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js'), 'build']);
+  const build = run(process.execPath, [
+    join(ROOT, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js'),
+    'build',
+  ]);
   assert.ok(build.ok, `electron-vite build failed:\n${build.output.slice(-4000)}`);
 
   const { _electron } = await import('playwright-core');
   const dataDir = await mkdtemp(join(tmpdir(), 'tlab-electron-'));
-  const app = await _electron.launch({ executablePath: exe.path, args: [ROOT, '--data', dataDir], cwd: ROOT, timeout: 60_000 });
+  const app = await _electron.launch({
+    executablePath: exe.path,
+    args: [ROOT, '--data', dataDir],
+    cwd: ROOT,
+    timeout: 60_000,
+  });
   try {
     const page = await app.firstWindow();
     await page.waitForLoadState('domcontentloaded');
@@ -69,25 +83,70 @@ test('the desktop window opens hardened, with window.lab', async (t) => {
     const prefs = await app.evaluate(({ BrowserWindow }) => {
       const w = BrowserWindow.getAllWindows()[0]!;
       // Runtime API (Electron's own IPC uses it) that its typings do not list.
-      const p = (w.webContents as unknown as { getLastWebPreferences(): { contextIsolation?: boolean; sandbox?: boolean; nodeIntegration?: boolean; webSecurity?: boolean } }).getLastWebPreferences();
-      return { contextIsolation: p.contextIsolation, sandbox: p.sandbox, nodeIntegration: p.nodeIntegration, webSecurity: p.webSecurity };
+      const p = (
+        w.webContents as unknown as {
+          getLastWebPreferences(): {
+            contextIsolation?: boolean;
+            sandbox?: boolean;
+            nodeIntegration?: boolean;
+            webSecurity?: boolean;
+          };
+        }
+      ).getLastWebPreferences();
+      return {
+        contextIsolation: p.contextIsolation,
+        sandbox: p.sandbox,
+        nodeIntegration: p.nodeIntegration,
+        webSecurity: p.webSecurity,
+      };
     });
-    assert.deepEqual(prefs, { contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true });
+    assert.deepEqual(prefs, {
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      webSecurity: true,
+    });
 
     const page_ = await page.evaluate(() => {
-      const w = window as unknown as { lab?: { transport: string; request: unknown; onEvent: unknown }; require?: unknown; process?: unknown };
-      return { lab: typeof w.lab, transport: w.lab?.transport, request: typeof w.lab?.request, onEvent: typeof w.lab?.onEvent, require: typeof w.require, process: typeof w.process };
+      const w = window as unknown as {
+        lab?: { transport: string; request: unknown; onEvent: unknown };
+        require?: unknown;
+        process?: unknown;
+      };
+      return {
+        lab: typeof w.lab,
+        transport: w.lab?.transport,
+        request: typeof w.lab?.request,
+        onEvent: typeof w.lab?.onEvent,
+        require: typeof w.require,
+        process: typeof w.process,
+      };
     });
-    assert.deepEqual(page_, { lab: 'object', transport: 'electron', request: 'function', onEvent: 'function', require: 'undefined', process: 'undefined' });
+    assert.deepEqual(page_, {
+      lab: 'object',
+      transport: 'electron',
+      request: 'function',
+      onEvent: 'function',
+      require: 'undefined',
+      process: 'undefined',
+    });
 
-    const info = await page.evaluate(() => (window as unknown as { lab: { request(n: string, a: unknown): Promise<{ host: string; dataDir: string }> } }).lab.request('app.info', {}));
+    const info = await page.evaluate(() =>
+      (
+        window as unknown as {
+          lab: { request(n: string, a: unknown): Promise<{ host: string; dataDir: string }> };
+        }
+      ).lab.request('app.info', {}),
+    );
     assert.equal(info.host, 'electron');
     assert.equal(info.dataDir, dataDir);
     const refused = await page.evaluate(() =>
-      (window as unknown as { lab: { request(n: string, a: unknown): Promise<unknown> } }).lab.request('experiments.get', { id: 'not valid!' }).then(
-        () => null,
-        (e: { error?: { code: string; field?: string } }) => e.error ?? null,
-      ),
+      (window as unknown as { lab: { request(n: string, a: unknown): Promise<unknown> } }).lab
+        .request('experiments.get', { id: 'not valid!' })
+        .then(
+          () => null,
+          (e: { error?: { code: string; field?: string } }) => e.error ?? null,
+        ),
     );
     assert.deepEqual([refused?.code, refused?.field], ['invalid', 'id']);
     // No new windows.

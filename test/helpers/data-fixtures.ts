@@ -7,7 +7,9 @@ import { CIFAR_IMAGE_BYTES } from '../../src/core/data/cifar.js';
 import { encodeIdx, IDX_FILE_NAMES, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC } from '../../src/core/data/idx.js';
 import { rng } from '../../src/core/random.js';
 
-export async function makeTempDir(prefix = 'tlab-data-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+export async function makeTempDir(
+  prefix = 'tlab-data-',
+): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
@@ -45,7 +47,12 @@ export interface IdxFixture {
 }
 
 export function idxFixture(h = 4, w = 5, nTrain = 40, nTest = 12, classes = 10): IdxFixture {
-  return { h, w, train: fixtureSplit(nTrain, h * w, classes, 1), test: fixtureSplit(nTest, h * w, classes, 2) };
+  return {
+    h,
+    w,
+    train: fixtureSplit(nTrain, h * w, classes, 1),
+    test: fixtureSplit(nTest, h * w, classes, 2),
+  };
 }
 
 /** The four IDX files of a fixture, keyed by their standard (uncompressed) names. */
@@ -59,7 +66,11 @@ export function idxFiles(f: IdxFixture): Record<string, Uint8Array> {
 }
 
 /** Writes the files into `dir` (created if needed), gzipped with a .gz suffix when `gzip`. */
-export async function writeFiles(dir: string, files: Record<string, Uint8Array>, gzip = false): Promise<void> {
+export async function writeFiles(
+  dir: string,
+  files: Record<string, Uint8Array>,
+  gzip = false,
+): Promise<void> {
   await mkdir(dir, { recursive: true });
   for (const [name, bytes] of Object.entries(files)) {
     await writeFile(join(dir, gzip ? `${name}.gz` : name), gzip ? gzipSync(bytes) : bytes);
@@ -75,7 +86,8 @@ export function cifarRecords(imagesHwc: Uint8Array, labelBytes: Uint8Array[]): U
   for (let i = 0; i < n; i++) {
     for (let b = 0; b < nl; b++) out[i * record + b] = labelBytes[b]![i]!;
     for (let p = 0; p < 1024; p++) {
-      for (let c = 0; c < 3; c++) out[i * record + nl + c * 1024 + p] = imagesHwc[i * CIFAR_IMAGE_BYTES + p * 3 + c]!;
+      for (let c = 0; c < 3; c++)
+        out[i * record + nl + c * 1024 + p] = imagesHwc[i * CIFAR_IMAGE_BYTES + p * 3 + c]!;
     }
   }
   return out;

@@ -14,13 +14,25 @@ import { LabStore } from '../../src/services/store/index.js';
  * A spec that runs in a few seconds on two cores: 1000 training examples, a 32-unit MLP, one
  * epoch, T = 3, evaluation on 500 validation examples.
  */
-export function tinySpec(overrides: { methods?: string[]; seed?: number; hidden?: number[]; epochs?: number; T?: number; targets?: number } = {}): Record<string, unknown> {
+export function tinySpec(
+  overrides: {
+    methods?: string[];
+    seed?: number;
+    hidden?: number[];
+    epochs?: number;
+    T?: number;
+    targets?: number;
+  } = {},
+): Record<string, unknown> {
   const seed = overrides.seed ?? 1;
   return {
     dataset: { builtin: 'fashion-mnist-mini' },
     datasetOptions: { trainLimit: 1000 },
     model: { arch: 'mlp', hidden: overrides.hidden ?? [32] },
-    source: { init: { seed }, train: { epochs: overrides.epochs ?? 1, batchSize: 100, lr: 0.05, momentum: 0.9 } },
+    source: {
+      init: { seed },
+      train: { epochs: overrides.epochs ?? 1, batchSize: 100, lr: 0.05, momentum: 0.9 },
+    },
     targets: Array.from({ length: overrides.targets ?? 1 }, (_, i) => ({ init: { seed: seed + 100 + i } })),
     transfer: { T: overrides.T ?? 3, methods: overrides.methods ?? ['naive', 'gmt'], batchSize: 100 },
     evalLimit: 500,
@@ -50,15 +62,24 @@ export class EventLog {
   }
 
   of<T extends LabEvent['type']>(type: T): Extract<LabEvent, { type: T }>[] {
-    return this.events.filter((e) => e.event.type === type).map((e) => e.event as Extract<LabEvent, { type: T }>);
+    return this.events
+      .filter((e) => e.event.type === type)
+      .map((e) => e.event as Extract<LabEvent, { type: T }>);
   }
 
   /** The first event (already seen or still to come) that matches. */
-  wait<E extends LabEvent = LabEvent>(match: (e: LabEvent) => boolean, what: string, timeoutMs = 120_000): Promise<E> {
+  wait<E extends LabEvent = LabEvent>(
+    match: (e: LabEvent) => boolean,
+    what: string,
+    timeoutMs = 120_000,
+  ): Promise<E> {
     const seen = this.events.find((e) => match(e.event));
     if (seen) return Promise.resolve(seen.event as E);
     return new Promise<E>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
+        timeoutMs,
+      );
       this.waiters.push({
         match,
         resolve: (e) => {
@@ -78,7 +99,10 @@ export const isExperimentStatus =
 export const isRunUpdate =
   (experimentId: string, phase: string, ...statuses: RunStatus[]) =>
   (e: LabEvent): boolean =>
-    e.type === 'run.updated' && e.run.experimentId === experimentId && e.run.phase === phase && statuses.includes(e.run.status);
+    e.type === 'run.updated' &&
+    e.run.experimentId === experimentId &&
+    e.run.phase === phase &&
+    statuses.includes(e.run.status);
 
 export interface TestLab {
   service: LabService;
@@ -89,11 +113,19 @@ export interface TestLab {
 }
 
 /** A lab service over a real store in a temp folder, with real worker processes. */
-export async function openTestLab(options: Partial<Omit<LabServiceOptions, 'store'>> & { dataDir?: string } = {}): Promise<TestLab> {
+export async function openTestLab(
+  options: Partial<Omit<LabServiceOptions, 'store'>> & { dataDir?: string } = {},
+): Promise<TestLab> {
   const temp = options.dataDir ? null : await tempDir();
   const dataDir = options.dataDir ?? temp!.dir;
   const store = LabStore.open(dataDir);
-  const service = createLabService({ launcher: nodeWorkerLauncher(), host: 'headless', appVersion: 'test', ...options, store });
+  const service = createLabService({
+    launcher: nodeWorkerLauncher(),
+    host: 'headless',
+    appVersion: 'test',
+    ...options,
+    store,
+  });
   const events = new EventLog((l) => service.onEvent(l));
   return {
     service,
@@ -118,7 +150,12 @@ export function alive(pid: number): boolean {
   }
 }
 
-export async function waitUntil(cond: () => boolean, what: string, timeoutMs = 30_000, stepMs = 25): Promise<void> {
+export async function waitUntil(
+  cond: () => boolean,
+  what: string,
+  timeoutMs = 30_000,
+  stepMs = 25,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);

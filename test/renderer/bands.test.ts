@@ -14,9 +14,29 @@ test('meanStd uses the sample standard deviation and 0 for one value', () => {
 
 test('bands aggregate per group and step across members', () => {
   const bands = computeBands([
-    { group: 'gmt', points: [{ step: 0, value: 0.1 }, { step: 1, value: 0.5 }, { step: 2, value: 0.8 }] },
-    { group: 'gmt', points: [{ step: 0, value: 0.3 }, { step: 1, value: 0.7 }, { step: 2, value: 0.9 }] },
-    { group: 'naive', points: [{ step: 0, value: 0.1 }, { step: 1, value: 0.2 }] },
+    {
+      group: 'gmt',
+      points: [
+        { step: 0, value: 0.1 },
+        { step: 1, value: 0.5 },
+        { step: 2, value: 0.8 },
+      ],
+    },
+    {
+      group: 'gmt',
+      points: [
+        { step: 0, value: 0.3 },
+        { step: 1, value: 0.7 },
+        { step: 2, value: 0.9 },
+      ],
+    },
+    {
+      group: 'naive',
+      points: [
+        { step: 0, value: 0.1 },
+        { step: 1, value: 0.2 },
+      ],
+    },
   ]);
   assert.equal(bands.length, 2);
   const gmt = bands.find((b) => b.group === 'gmt')!;
@@ -33,8 +53,22 @@ test('bands aggregate per group and step across members', () => {
 
 test('series of different lengths: each step uses the members that reached it', () => {
   const [b] = computeBands([
-    { group: 'g', points: [{ step: 0, value: 0.2 }, { step: 1, value: 0.4 }, { step: 2, value: 0.6 }, { step: 3, value: 0.8 }] },
-    { group: 'g', points: [{ step: 0, value: 0.4 }, { step: 1, value: 0.6 }] },
+    {
+      group: 'g',
+      points: [
+        { step: 0, value: 0.2 },
+        { step: 1, value: 0.4 },
+        { step: 2, value: 0.6 },
+        { step: 3, value: 0.8 },
+      ],
+    },
+    {
+      group: 'g',
+      points: [
+        { step: 0, value: 0.4 },
+        { step: 1, value: 0.6 },
+      ],
+    },
   ]);
   assert.deepEqual(b.steps, [0, 1, 2, 3]);
   assert.deepEqual(b.n, [2, 2, 1, 1]);
@@ -45,7 +79,15 @@ test('series of different lengths: each step uses the members that reached it', 
 
 test('steps out of order, duplicates and non-finite values', () => {
   const [b] = computeBands([
-    { group: 'g', points: [{ step: 2, value: 0.5 }, { step: 0, value: 0.1 }, { step: 2, value: 0.7 }, { step: 1, value: NaN }] },
+    {
+      group: 'g',
+      points: [
+        { step: 2, value: 0.5 },
+        { step: 0, value: 0.1 },
+        { step: 2, value: 0.7 },
+        { step: 1, value: NaN },
+      ],
+    },
   ]);
   assert.deepEqual(b.steps, [0, 2]);
   // the later report of step 2 wins
@@ -56,11 +98,22 @@ test('groups can be ordered and the best step is the first maximum', () => {
   const bands = computeBands(
     [
       { group: 'b', points: [{ step: 0, value: 1 }] },
-      { group: 'a', points: [{ step: 0, value: 0.5 }, { step: 1, value: 0.9 }, { step: 2, value: 0.9 }, { step: 3, value: 0.4 }] },
+      {
+        group: 'a',
+        points: [
+          { step: 0, value: 0.5 },
+          { step: 1, value: 0.9 },
+          { step: 2, value: 0.9 },
+          { step: 3, value: 0.4 },
+        ],
+      },
     ],
     (x, y) => x.localeCompare(y),
   );
-  assert.deepEqual(bands.map((b) => b.group), ['a', 'b']);
+  assert.deepEqual(
+    bands.map((b) => b.group),
+    ['a', 'b'],
+  );
   assert.deepEqual(bandBest(bands[0]), { step: 1, mean: 0.9, std: 0 });
   assert.equal(bandBest(bands[0], false)!.step, 3);
   assert.equal(computeBands([]).length, 0);

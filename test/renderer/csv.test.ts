@@ -16,9 +16,33 @@ test('cells are quoted only when needed', () => {
 
 test('curves CSV has the documented header and round-trips', () => {
   const rows = [
-    { experiment: 'quick, demo', run: 'r1', method: 'gmt', target: 'seed 102', key: 'valAccuracy', step: 0, value: 0.1 },
-    { experiment: 'quick, demo', run: 'r1', method: 'gmt', target: 'seed 102', key: 'valAccuracy', step: 1, value: 0.734 },
-    { experiment: 'name "quoted"', run: 'r2', method: 'naive', target: 'a\nb', key: 'valLoss', step: 5, value: 2.25 },
+    {
+      experiment: 'quick, demo',
+      run: 'r1',
+      method: 'gmt',
+      target: 'seed 102',
+      key: 'valAccuracy',
+      step: 0,
+      value: 0.1,
+    },
+    {
+      experiment: 'quick, demo',
+      run: 'r1',
+      method: 'gmt',
+      target: 'seed 102',
+      key: 'valAccuracy',
+      step: 1,
+      value: 0.734,
+    },
+    {
+      experiment: 'name "quoted"',
+      run: 'r2',
+      method: 'naive',
+      target: 'a\nb',
+      key: 'valLoss',
+      step: 5,
+      value: 2.25,
+    },
   ];
   const text = curvesToCsv(rows);
   assert.ok(text.startsWith('experiment,run,method,target,key,step,value\r\n'));

@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { base64ToBytes, bytesToBase64, safeFileName, samplePixelsToRgba } from '../../src/renderer/src/lib/base64.js';
+import {
+  base64ToBytes,
+  bytesToBase64,
+  safeFileName,
+  samplePixelsToRgba,
+} from '../../src/renderer/src/lib/base64.js';
 import { toUiError } from '../../src/renderer/src/lib/errors.js';
 import { LabRequestError } from '../../src/shared/lab-api.js';
 
@@ -14,7 +19,10 @@ test('base64 round-trips large binary data the same way Node does', () => {
 });
 
 test('samples become RGBA: grey copies the channel, colour keeps it', () => {
-  assert.deepEqual([...samplePixelsToRgba(new Uint8Array([10, 20]), 1, 2, 1)], [10, 10, 10, 255, 20, 20, 20, 255]);
+  assert.deepEqual(
+    [...samplePixelsToRgba(new Uint8Array([10, 20]), 1, 2, 1)],
+    [10, 10, 10, 255, 20, 20, 20, 255],
+  );
   assert.deepEqual([...samplePixelsToRgba(new Uint8Array([1, 2, 3]), 1, 1, 3)], [1, 2, 3, 255]);
   assert.throws(() => samplePixelsToRgba(new Uint8Array(3), 2, 2, 1), /expected 4/);
 });
@@ -25,9 +33,20 @@ test('file names lose separators and reserved characters', () => {
 });
 
 test('errors: LabRequestError, plain LabError objects, Electron-wrapped errors, spec fields', () => {
-  assert.deepEqual(toUiError(new LabRequestError({ code: 'invalid', message: 'bad T', field: 'transfer.T' })), { message: 'bad T', field: 'transfer.T', code: 'invalid' });
-  assert.deepEqual(toUiError({ code: 'not-found', message: 'no such experiment' }), { message: 'no such experiment', field: undefined, code: 'not-found' });
-  const e = toUiError(new Error(`Error invoking remote method 'lab:request': Error: spec field "source.train.lr": must be ≥ 0, got -1`));
+  assert.deepEqual(
+    toUiError(new LabRequestError({ code: 'invalid', message: 'bad T', field: 'transfer.T' })),
+    { message: 'bad T', field: 'transfer.T', code: 'invalid' },
+  );
+  assert.deepEqual(toUiError({ code: 'not-found', message: 'no such experiment' }), {
+    message: 'no such experiment',
+    field: undefined,
+    code: 'not-found',
+  });
+  const e = toUiError(
+    new Error(
+      `Error invoking remote method 'lab:request': Error: spec field "source.train.lr": must be ≥ 0, got -1`,
+    ),
+  );
   assert.equal(e.field, 'source.train.lr');
   assert.match(e.message, /^spec field/);
   assert.equal(toUiError('plain').message, 'plain');

@@ -1,7 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { aggregateStatus, canResume, experimentProgress, phaseLabel, runGroup, statusCounts } from '../../src/renderer/src/lib/status.js';
-import { formatAgo, formatBytes, formatDuration, formatEta, formatMeanStd, formatPercent } from '../../src/renderer/src/lib/format.js';
+import {
+  aggregateStatus,
+  canResume,
+  experimentProgress,
+  phaseLabel,
+  runGroup,
+  statusCounts,
+} from '../../src/renderer/src/lib/status.js';
+import {
+  formatAgo,
+  formatBytes,
+  formatDuration,
+  formatEta,
+  formatMeanStd,
+  formatPercent,
+} from '../../src/renderer/src/lib/format.js';
 import { run } from './fixtures.js';
 
 test('experiment status is the worst of its runs', () => {
@@ -10,14 +24,29 @@ test('experiment status is the worst of its runs', () => {
   assert.equal(aggregateStatus(['failed', 'queued']), 'queued');
   assert.equal(aggregateStatus(['queued', 'running', 'failed']), 'running');
   assert.equal(aggregateStatus([]), null);
-  assert.deepEqual(statusCounts([{ status: 'done' }, { status: 'done' }, { status: 'failed' }]), { running: 0, queued: 0, failed: 1, interrupted: 0, cancelled: 0, done: 2 });
+  assert.deepEqual(statusCounts([{ status: 'done' }, { status: 'done' }, { status: 'failed' }]), {
+    running: 0,
+    queued: 0,
+    failed: 1,
+    interrupted: 0,
+    cancelled: 0,
+    done: 2,
+  });
   assert.equal(canResume('interrupted'), true);
   assert.equal(canResume('done'), false);
 });
 
 test('progress counts finished runs and the live share of running ones', () => {
-  const runs = [run({ id: 'a', status: 'done' }), run({ id: 'b', status: 'running' }), run({ id: 'c', status: 'queued' }), run({ id: 'd', status: 'running' })];
-  const live = new Map([['b', { done: 1, total: 4 }], ['d', { done: 9, total: 3 }]]);
+  const runs = [
+    run({ id: 'a', status: 'done' }),
+    run({ id: 'b', status: 'running' }),
+    run({ id: 'c', status: 'queued' }),
+    run({ id: 'd', status: 'running' }),
+  ];
+  const live = new Map([
+    ['b', { done: 1, total: 4 }],
+    ['d', { done: 9, total: 3 }],
+  ]);
   assert.equal(experimentProgress(runs, live), (1 + 0.25 + 0 + 1) / 4);
   assert.equal(experimentProgress([], live), 0);
 });
@@ -26,7 +55,10 @@ test('phase labels and groups', () => {
   assert.equal(runGroup(run({ id: 'a', kind: 'source', method: null, phase: 'source' })), 'source');
   assert.equal(runGroup(run({ id: 'a', method: null, phase: 'transfer:1:fgmt' })), 'fgmt');
   assert.equal(phaseLabel(run({ id: 'a', targetIndex: 1, label: 'seed 5' })), 'GMT · target 2 (seed 5)');
-  assert.equal(phaseLabel(run({ id: 'a', kind: 'target', phase: 'target:0', method: null })), 'Training target 1 for Oracle (seed 102)');
+  assert.equal(
+    phaseLabel(run({ id: 'a', kind: 'target', phase: 'target:0', method: null })),
+    'Training target 1 for Oracle (seed 102)',
+  );
 });
 
 test('durations and ETAs read well and never show NaN', () => {

@@ -19,10 +19,38 @@ test('escapes XML in labels', () => {
 test('renders lines, bands, markers and legend as a standalone SVG document', () => {
   const svg = renderSvgChart(
     [
-      { label: 'GMT <mean>', color: '#1f77b4', points: [{ x: 0, y: 0.1 }, { x: 1, y: 0.6 }, { x: 2, y: 0.8 }], band: [{ x: 0, lo: 0.05, hi: 0.15 }, { x: 1, lo: 0.5, hi: 0.7 }, { x: 2, lo: 0.75, hi: 0.85 }], marker: { x: 2, y: 0.8 } },
-      { label: 'Naive', color: '#888', points: [{ x: 0, y: 0.1 }, { x: 2, y: 0.3 }], dash: [6, 4] },
+      {
+        label: 'GMT <mean>',
+        color: '#1f77b4',
+        points: [
+          { x: 0, y: 0.1 },
+          { x: 1, y: 0.6 },
+          { x: 2, y: 0.8 },
+        ],
+        band: [
+          { x: 0, lo: 0.05, hi: 0.15 },
+          { x: 1, lo: 0.5, hi: 0.7 },
+          { x: 2, lo: 0.75, hi: 0.85 },
+        ],
+        marker: { x: 2, y: 0.8 },
+      },
+      {
+        label: 'Naive',
+        color: '#888',
+        points: [
+          { x: 0, y: 0.1 },
+          { x: 2, y: 0.3 },
+        ],
+        dash: [6, 4],
+      },
     ],
-    { title: 'Accuracy vs t', xLabel: 't', yLabel: 'validation accuracy', background: '#fff', yFormat: (v) => `${Math.round(v * 100)}%` },
+    {
+      title: 'Accuracy vs t',
+      xLabel: 't',
+      yLabel: 'validation accuracy',
+      background: '#fff',
+      yFormat: (v) => `${Math.round(v * 100)}%`,
+    },
   );
   assert.ok(svg.startsWith('<?xml'));
   assert.ok(svg.includes('xmlns="http://www.w3.org/2000/svg"'));

@@ -1,13 +1,28 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  PRESETS, applyTrainedSource, buildSpec, emptyState, firstInvalidStep, normaliseField, parseTags, parseWidths, presetState, stepOfField, validateLayers, validateStep, type ValidationContext,
+  PRESETS,
+  applyTrainedSource,
+  buildSpec,
+  emptyState,
+  firstInvalidStep,
+  normaliseField,
+  parseTags,
+  parseWidths,
+  presetState,
+  stepOfField,
+  validateLayers,
+  validateStep,
+  type ValidationContext,
 } from '../../src/renderer/src/lib/wizard.js';
 import { estimateCost, methodGradients, trainingExamples } from '../../src/renderer/src/lib/cost.js';
 import { parseSpec } from '../../src/core/spec.js';
 
 const ok: ValidationContext = { preview: 'ok', paramChecks: new Map() };
-const build = { paramFile: (id: string) => `/data/weights/${id}.safetensors`, paramName: (id: string) => `set ${id}` };
+const build = {
+  paramFile: (id: string) => `/data/weights/${id}.safetensors`,
+  paramName: (id: string) => `set ${id}`,
+};
 
 test('every preset builds a spec the engine accepts', () => {
   for (const p of PRESETS) {
@@ -33,7 +48,12 @@ test('the quick preset is valid at every step once the preview loaded', () => {
   const s = presetState('quick');
   assert.equal(firstInvalidStep(s, ok), null);
   assert.equal(firstInvalidStep(s, { preview: 'loading', paramChecks: new Map() }), 'dataset');
-  assert.match(validateStep('dataset', s, { preview: 'error', previewError: 'no such folder', paramChecks: new Map() })['dataset.dir'], /no such folder/);
+  assert.match(
+    validateStep('dataset', s, { preview: 'error', previewError: 'no such folder', paramChecks: new Map() })[
+      'dataset.dir'
+    ],
+    /no such folder/,
+  );
 });
 
 test('the Conv8 preset cannot leave the dataset step without a folder', () => {
@@ -72,7 +92,10 @@ test('architecture: widths and layer lists', () => {
   const s = emptyState();
   s.model.hidden = 'abc';
   assert.ok(validateStep('model', s, ok)['model.hidden']);
-  assert.deepEqual(validateLayers([{ type: 'conv', filters: 8 }, { type: 'flatten' }, { type: 'dense', units: 10 }]), {});
+  assert.deepEqual(
+    validateLayers([{ type: 'conv', filters: 8 }, { type: 'flatten' }, { type: 'dense', units: 10 }]),
+    {},
+  );
   const bad = validateLayers([{ type: 'flatten' }, { type: 'conv', filters: 0 }]);
   assert.ok(bad['model.layers[1]']);
   assert.ok(bad['model.layers[1].filters']);
@@ -82,7 +105,9 @@ test('architecture: widths and layer lists', () => {
 test('targets: parameter sets must fit, duplicates are flagged', () => {
   const s = presetState('quick');
   s.targets.push({ from: 'paramset', seed: '', paramSetId: 'p1', label: '' });
-  const checks = new Map([['p1', { state: 'misfit' as const, reason: 'does not match MLP 784-256-10: "fc1.kernel" is [784,512]' }]]);
+  const checks = new Map([
+    ['p1', { state: 'misfit' as const, reason: 'does not match MLP 784-256-10: "fc1.kernel" is [784,512]' }],
+  ]);
   const e = validateStep('targets', s, { preview: 'ok', paramChecks: checks });
   assert.match(e['targets[1].init.file'], /cannot be used.*fc1\.kernel/);
   checks.set('p1', { state: 'fits' as const, reason: undefined } as never);
@@ -90,7 +115,10 @@ test('targets: parameter sets must fit, duplicates are flagged', () => {
   const spec = buildSpec(s, build);
   assert.deepEqual(spec.targets[1].init, { file: '/data/weights/p1.safetensors', label: 'set p1' });
   s.targets.push({ from: 'seed', seed: 102, paramSetId: '', label: '' });
-  assert.match(validateStep('targets', s, { preview: 'ok', paramChecks: checks })['targets[2].init.seed'], /repeats target 1/);
+  assert.match(
+    validateStep('targets', s, { preview: 'ok', paramChecks: checks })['targets[2].init.seed'],
+    /repeats target 1/,
+  );
   s.targets = [];
   assert.ok(validateStep('targets', s, ok).targets);
 });
@@ -122,7 +150,15 @@ test('cost estimate: GMT T(T+1), FGMT 2T, Oracle trains, saving vs direct traini
   assert.equal(methodGradients('naive', 10, 2), 0);
   assert.equal(trainingExamples(10000, 0.1, 2000), 2000);
   assert.equal(trainingExamples(60000, 0.1, 0), 54000);
-  const c = estimateCost({ trainExamples: 54000, epochs: 10, batchSize: 128, T: 10, gradBatches: 1, methods: ['gmt', 'fgmt', 'oracle'], targets: 2 });
+  const c = estimateCost({
+    trainExamples: 54000,
+    epochs: 10,
+    batchSize: 128,
+    T: 10,
+    gradBatches: 1,
+    methods: ['gmt', 'fgmt', 'oracle'],
+    targets: 2,
+  });
   assert.equal(c.stepsPerEpoch, 422);
   assert.equal(c.directPerNetwork, 4220);
   assert.equal(c.gradientsPerTarget.gmt, 110);
@@ -135,8 +171,28 @@ test('cost estimate: GMT T(T+1), FGMT 2T, Oracle trains, saving vs direct traini
   assert.deepEqual(Object.keys(c.savedByMethod), ['gmt', 'fgmt']);
   assert.ok(Math.abs(c.savedByMethod.gmt - (1 - 110 / 4220)) < 1e-12);
   // GMT can cost more than training when T is large against the epochs: never a negative saving
-  assert.equal(estimateCost({ trainExamples: 1000, epochs: 1, batchSize: 100, T: 10, gradBatches: 1, methods: ['gmt'], targets: 1 }).savedByMethod.gmt, 0);
-  const reused = estimateCost({ trainExamples: 54000, epochs: 10, batchSize: 128, T: 10, gradBatches: 1, methods: ['oracle'], targets: 1, sourceReused: true });
+  assert.equal(
+    estimateCost({
+      trainExamples: 1000,
+      epochs: 1,
+      batchSize: 100,
+      T: 10,
+      gradBatches: 1,
+      methods: ['gmt'],
+      targets: 1,
+    }).savedByMethod.gmt,
+    0,
+  );
+  const reused = estimateCost({
+    trainExamples: 54000,
+    epochs: 10,
+    batchSize: 128,
+    T: 10,
+    gradBatches: 1,
+    methods: ['oracle'],
+    targets: 1,
+    sourceReused: true,
+  });
   assert.equal(reused.sourceSteps, 0);
   assert.equal(reused.savedFraction, 0);
   assert.equal(reused.cheapestMethod, null);

@@ -14,7 +14,14 @@ import { promisify } from 'node:util';
 import { buildModel } from '../../src/core/models/index.js';
 import { disposeParams } from '../../src/core/params.js';
 import { encodeParams } from '../../src/core/params-io.js';
-import type { DatasetPreview, DatasetRecord, ExperimentDetail, ImportReport, LabError, ParamSetRecord } from '../../src/shared/lab-api.js';
+import type {
+  DatasetPreview,
+  DatasetRecord,
+  ExperimentDetail,
+  ImportReport,
+  LabError,
+  ParamSetRecord,
+} from '../../src/shared/lab-api.js';
 import { LabStore } from '../../src/services/store/index.js';
 import { openTestLab, tempDir, tinySpec } from '../helpers/lab.js';
 
@@ -48,14 +55,36 @@ test('requests with bad arguments are refused by validation, naming the field, b
       ['experiments.list', { status: ['weird'] }, 'status.0'],
       ['experiments.create', { spec: {}, name: '' }, 'name'],
       ['experiments.create', { spec: 'not an object', name: 'x' }, 'spec'],
-      ['experiments.create', { spec: { ...tinySpec(), model: { arch: 'mlp', hidden: [] } }, name: 'x' }, 'spec.model.hidden'],
-      ['experiments.create', { spec: { ...tinySpec(), dataset: { format: 'idx', dir: 'relative/dir' } }, name: 'x' }, 'spec.dataset.dir'],
+      [
+        'experiments.create',
+        { spec: { ...tinySpec(), model: { arch: 'mlp', hidden: [] } }, name: 'x' },
+        'spec.model.hidden',
+      ],
+      [
+        'experiments.create',
+        { spec: { ...tinySpec(), dataset: { format: 'idx', dir: 'relative/dir' } }, name: 'x' },
+        'spec.dataset.dir',
+      ],
       ['experiments.update', { id: 'abc', tags: [''] }, 'tags.0'],
       ['metrics.get', { experimentIds: [] }, 'experimentIds'],
       ['datasets.preview', { spec: { builtin: 'nope' } }, 'spec.builtin'],
       ['datasets.preview', { spec: { builtin: 'fashion-mnist-mini' }, perClass: 99 }, 'perClass'],
-      ['params.import', { name: 'x', data: 'not base64!', arch: { arch: 'mlp', hidden: [4] }, inputShape: [28, 28, 1], classes: 10 }, 'data'],
-      ['params.import', { name: 'x', data: '', arch: { arch: 'mlp', hidden: [4] }, inputShape: [28, 28], classes: 10 }, 'inputShape'],
+      [
+        'params.import',
+        {
+          name: 'x',
+          data: 'not base64!',
+          arch: { arch: 'mlp', hidden: [4] },
+          inputShape: [28, 28, 1],
+          classes: 10,
+        },
+        'data',
+      ],
+      [
+        'params.import',
+        { name: 'x', data: '', arch: { arch: 'mlp', hidden: [4] }, inputShape: [28, 28], classes: 10 },
+        'inputShape',
+      ],
       ['bundles.export', { experimentIds: ['a'], includeWeights: 'yes' }, 'includeWeights'],
       ['no.such.request', {}, undefined],
     ];
@@ -64,7 +93,15 @@ test('requests with bad arguments are refused by validation, naming the field, b
       assert.equal(err.code, 'invalid', `${name} ${JSON.stringify(args)}: ${err.message}`);
       assert.equal(err.field, field, `${name}: ${err.message}`);
     }
-    assert.deepEqual(lab.store.counts(), { experiments: 0, runs: 0, metrics: 0, logs: 0, paramSets: 0, datasets: 0, artifacts: 0 });
+    assert.deepEqual(lab.store.counts(), {
+      experiments: 0,
+      runs: 0,
+      metrics: 0,
+      logs: 0,
+      paramSets: 0,
+      datasets: 0,
+      artifacts: 0,
+    });
   } finally {
     await lab.close();
   }
@@ -83,7 +120,10 @@ test('datasets: preview with base64 pixels, register once per content, delete', 
       [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9],
     );
     for (const s of p.samples) assert.equal(Buffer.from(s.pixels, 'base64').length, 28 * 28);
-    assert.equal(p.classCounts.reduce((a, b) => a + b, 0), p.trainCount);
+    assert.equal(
+      p.classCounts.reduce((a, b) => a + b, 0),
+      p.trainCount,
+    );
 
     const r1 = (await lab.service.request('datasets.register', { spec, name: 'mini' })) as DatasetRecord;
     const r2 = (await lab.service.request('datasets.register', { spec, name: 'again' })) as DatasetRecord;
@@ -91,7 +131,9 @@ test('datasets: preview with base64 pixels, register once per content, delete', 
     assert.equal(r1.contentHash, p.contentHash);
     assert.equal(((await lab.service.request('datasets.list', {})) as DatasetRecord[]).length, 1);
 
-    const unreadable = await refused(lab.service.request('datasets.preview', { spec: { format: 'idx', dir: '/nonexistent/folder' } }));
+    const unreadable = await refused(
+      lab.service.request('datasets.preview', { spec: { format: 'idx', dir: '/nonexistent/folder' } }),
+    );
     assert.deepEqual([unreadable.code, unreadable.field], ['invalid', 'spec']);
 
     assert.deepEqual(await lab.service.request('datasets.delete', { id: r1.id }), { deleted: true });
@@ -107,28 +149,73 @@ test('params: an import is checked against its architecture; check and delete', 
   try {
     const arch = { arch: 'mlp', hidden: [16] };
     const data = await mlpFile(16, 5);
-    const set = (await lab.service.request('params.import', { name: 'mine', data, arch, inputShape: [28, 28, 1], classes: 10 })) as ParamSetRecord;
+    const set = (await lab.service.request('params.import', {
+      name: 'mine',
+      data,
+      arch,
+      inputShape: [28, 28, 1],
+      classes: 10,
+    })) as ParamSetRecord;
     assert.equal(set.origin, 'imported');
     assert.equal(set.seed, 5);
     assert.equal(set.points, 1);
     assert.deepEqual(set.inputShape, [28, 28, 1]);
     assert.ok(await lab.store.hasWeights(set.sha256));
 
-    const wrong = await refused(lab.service.request('params.import', { name: 'wrong', data, arch: { arch: 'mlp', hidden: [32] }, inputShape: [28, 28, 1], classes: 10 }));
+    const wrong = await refused(
+      lab.service.request('params.import', {
+        name: 'wrong',
+        data,
+        arch: { arch: 'mlp', hidden: [32] },
+        inputShape: [28, 28, 1],
+        classes: 10,
+      }),
+    );
     assert.deepEqual([wrong.code, wrong.field], ['invalid', 'data']);
     assert.match(wrong.message, /MLP/);
-    const garbage = await refused(lab.service.request('params.import', { name: 'g', data: Buffer.from('hello world, not safetensors').toString('base64'), arch, inputShape: [28, 28, 1], classes: 10 }));
+    const garbage = await refused(
+      lab.service.request('params.import', {
+        name: 'g',
+        data: Buffer.from('hello world, not safetensors').toString('base64'),
+        arch,
+        inputShape: [28, 28, 1],
+        classes: 10,
+      }),
+    );
     assert.deepEqual([garbage.code, garbage.field], ['invalid', 'data']);
-    const badArch = await refused(lab.service.request('params.import', { name: 'b', data, arch: { arch: 'resnet' }, inputShape: [28, 28, 1], classes: 10 }));
+    const badArch = await refused(
+      lab.service.request('params.import', {
+        name: 'b',
+        data,
+        arch: { arch: 'resnet' },
+        inputShape: [28, 28, 1],
+        classes: 10,
+      }),
+    );
     assert.deepEqual([badArch.code, badArch.field], ['invalid', 'arch.arch']);
 
-    assert.deepEqual(await lab.service.request('params.check', { id: set.id, arch, inputShape: [28, 28, 1], classes: 10 }), { fits: true, reason: null });
-    const misfit = (await lab.service.request('params.check', { id: set.id, arch, inputShape: [32, 32, 3], classes: 10 })) as { fits: boolean; reason: string };
+    assert.deepEqual(
+      await lab.service.request('params.check', { id: set.id, arch, inputShape: [28, 28, 1], classes: 10 }),
+      { fits: true, reason: null },
+    );
+    const misfit = (await lab.service.request('params.check', {
+      id: set.id,
+      arch,
+      inputShape: [32, 32, 3],
+      classes: 10,
+    })) as { fits: boolean; reason: string };
     assert.equal(misfit.fits, false);
     assert.match(misfit.reason, /fc|kernel|needs/);
     assert.equal(((await lab.service.request('params.list', {})) as ParamSetRecord[]).length, 1);
     assert.deepEqual(await lab.service.request('params.delete', { id: set.id }), { deleted: true });
-    assert.equal((await refused(lab.service.request('params.check', { id: set.id, arch, inputShape: [28, 28, 1], classes: 10 }))).code, 'not-found');
+    assert.equal(
+      (
+        await refused(
+          lab.service.request('params.check', { id: set.id, arch, inputShape: [28, 28, 1], classes: 10 }),
+        )
+      ).code,
+      'not-found',
+    );
     assert.equal(tf.memory().numTensors, tensorsBefore, 'no tensors leaked by import/check');
   } finally {
     await lab.close();
@@ -143,17 +230,39 @@ test('history edits and bundles: update, list, export from one lab and import in
     const e = a.store.createExperiment({ spec: tinySpec(), name: 'first', origin: 'cli' });
     a.store.planRuns(e.id, e.spec);
     a.store.setRunsStatus(e.id, ['queued'], 'done');
-    const updated = await a.service.request('experiments.update', { id: e.id, name: 'renamed', tags: ['x', 'y', 'x'], notes: 'n' });
-    assert.deepEqual([(updated as { name: string }).name, (updated as { tags: string[] }).tags], ['renamed', ['x', 'y']]);
-    assert.ok(a.events.of('experiment.updated').some((u) => u.experiment.id === e.id && u.experiment.name === 'renamed'));
-    const list = (await a.service.request('experiments.list', { tags: ['y'] })) as { items: { id: string }[]; total: number };
+    const updated = await a.service.request('experiments.update', {
+      id: e.id,
+      name: 'renamed',
+      tags: ['x', 'y', 'x'],
+      notes: 'n',
+    });
+    assert.deepEqual(
+      [(updated as { name: string }).name, (updated as { tags: string[] }).tags],
+      ['renamed', ['x', 'y']],
+    );
+    assert.ok(
+      a.events
+        .of('experiment.updated')
+        .some((u) => u.experiment.id === e.id && u.experiment.name === 'renamed'),
+    );
+    const list = (await a.service.request('experiments.list', { tags: ['y'] })) as {
+      items: { id: string }[];
+      total: number;
+    };
     assert.deepEqual([list.total, list.items[0]!.id], [1, e.id]);
     assert.equal((await refused(a.service.request('experiments.resume', { id: e.id }))).code, 'conflict');
 
-    const bundle = (await a.service.request('bundles.export', { experimentIds: [e.id] })) as { fileName: string; data: string; bytes: number };
+    const bundle = (await a.service.request('bundles.export', { experimentIds: [e.id] })) as {
+      fileName: string;
+      data: string;
+      bytes: number;
+    };
     assert.match(bundle.fileName, /^trajectory-lab-renamed-.*\.zip$/);
     assert.equal(Buffer.from(bundle.data, 'base64').length, bundle.bytes);
-    assert.equal((await refused(a.service.request('bundles.export', { experimentIds: ['missing'] }))).code, 'not-found');
+    assert.equal(
+      (await refused(a.service.request('bundles.export', { experimentIds: ['missing'] }))).code,
+      'not-found',
+    );
 
     const report = (await b.service.request('bundles.import', { data: bundle.data })) as ImportReport;
     assert.deepEqual(report.experimentIds, [e.id]);
@@ -179,7 +288,21 @@ test('the CLI `run --db` records into the lab store and reuses its trained sourc
     const specPath = join(data.dir, 'tiny.json');
     await writeFile(specPath, JSON.stringify({ ...tinySpec({ methods: ['naive'] }), name: 'from the cli' }));
     const run = (): Promise<{ stdout: string }> =>
-      promisify(execFile)(process.execPath, ['--import', 'tsx', CLI, 'run', specPath, '--out', join(data.dir, 'out'), '--db', join(data.dir, 'lab')], { timeout: 120_000 });
+      promisify(execFile)(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          CLI,
+          'run',
+          specPath,
+          '--out',
+          join(data.dir, 'out'),
+          '--db',
+          join(data.dir, 'lab'),
+        ],
+        { timeout: 120_000 },
+      );
     const first = await run();
     assert.match(first.stdout, /recorded as experiment/);
     const second = await run();
@@ -194,7 +317,10 @@ test('the CLI `run --db` records into the lab store and reuses its trained sourc
         assert.equal(s.status, 'done');
         assert.equal(s.name, 'from the cli');
         const detail = store.getExperiment(s.id)!;
-        assert.ok(detail.runs.every((r) => r.status === 'done' && r.summary), JSON.stringify(detail.runs.map((r) => [r.phase, r.status])));
+        assert.ok(
+          detail.runs.every((r) => r.status === 'done' && r.summary),
+          JSON.stringify(detail.runs.map((r) => [r.phase, r.status])),
+        );
         assert.ok(store.metrics([s.id]).length > 0);
       }
       // The second run found the first one's trained source in the store.

@@ -41,7 +41,17 @@ const spec = parseSpec({
 });
 
 function result(method: MethodResult['method'], val: number[]): MethodResult {
-  return { method, valAccuracy: val, valLoss: val.map((v) => 2 - v), testAccuracy: val[val.length - 1] - 0.01, bestStep: 0, testAccuracyAtBest: 0.5, seconds: 0.5, phases: { evaluation: 0.5 }, gradientEvaluations: 3 };
+  return {
+    method,
+    valAccuracy: val,
+    valLoss: val.map((v) => 2 - v),
+    testAccuracy: val[val.length - 1] - 0.01,
+    bestStep: 0,
+    testAccuracyAtBest: 0.5,
+    seconds: 0.5,
+    phases: { evaluation: 0.5 },
+    gradientEvaluations: 3,
+  };
 }
 
 /** A store with two finished experiments (metrics, logs, a trained source with weights) and one more. */
@@ -50,7 +60,12 @@ async function populated(): Promise<{ store: LabStore; ids: string[]; sha: strin
   const ids: string[] = [];
   const w = await store.putWeights(Buffer.from('fake safetensors of the trained source'));
   for (let n = 0; n < 3; n++) {
-    const e = store.createExperiment({ spec, name: `exp ${n}`, tags: n ? ['t'] : [], notes: `notes "${n}", with, commas` });
+    const e = store.createExperiment({
+      spec,
+      name: `exp ${n}`,
+      tags: n ? ['t'] : [],
+      notes: `notes "${n}", with, commas`,
+    });
     ids.push(e.id);
     const runs = store.planRuns(e.id, spec);
     const points: MetricPoint[] = [];
@@ -60,11 +75,26 @@ async function populated(): Promise<{ store: LabStore; ids: string[]; sha: strin
         startedAt: '2025-03-01T00:00:00.000Z',
         seconds: 0.5,
         backend: 'cpu 4.22.0',
-        summary: r.kind === 'transfer' ? result(r.method as 'gmt', [0.1, 0.3 + k / 100, 0.5, 0.45]) : { label: r.label, valAccuracy: 0.6, valLoss: 1, testAccuracy: 0.59, seconds: 0.5 },
+        summary:
+          r.kind === 'transfer'
+            ? result(r.method as 'gmt', [0.1, 0.3 + k / 100, 0.5, 0.45])
+            : { label: r.label, valAccuracy: 0.6, valLoss: 1, testAccuracy: 0.59, seconds: 0.5 },
       });
       for (let step = 0; step <= 3; step++) {
-        points.push({ runId: r.id, key: 'valAccuracy', step, value: Math.random(), wallTime: 1_740_000_000_000 + step * 1000 + k });
-        points.push({ runId: r.id, key: 'valLoss', step, value: step === 2 && k === 1 ? Number.NaN : 1 / (step + 1 + Math.random()), wallTime: 1_740_000_000_000 + step * 1000 + k });
+        points.push({
+          runId: r.id,
+          key: 'valAccuracy',
+          step,
+          value: Math.random(),
+          wallTime: 1_740_000_000_000 + step * 1000 + k,
+        });
+        points.push({
+          runId: r.id,
+          key: 'valLoss',
+          step,
+          value: step === 2 && k === 1 ? Number.NaN : 1 / (step + 1 + Math.random()),
+          wallTime: 1_740_000_000_000 + step * 1000 + k,
+        });
       }
     });
     points.push({ runId: runs[0].id, key: 'odd,key "quoted"', step: 0, value: 1e-300, wallTime: 1 });
@@ -72,7 +102,20 @@ async function populated(): Promise<{ store: LabStore; ids: string[]; sha: strin
     store.appendLog(e.id, 'info', `started ${n}`);
     store.appendLog(e.id, 'warn', 'a warning,\nwith a newline');
   }
-  const ps = store.addParamSet({ name: 'source seed 1 (trained)', arch: spec.model, inputShape: [28, 28, 1], classes: 10, origin: 'trained', seed: 1, trainingKey: 'tk-1', sha256: w.sha256, bytes: w.bytes, points: 2, experimentId: ids[0], summary: { label: 'seed 1', valAccuracy: 0.6, valLoss: 1, testAccuracy: 0.59, seconds: 0.5 } });
+  const ps = store.addParamSet({
+    name: 'source seed 1 (trained)',
+    arch: spec.model,
+    inputShape: [28, 28, 1],
+    classes: 10,
+    origin: 'trained',
+    seed: 1,
+    trainingKey: 'tk-1',
+    sha256: w.sha256,
+    bytes: w.bytes,
+    points: 2,
+    experimentId: ids[0],
+    summary: { label: 'seed 1', valAccuracy: 0.6, valLoss: 1, testAccuracy: 0.59, seconds: 0.5 },
+  });
   store.updateExperiment(ids[0], { sourceParamSetId: ps.id });
   store.updateExperiment(ids[1], { sourceParamSetId: ps.id });
   return { store, ids, sha: w.sha256 };
@@ -121,7 +164,10 @@ async function rawZip(files: { name: string; data: Buffer | string; mode?: numbe
       patches.push([Buffer.from(placeholder), Buffer.from(name)]);
       name = placeholder;
     }
-    zip.addBuffer(Buffer.isBuffer(f.data) ? f.data : Buffer.from(f.data), name, { mode: f.mode ?? 0o100644, mtime: new Date(0) });
+    zip.addBuffer(Buffer.isBuffer(f.data) ? f.data : Buffer.from(f.data), name, {
+      mode: f.mode ?? 0o100644,
+      mtime: new Date(0),
+    });
   });
   zip.end();
   const chunks: Buffer[] = [];
@@ -141,26 +187,38 @@ async function rawZip(files: { name: string; data: Buffer | string; mode?: numbe
 }
 
 function manifestOf(ids: string[], over: Record<string, unknown> = {}): string {
-  return JSON.stringify({ bundleSchemaVersion: BUNDLE_SCHEMA_VERSION, app: { name: 'trajectory-lab', version: '0.1.0' }, experimentIds: ids, created: '2025-03-01T00:00:00.000Z', ...over });
+  return JSON.stringify({
+    bundleSchemaVersion: BUNDLE_SCHEMA_VERSION,
+    app: { name: 'trajectory-lab', version: '0.1.0' },
+    experimentIds: ids,
+    created: '2025-03-01T00:00:00.000Z',
+    ...over,
+  });
 }
 
 test('export → import into a fresh store gives the same experiments, runs, metrics, logs and weights; again adds nothing', async () => {
   const { store, ids, sha } = await populated();
   const chosen = [ids[0], ids[2]];
-  const buf = await exportBundle(store, chosen, { includeWeights: true, now: new Date('2025-03-02T12:00:00Z') });
+  const buf = await exportBundle(store, chosen, {
+    includeWeights: true,
+    now: new Date('2025-03-02T12:00:00Z'),
+  });
   const entries = await zipEntries(buf);
-  assert.deepEqual([...entries.keys()].sort(), [
-    'experiments/' + ids[0] + '/experiment.json',
-    'experiments/' + ids[0] + '/log.json',
-    'experiments/' + ids[0] + '/spec.json',
-    'experiments/' + ids[2] + '/experiment.json',
-    'experiments/' + ids[2] + '/log.json',
-    'experiments/' + ids[2] + '/spec.json',
-    'manifest.json',
-    'metrics.csv',
-    'param-sets.json',
-    `weights/${sha}.safetensors`,
-  ].sort());
+  assert.deepEqual(
+    [...entries.keys()].sort(),
+    [
+      'experiments/' + ids[0] + '/experiment.json',
+      'experiments/' + ids[0] + '/log.json',
+      'experiments/' + ids[0] + '/spec.json',
+      'experiments/' + ids[2] + '/experiment.json',
+      'experiments/' + ids[2] + '/log.json',
+      'experiments/' + ids[2] + '/spec.json',
+      'manifest.json',
+      'metrics.csv',
+      'param-sets.json',
+      `weights/${sha}.safetensors`,
+    ].sort(),
+  );
   const manifest = JSON.parse(entries.get('manifest.json')!.toString());
   assert.equal(manifest.bundleSchemaVersion, BUNDLE_SCHEMA_VERSION);
   assert.equal(manifest.app.name, 'trajectory-lab');
@@ -172,8 +230,14 @@ test('export → import into a fresh store gives the same experiments, runs, met
   const csv = entries.get('metrics.csv')!.toString().split('\n');
   assert.equal(csv[0], METRICS_HEADER.join(','));
   assert.equal(csv.length - 2, store.metrics(chosen).length, 'one row per point');
-  assert.equal(bundleFileName(store, [ids[0]], new Date('2025-03-02T12:00:00Z')), 'trajectory-lab-exp-0-2025-03-02.zip');
-  assert.equal(bundleFileName(store, chosen, new Date('2025-03-02T12:00:00Z')), 'trajectory-lab-2-experiments-2025-03-02.zip');
+  assert.equal(
+    bundleFileName(store, [ids[0]], new Date('2025-03-02T12:00:00Z')),
+    'trajectory-lab-exp-0-2025-03-02.zip',
+  );
+  assert.equal(
+    bundleFileName(store, chosen, new Date('2025-03-02T12:00:00Z')),
+    'trajectory-lab-2-experiments-2025-03-02.zip',
+  );
 
   const fresh = await openTemp();
   const report = await importBundle(fresh, buf);
@@ -183,31 +247,53 @@ test('export → import into a fresh store gives the same experiments, runs, met
     alreadyPresent: { experiments: 0, paramSets: 0 },
     experimentIds: chosen,
   });
-  assert.deepEqual(fresh.metrics(chosen), store.metrics(chosen), 'identical metrics, NaN and odd keys included');
+  assert.deepEqual(
+    fresh.metrics(chosen),
+    store.metrics(chosen),
+    'identical metrics, NaN and odd keys included',
+  );
   for (const id of chosen) {
     const a = store.getExperiment(id)!;
     const b = fresh.getExperiment(id)!;
     assert.equal(b.origin, 'import');
     assert.deepEqual(b.spec, a.spec);
-    assert.deepEqual([b.name, b.tags, b.notes, b.createdAt, b.sourceParamSetId, b.bestByMethod, b.seconds], [a.name, a.tags, a.notes, a.createdAt, a.sourceParamSetId, a.bestByMethod, a.seconds]);
+    assert.deepEqual(
+      [b.name, b.tags, b.notes, b.createdAt, b.sourceParamSetId, b.bestByMethod, b.seconds],
+      [a.name, a.tags, a.notes, a.createdAt, a.sourceParamSetId, a.bestByMethod, a.seconds],
+    );
     assert.deepEqual(b.log, a.log);
     // What was queued when exported cannot run here; everything else is as it was.
-    assert.deepEqual(b.runs, a.runs.map((r) => ({ ...r, status: r.status === 'queued' ? 'interrupted' : r.status })));
+    assert.deepEqual(
+      b.runs,
+      a.runs.map((r) => ({ ...r, status: r.status === 'queued' ? 'interrupted' : r.status })),
+    );
   }
   assert.equal(fresh.getExperiment(ids[2])!.status, 'interrupted');
-  assert.deepEqual(fresh.getParamSet(store.getExperiment(ids[0])!.sourceParamSetId!), store.getParamSet(store.getExperiment(ids[0])!.sourceParamSetId!));
+  assert.deepEqual(
+    fresh.getParamSet(store.getExperiment(ids[0])!.sourceParamSetId!),
+    store.getParamSet(store.getExperiment(ids[0])!.sourceParamSetId!),
+  );
   assert.deepEqual(await fresh.readWeights(sha), await store.readWeights(sha));
   assert.equal(fresh.findTrainedByKey('tk-1')?.sha256, sha);
   assert.deepEqual(fresh.integrityCheck(), ['ok']);
 
   const before = await snapshot(fresh);
   const again = await importBundle(fresh, buf);
-  assert.deepEqual(again, { added: { experiments: 0, runs: 0, metrics: 0, paramSets: 0 }, alreadyPresent: { experiments: 2, paramSets: 1 }, experimentIds: chosen });
+  assert.deepEqual(again, {
+    added: { experiments: 0, runs: 0, metrics: 0, paramSets: 0 },
+    alreadyPresent: { experiments: 2, paramSets: 1 },
+    experimentIds: chosen,
+  });
   assert.deepEqual(await snapshot(fresh), before);
 
   // Importing into the store it came from adds nothing either.
   const home = await snapshot(store);
-  assert.deepEqual((await importBundle(store, buf)).added, { experiments: 0, runs: 0, metrics: 0, paramSets: 0 });
+  assert.deepEqual((await importBundle(store, buf)).added, {
+    experiments: 0,
+    runs: 0,
+    metrics: 0,
+    paramSets: 0,
+  });
   assert.deepEqual(await snapshot(store), home);
 });
 
@@ -237,33 +323,149 @@ test('unsafe or malformed bundles are rejected with a clear message and change n
   const target = await openTemp();
   // something already in the target store, so "unchanged" is not trivially "empty"
   await importBundle(target, await exportBundle(store, [ids[1]]));
-  const files = (over: Record<string, Buffer | string | null> = {}): { name: string; data: Buffer | string }[] => {
+  const files = (
+    over: Record<string, Buffer | string | null> = {},
+  ): { name: string; data: Buffer | string }[] => {
     const out: { name: string; data: Buffer | string }[] = [];
     for (const [name, data] of good) if (!(name in over)) out.push({ name, data });
     for (const [name, data] of Object.entries(over)) if (data !== null) out.push({ name, data });
     return out;
   };
-  const cases: { what: string; zip: () => Promise<Buffer>; message: RegExp; limits?: Record<string, number> }[] = [
-    { what: 'a "../" entry', zip: () => rawZip(files({ '../evil.json': '{}' })), message: /bundle entry "\.\.\/evil\.json": climbs out of the bundle/ },
-    { what: 'a nested "../" entry', zip: () => rawZip(files({ 'experiments/../../x.json': '{}' })), message: /"experiments\/\.\.\/\.\.\/x\.json": climbs out/ },
-    { what: 'an absolute path', zip: () => rawZip(files({ '/etc/cron.d/evil': 'x' })), message: /bundle entry "\/etc\/cron\.d\/evil": is an absolute path/ },
-    { what: 'a drive-letter path', zip: () => rawZip(files({ 'C:/evil.txt': 'x' })), message: /"C:\/evil\.txt": is an absolute path/ },
-    { what: 'a backslash', zip: () => rawZip(files({ 'weights\\x.safetensors': 'x' })), message: /"weights\\x\.safetensors": has a backslash/ },
-    { what: 'a symlink', zip: () => rawZip([...files(), { name: 'experiments/link.json', data: '/etc/passwd', mode: 0o120777 }]), message: /"experiments\/link\.json": is a symbolic link/ },
-    { what: 'a duplicate name', zip: () => rawZip([...files(), { name: 'metrics.csv', data: METRICS_HEADER.join(',') + '\n' }]), message: /"metrics\.csv": appears twice/ },
-    { what: 'an unknown path', zip: () => rawZip(files({ 'notes/readme.txt': 'hi' })), message: /"notes\/readme\.txt": is not part of a bundle/ },
-    { what: 'an entry over the size limit', zip: () => rawZip(files()), limits: { maxEntryBytes: 100 }, message: /bundle entry ".*": is \d+ bytes; at most 100/ },
-    { what: 'too much in total', zip: () => rawZip(files()), limits: { maxTotalBytes: 2000 }, message: /more than 2000 bytes uncompressed/ },
-    { what: 'no manifest', zip: () => rawZip(files({ 'manifest.json': null })), message: /no manifest\.json; it is not a Trajectory Lab bundle/ },
-    { what: 'a manifest that is not JSON', zip: () => rawZip(files({ 'manifest.json': '{"bundleSchemaVersion": 1,' })), message: /"manifest\.json": is not valid JSON/ },
-    { what: 'a manifest without experiment ids', zip: () => rawZip(files({ 'manifest.json': manifestOf(ids, { experimentIds: undefined }) })), message: /"manifest\.json": "experimentIds"/ },
-    { what: 'a manifest without app', zip: () => rawZip(files({ 'manifest.json': JSON.stringify({ bundleSchemaVersion: 1, experimentIds: [ids[0]], created: 'x' }) })), message: /"manifest\.json": "app"/ },
-    { what: 'a newer bundle schema', zip: () => rawZip(files({ 'manifest.json': manifestOf([ids[0]], { bundleSchemaVersion: 99 }) })), message: /"manifest\.json": bundle schema version 99 is newer/ },
-    { what: 'an experiment not in the manifest', zip: () => rawZip(files({ 'manifest.json': manifestOf(['someOtherId']) })), message: new RegExp(`"experiments/${ids[0]}/.*": experiment ${ids[0]} is not listed in manifest\\.json`) },
-    { what: 'a bad spec', zip: () => rawZip(files({ [`experiments/${ids[0]}/spec.json`]: JSON.stringify({ ...spec, transfer: { ...spec.transfer, T: 0 } }) })), message: new RegExp(`"experiments/${ids[0]}/spec\\.json": spec field "transfer\\.T"`) },
-    { what: 'weights whose hash is not their name', zip: () => rawZip(files({ [`weights/${sha}.safetensors`]: 'tampered' })), message: new RegExp(`"weights/${sha}\\.safetensors": content has sha256`) },
-    { what: 'a metrics row for an unknown run', zip: () => rawZip(files({ 'metrics.csv': `${METRICS_HEADER.join(',')}\n${ids[0]},nosuchrun,valAccuracy,0,0.5,1\n` })), message: /"metrics\.csv": line 2: run "nosuchrun" is not a run of experiment/ },
-    { what: 'a metrics value that is not a number', zip: () => rawZip(files({ 'metrics.csv': `${METRICS_HEADER.join(',')}\n${ids[0]},${store.listRuns(ids[0])[0].id},valAccuracy,0,0x1F,1\n` })), message: /"metrics\.csv": line 2: value "0x1F" is not a number/ },
+  const cases: {
+    what: string;
+    zip: () => Promise<Buffer>;
+    message: RegExp;
+    limits?: Record<string, number>;
+  }[] = [
+    {
+      what: 'a "../" entry',
+      zip: () => rawZip(files({ '../evil.json': '{}' })),
+      message: /bundle entry "\.\.\/evil\.json": climbs out of the bundle/,
+    },
+    {
+      what: 'a nested "../" entry',
+      zip: () => rawZip(files({ 'experiments/../../x.json': '{}' })),
+      message: /"experiments\/\.\.\/\.\.\/x\.json": climbs out/,
+    },
+    {
+      what: 'an absolute path',
+      zip: () => rawZip(files({ '/etc/cron.d/evil': 'x' })),
+      message: /bundle entry "\/etc\/cron\.d\/evil": is an absolute path/,
+    },
+    {
+      what: 'a drive-letter path',
+      zip: () => rawZip(files({ 'C:/evil.txt': 'x' })),
+      message: /"C:\/evil\.txt": is an absolute path/,
+    },
+    {
+      what: 'a backslash',
+      zip: () => rawZip(files({ 'weights\\x.safetensors': 'x' })),
+      message: /"weights\\x\.safetensors": has a backslash/,
+    },
+    {
+      what: 'a symlink',
+      zip: () => rawZip([...files(), { name: 'experiments/link.json', data: '/etc/passwd', mode: 0o120777 }]),
+      message: /"experiments\/link\.json": is a symbolic link/,
+    },
+    {
+      what: 'a duplicate name',
+      zip: () => rawZip([...files(), { name: 'metrics.csv', data: METRICS_HEADER.join(',') + '\n' }]),
+      message: /"metrics\.csv": appears twice/,
+    },
+    {
+      what: 'an unknown path',
+      zip: () => rawZip(files({ 'notes/readme.txt': 'hi' })),
+      message: /"notes\/readme\.txt": is not part of a bundle/,
+    },
+    {
+      what: 'an entry over the size limit',
+      zip: () => rawZip(files()),
+      limits: { maxEntryBytes: 100 },
+      message: /bundle entry ".*": is \d+ bytes; at most 100/,
+    },
+    {
+      what: 'too much in total',
+      zip: () => rawZip(files()),
+      limits: { maxTotalBytes: 2000 },
+      message: /more than 2000 bytes uncompressed/,
+    },
+    {
+      what: 'no manifest',
+      zip: () => rawZip(files({ 'manifest.json': null })),
+      message: /no manifest\.json; it is not a Trajectory Lab bundle/,
+    },
+    {
+      what: 'a manifest that is not JSON',
+      zip: () => rawZip(files({ 'manifest.json': '{"bundleSchemaVersion": 1,' })),
+      message: /"manifest\.json": is not valid JSON/,
+    },
+    {
+      what: 'a manifest without experiment ids',
+      zip: () => rawZip(files({ 'manifest.json': manifestOf(ids, { experimentIds: undefined }) })),
+      message: /"manifest\.json": "experimentIds"/,
+    },
+    {
+      what: 'a manifest without app',
+      zip: () =>
+        rawZip(
+          files({
+            'manifest.json': JSON.stringify({
+              bundleSchemaVersion: 1,
+              experimentIds: [ids[0]],
+              created: 'x',
+            }),
+          }),
+        ),
+      message: /"manifest\.json": "app"/,
+    },
+    {
+      what: 'a newer bundle schema',
+      zip: () => rawZip(files({ 'manifest.json': manifestOf([ids[0]], { bundleSchemaVersion: 99 }) })),
+      message: /"manifest\.json": bundle schema version 99 is newer/,
+    },
+    {
+      what: 'an experiment not in the manifest',
+      zip: () => rawZip(files({ 'manifest.json': manifestOf(['someOtherId']) })),
+      message: new RegExp(
+        `"experiments/${ids[0]}/.*": experiment ${ids[0]} is not listed in manifest\\.json`,
+      ),
+    },
+    {
+      what: 'a bad spec',
+      zip: () =>
+        rawZip(
+          files({
+            [`experiments/${ids[0]}/spec.json`]: JSON.stringify({
+              ...spec,
+              transfer: { ...spec.transfer, T: 0 },
+            }),
+          }),
+        ),
+      message: new RegExp(`"experiments/${ids[0]}/spec\\.json": spec field "transfer\\.T"`),
+    },
+    {
+      what: 'weights whose hash is not their name',
+      zip: () => rawZip(files({ [`weights/${sha}.safetensors`]: 'tampered' })),
+      message: new RegExp(`"weights/${sha}\\.safetensors": content has sha256`),
+    },
+    {
+      what: 'a metrics row for an unknown run',
+      zip: () =>
+        rawZip(
+          files({ 'metrics.csv': `${METRICS_HEADER.join(',')}\n${ids[0]},nosuchrun,valAccuracy,0,0.5,1\n` }),
+        ),
+      message: /"metrics\.csv": line 2: run "nosuchrun" is not a run of experiment/,
+    },
+    {
+      what: 'a metrics value that is not a number',
+      zip: () =>
+        rawZip(
+          files({
+            'metrics.csv': `${METRICS_HEADER.join(',')}\n${ids[0]},${store.listRuns(ids[0])[0].id},valAccuracy,0,0x1F,1\n`,
+          }),
+        ),
+      message: /"metrics\.csv": line 2: value "0x1F" is not a number/,
+    },
   ];
   for (const c of cases) {
     const before = await snapshot(target);
@@ -286,7 +488,10 @@ test('a truncated or corrupt zip gives a clear message and changes nothing', asy
   const buf = await exportBundle(store, ids, { includeWeights: true });
   const target = await openTemp();
   const before = await snapshot(target);
-  await assert.rejects(importBundle(target, buf.subarray(0, Math.floor(buf.length / 2))), /^BundleError: bundle: not a readable zip file: the zip is truncated or corrupt \(end of central directory record signature not found/i);
+  await assert.rejects(
+    importBundle(target, buf.subarray(0, Math.floor(buf.length / 2))),
+    /^BundleError: bundle: not a readable zip file: the zip is truncated or corrupt \(end of central directory record signature not found/i,
+  );
   await assert.rejects(importBundle(target, Buffer.from('not a zip at all')), /not a readable zip file/);
   await assert.rejects(importBundle(target, Buffer.alloc(0)), /not a readable zip file/);
   // A flipped byte in the stored weights (data, not structure) is caught by the CRC.
@@ -294,7 +499,10 @@ test('a truncated or corrupt zip gives a clear message and changes nothing', asy
   const at = flipped.indexOf(Buffer.from('fake safetensors'));
   assert.ok(at > 0);
   flipped[at] ^= 0xff;
-  await assert.rejects(importBundle(target, flipped), /bundle entry "weights\/[0-9a-f]{64}\.safetensors": is corrupt \(CRC-32 does not match\)/);
+  await assert.rejects(
+    importBundle(target, flipped),
+    /bundle entry "weights\/[0-9a-f]{64}\.safetensors": is corrupt \(CRC-32 does not match\)/,
+  );
   assert.deepEqual(await snapshot(target), before);
 });
 
@@ -305,8 +513,13 @@ test('a failure while applying rolls back every row; the weights it wrote stay, 
   const before = (await snapshot(target)) as { counts: unknown; weights: string[] };
   // A real SQLite failure half-way through the transaction (after experiments, runs and logs went in).
   const db = (target as unknown as { db: import('better-sqlite3').Database }).db;
-  db.exec(`CREATE TEMP TRIGGER fail_metrics BEFORE INSERT ON metrics BEGIN SELECT RAISE(ABORT, 'simulated disk full'); END`);
-  await assert.rejects(importBundle(target, buf), /bundle: could not be applied, nothing was imported: simulated disk full/);
+  db.exec(
+    `CREATE TEMP TRIGGER fail_metrics BEFORE INSERT ON metrics BEGIN SELECT RAISE(ABORT, 'simulated disk full'); END`,
+  );
+  await assert.rejects(
+    importBundle(target, buf),
+    /bundle: could not be applied, nothing was imported: simulated disk full/,
+  );
   const failed = (await snapshot(target)) as { counts: unknown; weights: string[] };
   assert.deepEqual(failed.counts, before.counts, 'no row of the bundle stayed');
   // The file is not deleted on failure (a concurrent import of the same bundle may have recorded
@@ -329,11 +542,21 @@ test('an experiment exported without runs imports with its runs planned as inter
   const fresh = await openTemp();
   const report = await importBundle(fresh, buf);
   const runs = fresh.listRuns(bare.id);
-  assert.deepEqual(runs.map((r) => r.phase), plannedRuns(spec).map((p) => p.phase));
-  assert.ok(runs.every((r) => r.status === 'interrupted'), JSON.stringify(runs.map((r) => r.status)));
+  assert.deepEqual(
+    runs.map((r) => r.phase),
+    plannedRuns(spec).map((p) => p.phase),
+  );
+  assert.ok(
+    runs.every((r) => r.status === 'interrupted'),
+    JSON.stringify(runs.map((r) => r.status)),
+  );
   assert.equal(report.added.runs, runs.length);
   assert.equal(fresh.getExperimentSummary(bare.id)!.status, 'interrupted');
-  assert.equal(fresh.listExperiments({ status: ['queued', 'running'] }).total, 0, 'nothing left for start-up recovery to chase');
+  assert.equal(
+    fresh.listExperiments({ status: ['queued', 'running'] }).total,
+    0,
+    'nothing left for start-up recovery to chase',
+  );
 });
 
 /** A zip of `names`, each `size` zero bytes deflated, with honest headers: a small deflate bomb. */
@@ -393,10 +616,16 @@ test('a deflate bomb is refused by the default limits before it is inflated', as
   const bomb = deflateBomb(names, 300 * 1024 * 1024);
   assert.ok(bomb.length < 8 * 1024 * 1024);
   const rss = process.memoryUsage().rss;
-  await assert.rejects(importBundle(target, bomb), /bundle: its entries hold more than \d+ bytes uncompressed/);
+  await assert.rejects(
+    importBundle(target, bomb),
+    /bundle: its entries hold more than \d+ bytes uncompressed/,
+  );
   assert.ok(process.memoryUsage().rss - rss < 200 * 1024 * 1024, 'nothing was inflated');
   // One entry alone over the per-entry limit is refused too.
-  await assert.rejects(importBundle(target, deflateBomb([names[0]], DEFAULT_ZIP_LIMITS.maxEntryBytes + 1)), /is \d+ bytes; at most \d+ are allowed per entry/);
+  await assert.rejects(
+    importBundle(target, deflateBomb([names[0]], DEFAULT_ZIP_LIMITS.maxEntryBytes + 1)),
+    /is \d+ bytes; at most \d+ are allowed per entry/,
+  );
   // Within the limits, the same construction is read: the refusals above were the limits.
   await assert.rejects(importBundle(target, deflateBomb([names[0]], 1024)), /has no manifest\.json/);
   assert.deepEqual(await snapshot(target), before);
@@ -411,6 +640,11 @@ test('a run id that already belongs to another experiment here is refused', asyn
   target.insertRuns([{ ...store.listRuns(ids[0])[0], experimentId: other.id, id: runId }]);
   const before = await snapshot(target);
   const zip = await rawZip([...entries].map(([name, data]) => ({ name, data })));
-  await assert.rejects(importBundle(target, zip), new RegExp(`"experiments/${ids[0]}/experiment\\.json": run ${runId} already exists here, in experiment ${other.id}`));
+  await assert.rejects(
+    importBundle(target, zip),
+    new RegExp(
+      `"experiments/${ids[0]}/experiment\\.json": run ${runId} already exists here, in experiment ${other.id}`,
+    ),
+  );
   assert.deepEqual(await snapshot(target), before);
 });

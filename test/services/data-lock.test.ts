@@ -21,7 +21,9 @@ const HOST_PROCESS = fileURLToPath(new URL('../helpers/host-process.ts', import.
 const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 async function spawnHost(dataDir: string): Promise<{ child: ChildProcess; pid: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', HOST_PROCESS, dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', HOST_PROCESS, dataDir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const line = await new Promise<string>((resolve, reject) => {
@@ -32,7 +34,9 @@ async function spawnHost(dataDir: string): Promise<{ child: ChildProcess; pid: n
 }
 
 function exited(child: ChildProcess): Promise<void> {
-  return new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', () => r())));
+  return new Promise((r) =>
+    child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', () => r()),
+  );
 }
 
 /** A pid that was alive a moment ago and is not any more. */
@@ -46,28 +50,49 @@ test('a folder in use by a lab in another process is refused to a second lab and
   const data = await tempDir();
   const host = await spawnHost(data.dir);
   try {
-    const lock = JSON.parse(await readFile(join(data.dir, LOCK_FILE), 'utf8')) as { pid: number; role: string };
+    const lock = JSON.parse(await readFile(join(data.dir, LOCK_FILE), 'utf8')) as {
+      pid: number;
+      role: string;
+    };
     assert.deepEqual([lock.pid, lock.role], [host.pid, 'npm run serve']);
 
-    const inUse = new RegExp(`the lab data folder ${data.dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is in use by process ${host.pid} \\(npm run serve\\); stop it`);
-    await assert.rejects(startHeadless({ dataDir: data.dir, probeBackend: false, rendererDir: data.dir }), (e: unknown) => {
-      assert.ok(e instanceof DataDirInUseError);
-      assert.equal(e.pid, host.pid);
-      assert.match(e.message, inUse);
-      return true;
-    });
-    assert.throws(() => openLab({ dataDir: data.dir, launcher: nodeWorkerLauncher(), host: 'electron', appVersion: 'test' }), inUse);
+    const inUse = new RegExp(
+      `the lab data folder ${data.dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is in use by process ${host.pid} \\(npm run serve\\); stop it`,
+    );
+    await assert.rejects(
+      startHeadless({ dataDir: data.dir, probeBackend: false, rendererDir: data.dir }),
+      (e: unknown) => {
+        assert.ok(e instanceof DataDirInUseError);
+        assert.equal(e.pid, host.pid);
+        assert.match(e.message, inUse);
+        return true;
+      },
+    );
+    assert.throws(
+      () =>
+        openLab({ dataDir: data.dir, launcher: nodeWorkerLauncher(), host: 'electron', appVersion: 'test' }),
+      inUse,
+    );
 
     // The CLI would record into the same store: refused before it trains anything.
     const specPath = join(data.dir, 'spec.json');
     await writeFile(specPath, JSON.stringify(tinySpec({ methods: ['naive'] })));
     const cli = await new Promise<{ code: number | null; stderr: string }>((resolve) =>
-      execFile(process.execPath, ['--import', 'tsx', CLI, 'run', specPath, '--out', join(data.dir, 'out'), '--db', data.dir], { timeout: 60_000 }, (err, _stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }),
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', CLI, 'run', specPath, '--out', join(data.dir, 'out'), '--db', data.dir],
+        { timeout: 60_000 },
+        (err, _stdout, stderr) =>
+          resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }),
       ),
     );
     assert.equal(cli.code, 1, cli.stderr);
-    assert.match(cli.stderr, new RegExp(`in use by process ${host.pid} \\(npm run serve\\); stop it, or record into another folder with --db`));
+    assert.match(
+      cli.stderr,
+      new RegExp(
+        `in use by process ${host.pid} \\(npm run serve\\); stop it, or record into another folder with --db`,
+      ),
+    );
     assert.equal(existsSync(join(data.dir, 'out', 'result.json')), false);
 
     // kill -9: the lock file stays behind, naming a dead process.
@@ -79,7 +104,16 @@ test('a folder in use by a lab in another process is refused to a second lab and
       const mine = JSON.parse(await readFile(join(data.dir, LOCK_FILE), 'utf8')) as { pid: number };
       assert.equal(mine.pid, process.pid);
       // Opened twice by one process is just as wrong.
-      assert.throws(() => openLab({ dataDir: data.dir, launcher: nodeWorkerLauncher(), host: 'headless', appVersion: 'test' }), /in use by process \d+ \(this one\) \(npm run serve\)/);
+      assert.throws(
+        () =>
+          openLab({
+            dataDir: data.dir,
+            launcher: nodeWorkerLauncher(),
+            host: 'headless',
+            appVersion: 'test',
+          }),
+        /in use by process \d+ \(this one\) \(npm run serve\)/,
+      );
     } finally {
       await lab.close();
     }
@@ -91,25 +125,46 @@ test('a folder in use by a lab in another process is refused to a second lab and
   }
 });
 
-test('the lock: a dead or unreadable holder is replaced, another machine\'s holder is respected, release removes only our own lock', async () => {
+test("the lock: a dead or unreadable holder is replaced, another machine's holder is respected, release removes only our own lock", async () => {
   const data = await tempDir();
   const path = join(data.dir, LOCK_FILE);
   try {
-    await writeFile(path, JSON.stringify({ pid: await deadPid(), role: 'npm run serve', host: hostname(), nonce: 'x', startedAt: '' }));
+    await writeFile(
+      path,
+      JSON.stringify({
+        pid: await deadPid(),
+        role: 'npm run serve',
+        host: hostname(),
+        nonce: 'x',
+        startedAt: '',
+      }),
+    );
     const a = acquireDataLock(data.dir, { role: 'test' });
     assert.equal((JSON.parse(await readFile(path, 'utf8')) as { pid: number }).pid, process.pid);
-    assert.throws(() => acquireDataLock(data.dir, { role: 'again', hint: 'go away' }), /in use by process \d+ \(this one\) \(test\); go away/);
+    assert.throws(
+      () => acquireDataLock(data.dir, { role: 'again', hint: 'go away' }),
+      /in use by process \d+ \(this one\) \(test\); go away/,
+    );
     a.release();
     assert.equal(existsSync(path), false);
 
     await writeFile(path, '{"pid": 12');
     const b = acquireDataLock(data.dir, { role: 'test' });
     // Someone else's lock written over ours (not ours to remove any more).
-    const foreign = JSON.stringify({ pid: 1, role: 'the desktop app', host: 'another-machine.example', nonce: 'y', startedAt: '' });
+    const foreign = JSON.stringify({
+      pid: 1,
+      role: 'the desktop app',
+      host: 'another-machine.example',
+      nonce: 'y',
+      startedAt: '',
+    });
     await writeFile(path, foreign);
     b.release();
     assert.equal(await readFile(path, 'utf8'), foreign, 'release left the lock it does not own');
-    assert.throws(() => acquireDataLock(data.dir, { role: 'test' }), /in use by process 1 \(the desktop app\) on another-machine\.example; .*; if it is not running there any more, delete .*lab\.lock$/);
+    assert.throws(
+      () => acquireDataLock(data.dir, { role: 'test' }),
+      /in use by process 1 \(the desktop app\) on another-machine\.example; .*; if it is not running there any more, delete .*lab\.lock$/,
+    );
   } finally {
     await data.cleanup();
   }

@@ -17,12 +17,24 @@ import type { ExperimentDetail, LabError, ParamSetRecord } from '../../src/share
 import { connectLab, type LabWsClient } from '../../src/shared/lab-ws-client.js';
 import { startHeadless } from '../../src/services/host/headless.js';
 import { HostError, startHost } from '../../src/services/host/server.js';
-import { alive, EventLog, isExperimentStatus, isRunUpdate, tempDir, tinySpec, waitUntil } from '../helpers/lab.js';
+import {
+  alive,
+  EventLog,
+  isExperimentStatus,
+  isRunUpdate,
+  tempDir,
+  tinySpec,
+  waitUntil,
+} from '../helpers/lab.js';
 
 const HOST_PROCESS = fileURLToPath(new URL('../helpers/host-process.ts', import.meta.url));
 
 function wsClient(url: string, token?: string): LabWsClient {
-  return connectLab(url, { socket: (u) => new WebSocket(u) as never, reconnect: false, ...(token !== undefined ? { token } : {}) });
+  return connectLab(url, {
+    socket: (u) => new WebSocket(u) as never,
+    reconnect: false,
+    ...(token !== undefined ? { token } : {}),
+  });
 }
 
 /** The HTTP status with which the server answers a WebSocket upgrade to `url`, or 101. */
@@ -41,7 +53,11 @@ function upgradeStatus(url: string, headers: Record<string, string> = {}): Promi
   });
 }
 
-function get(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function get(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
     // A raw path (no URL normalisation), so traversal attempts reach the server as written.
     const req = httpRequest({ host: '127.0.0.1', port, path, headers }, (res) => {
@@ -74,7 +90,11 @@ test('the API socket needs the token; requests with bad arguments are refused by
     assert.equal(await upgradeStatus(api), 401, 'no token');
     assert.equal(await upgradeStatus(`${api}?token=`), 401, 'empty token');
     assert.equal(await upgradeStatus(`${api}?token=${token.slice(0, -1)}x`), 401, 'wrong token');
-    assert.equal(await upgradeStatus(`${api}?token=${token}`, { Origin: 'http://evil.example' }), 403, 'foreign origin');
+    assert.equal(
+      await upgradeStatus(`${api}?token=${token}`, { Origin: 'http://evil.example' }),
+      403,
+      'foreign origin',
+    );
     assert.equal(await upgradeStatus(`${api}?token=${token}`), 101, 'right token');
     assert.equal((await get(port, '/api')).status, 401, 'plain HTTP to the API without a token');
     assert.equal((await get(port, `/api?token=${token}`)).status, 426);
@@ -95,7 +115,9 @@ test('the API socket needs the token; requests with bad arguments are refused by
       const unknown = await labError(client.request('nope.nothing' as never, {} as never));
       assert.equal(unknown.code, 'invalid');
       assert.match(unknown.message, /unknown request/);
-      const spec = await labError(client.request('experiments.create', { spec: { ...tinySpec(), transfer: { T: 0 } }, name: 'x' }));
+      const spec = await labError(
+        client.request('experiments.create', { spec: { ...tinySpec(), transfer: { T: 0 } }, name: 'x' }),
+      );
       assert.deepEqual([spec.code, spec.field], ['invalid', 'spec.transfer.T']);
       const missing = await labError(client.request('experiments.get', { id: 'doesnotexist' }));
       assert.equal(missing.code, 'not-found');
@@ -115,14 +137,19 @@ test('a non-loopback bind is refused unless --allow-remote', async () => {
   try {
     const service = { request: async () => null, onEvent: () => () => {} };
     await assert.rejects(startHost({ service, rendererDir: data.dir, host: '0.0.0.0' }), HostError);
-    await assert.rejects(startHost({ service, rendererDir: data.dir, host: '192.168.1.10' }), /not a loopback address/);
+    await assert.rejects(
+      startHost({ service, rendererDir: data.dir, host: '192.168.1.10' }),
+      /not a loopback address/,
+    );
     const labDir = join(data.dir, 'lab');
     await assert.rejects(startHeadless({ dataDir: labDir, host: '0.0.0.0', probeBackend: false }), HostError);
     assert.equal(existsSync(labDir), false, 'refused before the data folder was touched');
     const allowed = await startHost({ service, rendererDir: data.dir, host: '0.0.0.0', allowRemote: true });
     await allowed.close();
     for (const host of ['127.0.0.1', '::1', 'localhost']) {
-      const h = await startHost({ service, rendererDir: data.dir, host }).catch((e: NodeJS.ErrnoException) => (e.code === 'EADDRNOTAVAIL' ? null : Promise.reject(e)));
+      const h = await startHost({ service, rendererDir: data.dir, host }).catch((e: NodeJS.ErrnoException) =>
+        e.code === 'EADDRNOTAVAIL' ? null : Promise.reject(e),
+      );
       await h?.close();
     }
   } finally {
@@ -145,7 +172,10 @@ test('static files: only the renderer folder, with security headers; index.html 
     assert.match(index.body, /<title>lab/);
     assert.equal(index.headers['cache-control'], 'no-store');
     assert.match(String(index.headers['content-security-policy']), /default-src 'none'; script-src 'self'/);
-    assert.match(String(index.headers['content-security-policy']), new RegExp(`connect-src 'self' ws://127\\.0\\.0\\.1:${host.port}`));
+    assert.match(
+      String(index.headers['content-security-policy']),
+      new RegExp(`connect-src 'self' ws://127\\.0\\.0\\.1:${host.port}`),
+    );
     assert.equal(index.headers['x-content-type-options'], 'nosniff');
     assert.equal(index.headers['referrer-policy'], 'no-referrer');
     assert.equal(index.headers['x-frame-options'], 'DENY');
@@ -155,10 +185,21 @@ test('static files: only the renderer folder, with security headers; index.html 
     // A route of the single-page app falls back to index.html; a missing file does not.
     assert.equal((await get(host.port, '/history')).status, 200);
     assert.equal((await get(host.port, '/assets/nope.js')).status, 404);
-    for (const path of ['/../secret.txt', '/assets/../../secret.txt', '/%2e%2e/secret.txt', '/..%2fsecret.txt', '/assets/%2e%2e%2f%2e%2e%2fsecret.txt', '/..\\secret.txt', '/%00index.html']) {
+    for (const path of [
+      '/../secret.txt',
+      '/assets/../../secret.txt',
+      '/%2e%2e/secret.txt',
+      '/..%2fsecret.txt',
+      '/assets/%2e%2e%2f%2e%2e%2fsecret.txt',
+      '/..\\secret.txt',
+      '/%00index.html',
+    ]) {
       const r = await get(host.port, path);
       assert.notEqual(r.body, 'secret', `${path} must not leave the renderer folder`);
-      assert.ok(r.status === 404 || (r.status === 200 && r.body.includes('<title>lab')), `${path}: ${r.status}`);
+      assert.ok(
+        r.status === 404 || (r.status === 200 && r.body.includes('<title>lab')),
+        `${path}: ${r.status}`,
+      );
     }
     // A rebinding attack arrives under a foreign host name.
     assert.equal((await get(host.port, '/', { Host: `evil.example:${host.port}` })).status, 421);
@@ -178,7 +219,11 @@ test('the browser client rejects requests in flight when the socket closes, and 
   };
   let host = await startHost({ service, rendererDir: data.dir, token: 'fixed-token-for-this-test' });
   const port = host.port;
-  const client = connectLab(host.url, { socket: (u) => new WebSocket(u) as never, retryMs: 50, maxRetryMs: 200 });
+  const client = connectLab(host.url, {
+    socket: (u) => new WebSocket(u) as never,
+    retryMs: 50,
+    maxRetryMs: 200,
+  });
   const states: string[] = [];
   client.onState((s) => states.push(s));
   try {
@@ -210,7 +255,9 @@ interface HostProcess {
 }
 
 async function spawnHost(dataDir: string): Promise<HostProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', HOST_PROCESS, dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', HOST_PROCESS, dataDir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const line = await new Promise<string>((resolve, reject) => {
@@ -227,10 +274,18 @@ test('a host killed mid-run leaves the run interrupted; resume finishes it witho
   let client = wsClient(host.url);
   let events = new EventLog((l) => client.onEvent(l));
   try {
-    const { id } = (await client.request('experiments.create', { spec: tinySpec({ methods: ['naive', 'gmt'] }), name: 'crash me' })) as { id: string };
+    const { id } = (await client.request('experiments.create', {
+      spec: tinySpec({ methods: ['naive', 'gmt'] }),
+      name: 'crash me',
+    })) as { id: string };
     // Once the trained source is recorded (its run gets the summary), the host dies.
     const sourceDone = await events.wait<{ type: 'run.updated'; run: ExperimentDetail['runs'][number] }>(
-      (e) => e.type === 'run.updated' && e.run.experimentId === id && e.run.phase === 'source' && e.run.status === 'done' && e.run.summary !== null,
+      (e) =>
+        e.type === 'run.updated' &&
+        e.run.experimentId === id &&
+        e.run.phase === 'source' &&
+        e.run.status === 'done' &&
+        e.run.summary !== null,
       'the trained source to be recorded',
     );
     host.child.kill('SIGKILL');
@@ -257,16 +312,28 @@ test('a host killed mid-run leaves the run interrupted; resume finishes it witho
     assert.equal(sourceDone.run.id, source.id);
 
     assert.deepEqual(await client.request('experiments.resume', { id }), { id });
-    await events.wait(isExperimentStatus(id, 'done', 'failed', 'cancelled'), 'the resumed experiment to finish');
+    await events.wait(
+      isExperimentStatus(id, 'done', 'failed', 'cancelled'),
+      'the resumed experiment to finish',
+    );
     const after = (await client.request('experiments.get', { id })) as ExperimentDetail;
     assert.equal(after.status, 'done', JSON.stringify(after.runs.map((r) => [r.phase, r.status, r.error])));
     assert.ok(after.runs.every((r) => r.status === 'done' && r.summary));
     // Not retrained: the source's record is the one from before, no new parameter set, and the
     // worker said it reused the trained parameters.
-    assert.deepEqual(after.runs.find((r) => r.phase === 'source'), source);
+    assert.deepEqual(
+      after.runs.find((r) => r.phase === 'source'),
+      source,
+    );
     assert.deepEqual((await client.request('params.list', {})) as ParamSetRecord[], setsBefore);
-    assert.ok(after.log.some((l) => /source .*reusing trained parameters/.test(l.message)), 'the log says the source was reused');
-    assert.ok(!events.events.some((e) => isRunUpdate(id, 'source', 'running')(e.event)), 'the source never ran again');
+    assert.ok(
+      after.log.some((l) => /source .*reusing trained parameters/.test(l.message)),
+      'the log says the source was reused',
+    );
+    assert.ok(
+      !events.events.some((e) => isRunUpdate(id, 'source', 'running')(e.event)),
+      'the source never ran again',
+    );
     assert.ok(!events.of('progress').some((p) => p.phase === 'source'), 'no source training progress');
   } finally {
     client.close();

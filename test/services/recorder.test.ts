@@ -34,8 +34,10 @@ test('a trained-parameters lookup that fails in main still answers the worker, a
   await withStore(async (store, experimentId) => {
     // A damaged record: its sha256 is not one, so finding its file throws.
     rawDb(store)
-      .prepare(`INSERT INTO param_sets (id, name, arch, input_shape, classes, origin, training_key, sha256, bytes, points, created_at)
-        VALUES ('ps_damaged_00001', 'damaged', '{"arch":"mlp","hidden":[32]}', '[]', 10, 'trained', 'key-damaged', 'not a sha256', 1, 2, '2025-01-01T00:00:00.000Z')`)
+      .prepare(
+        `INSERT INTO param_sets (id, name, arch, input_shape, classes, origin, training_key, sha256, bytes, points, created_at)
+        VALUES ('ps_damaged_00001', 'damaged', '{"arch":"mlp","hidden":[32]}', '[]', 10, 'trained', 'key-damaged', 'not a sha256', 1, 2, '2025-01-01T00:00:00.000Z')`,
+      )
       .run();
     assert.throws(() => store.findTrainedByKey('key-damaged'), /not a sha256/);
     const events: LabEvent[] = [];
@@ -49,7 +51,10 @@ test('a trained-parameters lookup that fails in main still answers the worker, a
     ]);
     const warnings = store.getLog(experimentId).filter((l) => l.level === 'warn');
     assert.equal(warnings.length, 1);
-    assert.match(warnings[0]!.message, /looking up trained parameters failed \(.*not a sha256.*\); training again/);
+    assert.match(
+      warnings[0]!.message,
+      /looking up trained parameters failed \(.*not a sha256.*\); training again/,
+    );
     assert.ok(events.some((e) => e.type === 'log' && e.level === 'warn'));
   });
 });
@@ -57,22 +62,59 @@ test('a trained-parameters lookup that fails in main still answers the worker, a
 test('metric writes failing on the timer are reported, kept and written once the store recovers', async () => {
   await withStore(async (store, experimentId) => {
     const db = rawDb(store);
-    db.exec(`CREATE TEMP TRIGGER fail_metrics BEFORE INSERT ON metrics BEGIN SELECT RAISE(ABORT, 'simulated disk full'); END`);
+    db.exec(
+      `CREATE TEMP TRIGGER fail_metrics BEFORE INSERT ON metrics BEGIN SELECT RAISE(ABORT, 'simulated disk full'); END`,
+    );
     const events: LabEvent[] = [];
-    const recorder = jobRecorder({ store, emit: (e) => events.push(e), experimentId, flushMs: 20, flushPoints: 1000 });
-    for (let step = 1; step <= 3; step++) recorder.message({ type: 'metric', phase: 'source', key: 'valAccuracy', step, value: step / 10, wallTime: 1_700_000_000_000 + step }, () => {});
+    const recorder = jobRecorder({
+      store,
+      emit: (e) => events.push(e),
+      experimentId,
+      flushMs: 20,
+      flushPoints: 1000,
+    });
+    for (let step = 1; step <= 3; step++)
+      recorder.message(
+        {
+          type: 'metric',
+          phase: 'source',
+          key: 'valAccuracy',
+          step,
+          value: step / 10,
+          wallTime: 1_700_000_000_000 + step,
+        },
+        () => {},
+      );
     // Without a catch, the timer's flush would throw in main (an uncaught exception).
-    await waitUntil(() => store.getLog(experimentId).some((l) => /writing metrics failed/.test(l.message)), 'the failure to be logged', 2_000);
-    assert.match(store.getLog(experimentId).at(-1)!.message, /writing metrics failed \(simulated disk full\); they are kept for the next try/);
+    await waitUntil(
+      () => store.getLog(experimentId).some((l) => /writing metrics failed/.test(l.message)),
+      'the failure to be logged',
+      2_000,
+    );
+    assert.match(
+      store.getLog(experimentId).at(-1)!.message,
+      /writing metrics failed \(simulated disk full\); they are kept for the next try/,
+    );
     await new Promise((r) => setTimeout(r, 100));
-    assert.equal(store.getLog(experimentId).filter((l) => /writing metrics failed/.test(l.message)).length, 1, 'one warning for a run of failures');
+    assert.equal(
+      store.getLog(experimentId).filter((l) => /writing metrics failed/.test(l.message)).length,
+      1,
+      'one warning for a run of failures',
+    );
     assert.equal(store.metrics([experimentId]).length, 0);
 
     db.exec('DROP TRIGGER temp.fail_metrics');
     await waitUntil(() => store.metrics([experimentId]).length === 3, 'the kept points to be written', 2_000);
-    assert.deepEqual(store.metrics([experimentId]).map((p) => p.step), [1, 2, 3]);
+    assert.deepEqual(
+      store.metrics([experimentId]).map((p) => p.step),
+      [1, 2, 3],
+    );
     const pushed = events.flatMap((e) => (e.type === 'metrics' ? e.points : []));
-    assert.deepEqual(pushed.map((p) => p.step), [1, 2, 3], 'subscribers get what was written, once');
+    assert.deepEqual(
+      pushed.map((p) => p.step),
+      [1, 2, 3],
+      'subscribers get what was written, once',
+    );
     recorder.ended({ kind: 'interrupted', reason: 'test over' });
   });
 });
@@ -104,5 +146,8 @@ test('a metric buffer whose writes keep failing drops a backlog past its limit, 
   broken = false;
   buffer.push(point(5));
   buffer.flush();
-  assert.deepEqual(written.map((p) => p.step), [5]);
+  assert.deepEqual(
+    written.map((p) => p.step),
+    [5],
+  );
 });

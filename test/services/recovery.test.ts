@@ -24,7 +24,9 @@ test('start-up recovery interrupts every open run in one pass, an experiment wit
   store.updateRun(store.runByPhase(running.id, 'source')!.id, { status: 'running' });
   store.setRunsStatus(finished.id, ['queued'], 'done');
   // What schema 002 made of an experiment without runs, which start-up used to chase forever.
-  (store as unknown as { db: import('better-sqlite3').Database }).db.prepare(`UPDATE experiments SET status = 'queued' WHERE id = ?`).run(bare.id);
+  (store as unknown as { db: import('better-sqlite3').Database }).db
+    .prepare(`UPDATE experiments SET status = 'queued' WHERE id = ?`)
+    .run(bare.id);
   store.close();
 
   const t0 = Date.now();
@@ -34,7 +36,10 @@ test('start-up recovery interrupts every open run in one pass, an experiment wit
     for (const e of [running, waiting]) {
       const d = lab.store.getExperiment(e.id)!;
       assert.equal(d.status, 'interrupted');
-      assert.ok(d.runs.every((r) => r.status === 'interrupted'), JSON.stringify(d.runs.map((r) => r.status)));
+      assert.ok(
+        d.runs.every((r) => r.status === 'interrupted'),
+        JSON.stringify(d.runs.map((r) => r.status)),
+      );
       assert.ok(d.log.some((l) => l.level === 'warn' && /interrupted: the lab stopped/.test(l.message)));
     }
     assert.equal(lab.store.getExperiment(finished.id)!.status, 'done');
@@ -44,8 +49,14 @@ test('start-up recovery interrupts every open run in one pass, an experiment wit
     // Resuming the one without runs plans them and queues it.
     assert.deepEqual(await lab.service.request('experiments.resume', { id: bare.id }), { id: bare.id });
     const resumed = (await lab.service.request('experiments.get', { id: bare.id })) as ExperimentDetail;
-    assert.deepEqual(resumed.runs.map((r) => r.phase), plannedRuns(spec).map((p) => p.phase));
-    assert.ok(resumed.runs.every((r) => r.status === 'queued' || r.status === 'running'), JSON.stringify(resumed.runs.map((r) => r.status)));
+    assert.deepEqual(
+      resumed.runs.map((r) => r.phase),
+      plannedRuns(spec).map((p) => p.phase),
+    );
+    assert.ok(
+      resumed.runs.every((r) => r.status === 'queued' || r.status === 'running'),
+      JSON.stringify(resumed.runs.map((r) => r.status)),
+    );
     assert.ok(lab.service.queue.has(bare.id));
   } finally {
     await lab.close();
@@ -60,16 +71,32 @@ test('start-up collects weights files no parameter set references (old ones only
   const kept = await store.putWeights(Buffer.from('referenced weights'));
   const orphan = await store.putWeights(Buffer.from('weights nobody references'));
   const fresh = await store.putWeights(Buffer.from('weights written a moment ago'));
-  store.addParamSet({ name: 'kept', arch: spec.model, inputShape: [28, 28, 1], classes: 10, origin: 'imported', sha256: kept.sha256, bytes: kept.bytes, points: 1 });
+  store.addParamSet({
+    name: 'kept',
+    arch: spec.model,
+    inputShape: [28, 28, 1],
+    classes: 10,
+    origin: 'imported',
+    sha256: kept.sha256,
+    bytes: kept.bytes,
+    points: 1,
+  });
   const hourAgo = new Date(Date.now() - 3_600_000);
   for (const w of [kept, orphan]) await utimes(store.weightsPath(w.sha256), hourAgo, hourAgo);
   store.close();
 
   const lab = await openTestLab({ dataDir: data.dir });
   try {
-    await waitUntil(() => !existsSync(lab.store.weightsPath(orphan.sha256)), 'the orphaned weights file is removed', 5_000);
+    await waitUntil(
+      () => !existsSync(lab.store.weightsPath(orphan.sha256)),
+      'the orphaned weights file is removed',
+      5_000,
+    );
     assert.ok(existsSync(lab.store.weightsPath(kept.sha256)), 'a referenced file stays');
-    assert.ok(existsSync(lab.store.weightsPath(fresh.sha256)), 'a file just written stays (its record may be on its way)');
+    assert.ok(
+      existsSync(lab.store.weightsPath(fresh.sha256)),
+      'a file just written stays (its record may be on its way)',
+    );
   } finally {
     await lab.close();
     await data.cleanup();

@@ -8,7 +8,12 @@ import { after, before, test } from 'node:test';
 import type { Params } from '../../src/core/params.js';
 import type { MethodResult, TrainedSummary } from '../../src/core/result.js';
 import { parseSpec, type ExperimentSpec } from '../../src/core/spec.js';
-import { LabStore, LATEST_SCHEMA_VERSION, MIGRATIONS, ParamSetInUseError } from '../../src/services/store/index.js';
+import {
+  LabStore,
+  LATEST_SCHEMA_VERSION,
+  MIGRATIONS,
+  ParamSetInUseError,
+} from '../../src/services/store/index.js';
 import { migrate } from '../../src/services/store/migrations.js';
 import type { MetricPoint } from '../../src/shared/lab-api.js';
 
@@ -32,7 +37,9 @@ after(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-function makeSpec(over: { methods?: string[]; targets?: number; arch?: unknown; dataset?: unknown; T?: number } = {}): ExperimentSpec {
+function makeSpec(
+  over: { methods?: string[]; targets?: number; arch?: unknown; dataset?: unknown; T?: number } = {},
+): ExperimentSpec {
   return parseSpec({
     dataset: over.dataset ?? { builtin: 'fashion-mnist-mini' },
     model: over.arch ?? { arch: 'mlp', hidden: [16] },
@@ -68,9 +75,26 @@ test('a new store migrates from empty to the latest schema with WAL, NORMAL sync
   assert.equal(db.pragma('user_version', { simple: true }), LATEST_SCHEMA_VERSION);
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
   const rows = db.prepare('SELECT version, name FROM migrations ORDER BY version').all();
-  assert.deepEqual(rows, MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
-  const tables = (db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`).all() as { name: string }[]).map((r) => r.name);
-  for (const t of ['artifacts', 'datasets', 'experiments', 'logs', 'metrics', 'migrations', 'param_sets', 'runs']) assert.ok(tables.includes(t), `table ${t} exists`);
+  assert.deepEqual(
+    rows,
+    MIGRATIONS.map((m) => ({ version: m.version, name: m.name })),
+  );
+  const tables = (
+    db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`).all() as {
+      name: string;
+    }[]
+  ).map((r) => r.name);
+  for (const t of [
+    'artifacts',
+    'datasets',
+    'experiments',
+    'logs',
+    'metrics',
+    'migrations',
+    'param_sets',
+    'runs',
+  ])
+    assert.ok(tables.includes(t), `table ${t} exists`);
   db.close();
 
   // Reopening applies nothing twice, and a connection has the pragmas set.
@@ -78,7 +102,10 @@ test('a new store migrates from empty to the latest schema with WAL, NORMAL sync
   const raw = (again as unknown as { db: Database.Database }).db;
   assert.equal(raw.pragma('foreign_keys', { simple: true }), 1);
   assert.equal(raw.pragma('synchronous', { simple: true }), 1); // NORMAL
-  assert.equal((raw.prepare('SELECT COUNT(*) AS n FROM migrations').get() as { n: number }).n, MIGRATIONS.length);
+  assert.equal(
+    (raw.prepare('SELECT COUNT(*) AS n FROM migrations').get() as { n: number }).n,
+    MIGRATIONS.length,
+  );
   again.close();
 });
 
@@ -115,8 +142,14 @@ test('a version-1 database (fixture dump) migrates to the latest schema and keep
   assert.equal(done.log.length, 2);
   // Migration 002 filled the cached columns from the summaries it found.
   const byPhase = Object.fromEntries(done.runs.map((r) => [r.phase, r]));
-  assert.deepEqual([byPhase['transfer:0:gmt'].best, byPhase['transfer:0:gmt'].final, byPhase['transfer:0:gmt'].test], [0.72, 0.72, 0.7]);
-  assert.deepEqual([byPhase['transfer:0:naive'].best, byPhase['transfer:0:naive'].final, byPhase['transfer:0:naive'].test], [0.5, 0.4, 0.41]);
+  assert.deepEqual(
+    [byPhase['transfer:0:gmt'].best, byPhase['transfer:0:gmt'].final, byPhase['transfer:0:gmt'].test],
+    [0.72, 0.72, 0.7],
+  );
+  assert.deepEqual(
+    [byPhase['transfer:0:naive'].best, byPhase['transfer:0:naive'].final, byPhase['transfer:0:naive'].test],
+    [0.5, 0.4, 0.41],
+  );
   assert.deepEqual([byPhase.source.best, byPhase.source.final, byPhase.source.test], [0.8, 0.8, 0.79]);
   assert.deepEqual(done.bestByMethod, { naive: 0.5, gmt: 0.72 });
   assert.equal(done.seconds, 3.5 + 1.25 + 2.5);
@@ -125,13 +158,21 @@ test('a version-1 database (fixture dump) migrates to the latest schema and keep
   const intr = store.getExperiment('exp_v1_intr_0002')!;
   assert.equal(intr.status, 'interrupted');
   assert.equal(intr.origin, 'cli');
-  assert.deepEqual(intr.runs.map((r) => r.phase), ['source', 'target:0', 'transfer:0:oracle', 'transfer:0:fgmt']);
+  assert.deepEqual(
+    intr.runs.map((r) => r.phase),
+    ['source', 'target:0', 'transfer:0:oracle', 'transfer:0:fgmt'],
+  );
   const nan = store.metrics(['exp_v1_intr_0002']);
   assert.equal(nan.length, 1);
   assert.ok(Number.isNaN(nan[0].value), 'a NULL metric reads back as NaN');
 
-  const gmtCurve = store.metrics(['exp_v1_done_0001'], ['valAccuracy']).filter((p) => p.runId === 'run_v1_gmt_00003');
-  assert.deepEqual(gmtCurve.map((p) => p.value), [0.1, 0.4, 0.6, 0.7, 0.72]);
+  const gmtCurve = store
+    .metrics(['exp_v1_done_0001'], ['valAccuracy'])
+    .filter((p) => p.runId === 'run_v1_gmt_00003');
+  assert.deepEqual(
+    gmtCurve.map((p) => p.value),
+    [0.1, 0.4, 0.6, 0.7, 0.72],
+  );
   assert.equal(store.getParamSet('ps_v1_source_001')?.trainingKey, 'key-v1-source');
   assert.equal(store.getDatasetByHash('hash-fmnist-mini')?.classNames.length, 10);
 
@@ -141,7 +182,12 @@ test('a version-1 database (fixture dump) migrates to the latest schema and keep
   store.close();
 
   const db = new Database(join(dir, 'lab.db'));
-  assert.deepEqual((db.prepare('SELECT name FROM migrations ORDER BY version').all() as { name: string }[]).map((r) => r.name), MIGRATIONS.map((m) => m.name));
+  assert.deepEqual(
+    (db.prepare('SELECT name FROM migrations ORDER BY version').all() as { name: string }[]).map(
+      (r) => r.name,
+    ),
+    MIGRATIONS.map((m) => m.name),
+  );
   db.pragma('user_version = 99');
   db.close();
   assert.throws(() => LabStore.open(dir), /schema version 99.*newer app/);
@@ -150,7 +196,13 @@ test('a version-1 database (fixture dump) migrates to the latest schema and keep
 test('experiments, runs, metrics and logs round-trip', async () => {
   const store = await openTemp();
   const spec = makeSpec({ methods: ['naive', 'oracle', 'gmt'], targets: 2 });
-  const e = store.createExperiment({ spec, name: 'round trip', tags: ['a', 'b', 'a'], notes: 'n', origin: 'cli' });
+  const e = store.createExperiment({
+    spec,
+    name: 'round trip',
+    tags: ['a', 'b', 'a'],
+    notes: 'n',
+    origin: 'cli',
+  });
   assert.match(e.id, /^[A-Za-z0-9_-]{16}$/);
   assert.deepEqual(e.tags, ['a', 'b']);
   // Nothing planned yet: nothing would run it (migration 003); planning runs makes it queued.
@@ -163,25 +215,55 @@ test('experiments, runs, metrics and logs round-trip', async () => {
   assert.deepEqual(e.spec, spec);
 
   const runs = store.planRuns(e.id, spec);
-  assert.deepEqual(runs.map((r) => r.phase), [
-    'source',
-    'target:0', 'transfer:0:naive', 'transfer:0:oracle', 'transfer:0:gmt',
-    'target:1', 'transfer:1:naive', 'transfer:1:oracle', 'transfer:1:gmt',
-  ]);
-  assert.deepEqual(runs.map((r) => r.label), ['seed 1', ...Array(4).fill('seed 10'), ...Array(4).fill('seed 11')]);
+  assert.deepEqual(
+    runs.map((r) => r.phase),
+    [
+      'source',
+      'target:0',
+      'transfer:0:naive',
+      'transfer:0:oracle',
+      'transfer:0:gmt',
+      'target:1',
+      'transfer:1:naive',
+      'transfer:1:oracle',
+      'transfer:1:gmt',
+    ],
+  );
+  assert.deepEqual(
+    runs.map((r) => r.label),
+    ['seed 1', ...Array(4).fill('seed 10'), ...Array(4).fill('seed 11')],
+  );
   assert.ok(runs.every((r) => r.status === 'queued'));
   assert.equal(store.getExperimentSummary(e.id)!.status, 'queued');
   assert.equal(runs[2].method, 'naive');
   assert.equal(runs[6].targetIndex, 1);
   assert.equal(runs[1].kind, 'target');
   // Planning again keeps the runs (and their ids).
-  assert.deepEqual(store.planRuns(e.id, spec).map((r) => r.id), runs.map((r) => r.id));
+  assert.deepEqual(
+    store.planRuns(e.id, spec).map((r) => r.id),
+    runs.map((r) => r.id),
+  );
 
   const source = store.runByPhase(e.id, 'source')!;
-  store.updateRun(source.id, { status: 'running', startedAt: '2025-02-01T10:00:00.000Z', backend: 'cpu 4.22.0' });
+  store.updateRun(source.id, {
+    status: 'running',
+    startedAt: '2025-02-01T10:00:00.000Z',
+    backend: 'cpu 4.22.0',
+  });
   assert.equal(store.getExperiment(e.id)!.status, 'running');
-  const trained: TrainedSummary = { label: 'seed 1', valAccuracy: 0.6, valLoss: 1.1, testAccuracy: 0.58, seconds: 2 };
-  const doneSource = store.updateRun(source.id, { status: 'done', finishedAt: '2025-02-01T10:00:02.000Z', seconds: 2, summary: trained })!;
+  const trained: TrainedSummary = {
+    label: 'seed 1',
+    valAccuracy: 0.6,
+    valLoss: 1.1,
+    testAccuracy: 0.58,
+    seconds: 2,
+  };
+  const doneSource = store.updateRun(source.id, {
+    status: 'done',
+    finishedAt: '2025-02-01T10:00:02.000Z',
+    seconds: 2,
+    summary: trained,
+  })!;
   assert.deepEqual([doneSource.best, doneSource.final, doneSource.test], [0.6, 0.6, 0.58]);
   assert.deepEqual(doneSource.summary, trained);
 
@@ -190,8 +272,14 @@ test('experiments, runs, metrics and logs round-trip', async () => {
   const updated = store.updateRun(gmt0.id, { status: 'done', seconds: 3, summary: result })!;
   assert.deepEqual([updated.best, updated.final, updated.test], [0.7, 0.65, 0.63]);
   assert.deepEqual(updated.summary, result);
-  store.updateRun(store.runByPhase(e.id, 'transfer:1:gmt')!.id, { status: 'done', summary: methodResult('gmt', [0.2, 0.5], 0.5) });
-  assert.ok(Math.abs(store.getExperimentSummary(e.id)!.bestByMethod.gmt - 0.6) < 1e-12, 'mean of the two targets\' best');
+  store.updateRun(store.runByPhase(e.id, 'transfer:1:gmt')!.id, {
+    status: 'done',
+    summary: methodResult('gmt', [0.2, 0.5], 0.5),
+  });
+  assert.ok(
+    Math.abs(store.getExperimentSummary(e.id)!.bestByMethod.gmt - 0.6) < 1e-12,
+    "mean of the two targets' best",
+  );
   assert.equal(store.getExperiment(e.id)!.status, 'queued');
   store.updateRun(store.runByPhase(e.id, 'target:0')!.id, { status: 'failed', error: 'boom' });
   store.setRunsStatus(e.id, ['queued'], 'cancelled');
@@ -202,42 +290,93 @@ test('experiments, runs, metrics and logs round-trip', async () => {
   const points: MetricPoint[] = [];
   for (const r of runs.slice(0, 3)) {
     for (let step = 10; step >= 0; step--) {
-      points.push({ runId: r.id, key: 'valLoss', step, value: step === 5 ? Number.NaN : 1 / (step + 1), wallTime: 1_700_000_000_000 + step });
-      points.push({ runId: r.id, key: 'valAccuracy', step, value: step / 10, wallTime: 1_700_000_000_000 + step });
+      points.push({
+        runId: r.id,
+        key: 'valLoss',
+        step,
+        value: step === 5 ? Number.NaN : 1 / (step + 1),
+        wallTime: 1_700_000_000_000 + step,
+      });
+      points.push({
+        runId: r.id,
+        key: 'valAccuracy',
+        step,
+        value: step / 10,
+        wallTime: 1_700_000_000_000 + step,
+      });
     }
   }
   assert.equal(store.appendMetrics(points), points.length);
   const all = store.metrics([e.id]);
   assert.equal(all.length, points.length);
-  const sorted = [...points].sort((a, b) => (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : a.step - b.step));
-  assert.deepEqual(all.map((p) => [p.runId, p.key, p.step]), sorted.map((p) => [p.runId, p.key, p.step]));
+  const sorted = [...points].sort((a, b) =>
+    a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : a.step - b.step,
+  );
+  assert.deepEqual(
+    all.map((p) => [p.runId, p.key, p.step]),
+    sorted.map((p) => [p.runId, p.key, p.step]),
+  );
   assert.ok(Number.isNaN(all.find((p) => p.key === 'valLoss' && p.step === 5)!.value));
   const acc = store.metrics([e.id], ['valAccuracy']);
   assert.equal(acc.length, points.length / 2);
   assert.ok(acc.every((p) => p.key === 'valAccuracy'));
   store.appendMetrics([{ runId: runs[0].id, key: 'valAccuracy', step: 3, value: 0.99, wallTime: 5 }]);
-  const rewritten = store.metrics([e.id], ['valAccuracy']).filter((p) => p.runId === runs[0].id && p.step === 3);
+  const rewritten = store
+    .metrics([e.id], ['valAccuracy'])
+    .filter((p) => p.runId === runs[0].id && p.step === 3);
   assert.deepEqual(rewritten, [{ runId: runs[0].id, key: 'valAccuracy', step: 3, value: 0.99, wallTime: 5 }]);
 
   store.appendLog(e.id, 'info', 'first');
   store.appendLog(e.id, 'warn', 'second', '2025-02-01T10:00:03.000Z');
   store.appendLog(e.id, 'error', 'third');
-  assert.deepEqual(store.getLog(e.id).map((l) => l.message), ['first', 'second', 'third']);
-  assert.deepEqual(store.getLog(e.id, 2).map((l) => l.message), ['second', 'third']);
+  assert.deepEqual(
+    store.getLog(e.id).map((l) => l.message),
+    ['first', 'second', 'third'],
+  );
+  assert.deepEqual(
+    store.getLog(e.id, 2).map((l) => l.message),
+    ['second', 'third'],
+  );
   assert.equal(store.getExperiment(e.id)!.log[1].level, 'warn');
 
   const renamed = store.updateExperiment(e.id, { name: 'renamed', tags: ['x'], notes: 'new notes' })!;
   assert.deepEqual([renamed.name, renamed.tags, renamed.notes], ['renamed', ['x'], 'new notes']);
   assert.equal(store.updateExperiment('nope', { name: 'x' }), null);
   assert.throws(() => store.planRuns('nope', spec), /experiment nope not found/);
-  assert.throws(() => store.updateExperiment(e.id, { sourceParamSetId: 'missing' }), /parameter set missing not found/);
-  assert.throws(() => store.createExperiment({ spec: { ...spec, targets: [] }, name: 'bad' }), /spec field "targets"/);
+  assert.throws(
+    () => store.updateExperiment(e.id, { sourceParamSetId: 'missing' }),
+    /parameter set missing not found/,
+  );
+  assert.throws(
+    () => store.createExperiment({ spec: { ...spec, targets: [] }, name: 'bad' }),
+    /spec field "targets"/,
+  );
 
   // deleting cascades to runs, metrics and logs; its trained set goes, a set another uses stays
   const other = store.createExperiment({ spec, name: 'other' });
   const sha = (await store.putWeights(Buffer.from('weights-1'))).sha256;
-  const own = store.addParamSet({ name: 'own', arch: spec.model, inputShape: [28, 28, 1], classes: 10, origin: 'trained', sha256: sha, bytes: 9, points: 2, experimentId: e.id });
-  const shared = store.addParamSet({ name: 'shared', arch: spec.model, inputShape: [28, 28, 1], classes: 10, origin: 'trained', sha256: sha, bytes: 9, points: 2, experimentId: e.id });
+  const own = store.addParamSet({
+    name: 'own',
+    arch: spec.model,
+    inputShape: [28, 28, 1],
+    classes: 10,
+    origin: 'trained',
+    sha256: sha,
+    bytes: 9,
+    points: 2,
+    experimentId: e.id,
+  });
+  const shared = store.addParamSet({
+    name: 'shared',
+    arch: spec.model,
+    inputShape: [28, 28, 1],
+    classes: 10,
+    origin: 'trained',
+    sha256: sha,
+    bytes: 9,
+    points: 2,
+    experimentId: e.id,
+  });
   store.updateExperiment(e.id, { sourceParamSetId: own.id });
   store.updateExperiment(other.id, { sourceParamSetId: shared.id });
   assert.equal(store.deleteExperiment(e.id), true);
@@ -254,11 +393,34 @@ test('experiments, runs, metrics and logs round-trip', async () => {
 
 test('listExperiments searches, filters, sorts and pages', async () => {
   const store = await openTemp();
-  const mk = (name: string, o: Parameters<typeof makeSpec>[0], tags: string[], notes: string, createdAt: string) =>
-    store.createExperiment({ spec: makeSpec(o), name, tags, notes, createdAt });
-  const a = mk('Alpha MLP baseline', { methods: ['naive', 'gmt'] }, ['baseline'], 'first try', '2025-01-01T00:00:00.000Z');
-  const b = mk('beta conv', { arch: { arch: 'conv8', width: 4 }, methods: ['fgmt'] }, ['conv', 'baseline'], '', '2025-01-02T00:00:00.000Z');
-  const c = mk('Gamma on mnist', { dataset: { format: 'idx', dir: '/data/mnist-files', name: 'mnist' }, methods: ['oracle', 'gmt'] }, [], 'uses 100% of data_set', '2025-01-03T00:00:00.000Z');
+  const mk = (
+    name: string,
+    o: Parameters<typeof makeSpec>[0],
+    tags: string[],
+    notes: string,
+    createdAt: string,
+  ) => store.createExperiment({ spec: makeSpec(o), name, tags, notes, createdAt });
+  const a = mk(
+    'Alpha MLP baseline',
+    { methods: ['naive', 'gmt'] },
+    ['baseline'],
+    'first try',
+    '2025-01-01T00:00:00.000Z',
+  );
+  const b = mk(
+    'beta conv',
+    { arch: { arch: 'conv8', width: 4 }, methods: ['fgmt'] },
+    ['conv', 'baseline'],
+    '',
+    '2025-01-02T00:00:00.000Z',
+  );
+  const c = mk(
+    'Gamma on mnist',
+    { dataset: { format: 'idx', dir: '/data/mnist-files', name: 'mnist' }, methods: ['oracle', 'gmt'] },
+    [],
+    'uses 100% of data_set',
+    '2025-01-03T00:00:00.000Z',
+  );
   const d = mk('delta', { methods: ['naive'] }, ['later'], '', '2025-01-04T00:00:00.000Z');
   for (const x of [a, b, c, d]) store.planRuns(x.id, x.spec);
   // a: done in 10 s, b: running, c: failed, d: queued
@@ -267,12 +429,21 @@ test('listExperiments searches, filters, sorts and pages', async () => {
   store.updateRun(store.runByPhase(c.id, 'source')!.id, { status: 'failed', seconds: 1 });
   store.setRunsStatus(c.id, ['queued'], 'cancelled');
 
-  const names = (q: Parameters<LabStore['listExperiments']>[0]) => store.listExperiments(q).items.map((e) => e.name);
+  const names = (q: Parameters<LabStore['listExperiments']>[0]) =>
+    store.listExperiments(q).items.map((e) => e.name);
   assert.deepEqual(names({}), ['delta', 'Gamma on mnist', 'beta conv', 'Alpha MLP baseline']);
   assert.equal(store.listExperiments({}).total, 4);
-  assert.deepEqual(names({ search: 'mlp' }), ['delta', 'Gamma on mnist', 'Alpha MLP baseline'], 'name or arch "MLP 16"');
+  assert.deepEqual(
+    names({ search: 'mlp' }),
+    ['delta', 'Gamma on mnist', 'Alpha MLP baseline'],
+    'name or arch "MLP 16"',
+  );
   assert.deepEqual(names({ search: 'conv' }), ['beta conv']);
-  assert.deepEqual(names({ search: 'mnist' }), ['delta', 'Gamma on mnist', 'beta conv', 'Alpha MLP baseline'], 'fashion-mnist-mini matches too');
+  assert.deepEqual(
+    names({ search: 'mnist' }),
+    ['delta', 'Gamma on mnist', 'beta conv', 'Alpha MLP baseline'],
+    'fashion-mnist-mini matches too',
+  );
   assert.deepEqual(names({ search: 'mnist gamma' }), ['Gamma on mnist'], 'every word must match');
   assert.deepEqual(names({ search: '100%' }), ['Gamma on mnist'], 'LIKE wildcards are literal');
   assert.deepEqual(names({ search: 'data_set' }), ['Gamma on mnist']);
@@ -287,10 +458,27 @@ test('listExperiments searches, filters, sorts and pages', async () => {
   assert.deepEqual(names({ arch: 'conv8' }), ['beta conv']);
   assert.deepEqual(names({ arch: 'mlp 16' }), ['delta', 'Gamma on mnist', 'Alpha MLP baseline']);
   assert.deepEqual(names({ method: 'gmt' }), ['Gamma on mnist', 'Alpha MLP baseline']);
-  assert.deepEqual(names({ sort: 'name', order: 'asc' }), ['Alpha MLP baseline', 'beta conv', 'delta', 'Gamma on mnist']);
-  assert.deepEqual(names({ sort: 'status', order: 'asc' }), ['beta conv', 'delta', 'Gamma on mnist', 'Alpha MLP baseline']);
-  assert.deepEqual(names({ sort: 'seconds', order: 'desc' }), ['Alpha MLP baseline', 'Gamma on mnist', 'delta', 'beta conv'], 'unknown seconds last');
-  assert.deepEqual(names({ sort: 'createdAt', order: 'asc', limit: 2, offset: 1 }), ['beta conv', 'Gamma on mnist']);
+  assert.deepEqual(names({ sort: 'name', order: 'asc' }), [
+    'Alpha MLP baseline',
+    'beta conv',
+    'delta',
+    'Gamma on mnist',
+  ]);
+  assert.deepEqual(names({ sort: 'status', order: 'asc' }), [
+    'beta conv',
+    'delta',
+    'Gamma on mnist',
+    'Alpha MLP baseline',
+  ]);
+  assert.deepEqual(
+    names({ sort: 'seconds', order: 'desc' }),
+    ['Alpha MLP baseline', 'Gamma on mnist', 'delta', 'beta conv'],
+    'unknown seconds last',
+  );
+  assert.deepEqual(names({ sort: 'createdAt', order: 'asc', limit: 2, offset: 1 }), [
+    'beta conv',
+    'Gamma on mnist',
+  ]);
   const page = store.listExperiments({ status: ['queued', 'running', 'failed'], limit: 1 });
   assert.deepEqual([page.items.length, page.total], [1, 3]);
   const alpha = store.listExperiments({ search: 'alpha' }).items[0];
@@ -306,7 +494,13 @@ test('listExperiments stays fast with 400 experiments × 21 runs', async () => {
     for (let i = 0; i < 400; i++) {
       const e = store.createExperiment({ spec, name: `exp ${i}`, tags: [i % 2 ? 'odd' : 'even'] });
       for (const [k, r] of store.planRuns(e.id, spec).entries()) {
-        store.updateRun(r.id, { status: statuses[(i + k) % 4], seconds: 1, backend: 'wasm', summary: r.kind === 'transfer' ? methodResult(r.method as 'gmt', [0.1, 0.2 + (i % 7) / 10], 0.3) : null });
+        store.updateRun(r.id, {
+          status: statuses[(i + k) % 4],
+          seconds: 1,
+          backend: 'wasm',
+          summary:
+            r.kind === 'transfer' ? methodResult(r.method as 'gmt', [0.1, 0.2 + (i % 7) / 10], 0.3) : null,
+        });
       }
     }
   });
@@ -315,7 +509,8 @@ test('listExperiments stays fast with 400 experiments × 21 runs', async () => {
   const t0 = performance.now();
   const reps = 5;
   let res = store.listExperiments({});
-  for (let i = 1; i < reps; i++) res = store.listExperiments({ search: 'exp 1', tags: ['odd'], sort: i % 2 ? 'status' : 'seconds' });
+  for (let i = 1; i < reps; i++)
+    res = store.listExperiments({ search: 'exp 1', tags: ['odd'], sort: i % 2 ? 'status' : 'seconds' });
   const ms = (performance.now() - t0) / reps;
   res = store.listExperiments({ limit: 200 });
   assert.equal(res.total, 400);
@@ -324,7 +519,9 @@ test('listExperiments stays fast with 400 experiments × 21 runs', async () => {
   const t1 = performance.now();
   store.getExperiment(res.items[0].id);
   const getMs = performance.now() - t1;
-  console.log(`# listExperiments over 400 experiments / 8400 runs: ${ms.toFixed(1)} ms per page of 200; getExperiment ${getMs.toFixed(1)} ms`);
+  console.log(
+    `# listExperiments over 400 experiments / 8400 runs: ${ms.toFixed(1)} ms per page of 200; getExperiment ${getMs.toFixed(1)} ms`,
+  );
   assert.ok(ms < 250, `listing took ${ms.toFixed(1)} ms`);
   store.close();
 });
@@ -346,7 +543,11 @@ test('interruptOpenRuns turns every queued or running run into interrupted, in o
     assert.equal(store.getExperimentSummary(e.id)!.status, 'interrupted');
   }
   assert.equal(store.getExperimentSummary(finished.id)!.status, 'done');
-  assert.equal(store.getExperimentSummary(empty.id)!.status, 'interrupted', 'an experiment without runs is not queued');
+  assert.equal(
+    store.getExperimentSummary(empty.id)!.status,
+    'interrupted',
+    'an experiment without runs is not queued',
+  );
   assert.deepEqual(store.listExperiments({ status: ['queued', 'running'] }).total, 0);
   assert.deepEqual(store.interruptOpenRuns(), [], 'nothing left to mark');
   store.close();
@@ -355,13 +556,20 @@ test('interruptOpenRuns turns every queued or running run into interrupted, in o
 test('migration 003: a version-2 experiment without runs (rolled up as queued) becomes interrupted, and stays so without runs', async () => {
   const dir = await tempDir();
   const v2 = new Database(join(dir, 'lab.db'));
-  migrate(v2, MIGRATIONS.filter((m) => m.version <= 2));
-  const insert = v2.prepare(`INSERT INTO experiments (id, name, spec, created_at, origin, dataset, arch, methods, targets, t_steps)
+  migrate(
+    v2,
+    MIGRATIONS.filter((m) => m.version <= 2),
+  );
+  const insert =
+    v2.prepare(`INSERT INTO experiments (id, name, spec, created_at, origin, dataset, arch, methods, targets, t_steps)
     VALUES (?, ?, ?, '2025-01-01T00:00:00.000Z', 'import', 'fashion-mnist-mini', 'MLP 16', '["naive","gmt"]', 1, 3)`);
   insert.run('exp_norun_00001', 'imported without runs', JSON.stringify(makeSpec()));
   insert.run('exp_withruns_001', 'with runs', JSON.stringify(makeSpec()));
-  v2.prepare(`INSERT INTO runs (id, experiment_id, ordinal, kind, phase, label, status) VALUES ('run_a_0000000001', 'exp_withruns_001', 0, 'source', 'source', 'seed 1', 'done')`).run();
-  const statusOf = (db: Database.Database, id: string): string => (db.prepare('SELECT status FROM experiments WHERE id = ?').get(id) as { status: string }).status;
+  v2.prepare(
+    `INSERT INTO runs (id, experiment_id, ordinal, kind, phase, label, status) VALUES ('run_a_0000000001', 'exp_withruns_001', 0, 'source', 'source', 'seed 1', 'done')`,
+  ).run();
+  const statusOf = (db: Database.Database, id: string): string =>
+    (db.prepare('SELECT status FROM experiments WHERE id = ?').get(id) as { status: string }).status;
   assert.equal(statusOf(v2, 'exp_norun_00001'), 'queued', 'what 002 made of it');
   v2.close();
 
@@ -387,12 +595,36 @@ test('parameter sets: weights stored once per content, refused deletion while us
   assert.deepEqual(w1, w2);
   assert.equal(w1.bytes, bytes.length);
   assert.deepEqual(await store.listWeightFiles(), [w1.sha256]);
-  assert.ok((await readdir(join(store.dataDir, 'weights'))).every((n) => !n.startsWith('.tmp')), 'no temp file left');
+  assert.ok(
+    (await readdir(join(store.dataDir, 'weights'))).every((n) => !n.startsWith('.tmp')),
+    'no temp file left',
+  );
   assert.deepEqual(await store.readWeights(w1.sha256), bytes);
   assert.equal(store.weightsPath(w1.sha256), join(store.dataDir, 'weights', `${w1.sha256}.safetensors`));
 
-  const a = store.addParamSet({ name: 'pretrained A', arch: spec.model, inputShape: [28, 28, 1], classes: 10, origin: 'pretrained', sha256: w1.sha256, bytes: w1.bytes, points: 1 });
-  const b = store.addParamSet({ name: 'trained B', arch: spec.model, inputShape: [28, 28, 1], classes: 10, origin: 'trained', trainingKey: 'k1', sha256: w1.sha256, bytes: w1.bytes, points: 2, valAccuracy: 0.5, seed: 3 });
+  const a = store.addParamSet({
+    name: 'pretrained A',
+    arch: spec.model,
+    inputShape: [28, 28, 1],
+    classes: 10,
+    origin: 'pretrained',
+    sha256: w1.sha256,
+    bytes: w1.bytes,
+    points: 1,
+  });
+  const b = store.addParamSet({
+    name: 'trained B',
+    arch: spec.model,
+    inputShape: [28, 28, 1],
+    classes: 10,
+    origin: 'trained',
+    trainingKey: 'k1',
+    sha256: w1.sha256,
+    bytes: w1.bytes,
+    points: 2,
+    valAccuracy: 0.5,
+    seed: 3,
+  });
   assert.deepEqual(store.getParamSet(a.id), a);
   assert.equal(store.listParamSets().length, 2);
   assert.equal(store.findTrainedByKey('k1')?.id, b.id);
@@ -402,7 +634,13 @@ test('parameter sets: weights stored once per content, refused deletion while us
   assert.throws(() => store.addParamSet({ ...a, id: undefined, arch: { arch: 'resnet' } as never }), /arch/);
 
   const e = store.createExperiment({ spec, name: 'uses A', sourceParamSetId: a.id });
-  assert.throws(() => store.deleteParamSet(a.id), (err: unknown) => err instanceof ParamSetInUseError && /source of experiment .*delete it first/.test(err.message) && err.error.code === 'conflict');
+  assert.throws(
+    () => store.deleteParamSet(a.id),
+    (err: unknown) =>
+      err instanceof ParamSetInUseError &&
+      /source of experiment .*delete it first/.test(err.message) &&
+      err.error.code === 'conflict',
+  );
   assert.ok(store.getParamSet(a.id), 'still there');
   assert.equal(store.deleteParamSet(b.id), true);
   store.deleteExperiment(e.id);
@@ -410,7 +648,16 @@ test('parameter sets: weights stored once per content, refused deletion while us
   assert.equal(store.deleteParamSet(a.id), false);
 
   const other = await store.putWeights(Buffer.from('other weights'));
-  store.addParamSet({ name: 'keeps other', arch: spec.model, inputShape: [28, 28, 1], classes: 10, origin: 'imported', sha256: other.sha256, bytes: other.bytes, points: 1 });
+  store.addParamSet({
+    name: 'keeps other',
+    arch: spec.model,
+    inputShape: [28, 28, 1],
+    classes: 10,
+    origin: 'imported',
+    sha256: other.sha256,
+    bytes: other.bytes,
+    points: 1,
+  });
   assert.deepEqual((await store.gcWeights()).removed, [], 'fresh files are spared by the grace period');
   const gc = await store.gcWeights(0);
   assert.deepEqual(gc.removed, [w1.sha256]);
@@ -442,13 +689,31 @@ test('the trained cache saves and loads points and summary without leaking tenso
     'fc2.bias': tf.zeros([10]),
   });
   const points = [make(1), make(2)];
-  const summary: TrainedSummary = { label: 'seed 1', valAccuracy: 0.75, valLoss: 0.7, testAccuracy: 0.74, seconds: 1.5 };
+  const summary: TrainedSummary = {
+    label: 'seed 1',
+    valAccuracy: 0.75,
+    valLoss: 0.7,
+    testAccuracy: 0.74,
+    seconds: 1.5,
+  };
   assert.equal(await cache.load('key-1'), null);
   await cache.save('key-1', 'source', points, summary);
   await cache.save('key-1', 'source', points, { ...summary, reused: true });
   assert.equal(store.listParamSets().length, 1, 'saving the same points again adds nothing');
   const ps = store.findTrainedByKey('key-1')!;
-  assert.deepEqual([ps.origin, ps.points, ps.classes, ps.valAccuracy, ps.testAccuracy, ps.datasetHash, ps.experimentId, ps.seed], ['trained', 2, 10, 0.75, 0.74, 'dh', e.id, 1]);
+  assert.deepEqual(
+    [
+      ps.origin,
+      ps.points,
+      ps.classes,
+      ps.valAccuracy,
+      ps.testAccuracy,
+      ps.datasetHash,
+      ps.experimentId,
+      ps.seed,
+    ],
+    ['trained', 2, 10, 0.75, 0.74, 'dh', e.id, 1],
+  );
   assert.deepEqual(ps.inputShape, [28, 28, 1]);
   assert.equal(store.getExperiment(e.id)!.sourceParamSetId, ps.id);
 
@@ -460,7 +725,11 @@ test('the trained cache saves and loads points and summary without leaking tenso
     assert.deepEqual(Object.keys(loaded.points[i]), Object.keys(points[i]));
     for (const k of Object.keys(points[i])) {
       assert.deepEqual(loaded.points[i][k].shape, points[i][k].shape);
-      assert.deepEqual(Array.from(loaded.points[i][k].dataSync()), Array.from(points[i][k].dataSync()), `${k} of point ${i}`);
+      assert.deepEqual(
+        Array.from(loaded.points[i][k].dataSync()),
+        Array.from(points[i][k].dataSync()),
+        `${k} of point ${i}`,
+      );
     }
   }
   for (const p of [...points, ...loaded.points]) for (const t of Object.values(p)) t.dispose();
@@ -477,13 +746,28 @@ test('the trained cache saves and loads points and summary without leaking tenso
 
 test('datasets register once per content hash, list, get and delete', async () => {
   const store = await openTemp();
-  const d = store.addDataset({ spec: { format: 'idx', dir: '/data/fashion' }, contentHash: 'h1', inputShape: [28, 28, 1], classes: 10, classNames: ['a', 'b'], trainCount: 60000, testCount: 10000 });
+  const d = store.addDataset({
+    spec: { format: 'idx', dir: '/data/fashion' },
+    contentHash: 'h1',
+    inputShape: [28, 28, 1],
+    classes: 10,
+    classNames: ['a', 'b'],
+    trainCount: 60000,
+    testCount: 10000,
+  });
   assert.equal(d.name, 'fashion');
   assert.deepEqual(d.spec, { format: 'idx', dir: '/data/fashion' });
-  assert.deepEqual(store.addDataset({ spec: { format: 'idx', dir: '/elsewhere' }, contentHash: 'h1', name: 'copy' }), d);
+  assert.deepEqual(
+    store.addDataset({ spec: { format: 'idx', dir: '/elsewhere' }, contentHash: 'h1', name: 'copy' }),
+    d,
+  );
   const builtin = store.addDataset({ spec: { builtin: 'fashion-mnist-mini' }, contentHash: null });
   assert.equal(builtin.name, 'fashion-mnist-mini');
-  assert.deepEqual(store.listDatasets().map((x) => x.id), [d.id, builtin.id], 'by name');
+  assert.deepEqual(
+    store.listDatasets().map((x) => x.id),
+    [d.id, builtin.id],
+    'by name',
+  );
   assert.deepEqual(store.getDataset(d.id), d);
   assert.deepEqual(store.getDatasetByHash('h1'), d);
   assert.equal(store.deleteDataset(d.id), true);

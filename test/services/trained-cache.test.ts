@@ -20,7 +20,13 @@ import { sha256Hex } from '../../src/services/store/weights.js';
 import { ipcTrainedCache, ParentRequests } from '../../src/worker/ipc-cache.js';
 import { tempDir, tinySpec } from '../helpers/lab.js';
 
-const SUMMARY: TrainedSummary = { label: 'seed 1', valAccuracy: 0.5, valLoss: 1, testAccuracy: 0.5, seconds: 1 };
+const SUMMARY: TrainedSummary = {
+  label: 'seed 1',
+  valAccuracy: 0.5,
+  valLoss: 1,
+  testAccuracy: 0.5,
+  seconds: 1,
+};
 
 test('the worker cache: a lookup main never answers, and a file that does not decode, are misses with a warning', async () => {
   const data = await tempDir();
@@ -38,18 +44,31 @@ test('the worker cache: a lookup main never answers, and a file that does not de
     const t0 = Date.now();
     assert.equal(await ipcTrainedCache({ ...options, requests: silent }).load('some key'), null);
     assert.ok(Date.now() - t0 < 2_000);
-    assert.match(logs.at(-1)!, /^warn: the lab did not answer a trained-parameters lookup within 0 s; training again/);
+    assert.match(
+      logs.at(-1)!,
+      /^warn: the lab did not answer a trained-parameters lookup within 0 s; training again/,
+    );
 
     const bytes = Buffer.from('these bytes are not a safetensors file');
     const sha = sha256Hex(bytes);
     const path = join(data.dir, `${sha}.safetensors`);
     await writeFile(path, bytes);
     const answering: ParentRequests = new ParentRequests(async (m) => {
-      if (m.type === 'cache-load') setImmediate(() => answering.settle({ type: 'cache-reply', requestId: m.requestId, hit: { path, sha256: sha, summary: SUMMARY } }));
+      if (m.type === 'cache-load')
+        setImmediate(() =>
+          answering.settle({
+            type: 'cache-reply',
+            requestId: m.requestId,
+            hit: { path, sha256: sha, summary: SUMMARY },
+          }),
+        );
     });
     const tensors = tf.memory().numTensors;
     assert.equal(await ipcTrainedCache({ ...options, requests: answering }).load('some key'), null);
-    assert.match(logs.at(-1)!, new RegExp(`^warn: trained parameters ${sha.slice(0, 12)} cannot be decoded \\(.*\\); training again`));
+    assert.match(
+      logs.at(-1)!,
+      new RegExp(`^warn: trained parameters ${sha.slice(0, 12)} cannot be decoded \\(.*\\); training again`),
+    );
     assert.equal(tf.memory().numTensors, tensors);
   } finally {
     await data.cleanup();
@@ -60,9 +79,18 @@ test('cached points of another architecture or count are not used: the engine tr
   const data = await tempDir();
   const store = LabStore.open(data.dir);
   try {
-    const spec = parseSpec({ ...tinySpec({ methods: ['naive', 'oracle'], T: 2 }), datasetOptions: { trainLimit: 300 }, evalLimit: 200 });
+    const spec = parseSpec({
+      ...tinySpec({ methods: ['naive', 'oracle'], T: 2 }),
+      datasetOptions: { trainLimit: 300 },
+      evalLimit: 200,
+    });
     const facts = await previewDataset(spec.dataset, 0);
-    const cache = store.trainedCache({ spec, inputShape: [...facts.inputShape], classes: facts.classes, datasetHash: facts.contentHash });
+    const cache = store.trainedCache({
+      spec,
+      inputShape: [...facts.inputShape],
+      classes: facts.classes,
+      datasetHash: facts.contentHash,
+    });
     await runExperiment(spec, { cache });
     const sets = store.listParamSets();
     const keyOf = (role: string): string => sets.find((p) => p.name.startsWith(role))!.trainingKey!;
@@ -76,7 +104,19 @@ test('cached points of another architecture or count are not used: the engine tr
     const threePoints = [right.init(1), right.init(2), right.init(3)];
     const poison = async (key: string, points: typeof widePoints): Promise<string> => {
       const w = await store.putWeights(await encodePoints(points));
-      store.addParamSet({ name: 'poison', arch: spec.model, inputShape: [...facts.inputShape], classes: facts.classes, origin: 'trained', trainingKey: key, sha256: w.sha256, bytes: w.bytes, points: points.length, createdAt: '2999-01-01T00:00:00.000Z', summary: SUMMARY });
+      store.addParamSet({
+        name: 'poison',
+        arch: spec.model,
+        inputShape: [...facts.inputShape],
+        classes: facts.classes,
+        origin: 'trained',
+        trainingKey: key,
+        sha256: w.sha256,
+        bytes: w.bytes,
+        points: points.length,
+        createdAt: '2999-01-01T00:00:00.000Z',
+        summary: SUMMARY,
+      });
       for (const p of points) disposeParams(p);
       return w.sha256;
     };
@@ -93,8 +133,22 @@ test('cached points of another architecture or count are not used: the engine tr
     assert.ok(phases.includes('source start') && !phases.includes('source reused'), phases.join(', '));
     assert.ok(phases.includes('target:0 start') && !phases.includes('target:0 reused'), phases.join(', '));
     const warnings = events.flatMap((e) => (e.type === 'log' && e.level === 'warn' ? [e.message] : []));
-    assert.ok(warnings.some((m) => /^source seed 1: the cached trained parameters \(point 0\) does not match MLP.*; training again$/.test(m)), warnings.join('\n'));
-    assert.ok(warnings.some((m) => /^target seed 101: the cached trained parameters hold 3 points where this training keeps 2; training again$/.test(m)), warnings.join('\n'));
+    assert.ok(
+      warnings.some((m) =>
+        /^source seed 1: the cached trained parameters \(point 0\) does not match MLP.*; training again$/.test(
+          m,
+        ),
+      ),
+      warnings.join('\n'),
+    );
+    assert.ok(
+      warnings.some((m) =>
+        /^target seed 101: the cached trained parameters hold 3 points where this training keeps 2; training again$/.test(
+          m,
+        ),
+      ),
+      warnings.join('\n'),
+    );
     assert.ok(result.targets[0]!.methods.naive && result.targets[0]!.methods.oracle);
     assert.ok(!result.source.reused);
   } finally {

@@ -4,7 +4,11 @@
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CIFAR10_CLASS_NAMES, CIFAR100_COARSE_CLASS_NAMES, CIFAR100_FINE_CLASS_NAMES } from './class-names.js';
+import {
+  CIFAR10_CLASS_NAMES,
+  CIFAR100_COARSE_CLASS_NAMES,
+  CIFAR100_FINE_CLASS_NAMES,
+} from './class-names.js';
 import { DatasetError } from './errors.js';
 import { exists, hashFiles, readNamesFile, readStoredFile, type StoredFile } from './files.js';
 import type { RawSplit } from './raw.js';
@@ -45,7 +49,12 @@ const LAYOUTS: Record<CifarKind, Layout> = {
  * Decodes a whole file of records. `labelByte` picks which label byte becomes the class; every
  * label byte is still range-checked so a corrupt record never passes silently.
  */
-export function parseCifarRecords(content: Uint8Array, file: string, kind: CifarKind, labelByte: number): RawSplit {
+export function parseCifarRecords(
+  content: Uint8Array,
+  file: string,
+  kind: CifarKind,
+  labelByte: number,
+): RawSplit {
   const layout = LAYOUTS[kind];
   const nl = layout.labelBytes.length;
   const record = nl + CIFAR_IMAGE_BYTES;
@@ -67,7 +76,10 @@ export function parseCifarRecords(content: Uint8Array, file: string, kind: Cifar
       const v = content[r + b]!;
       const { name, classes } = layout.labelBytes[b]!;
       if (v >= classes) {
-        throw new DatasetError(file, `${name} of record ${i} is ${v}, outside the ${classes} classes (0–${classes - 1})`);
+        throw new DatasetError(
+          file,
+          `${name} of record ${i} is ${v}, outside the ${classes} classes (0–${classes - 1})`,
+        );
       }
     }
     labels[i] = content[r + labelByte]!;
@@ -117,7 +129,11 @@ export interface CifarDataset {
 }
 
 /** Reads CIFAR-10 (`data_batch_1..5.bin`, `test_batch.bin`) or CIFAR-100 (`train.bin`, `test.bin`). */
-export async function readCifarDir(dir: string, kind: CifarKind, labelKind: CifarLabelKind = 'fine'): Promise<CifarDataset> {
+export async function readCifarDir(
+  dir: string,
+  kind: CifarKind,
+  labelKind: CifarLabelKind = 'fine',
+): Promise<CifarDataset> {
   const layout = LAYOUTS[kind];
   const root = await locate(dir, layout);
   const names = [...layout.train, layout.test];
@@ -138,9 +154,11 @@ export async function readCifarDir(dir: string, kind: CifarKind, labelKind: Cifa
   if (kind === 'cifar10') {
     classNames = (await readNamesFile(join(root, 'batches.meta.txt'), classes)) ?? CIFAR10_CLASS_NAMES;
   } else if (labelKind === 'fine') {
-    classNames = (await readNamesFile(join(root, 'fine_label_names.txt'), classes)) ?? CIFAR100_FINE_CLASS_NAMES;
+    classNames =
+      (await readNamesFile(join(root, 'fine_label_names.txt'), classes)) ?? CIFAR100_FINE_CLASS_NAMES;
   } else {
-    classNames = (await readNamesFile(join(root, 'coarse_label_names.txt'), classes)) ?? CIFAR100_COARSE_CLASS_NAMES;
+    classNames =
+      (await readNamesFile(join(root, 'coarse_label_names.txt'), classes)) ?? CIFAR100_COARSE_CLASS_NAMES;
   }
   return {
     shape: [CIFAR_SIDE, CIFAR_SIDE, 3],

@@ -51,17 +51,26 @@ export function parseIdx(content: Uint8Array, file: string, expectedMagic: numbe
   const ndims = magic & 0xff;
   const header = 4 + 4 * ndims;
   if (content.length < header) {
-    throw new DatasetError(file, `truncated: expected a ${header}-byte header, found ${content.length} bytes`);
+    throw new DatasetError(
+      file,
+      `truncated: expected a ${header}-byte header, found ${content.length} bytes`,
+    );
   }
   const dims: number[] = [];
   for (let d = 0; d < ndims; d++) dims.push(view.getUint32(4 + 4 * d, false));
   const expected = dims.reduce((a, b) => a * b, 1);
   const found = content.length - header;
   if (found < expected) {
-    throw new DatasetError(file, `truncated: expected ${expected} bytes of data (${dims.join('×')}), found ${found}`);
+    throw new DatasetError(
+      file,
+      `truncated: expected ${expected} bytes of data (${dims.join('×')}), found ${found}`,
+    );
   }
   if (found > expected) {
-    throw new DatasetError(file, `expected ${expected} bytes of data (${dims.join('×')}), found ${found} (${found - expected} trailing bytes)`);
+    throw new DatasetError(
+      file,
+      `expected ${expected} bytes of data (${dims.join('×')}), found ${found} (${found - expected} trailing bytes)`,
+    );
   }
   return { dims, data: content.subarray(header) };
 }
@@ -95,7 +104,12 @@ function imagesOf(file: StoredFile): IdxArray {
   return parseIdx(file.content, file.path, IDX_IMAGES_MAGIC);
 }
 
-function splitOf(images: IdxArray, imagesFile: StoredFile, labelsFile: StoredFile, classes: number): RawSplit {
+function splitOf(
+  images: IdxArray,
+  imagesFile: StoredFile,
+  labelsFile: StoredFile,
+  classes: number,
+): RawSplit {
   const labels = parseIdx(labelsFile.content, labelsFile.path, IDX_LABELS_MAGIC);
   const n = images.dims[0]!;
   if (labels.dims[0] !== n) {
@@ -107,7 +121,10 @@ function splitOf(images: IdxArray, imagesFile: StoredFile, labelsFile: StoredFil
   for (let i = 0; i < n; i++) {
     const l = labels.data[i]!;
     if (l >= classes) {
-      throw new DatasetError(labelsFile.path, `label at index ${i} is ${l}, outside the ${classes} classes (0–${classes - 1})`);
+      throw new DatasetError(
+        labelsFile.path,
+        `label at index ${i} is ${l}, outside the ${classes} classes (0–${classes - 1})`,
+      );
     }
   }
   return { images: images.data, labels: labels.data, n };
@@ -130,7 +147,10 @@ export async function readIdxDir(dir: string, classes: number): Promise<IdxDatas
   const [, h, w] = trainImages.dims as [number, number, number];
   const [, th, tw] = testImages.dims as [number, number, number];
   if (th !== h || tw !== w) {
-    throw new DatasetError(teI!.path, `images are ${th}×${tw} but ${basename(trI!.path)} has ${h}×${w} images`);
+    throw new DatasetError(
+      teI!.path,
+      `images are ${th}×${tw} but ${basename(trI!.path)} has ${h}×${w} images`,
+    );
   }
   const files = [trI!, trL!, teI!, teL!];
   return {

@@ -37,11 +37,18 @@ export async function readRawDataset(spec: DatasetSpec): Promise<RawDataset> {
   }
   const labelKind = spec.labelKind ?? 'fine';
   const d = await readCifarDir(spec.dir, spec.format, labelKind);
-  const name = spec.name ?? (spec.format === 'cifar10' ? 'cifar10' : labelKind === 'coarse' ? 'cifar100-coarse' : 'cifar100');
+  const name =
+    spec.name ??
+    (spec.format === 'cifar10' ? 'cifar10' : labelKind === 'coarse' ? 'cifar100-coarse' : 'cifar100');
   return { name, ...d };
 }
 
-function makeSplit(raw: RawSplit, indices: ArrayLike<number>, shape: [number, number, number], stats: ChannelStats): Split {
+function makeSplit(
+  raw: RawSplit,
+  indices: ArrayLike<number>,
+  shape: [number, number, number],
+  stats: ChannelStats,
+): Split {
   const [h, w, c] = shape;
   const size = h * w * c;
   const n = indices.length;
@@ -60,9 +67,17 @@ function allIndices(n: number): Int32Array {
 
 /** Builds the tensors of a dataset already read from disk. */
 export function buildDataset(raw: RawDataset, opts: DatasetOptions = DEFAULT_DATASET_OPTIONS): Dataset {
-  if (raw.train.n < 2) throw new RangeError(`${raw.name}: the training set has ${raw.train.n} images; at least 2 are needed for a train/validation split`);
+  if (raw.train.n < 2)
+    throw new RangeError(
+      `${raw.name}: the training set has ${raw.train.n} images; at least 2 are needed for a train/validation split`,
+    );
   if (raw.test.n < 1) throw new RangeError(`${raw.name}: the test set is empty`);
-  const { train, validation } = splitTrainValidation(raw.train.n, opts.valFraction, opts.splitSeed, opts.trainLimit);
+  const { train, validation } = splitTrainValidation(
+    raw.train.n,
+    opts.valFraction,
+    opts.splitSeed,
+    opts.trainLimit,
+  );
   const [h, w, c] = raw.shape;
   const stats = channelStats(raw.train.images, train, h * w * c, c);
   const counts = new Array<number>(raw.classes).fill(0);
@@ -100,7 +115,10 @@ export function buildDataset(raw: RawDataset, opts: DatasetOptions = DEFAULT_DAT
 }
 
 /** Reads a dataset and puts its train/validation/test splits on the current backend. */
-export async function loadDataset(spec: DatasetSpec, opts: DatasetOptions = DEFAULT_DATASET_OPTIONS): Promise<Dataset> {
+export async function loadDataset(
+  spec: DatasetSpec,
+  opts: DatasetOptions = DEFAULT_DATASET_OPTIONS,
+): Promise<Dataset> {
   return buildDataset(await readRawDataset(spec), opts);
 }
 

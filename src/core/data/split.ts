@@ -21,10 +21,18 @@ export function validationCount(n: number, valFraction: number): number {
  * `trainLimit` > 0 keeps only the first trainLimit of the (shuffled) train part, so a limited run
  * trains on a random subset and validates on the same examples as a full run.
  */
-export function splitTrainValidation(n: number, valFraction: number, seed: number, trainLimit = 0): TrainValidationSplit {
-  if (!Number.isInteger(n) || n < 2) throw new RangeError(`need at least 2 training examples to split, got ${n}`);
-  if (!(valFraction > 0 && valFraction < 1)) throw new RangeError(`valFraction must be in (0, 1), got ${valFraction}`);
-  if (!Number.isInteger(trainLimit) || trainLimit < 0) throw new RangeError(`trainLimit must be a whole number ≥ 0, got ${trainLimit}`);
+export function splitTrainValidation(
+  n: number,
+  valFraction: number,
+  seed: number,
+  trainLimit = 0,
+): TrainValidationSplit {
+  if (!Number.isInteger(n) || n < 2)
+    throw new RangeError(`need at least 2 training examples to split, got ${n}`);
+  if (!(valFraction > 0 && valFraction < 1))
+    throw new RangeError(`valFraction must be in (0, 1), got ${valFraction}`);
+  if (!Number.isInteger(trainLimit) || trainLimit < 0)
+    throw new RangeError(`trainLimit must be a whole number ≥ 0, got ${trainLimit}`);
   const perm = shuffledIndices(n, seed);
   const nVal = validationCount(n, valFraction);
   const validation = perm.slice(0, nVal);

@@ -9,7 +9,12 @@ export interface ChannelStats {
 }
 
 /** Mean and (population) std of the [0,1] pixels of the images at `indices`, per channel. */
-export function channelStats(images: Uint8Array, indices: ArrayLike<number>, imageSize: number, channels: number): ChannelStats {
+export function channelStats(
+  images: Uint8Array,
+  indices: ArrayLike<number>,
+  imageSize: number,
+  channels: number,
+): ChannelStats {
   const hist = new Float64Array(256 * channels);
   for (let k = 0; k < indices.length; k++) {
     const base = indices[k]! * imageSize;

@@ -77,7 +77,10 @@ export function transferredAt(ctx: TransferContext, t: number, perm: Permutation
 export class GradientSampler {
   private readonly random: Rng;
 
-  constructor(private readonly ctx: TransferContext, stream: string) {
+  constructor(
+    private readonly ctx: TransferContext,
+    stream: string,
+  ) {
     this.random = rng(ctx.options.seed * 7919 + hashString(stream));
   }
 
@@ -94,8 +97,12 @@ export class GradientSampler {
         return [tf.gather(this.ctx.data.train.x, it), tf.gather(this.ctx.data.train.y, it)] as const;
       });
       try {
-        const a = this.ctx.time('gradients', () => gradient(this.ctx.model, theta1, x as tf.Tensor4D, y as tf.Tensor1D));
-        const c = this.ctx.time('gradients', () => gradient(this.ctx.model, theta2, x as tf.Tensor4D, y as tf.Tensor1D));
+        const a = this.ctx.time('gradients', () =>
+          gradient(this.ctx.model, theta1, x as tf.Tensor4D, y as tf.Tensor1D),
+        );
+        const c = this.ctx.time('gradients', () =>
+          gradient(this.ctx.model, theta2, x as tf.Tensor4D, y as tf.Tensor1D),
+        );
         this.ctx.countGradients(2);
         g1 = accumulate(g1, a);
         g2 = accumulate(g2, c);
@@ -116,7 +123,13 @@ export class GradientSampler {
  * One gradient pair of Algorithms 1 and 2, added to a matcher: g1 at θ1^t and g2 at
  * θ2^0 + π(θ1^t − θ1^0), on the same minibatches.
  */
-export function addGradientPair(ctx: TransferContext, sampler: GradientSampler, matcher: WeightMatcher, t: number, perm: Permutation): void {
+export function addGradientPair(
+  ctx: TransferContext,
+  sampler: GradientSampler,
+  matcher: WeightMatcher,
+  t: number,
+  perm: Permutation,
+): void {
   const theta1 = ctx.trajectory.at(t);
   const theta2 = transferredAt(ctx, t, perm);
   const { g1, g2 } = sampler.pair(theta1, theta2);
@@ -129,8 +142,14 @@ export function addGradientPair(ctx: TransferContext, sampler: GradientSampler, 
 
 /** π_s from the pairs a matcher holds, with the spec's stopping rule. */
 export function solveMatching(ctx: TransferContext, matcher: WeightMatcher, s: number): Permutation {
-  return ctx.time('matching', () =>
-    matcher.solve({ tolerance: ctx.options.matchTolerance, maxIter: ctx.options.matchMaxIter, seed: ctx.options.seed + s }).perm,
+  return ctx.time(
+    'matching',
+    () =>
+      matcher.solve({
+        tolerance: ctx.options.matchTolerance,
+        maxIter: ctx.options.matchMaxIter,
+        seed: ctx.options.seed + s,
+      }).perm,
   );
 }
 

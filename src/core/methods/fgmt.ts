@@ -1,6 +1,12 @@
 import { identityPermutation, type Permutation } from '../permutation.js';
 import { WeightMatcher } from '../weight-matching.js';
-import { addGradientPair, GradientSampler, solveMatching, throwIfAborted, type TransferMethod } from './context.js';
+import {
+  addGradientPair,
+  GradientSampler,
+  solveMatching,
+  throwIfAborted,
+  type TransferMethod,
+} from './context.js';
 
 /**
  * FGMT (Algorithm 2). One matcher for the whole run: step s adds only the pair at t = s−1

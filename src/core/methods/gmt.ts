@@ -1,6 +1,12 @@
 import { identityPermutation, type Permutation } from '../permutation.js';
 import { WeightMatcher } from '../weight-matching.js';
-import { addGradientPair, GradientSampler, solveMatching, throwIfAborted, type TransferMethod } from './context.js';
+import {
+  addGradientPair,
+  GradientSampler,
+  solveMatching,
+  throwIfAborted,
+  type TransferMethod,
+} from './context.js';
 
 /**
  * GMT (Algorithm 1). At step s every gradient pair t = 0..s−1 is recomputed on fresh minibatches:

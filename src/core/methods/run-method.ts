@@ -4,7 +4,10 @@ import type { Permutation } from '../permutation.js';
 import type { MethodResult } from '../result.js';
 import { throwIfAborted, transferredAt, type TransferContext, type TransferMethod } from './context.js';
 
-export type RunMethodArgs = Pick<TransferContext, 'model' | 'data' | 'trajectory' | 'theta20' | 'trained' | 'options' | 'signal'> & {
+export type RunMethodArgs = Pick<
+  TransferContext,
+  'model' | 'data' | 'trajectory' | 'theta20' | 'trained' | 'options' | 'signal'
+> & {
   onProgress?: (done: number, total: number, detail?: string) => void;
   /** validation accuracy/loss of θ2^t as soon as it is known */
   onMetric?: (key: 'valAccuracy' | 'valLoss', step: number, value: number) => void;
@@ -15,7 +18,10 @@ export type RunMethodArgs = Pick<TransferContext, 'model' | 'data' | 'trajectory
  * known (so a host can draw the curve live), and at the end the test accuracy is measured at T
  * and at the best step by validation accuracy (early stopping).
  */
-export async function runMethod(method: TransferMethod, args: RunMethodArgs): Promise<{ result: MethodResult; final: Params }> {
+export async function runMethod(
+  method: TransferMethod,
+  args: RunMethodArgs,
+): Promise<{ result: MethodResult; final: Params }> {
   const started = performance.now();
   const phases: Record<string, number> = {};
   let gradientEvaluations = 0;
@@ -68,7 +74,8 @@ export async function runMethod(method: TransferMethod, args: RunMethodArgs): Pr
       last = theta2s;
       if (method.gradientEvaluations(T, 1) === 0) args.onProgress?.(s, T, `step ${s}/${T}`);
     }
-    if (perms.length !== T || !last) throw new Error(`${method.label} produced ${perms.length} permutations for T = ${T}`);
+    if (perms.length !== T || !last)
+      throw new Error(`${method.label} produced ${perms.length} permutations for T = ${T}`);
 
     let bestStep = 0;
     for (let t = 1; t <= T; t++) if (valAccuracy[t] > valAccuracy[bestStep]) bestStep = t;
@@ -76,7 +83,10 @@ export async function runMethod(method: TransferMethod, args: RunMethodArgs): Pr
     let testAccuracyAtBest = testAccuracy;
     if (bestStep !== T) {
       const best = bestStep === 0 ? null : transferredAt(ctx, bestStep, perms[bestStep - 1]);
-      testAccuracyAtBest = ctx.time('evaluation', () => evaluate(args.model, best ?? args.theta20, args.data.test).accuracy);
+      testAccuracyAtBest = ctx.time(
+        'evaluation',
+        () => evaluate(args.model, best ?? args.theta20, args.data.test).accuracy,
+      );
       disposeParams(best);
     }
     const result: MethodResult = {

@@ -11,10 +11,18 @@ export type { Model, ParamInfo } from './model.js';
 export function conv8Layers(width = 64): LayerSpec[] {
   const conv = (f: number): LayerSpec => ({ type: 'conv', filters: f, kernel: 3 });
   return [
-    conv(width), conv(width), { type: 'maxpool', size: 2 },
-    conv(2 * width), conv(2 * width), { type: 'maxpool', size: 2 },
-    conv(4 * width), conv(4 * width), { type: 'maxpool', size: 2 },
-    conv(8 * width), conv(8 * width), { type: 'maxpool', size: 4 },
+    conv(width),
+    conv(width),
+    { type: 'maxpool', size: 2 },
+    conv(2 * width),
+    conv(2 * width),
+    { type: 'maxpool', size: 2 },
+    conv(4 * width),
+    conv(4 * width),
+    { type: 'maxpool', size: 2 },
+    conv(8 * width),
+    conv(8 * width),
+    { type: 'maxpool', size: 4 },
     { type: 'flatten' },
     { type: 'dense', units: 4 * width },
     { type: 'dense', units: 4 * width },
@@ -44,5 +52,11 @@ export function describeArch(arch: ArchSpec, inputShape: [number, number, number
 }
 
 export function buildModel(arch: ArchSpec, inputShape: [number, number, number], classes: number): Model {
-  return buildSequential(arch, archLayers(arch), inputShape, classes, describeArch(arch, inputShape, classes));
+  return buildSequential(
+    arch,
+    archLayers(arch),
+    inputShape,
+    classes,
+    describeArch(arch, inputShape, classes),
+  );
 }

@@ -116,7 +116,10 @@ export function buildSequential(
       for (const op of ops) {
         switch (op.kind) {
           case 'conv':
-            a = tf.add(tf.conv2d(a as tf.Tensor4D, theta[`${op.name}.kernel`] as tf.Tensor4D, op.stride, 'same'), theta[`${op.name}.bias`]);
+            a = tf.add(
+              tf.conv2d(a as tf.Tensor4D, theta[`${op.name}.kernel`] as tf.Tensor4D, op.stride, 'same'),
+              theta[`${op.name}.bias`],
+            );
             if (op.relu) a = tf.relu(a);
             break;
           case 'maxpool':

@@ -23,7 +23,14 @@ export function isDark(): boolean {
   return media?.matches ?? false;
 }
 
-const FALLBACK: Record<string, string> = { gmt: '#2563eb', fgmt: '#e8590c', oracle: '#8b3fd9', naive: '#6b7280', source: '#15803d', target: '#0f8f86' };
+const FALLBACK: Record<string, string> = {
+  gmt: '#2563eb',
+  fgmt: '#e8590c',
+  oracle: '#8b3fd9',
+  naive: '#6b7280',
+  source: '#15803d',
+  target: '#0f8f86',
+};
 const EXTRA = ['#c2185b', '#00838f', '#6d4c41', '#558b2f', '#283593', '#ef6c00'];
 
 export function methodColor(method: string): string {
@@ -41,5 +48,10 @@ export interface ChartTheme {
 }
 
 export function chartTheme(): ChartTheme {
-  return { fg: cssVar('--fg', '#1b1f24'), muted: cssVar('--muted', '#5b6470'), grid: cssVar('--grid', '#e3e6ea'), panel: cssVar('--panel', '#ffffff') };
+  return {
+    fg: cssVar('--fg', '#1b1f24'),
+    muted: cssVar('--muted', '#5b6470'),
+    grid: cssVar('--grid', '#e3e6ea'),
+    panel: cssVar('--panel', '#ffffff'),
+  };
 }

@@ -11,7 +11,12 @@ export interface ConfirmRequest {
 /** The one confirmation dialog of the app (rendered by ConfirmHost in App.vue). */
 export const pendingConfirm = shallowRef<ConfirmRequest | null>(null);
 
-export function confirmAction(o: { title: string; message: string; confirmLabel?: string; danger?: boolean }): Promise<boolean> {
+export function confirmAction(o: {
+  title: string;
+  message: string;
+  confirmLabel?: string;
+  danger?: boolean;
+}): Promise<boolean> {
   pendingConfirm.value?.resolve(false);
   return new Promise((resolve) => {
     pendingConfirm.value = {

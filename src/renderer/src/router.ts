@@ -7,7 +7,11 @@ window.addEventListener('hashchange', () => {
   route.value = parseHash(window.location.hash);
 });
 
-export function go(name: Exclude<RouteName, 'not-found'>, id: string | null = null, query: Record<string, string | undefined> = {}): void {
+export function go(
+  name: Exclude<RouteName, 'not-found'>,
+  id: string | null = null,
+  query: Record<string, string | undefined> = {},
+): void {
   window.location.hash = formatHash(name, id, query);
 }
 

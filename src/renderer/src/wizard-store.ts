@@ -36,7 +36,12 @@ export const wiz = reactive({
   attempted: [] as StepId[],
   /** errors the services reported on create, by field */
   serverErrors: {} as Errors,
-  preview: { status: 'idle' as ValidationContext['preview'], data: null as DatasetPreview | null, error: '' as string, key: '' },
+  preview: {
+    status: 'idle' as ValidationContext['preview'],
+    data: null as DatasetPreview | null,
+    error: '' as string,
+    key: '',
+  },
   paramSets: [] as ParamSetRecord[],
   paramSetsError: null as UiError | null,
   /** params.check results for the current architecture and data shape */
@@ -94,9 +99,17 @@ export async function loadPreview(force = false): Promise<void> {
   const key = JSON.stringify(spec);
   if (!force && key === wiz.preview.key && wiz.preview.status !== 'error') return;
   const seq = ++previewSeq;
-  wiz.preview = { status: 'loading', data: wiz.preview.key === key ? wiz.preview.data : null, error: '', key };
+  wiz.preview = {
+    status: 'loading',
+    data: wiz.preview.key === key ? wiz.preview.data : null,
+    error: '',
+    key,
+  };
   try {
-    const data = await request('datasets.preview', { spec: spec as unknown as Record<string, unknown>, perClass: 6 });
+    const data = await request('datasets.preview', {
+      spec: spec as unknown as Record<string, unknown>,
+      perClass: 6,
+    });
     if (seq !== previewSeq) return;
     wiz.preview = { status: 'ok', data, error: '', key };
   } catch (e) {
@@ -147,11 +160,21 @@ export function paramName(id: string): string | null {
   return wiz.paramSets.find((p) => p.id === id)?.name ?? null;
 }
 
-function checkContext(): { key: string; arch: Record<string, unknown>; inputShape: number[]; classes: number } | null {
+function checkContext(): {
+  key: string;
+  arch: Record<string, unknown>;
+  inputShape: number[];
+  classes: number;
+} | null {
   const p = wiz.preview.data;
   if (!p) return null;
   const arch = archSpec(wiz.state) as unknown as Record<string, unknown>;
-  return { key: JSON.stringify([arch, p.inputShape, p.classes]), arch, inputShape: [...p.inputShape], classes: p.classes };
+  return {
+    key: JSON.stringify([arch, p.inputShape, p.classes]),
+    arch,
+    inputShape: [...p.inputShape],
+    classes: p.classes,
+  };
 }
 
 /** Asks the services whether a parameter set fits the chosen architecture and data; cached. */
@@ -159,7 +182,10 @@ export async function checkParamSet(id: string): Promise<void> {
   if (!id) return;
   const ctx = checkContext();
   if (!ctx) {
-    wiz.paramChecks.set(id, { state: 'error', reason: 'load the dataset preview first (the check needs its input shape and classes)' });
+    wiz.paramChecks.set(id, {
+      state: 'error',
+      reason: 'load the dataset preview first (the check needs its input shape and classes)',
+    });
     return;
   }
   if (ctx.key !== wiz.checksFor) {
@@ -170,9 +196,17 @@ export async function checkParamSet(id: string): Promise<void> {
   if (have && have.state !== 'error') return;
   wiz.paramChecks.set(id, { state: 'checking' });
   try {
-    const r = await request('params.check', { id, arch: ctx.arch, inputShape: ctx.inputShape, classes: ctx.classes });
+    const r = await request('params.check', {
+      id,
+      arch: ctx.arch,
+      inputShape: ctx.inputShape,
+      classes: ctx.classes,
+    });
     if (wiz.checksFor !== ctx.key) return;
-    wiz.paramChecks.set(id, r.fits ? { state: 'fits' } : { state: 'misfit', reason: r.reason ?? 'it does not fit' });
+    wiz.paramChecks.set(
+      id,
+      r.fits ? { state: 'fits' } : { state: 'misfit', reason: r.reason ?? 'it does not fit' },
+    );
   } catch (e) {
     if (wiz.checksFor !== ctx.key) return;
     wiz.paramChecks.set(id, { state: 'error', reason: toUiError(e).message });
@@ -199,7 +233,8 @@ export async function useTrainedSource(ps: ParamSetRecord): Promise<void> {
   const spec = detail.spec as ExperimentSpec;
   applyTrainedSource(wiz.state, spec, { paramSetId: ps.id, experimentId: ps.experimentId, label: ps.name });
   // A target trained for Oracle is as good a source: its seed, the same training settings.
-  if (ps.seed !== null && spec.source.init.seed !== ps.seed) wiz.state.source.init = { from: 'seed', seed: ps.seed, paramSetId: '', label: '' };
+  if (ps.seed !== null && spec.source.init.seed !== ps.seed)
+    wiz.state.source.init = { from: 'seed', seed: ps.seed, paramSetId: '', label: '' };
   reuseFingerprint = trainingFingerprint();
 }
 
@@ -281,7 +316,15 @@ export async function submit(): Promise<void> {
 let reuseFingerprint = '';
 function trainingFingerprint(): string {
   const s = wiz.state;
-  return JSON.stringify([datasetSpec(s), s.dataset.valFraction, s.dataset.splitSeed, s.dataset.trainLimit, archSpec(s), s.source.init, s.source.train]);
+  return JSON.stringify([
+    datasetSpec(s),
+    s.dataset.valFraction,
+    s.dataset.splitSeed,
+    s.dataset.trainLimit,
+    archSpec(s),
+    s.source.init,
+    s.source.train,
+  ]);
 }
 // Changing any of it means the source will be trained after all: stop saying it is reused.
 watch(trainingFingerprint, (fp) => {

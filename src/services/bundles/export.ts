@@ -28,9 +28,14 @@ export interface ExportOptions {
  * the parameter sets they used or trained and, optionally, their weights. Ids are kept, so
  * importing the bundle anywhere is idempotent.
  */
-export async function exportBundle(store: LabStore, experimentIds: readonly string[], opts: ExportOptions = {}): Promise<Buffer> {
+export async function exportBundle(
+  store: LabStore,
+  experimentIds: readonly string[],
+  opts: ExportOptions = {},
+): Promise<Buffer> {
   const ids = [...new Set(experimentIds)];
-  if (ids.length === 0) throw new LabRequestError({ code: 'invalid', message: 'nothing to export: no experiment ids given' });
+  if (ids.length === 0)
+    throw new LabRequestError({ code: 'invalid', message: 'nothing to export: no experiment ids given' });
   const now = opts.now ?? new Date();
   const files: ZipFileToWrite[] = [];
   const json = (name: string, value: unknown): void => {
@@ -90,14 +95,20 @@ function metricsCsv(store: LabStore, ids: readonly string[]): Buffer {
   for (const { experimentId, runId, rows } of store.iterateMetricsByRun(ids)) {
     if (rows.length === 0) continue;
     const prefix = `${csvField(experimentId)},${csvField(runId)},`;
-    const lines = rows.map(([key, step, value, wallTime]) => `${prefix}${csvField(key)},${step},${String(value)},${wallTime}\n`);
+    const lines = rows.map(
+      ([key, step, value, wallTime]) => `${prefix}${csvField(key)},${step},${String(value)},${wallTime}\n`,
+    );
     parts.push(Buffer.from(lines.join(''), 'utf8'));
   }
   return Buffer.concat(parts);
 }
 
 /** A file name for the bundle: the experiment's name, or how many there are, and the date. */
-export function bundleFileName(store: LabStore, experimentIds: readonly string[], now: Date = new Date()): string {
+export function bundleFileName(
+  store: LabStore,
+  experimentIds: readonly string[],
+  now: Date = new Date(),
+): string {
   const date = now.toISOString().slice(0, 10);
   const ids = [...new Set(experimentIds)];
   const first = ids.length === 1 ? store.getExperimentSummary(ids[0]) : null;

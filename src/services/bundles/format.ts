@@ -22,7 +22,8 @@ export const METRICS_CSV = 'metrics.csv';
 export const PARAM_SETS = 'param-sets.json';
 export const METRICS_HEADER = ['experiment_id', 'run_id', 'key', 'step', 'value', 'wall_time'] as const;
 
-export const experimentFile = (id: string, file: 'spec.json' | 'experiment.json' | 'log.json'): string => `experiments/${id}/${file}`;
+export const experimentFile = (id: string, file: 'spec.json' | 'experiment.json' | 'log.json'): string =>
+  `experiments/${id}/${file}`;
 export const weightsFile = (sha256: string): string => `weights/${sha256}.safetensors`;
 
 const ID = '[A-Za-z0-9_-]{1,64}';
@@ -59,7 +60,10 @@ const nullableNumber = z.number().nullable();
 export const manifestSchema = z.object({
   bundleSchemaVersion: z.number().int().min(1),
   app: z.object({ name: z.string().min(1).max(100), version: z.string().min(1).max(50) }),
-  engine: z.object({ version: z.string().max(50), tfjs: z.string().max(50) }).partial().optional(),
+  engine: z
+    .object({ version: z.string().max(50), tfjs: z.string().max(50) })
+    .partial()
+    .optional(),
   backends: z.array(z.string().max(200)).max(1000).optional(),
   experimentIds: z.array(id).min(1).max(100_000),
   created: isoTime,
@@ -100,7 +104,11 @@ export const experimentRecordSchema = z.object({
 });
 export type ExperimentRecordFile = z.infer<typeof experimentRecordSchema>;
 
-export const logSchema = z.array(z.object({ at: isoTime, level: z.enum(['info', 'warn', 'error']), message: z.string().max(100_000) })).max(10_000_000);
+export const logSchema = z
+  .array(
+    z.object({ at: isoTime, level: z.enum(['info', 'warn', 'error']), message: z.string().max(100_000) }),
+  )
+  .max(10_000_000);
 
 const trainedSummarySchema = z.object({
   label: z.string().max(500),
@@ -135,7 +143,10 @@ export type ParamSetFile = z.infer<typeof paramSetSchema>;
 /** The first problem zod found, as "field: message". */
 export function firstIssue(error: z.ZodError): string {
   const issue = error.issues[0];
-  const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+  const path = issue.path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+    .join('')
+    .replace(/^\./, '');
   return path ? `"${path}" ${issue.message}` : issue.message;
 }
 
@@ -174,7 +185,11 @@ export function* parseCsv(text: string): Generator<{ line: number; fields: strin
 }
 
 /** One row that has quotes in it, from `i`; returns its fields, where the next row starts and its line. */
-function parseQuotedRow(text: string, i: number, line: number): { fields: string[]; next: number; line: number } {
+function parseQuotedRow(
+  text: string,
+  i: number,
+  line: number,
+): { fields: string[]; next: number; line: number } {
   const start = line;
   const n = text.length;
   const fields: string[] = [];
@@ -198,7 +213,8 @@ function parseQuotedRow(text: string, i: number, line: number): { fields: string
         field += c;
         i++;
       }
-      if (i < n && text[i] !== ',' && text[i] !== '\n' && text[i] !== '\r') throw new Error(`line ${start}: text after a closing quote`);
+      if (i < n && text[i] !== ',' && text[i] !== '\n' && text[i] !== '\r')
+        throw new Error(`line ${start}: text after a closing quote`);
     } else {
       let j = i;
       while (j < n && text[j] !== ',' && text[j] !== '\n' && text[j] !== '\r') j++;

@@ -51,9 +51,17 @@ interface ParsedBundle {
  * gcWeights). Experiments and parameter sets already present (same id) are left as they are,
  * which makes importing the same bundle twice a no-op.
  */
-export async function importBundle(store: LabStore, buf: Buffer, opts: ImportOptions = {}): Promise<ImportReport> {
+export async function importBundle(
+  store: LabStore,
+  buf: Buffer,
+  opts: ImportOptions = {},
+): Promise<ImportReport> {
   const limits = { ...DEFAULT_ZIP_LIMITS, ...opts.limits };
-  const entries = await readZip(buf, (name) => (classifyPath(name) ? null : 'is not part of a bundle (unknown path)'), limits);
+  const entries = await readZip(
+    buf,
+    (name) => (classifyPath(name) ? null : 'is not part of a bundle (unknown path)'),
+    limits,
+  );
   const bundle = parseBundle(entries);
   return applyBundle(store, bundle);
 }
@@ -76,10 +84,14 @@ function parseBundle(entries: Map<string, Buffer>): ParsedBundle {
   if (!entries.has(MANIFEST)) throw new BundleError(`has no ${MANIFEST}; it is not a Trajectory Lab bundle`);
   const manifest = parseJson(entries, MANIFEST, manifestSchema);
   if (manifest.bundleSchemaVersion > BUNDLE_SCHEMA_VERSION) {
-    throw new BundleError(`bundle schema version ${manifest.bundleSchemaVersion} is newer than this app reads (${BUNDLE_SCHEMA_VERSION}); it was made by ${manifest.app.name} ${manifest.app.version}`, MANIFEST);
+    throw new BundleError(
+      `bundle schema version ${manifest.bundleSchemaVersion} is newer than this app reads (${BUNDLE_SCHEMA_VERSION}); it was made by ${manifest.app.name} ${manifest.app.version}`,
+      MANIFEST,
+    );
   }
   const listed = new Set(manifest.experimentIds);
-  if (listed.size !== manifest.experimentIds.length) throw new BundleError('"experimentIds" lists an experiment twice', MANIFEST);
+  if (listed.size !== manifest.experimentIds.length)
+    throw new BundleError('"experimentIds" lists an experiment twice', MANIFEST);
 
   // Every entry must belong to something the manifest lists.
   const paramSets = entries.has(PARAM_SETS) ? parseJson(entries, PARAM_SETS, paramSetsSchema) : [];
@@ -96,13 +108,18 @@ function parseBundle(entries: Map<string, Buffer>): ParsedBundle {
   const weights = new Map<string, Buffer>();
   for (const [name, data] of entries) {
     const where = classifyPath(name)!;
-    if (where.kind === 'experiment' && !listed.has(where.id)) throw new BundleError(`experiment ${where.id} is not listed in ${MANIFEST}`, name);
+    if (where.kind === 'experiment' && !listed.has(where.id))
+      throw new BundleError(`experiment ${where.id} is not listed in ${MANIFEST}`, name);
     if (where.kind === 'weights') {
       const got = sha256Hex(data);
-      if (got !== where.sha256) throw new BundleError(`content has sha256 ${got}, not the one its name says`, name);
+      if (got !== where.sha256)
+        throw new BundleError(`content has sha256 ${got}, not the one its name says`, name);
       const users = paramSets.filter((p) => p.sha256 === where.sha256);
-      if (users.length === 0) throw new BundleError(`no parameter set in ${PARAM_SETS} uses these weights`, name);
-      for (const p of users) if (p.bytes !== data.length) throw new BundleError(`is ${data.length} bytes but parameter set ${p.id} says ${p.bytes}`, name);
+      if (users.length === 0)
+        throw new BundleError(`no parameter set in ${PARAM_SETS} uses these weights`, name);
+      for (const p of users)
+        if (p.bytes !== data.length)
+          throw new BundleError(`is ${data.length} bytes but parameter set ${p.id} says ${p.bytes}`, name);
       weights.set(where.sha256, data);
     }
   }
@@ -116,14 +133,22 @@ function parseBundle(entries: Map<string, Buffer>): ParsedBundle {
     try {
       spec = parseSpec(JSON.parse(specBuf.toString('utf8')));
     } catch (e) {
-      throw new BundleError(e instanceof SpecError ? e.message : `is not valid JSON (${(e as Error).message})`, specName);
+      throw new BundleError(
+        e instanceof SpecError ? e.message : `is not valid JSON (${(e as Error).message})`,
+        specName,
+      );
     }
     const recordName = experimentFile(id, 'experiment.json');
     const record = parseJson(entries, recordName, experimentRecordSchema);
-    if (record.id !== id) throw new BundleError(`says it is experiment ${record.id}, but sits in the folder of ${id}`, recordName);
+    if (record.id !== id)
+      throw new BundleError(
+        `says it is experiment ${record.id}, but sits in the folder of ${id}`,
+        recordName,
+      );
     const phases = new Set<string>();
     const runs: RunRecord[] = record.runs.map((r, i) => {
-      if (r.experimentId !== id) throw new BundleError(`runs[${i}] belongs to experiment ${r.experimentId}`, recordName);
+      if (r.experimentId !== id)
+        throw new BundleError(`runs[${i}] belongs to experiment ${r.experimentId}`, recordName);
       if (runOwner.has(r.id)) throw new BundleError(`run ${r.id} appears twice in the bundle`, recordName);
       if (phases.has(r.phase)) throw new BundleError(`two runs have phase "${r.phase}"`, recordName);
       runOwner.set(r.id, id);
@@ -147,24 +172,54 @@ function parseBundle(entries: Map<string, Buffer>): ParsedBundle {
     try {
       for (const { line, fields } of parseCsv(metricsBuf.toString('utf8'))) {
         if (header) {
-          if (fields.join(',') !== METRICS_HEADER.join(',')) throw new BundleError(`line 1: expected the header "${METRICS_HEADER.join(',')}"`, METRICS_CSV);
+          if (fields.join(',') !== METRICS_HEADER.join(','))
+            throw new BundleError(`line 1: expected the header "${METRICS_HEADER.join(',')}"`, METRICS_CSV);
           header = false;
           continue;
         }
-        if (fields.length !== METRICS_HEADER.length) throw new BundleError(`line ${line}: expected ${METRICS_HEADER.length} fields, found ${fields.length}`, METRICS_CSV);
+        if (fields.length !== METRICS_HEADER.length)
+          throw new BundleError(
+            `line ${line}: expected ${METRICS_HEADER.length} fields, found ${fields.length}`,
+            METRICS_CSV,
+          );
         const [experimentId, runId, key, stepText, valueText, wallText] = fields;
         const owner = runOwner.get(runId);
-        if (!byId.has(experimentId)) throw new BundleError(`line ${line}: experiment ${JSON.stringify(experimentId)} is not in the bundle`, METRICS_CSV);
-        if (owner !== experimentId) throw new BundleError(`line ${line}: run ${JSON.stringify(runId)} is not a run of experiment ${experimentId}`, METRICS_CSV);
-        if (key.length === 0 || key.length > 64) throw new BundleError(`line ${line}: the key must be 1 to 64 characters`, METRICS_CSV);
+        if (!byId.has(experimentId))
+          throw new BundleError(
+            `line ${line}: experiment ${JSON.stringify(experimentId)} is not in the bundle`,
+            METRICS_CSV,
+          );
+        if (owner !== experimentId)
+          throw new BundleError(
+            `line ${line}: run ${JSON.stringify(runId)} is not a run of experiment ${experimentId}`,
+            METRICS_CSV,
+          );
+        if (key.length === 0 || key.length > 64)
+          throw new BundleError(`line ${line}: the key must be 1 to 64 characters`, METRICS_CSV);
         const step = parseCsvNumber(stepText);
         const value = parseCsvNumber(valueText);
         const wallTime = parseCsvNumber(wallText);
-        if (step === null || !Number.isSafeInteger(step)) throw new BundleError(`line ${line}: step ${JSON.stringify(stepText)} is not an integer`, METRICS_CSV);
-        if (value === null) throw new BundleError(`line ${line}: value ${JSON.stringify(valueText)} is not a number`, METRICS_CSV);
-        if (wallTime === null || !Number.isSafeInteger(wallTime)) throw new BundleError(`line ${line}: wall_time ${JSON.stringify(wallText)} is not an integer (unix ms)`, METRICS_CSV);
+        if (step === null || !Number.isSafeInteger(step))
+          throw new BundleError(
+            `line ${line}: step ${JSON.stringify(stepText)} is not an integer`,
+            METRICS_CSV,
+          );
+        if (value === null)
+          throw new BundleError(
+            `line ${line}: value ${JSON.stringify(valueText)} is not a number`,
+            METRICS_CSV,
+          );
+        if (wallTime === null || !Number.isSafeInteger(wallTime))
+          throw new BundleError(
+            `line ${line}: wall_time ${JSON.stringify(wallText)} is not an integer (unix ms)`,
+            METRICS_CSV,
+          );
         const k = `${runId}\u0000${key}\u0000${step}`;
-        if (seen.has(k)) throw new BundleError(`line ${line}: run ${runId} has a second value for ${key} at step ${step}`, METRICS_CSV);
+        if (seen.has(k))
+          throw new BundleError(
+            `line ${line}: run ${runId} has a second value for ${key} at step ${step}`,
+            METRICS_CSV,
+          );
         seen.add(k);
         byId.get(experimentId)!.metrics.push({ runId, key, step, value, wallTime });
       }
@@ -195,11 +250,18 @@ async function applyBundle(store: LabStore, bundle: ParsedBundle): Promise<Impor
     const recordName = experimentFile(e.id, 'experiment.json');
     for (const r of e.runs) {
       const existing = store.getRun(r.id);
-      if (existing) throw new BundleError(`run ${r.id} already exists here, in experiment ${existing.experimentId}`, recordName);
+      if (existing)
+        throw new BundleError(
+          `run ${r.id} already exists here, in experiment ${existing.experimentId}`,
+          recordName,
+        );
     }
     const src = e.record.sourceParamSetId;
     if (src && !bundleParamSets.has(src) && !store.getParamSet(src)) {
-      throw new BundleError(`its source parameter set ${src} is neither in ${PARAM_SETS} nor in this lab`, recordName);
+      throw new BundleError(
+        `its source parameter set ${src} is neither in ${PARAM_SETS} nor in this lab`,
+        recordName,
+      );
     }
   }
 
@@ -241,7 +303,10 @@ async function applyBundle(store: LabStore, bundle: ParsedBundle): Promise<Impor
           ...rest,
           arch: parseArch(p.arch, 'arch'),
           // The experiment that trained it may not have come along; keep the set, drop the link.
-          experimentId: p.experimentId && (newExperimentIds.has(p.experimentId) || store.hasExperiment(p.experimentId)) ? p.experimentId : null,
+          experimentId:
+            p.experimentId && (newExperimentIds.has(p.experimentId) || store.hasExperiment(p.experimentId))
+              ? p.experimentId
+              : null,
           summary: summary
             ? {
                 label: summary.label,
@@ -256,7 +321,8 @@ async function applyBundle(store: LabStore, bundle: ParsedBundle): Promise<Impor
         report.added.paramSets++;
       }
       for (const e of newExperiments) {
-        if (e.record.sourceParamSetId) store.updateExperiment(e.id, { sourceParamSetId: e.record.sourceParamSetId });
+        if (e.record.sourceParamSetId)
+          store.updateExperiment(e.id, { sourceParamSetId: e.record.sourceParamSetId });
       }
     });
   } catch (e) {

@@ -10,7 +10,10 @@ export class BundleError extends LabRequestError {
     message: string,
     readonly entry?: string,
   ) {
-    super({ code: 'invalid', message: entry === undefined ? `bundle: ${message}` : `bundle entry "${entry}": ${message}` });
+    super({
+      code: 'invalid',
+      message: entry === undefined ? `bundle: ${message}` : `bundle entry "${entry}": ${message}`,
+    });
     this.name = 'BundleError';
   }
 }
@@ -45,7 +48,8 @@ export interface ZipFileToWrite {
 
 export async function writeZip(files: readonly ZipFileToWrite[], mtime: Date): Promise<Buffer> {
   const zip = new yazl.ZipFile();
-  for (const f of files) zip.addBuffer(f.data, f.name, { mtime, mode: 0o100644, compress: f.compress ?? true });
+  for (const f of files)
+    zip.addBuffer(f.data, f.name, { mtime, mode: 0o100644, compress: f.compress ?? true });
   zip.end();
   const chunks: Buffer[] = [];
   for await (const chunk of zip.outputStream as Readable) chunks.push(chunk as Buffer);
@@ -89,10 +93,13 @@ function decodeName(entry: yauzl.Entry): string {
   const raw = (entry as unknown as { fileNameRaw: Buffer }).fileNameRaw;
   const utf8 = (entry.generalPurposeBitFlag & 0x800) !== 0;
   if (!utf8 && raw.some((b) => b >= 0x80)) {
-    throw new BundleError(`an entry name is neither UTF-8 flagged nor ASCII (${JSON.stringify(raw.toString('latin1'))})`);
+    throw new BundleError(
+      `an entry name is neither UTF-8 flagged nor ASCII (${JSON.stringify(raw.toString('latin1'))})`,
+    );
   }
   const name = raw.toString('utf8');
-  if (utf8 && Buffer.compare(Buffer.from(name, 'utf8'), raw) !== 0) throw new BundleError(`an entry name is not valid UTF-8 (${JSON.stringify(name)})`);
+  if (utf8 && Buffer.compare(Buffer.from(name, 'utf8'), raw) !== 0)
+    throw new BundleError(`an entry name is not valid UTF-8 (${JSON.stringify(name)})`);
   return name;
 }
 
@@ -103,17 +110,26 @@ function decodeName(entry: yauzl.Entry): string {
  * are checked again while inflating, so a lying header cannot smuggle in more data, and each
  * entry's CRC-32 is verified.
  */
-export async function readZip(buf: Buffer, check: NameCheck, limits: ZipLimits = DEFAULT_ZIP_LIMITS): Promise<Map<string, Buffer>> {
+export async function readZip(
+  buf: Buffer,
+  check: NameCheck,
+  limits: ZipLimits = DEFAULT_ZIP_LIMITS,
+): Promise<Map<string, Buffer>> {
   let zip: yauzl.ZipFile;
   try {
     zip = await new Promise<yauzl.ZipFile>((res, rej) =>
-      yauzl.fromBuffer(buf, { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true }, (err, z) => (err ? rej(err) : res(z))),
+      yauzl.fromBuffer(
+        buf,
+        { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true },
+        (err, z) => (err ? rej(err) : res(z)),
+      ),
     );
   } catch (e) {
     throw new BundleError(`not a readable zip file: ${describeZipError(e)}`);
   }
   try {
-    if (zip.entryCount > limits.maxEntries) throw new BundleError(`has ${zip.entryCount} entries; at most ${limits.maxEntries} are allowed`);
+    if (zip.entryCount > limits.maxEntries)
+      throw new BundleError(`has ${zip.entryCount} entries; at most ${limits.maxEntries} are allowed`);
     const entries = await listEntries(zip);
     const seen = new Set<string>();
     let total = 0;
@@ -125,23 +141,42 @@ export async function readZip(buf: Buffer, check: NameCheck, limits: ZipLimits =
       const mode = (entry.externalFileAttributes >>> 16) & 0xffff;
       const type = mode & S_IFMT;
       if (type === S_IFLNK) throw new BundleError('is a symbolic link', name);
-      if (type !== 0 && type !== S_IFREG && type !== S_IFDIR) throw new BundleError(`is not a regular file (unix mode ${mode.toString(8)})`, name);
-      if (type === S_IFDIR && !isDirectory) throw new BundleError('is marked as a folder but its name does not end with "/"', name);
-      if (entry.extraFields.some((f) => f.id === UNICODE_PATH_EXTRA)) throw new BundleError('carries a second (Info-ZIP unicode) name, which is not accepted', name);
+      if (type !== 0 && type !== S_IFREG && type !== S_IFDIR)
+        throw new BundleError(`is not a regular file (unix mode ${mode.toString(8)})`, name);
+      if (type === S_IFDIR && !isDirectory)
+        throw new BundleError('is marked as a folder but its name does not end with "/"', name);
+      if (entry.extraFields.some((f) => f.id === UNICODE_PATH_EXTRA))
+        throw new BundleError('carries a second (Info-ZIP unicode) name, which is not accepted', name);
       if (entry.isEncrypted()) throw new BundleError('is encrypted', name);
-      if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) throw new BundleError(`uses compression method ${entry.compressionMethod}; only stored and deflate are supported`, name);
+      if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8)
+        throw new BundleError(
+          `uses compression method ${entry.compressionMethod}; only stored and deflate are supported`,
+          name,
+        );
       const why = check(name, isDirectory);
       if (why) throw new BundleError(why, name);
-      if (entry.uncompressedSize > limits.maxEntryBytes) throw new BundleError(`is ${entry.uncompressedSize} bytes; at most ${limits.maxEntryBytes} are allowed per entry`, name);
+      if (entry.uncompressedSize > limits.maxEntryBytes)
+        throw new BundleError(
+          `is ${entry.uncompressedSize} bytes; at most ${limits.maxEntryBytes} are allowed per entry`,
+          name,
+        );
       total += entry.uncompressedSize;
-      if (total > limits.maxTotalBytes) throw new BundleError(`its entries hold more than ${limits.maxTotalBytes} bytes uncompressed`);
+      if (total > limits.maxTotalBytes)
+        throw new BundleError(`its entries hold more than ${limits.maxTotalBytes} bytes uncompressed`);
     }
     const out = new Map<string, Buffer>();
     // Headers can lie; the running total of what was really inflated is held to the limit too.
     let inflated = 0;
     for (const { entry, name, isDirectory } of entries) {
       if (isDirectory) continue;
-      const data = await readEntry(zip, entry, name, limits.maxEntryBytes, limits.maxTotalBytes - inflated, limits.maxTotalBytes);
+      const data = await readEntry(
+        zip,
+        entry,
+        name,
+        limits.maxEntryBytes,
+        limits.maxTotalBytes - inflated,
+        limits.maxTotalBytes,
+      );
       inflated += data.length;
       out.set(name, data);
     }
@@ -165,13 +200,22 @@ function listEntries(zip: yauzl.ZipFile): Promise<RawEntry[]> {
       zip.readEntry();
     });
     zip.on('end', () => res(out));
-    zip.on('error', (e: unknown) => rej(e instanceof BundleError ? e : new BundleError(`not a readable zip file: ${describeZipError(e)}`)));
+    zip.on('error', (e: unknown) =>
+      rej(e instanceof BundleError ? e : new BundleError(`not a readable zip file: ${describeZipError(e)}`)),
+    );
     zip.readEntry();
   });
 }
 
 /** Inflates one entry, stopping as soon as it passes `maxBytes` or the bundle's remaining budget. */
-function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, name: string, maxBytes: number, budget: number, maxTotal: number): Promise<Buffer> {
+function readEntry(
+  zip: yauzl.ZipFile,
+  entry: yauzl.Entry,
+  name: string,
+  maxBytes: number,
+  budget: number,
+  maxTotal: number,
+): Promise<Buffer> {
   return new Promise((res, rej) => {
     zip.openReadStream(entry, (err, stream) => {
       if (err || !stream) return rej(new BundleError(`cannot be read: ${describeZipError(err)}`, name));
@@ -181,7 +225,12 @@ function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, name: string, maxByte
       stream.on('data', (c: Buffer) => {
         if (stopped) return;
         size += c.length;
-        const why = size > maxBytes ? new BundleError(`inflates to more than ${maxBytes} bytes`, name) : size > budget ? new BundleError(`its entries inflate to more than ${maxTotal} bytes`) : null;
+        const why =
+          size > maxBytes
+            ? new BundleError(`inflates to more than ${maxBytes} bytes`, name)
+            : size > budget
+              ? new BundleError(`its entries inflate to more than ${maxTotal} bytes`)
+              : null;
         if (why) {
           stopped = true;
           chunks.length = 0;
@@ -191,11 +240,14 @@ function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, name: string, maxByte
         }
         chunks.push(c);
       });
-      stream.on('error', (e: unknown) => rej(new BundleError(`cannot be read: ${describeZipError(e)}`, name)));
+      stream.on('error', (e: unknown) =>
+        rej(new BundleError(`cannot be read: ${describeZipError(e)}`, name)),
+      );
       stream.on('end', () => {
         const data = Buffer.concat(chunks);
         // yauzl does not check CRCs; a flipped bit in stored data would otherwise pass unnoticed.
-        if ((crc32(data) >>> 0) !== entry.crc32) return rej(new BundleError('is corrupt (CRC-32 does not match)', name));
+        if (crc32(data) >>> 0 !== entry.crc32)
+          return rej(new BundleError('is corrupt (CRC-32 does not match)', name));
         res(data);
       });
     });

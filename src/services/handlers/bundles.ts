@@ -8,9 +8,18 @@ export function bundleHandlers(ctx: ServiceContext): HandlerTable<'bundles.expor
   return {
     'bundles.export': async ({ experimentIds, includeWeights }) => {
       const missing = experimentIds.filter((id) => !ctx.store.hasExperiment(id));
-      if (missing.length) throw new LabRequestError({ code: 'not-found', message: `experiment ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''} not found`, field: 'experimentIds' });
+      if (missing.length)
+        throw new LabRequestError({
+          code: 'not-found',
+          message: `experiment ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''} not found`,
+          field: 'experimentIds',
+        });
       const zip = await exportBundle(ctx.store, experimentIds, { includeWeights });
-      return { fileName: bundleFileName(ctx.store, experimentIds), data: zip.toString('base64'), bytes: zip.length };
+      return {
+        fileName: bundleFileName(ctx.store, experimentIds),
+        data: zip.toString('base64'),
+        bytes: zip.length,
+      };
     },
 
     'bundles.import': async ({ data }) => {

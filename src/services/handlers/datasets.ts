@@ -11,11 +11,17 @@ async function preview(specArg: unknown, perClass: number): ReturnType<typeof pr
   try {
     return await previewDataset(spec, perClass);
   } catch (e) {
-    throw new LabRequestError({ code: 'invalid', message: `cannot read the dataset: ${(e as Error).message}`, field: 'spec' });
+    throw new LabRequestError({
+      code: 'invalid',
+      message: `cannot read the dataset: ${(e as Error).message}`,
+      field: 'spec',
+    });
   }
 }
 
-export function datasetHandlers(ctx: ServiceContext): HandlerTable<'datasets.list' | 'datasets.preview' | 'datasets.register' | 'datasets.delete'> {
+export function datasetHandlers(
+  ctx: ServiceContext,
+): HandlerTable<'datasets.list' | 'datasets.preview' | 'datasets.register' | 'datasets.delete'> {
   return {
     'datasets.list': () => ctx.store.listDatasets(),
 
@@ -29,7 +35,10 @@ export function datasetHandlers(ctx: ServiceContext): HandlerTable<'datasets.lis
         trainCount: p.trainCount,
         testCount: p.testCount,
         classCounts: p.classCounts,
-        samples: p.samples.map((s) => ({ label: s.label, pixels: Buffer.from(s.pixels.buffer, s.pixels.byteOffset, s.pixels.byteLength).toString('base64') })),
+        samples: p.samples.map((s) => ({
+          label: s.label,
+          pixels: Buffer.from(s.pixels.buffer, s.pixels.byteOffset, s.pixels.byteLength).toString('base64'),
+        })),
         contentHash: p.contentHash,
       };
     },

@@ -101,13 +101,26 @@ export function experimentHandlers(
       // Methods that finished are handed back to the engine; trained source/targets come back
       // through the trained cache (by training key), so neither is computed again.
       const finished: FinishedMethod[] = runs
-        .filter((r) => r.kind === 'transfer' && r.status === 'done' && r.summary && r.method && r.targetIndex !== null)
-        .map((r) => ({ target: r.targetIndex!, method: r.method as MethodName, result: r.summary as MethodResult }));
+        .filter(
+          (r) =>
+            r.kind === 'transfer' && r.status === 'done' && r.summary && r.method && r.targetIndex !== null,
+        )
+        .map((r) => ({
+          target: r.targetIndex!,
+          method: r.method as MethodName,
+          result: r.summary as MethodResult,
+        }));
       store.transaction(() => {
-        for (const r of open) store.updateRun(r.id, { status: 'queued', error: null, startedAt: null, finishedAt: null });
+        for (const r of open)
+          store.updateRun(r.id, { status: 'queued', error: null, startedAt: null, finishedAt: null });
       });
-      store.appendLog(id, 'info', `resumed: ${runs.length - open.length} of ${runs.length} phases already done`);
-      for (const r of store.listRuns(id)) if (r.status === 'queued') ctx.emit({ type: 'run.updated', run: r });
+      store.appendLog(
+        id,
+        'info',
+        `resumed: ${runs.length - open.length} of ${runs.length} phases already done`,
+      );
+      for (const r of store.listRuns(id))
+        if (r.status === 'queued') ctx.emit({ type: 'run.updated', run: r });
       announce(id);
       ctx.enqueue(id, finished);
       return { id };
@@ -117,7 +130,13 @@ export function experimentHandlers(
       const e = store.getExperiment(id);
       if (!e) throw new NotFoundError(`experiment ${id}`);
       const newId = store.transaction(() => {
-        const copy = store.createExperiment({ spec: e.spec, name: `${e.name} (rerun)`, tags: e.tags, notes: e.notes, origin: 'lab' });
+        const copy = store.createExperiment({
+          spec: e.spec,
+          name: `${e.name} (rerun)`,
+          tags: e.tags,
+          notes: e.notes,
+          origin: 'lab',
+        });
         store.planRuns(copy.id, copy.spec);
         return copy.id;
       });

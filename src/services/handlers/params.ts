@@ -34,7 +34,9 @@ function invalid(field: string, message: string): LabRequestError {
   return new LabRequestError({ code: 'invalid', message, field });
 }
 
-export function paramHandlers(ctx: ServiceContext): HandlerTable<'params.list' | 'params.import' | 'params.check' | 'params.delete'> {
+export function paramHandlers(
+  ctx: ServiceContext,
+): HandlerTable<'params.list' | 'params.import' | 'params.check' | 'params.delete'> {
   return {
     'params.list': () => ctx.store.listParamSets(),
 
@@ -51,7 +53,10 @@ export function paramHandlers(ctx: ServiceContext): HandlerTable<'params.list' |
       try {
         why = misfit(decoded.points, arch, inputShape, classes);
       } catch (e) {
-        throw invalid('arch', `cannot build this architecture for input ${inputShape.join('×')} and ${classes} classes: ${(e as Error).message}`);
+        throw invalid(
+          'arch',
+          `cannot build this architecture for input ${inputShape.join('×')} and ${classes} classes: ${(e as Error).message}`,
+        );
       } finally {
         for (const p of decoded.points) disposeParams(p);
       }
@@ -97,7 +102,8 @@ export function paramHandlers(ctx: ServiceContext): HandlerTable<'params.list' |
       try {
         return { deleted: ctx.store.deleteParamSet(id) };
       } catch (e) {
-        if (e instanceof ParamSetInUseError) throw new LabRequestError({ code: 'conflict', message: e.message });
+        if (e instanceof ParamSetInUseError)
+          throw new LabRequestError({ code: 'conflict', message: e.message });
         throw e;
       }
     },

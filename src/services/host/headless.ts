@@ -38,7 +38,9 @@ export async function startHeadless(o: HeadlessOptions): Promise<Headless> {
   const bind = o.host ?? '127.0.0.1';
   // Refuse before touching the data folder.
   if (!isLoopback(bind) && !o.allowRemote) {
-    throw new HostError(`refusing to listen on ${bind}: it is not a loopback address, so anyone on the network could reach the lab (pass --allow-remote if that is really what you want)`);
+    throw new HostError(
+      `refusing to listen on ${bind}: it is not a loopback address, so anyone on the network could reach the lab (pass --allow-remote if that is really what you want)`,
+    );
   }
   const rendererDir = o.rendererDir ?? DEFAULT_RENDERER_DIR;
   const service = openLab({
@@ -51,7 +53,14 @@ export async function startHeadless(o: HeadlessOptions): Promise<Headless> {
   });
   let server: RunningHost;
   try {
-    server = await startHost({ service, rendererDir, host: bind, port: o.port, allowRemote: o.allowRemote, token: o.token });
+    server = await startHost({
+      service,
+      rendererDir,
+      host: bind,
+      port: o.port,
+      allowRemote: o.allowRemote,
+      token: o.token,
+    });
   } catch (e) {
     await service.close();
     throw e;

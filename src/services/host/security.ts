@@ -23,7 +23,11 @@ export function tokenMatches(given: string | null | undefined, expected: string)
  * On a loopback bind only loopback names may appear in Host: a web page that rebinds its own
  * DNS name to 127.0.0.1 then cannot reach us under that name.
  */
-export function hostHeaderAllowed(hostHeader: string | undefined, port: number, loopbackOnly: boolean): boolean {
+export function hostHeaderAllowed(
+  hostHeader: string | undefined,
+  port: number,
+  loopbackOnly: boolean,
+): boolean {
   if (!hostHeader) return false;
   if (!loopbackOnly) return true;
   const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hostHeader);

@@ -9,7 +9,14 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { LabEvent, WsClientFrame, WsServerFrame } from '../../shared/lab-api.js';
 import { toLabError } from '../errors.js';
-import { contentSecurityPolicy, hostHeaderAllowed, isLoopback, newToken, originAllowed, tokenMatches } from './security.js';
+import {
+  contentSecurityPolicy,
+  hostHeaderAllowed,
+  isLoopback,
+  newToken,
+  originAllowed,
+  tokenMatches,
+} from './security.js';
 import { staticFile } from './static-files.js';
 
 /** What the host needs from the lab service. */
@@ -67,14 +74,18 @@ function requestUrl(req: IncomingMessage): URL {
 }
 
 function rejectUpgrade(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+  );
 }
 
 export async function startHost(o: HostOptions): Promise<RunningHost> {
   const bindHost = o.host ?? '127.0.0.1';
   const loopbackOnly = isLoopback(bindHost);
   if (!loopbackOnly && !o.allowRemote) {
-    throw new HostError(`refusing to listen on ${bindHost}: it is not a loopback address, so anyone on the network could reach the lab (pass --allow-remote if that is really what you want)`);
+    throw new HostError(
+      `refusing to listen on ${bindHost}: it is not a loopback address, so anyone on the network could reach the lab (pass --allow-remote if that is really what you want)`,
+    );
   }
   const token = o.token ?? newToken();
   let port = 0;
@@ -83,10 +94,12 @@ export async function startHost(o: HostOptions): Promise<RunningHost> {
   const server = createServer((req, res) => {
     void (async () => {
       securityHeaders(res, csp);
-      if (!hostHeaderAllowed(req.headers.host, port, loopbackOnly)) return plain(res, 421, 'misdirected request');
+      if (!hostHeaderAllowed(req.headers.host, port, loopbackOnly))
+        return plain(res, 421, 'misdirected request');
       const url = requestUrl(req);
       if (url.pathname === API_PATH || url.pathname.startsWith(API_PATH + '/')) {
-        if (!tokenMatches(url.searchParams.get('token'), token)) return plain(res, 401, 'missing or wrong token');
+        if (!tokenMatches(url.searchParams.get('token'), token))
+          return plain(res, 401, 'missing or wrong token');
         return plain(res, 426, 'the API speaks WebSocket');
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -111,8 +124,10 @@ export async function startHost(o: HostOptions): Promise<RunningHost> {
   server.on('upgrade', (req, socket, head) => {
     const url = requestUrl(req);
     if (url.pathname !== API_PATH) return rejectUpgrade(socket, 404, 'Not Found');
-    if (!hostHeaderAllowed(req.headers.host, port, loopbackOnly)) return rejectUpgrade(socket, 421, 'Misdirected Request');
-    if (!tokenMatches(url.searchParams.get('token'), token)) return rejectUpgrade(socket, 401, 'Unauthorized');
+    if (!hostHeaderAllowed(req.headers.host, port, loopbackOnly))
+      return rejectUpgrade(socket, 421, 'Misdirected Request');
+    if (!tokenMatches(url.searchParams.get('token'), token))
+      return rejectUpgrade(socket, 401, 'Unauthorized');
     if (!originAllowed(req.headers.origin, req.headers.host)) return rejectUpgrade(socket, 403, 'Forbidden');
     wss.handleUpgrade(req, socket, head, (ws) => serveSocket(ws, o.service));
   });
@@ -144,7 +159,13 @@ export async function startHost(o: HostOptions): Promise<RunningHost> {
 
 function isRequestFrame(v: unknown): v is WsClientFrame {
   const f = v as Partial<WsClientFrame> | null;
-  return !!f && f.kind === 'request' && typeof f.id === 'number' && Number.isSafeInteger(f.id) && typeof f.name === 'string';
+  return (
+    !!f &&
+    f.kind === 'request' &&
+    typeof f.id === 'number' &&
+    Number.isSafeInteger(f.id) &&
+    typeof f.name === 'string'
+  );
 }
 
 function serveSocket(ws: WebSocket, service: HostService): void {

@@ -29,7 +29,9 @@ function asWorkerMessage(e: EngineEvent): FromWorker {
   return e;
 }
 
-export async function runRecorded(o: RecordedRunOptions): Promise<{ experimentId: string; result: ExperimentResult }> {
+export async function runRecorded(
+  o: RecordedRunOptions,
+): Promise<{ experimentId: string; result: ExperimentResult }> {
   const { store, spec } = o;
   const experimentId = store.transaction(() => {
     const e = store.createExperiment({ spec, name: o.name, tags: o.tags, origin: o.origin ?? 'cli' });
@@ -39,7 +41,13 @@ export async function runRecorded(o: RecordedRunOptions): Promise<{ experimentId
   const recorder = jobRecorder({ store, experimentId, emit: o.onLabEvent ?? (() => {}) });
   recorder.started(process.pid);
   const facts = await previewDataset(spec.dataset, 0);
-  const cache = store.trainedCache({ spec, experimentId, inputShape: [...facts.inputShape], classes: facts.classes, datasetHash: facts.contentHash });
+  const cache = store.trainedCache({
+    spec,
+    experimentId,
+    inputShape: [...facts.inputShape],
+    classes: facts.classes,
+    datasetHash: facts.contentHash,
+  });
   try {
     const result = await runExperiment(spec, {
       signal: o.signal,
@@ -53,7 +61,9 @@ export async function runRecorded(o: RecordedRunOptions): Promise<{ experimentId
     return { experimentId, result };
   } catch (e) {
     const message = (e as Error).message ?? String(e);
-    recorder.ended(o.signal?.aborted ? { kind: 'cancelled', reason: message } : { kind: 'failed', error: message });
+    recorder.ended(
+      o.signal?.aborted ? { kind: 'cancelled', reason: message } : { kind: 'failed', error: message },
+    );
     throw e;
   }
 }

@@ -72,7 +72,10 @@ export class MetricBuffer {
   private report(e: unknown, dropped: number): void {
     try {
       if (this.o.onError) this.o.onError(e, dropped);
-      else process.stderr.write(`writing metrics failed${dropped ? `; ${dropped} points dropped` : ''}: ${(e as Error).message ?? String(e)}\n`);
+      else
+        process.stderr.write(
+          `writing metrics failed${dropped ? `; ${dropped} points dropped` : ''}: ${(e as Error).message ?? String(e)}\n`,
+        );
     } catch {
       // reporting must not throw either
     }

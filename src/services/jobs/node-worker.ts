@@ -17,10 +17,17 @@ export interface NodeWorkerOptions {
 
 export function nodeWorkerLauncher(options: NodeWorkerOptions = {}): WorkerLauncher {
   const entry = options.entry ?? WORKER_SOURCE_ENTRY;
-  const execArgv = entry.endsWith('.ts') ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href] : [];
+  const execArgv = entry.endsWith('.ts')
+    ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href]
+    : [];
   const echo = options.echo ?? !!process.env.TRAJECTORY_LAB_DEBUG;
   return (env): WorkerHandle => {
-    const child = fork(entry, [], { env, execArgv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'json' });
+    const child = fork(entry, [], {
+      env,
+      execArgv,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      serialization: 'json',
+    });
     const tail = new TailBuffer();
     child.stderr!.on('data', (c: Buffer) => {
       tail.push(c);

@@ -8,7 +8,12 @@ import { randomUUID } from 'node:crypto';
 import type { ExperimentSpec } from '../../core/spec.js';
 import type { ExperimentResult } from '../../core/result.js';
 import type { JobInfo } from '../../shared/lab-api.js';
-import { WORKER_PROTOCOL_VERSION, type FinishedMethod, type FromWorker, type ToWorker } from '../../shared/worker-protocol.js';
+import {
+  WORKER_PROTOCOL_VERSION,
+  type FinishedMethod,
+  type FromWorker,
+  type ToWorker,
+} from '../../shared/worker-protocol.js';
 import { workerEnv, type WorkerHandle, type WorkerLauncher } from './worker-process.js';
 
 export interface JobRequest {
@@ -89,7 +94,8 @@ export class JobQueue {
 
   enqueue(request: JobRequest): string {
     if (this.closed) throw new Error('the job queue is shut down');
-    if (this.has(request.experimentId)) throw new Error(`experiment ${request.experimentId} is already queued or running`);
+    if (this.has(request.experimentId))
+      throw new Error(`experiment ${request.experimentId} is already queued or running`);
     const jobId = randomUUID();
     this.waiting.push({ ...request, jobId });
     this.changed();
@@ -100,8 +106,15 @@ export class JobQueue {
   list(): JobInfo[] {
     const out: JobInfo[] = [];
     let position = 0;
-    for (const r of this.running.values()) out.push({ experimentId: r.request.experimentId, state: 'running', position: position++, pid: r.worker.pid });
-    for (const w of this.waiting) out.push({ experimentId: w.experimentId, state: 'queued', position: position++, pid: null });
+    for (const r of this.running.values())
+      out.push({
+        experimentId: r.request.experimentId,
+        state: 'running',
+        position: position++,
+        pid: r.worker.pid,
+      });
+    for (const w of this.waiting)
+      out.push({ experimentId: w.experimentId, state: 'queued', position: position++, pid: null });
     return out;
   }
 
@@ -218,14 +231,21 @@ export class JobQueue {
           return;
         case 'error':
           if (r.interrupted) settle({ kind: 'interrupted', reason: r.cancelReason ?? msg.message });
-          else if (msg.cancelled || r.cancelReason) settle({ kind: 'cancelled', reason: r.cancelReason ?? msg.message });
-          else settle({ kind: 'failed', error: msg.stack && process.env.TRAJECTORY_LAB_DEBUG ? msg.stack : msg.message });
+          else if (msg.cancelled || r.cancelReason)
+            settle({ kind: 'cancelled', reason: r.cancelReason ?? msg.message });
+          else
+            settle({
+              kind: 'failed',
+              error: msg.stack && process.env.TRAJECTORY_LAB_DEBUG ? msg.stack : msg.message,
+            });
           return;
         default:
           try {
             observer.message(msg, reply);
           } catch (e) {
-            process.stderr.write(`job ${job.experimentId}: handling "${msg.type}" failed: ${(e as Error).stack}\n`);
+            process.stderr.write(
+              `job ${job.experimentId}: handling "${msg.type}" failed: ${(e as Error).stack}\n`,
+            );
           }
       }
     });
@@ -235,7 +255,10 @@ export class JobQueue {
       else if (r.cancelReason) settle({ kind: 'cancelled', reason: r.cancelReason });
       else {
         const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
-        settle({ kind: 'failed', error: withTail(`the worker process ${how} before the experiment finished`, worker.stderrTail()) });
+        settle({
+          kind: 'failed',
+          error: withTail(`the worker process ${how} before the experiment finished`, worker.stderrTail()),
+        });
       }
       this.running.delete(job.experimentId);
       exitedResolve();

@@ -6,7 +6,13 @@
  */
 import type { BackendInfo, ExperimentResult, MethodResult, TrainedSummary } from '../../core/result.js';
 import type { LabEvent, RunRecord, RunStatus } from '../../shared/lab-api.js';
-import type { ArtifactMessage, CacheLoadMessage, CacheReplyMessage, FromWorker, ToWorker } from '../../shared/worker-protocol.js';
+import type {
+  ArtifactMessage,
+  CacheLoadMessage,
+  CacheReplyMessage,
+  FromWorker,
+  ToWorker,
+} from '../../shared/worker-protocol.js';
 import type { LabStore, RunPatch } from '../store/index.js';
 import { EtaEstimator } from './eta.js';
 import { MetricBuffer } from './metric-buffer.js';
@@ -51,7 +57,9 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
       emit({ type: 'metrics', experimentId, points });
     },
     onError: (e, dropped) =>
-      warn(`writing metrics failed (${(e as Error).message ?? String(e)}); ${dropped ? `${dropped} points were dropped` : 'they are kept for the next try'}`),
+      warn(
+        `writing metrics failed (${(e as Error).message ?? String(e)}); ${dropped ? `${dropped} points were dropped` : 'they are kept for the next try'}`,
+      ),
   });
 
   const runFor = (phase: string): RunRecord | null => store.runByPhase(experimentId, phase);
@@ -77,18 +85,35 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
     if (!run) return; // 'data' and anything the plan does not know
     if (state === 'start') {
       eta.forget(phase);
-      patchRun(run, { status: 'running', startedAt: nowIso(), finishedAt: null, error: null, backend: backendName });
+      patchRun(run, {
+        status: 'running',
+        startedAt: nowIso(),
+        finishedAt: null,
+        error: null,
+        backend: backendName,
+      });
     } else if (state === 'done') {
       // A method's run is done with its result ('method-done', right after), so the experiment
       // never looks finished while a result is still on its way.
       if (run.kind === 'transfer') return;
-      patchRun(run, { status: 'done', finishedAt: nowIso(), ...(seconds !== undefined ? { seconds } : {}), backend: backendName ?? run.backend });
+      patchRun(run, {
+        status: 'done',
+        finishedAt: nowIso(),
+        ...(seconds !== undefined ? { seconds } : {}),
+        backend: backendName ?? run.backend,
+      });
     } else if (run.status !== 'done') {
       // Reused from the trained cache (or a finished method of an earlier attempt).
       const summary = run.kind === 'transfer' ? run.summary : (lastHit?.summary ?? null);
-      patchRun(run, { status: 'done', finishedAt: nowIso(), seconds: 0, ...(summary ? { summary: { ...summary, reused: true } as TrainedSummary } : {}) });
+      patchRun(run, {
+        status: 'done',
+        finishedAt: nowIso(),
+        seconds: 0,
+        ...(summary ? { summary: { ...summary, reused: true } as TrainedSummary } : {}),
+      });
     }
-    if (state === 'reused' && phase === 'source' && lastHit) store.updateExperiment(experimentId, { sourceParamSetId: lastHit.paramSetId });
+    if (state === 'reused' && phase === 'source' && lastHit)
+      store.updateExperiment(experimentId, { sourceParamSetId: lastHit.paramSetId });
     experimentChanged();
   };
 
@@ -97,7 +122,9 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
     try {
       log('warn', message);
     } catch (e) {
-      process.stderr.write(`experiment ${experimentId}: ${message} (and the log could not be written: ${(e as Error).message})\n`);
+      process.stderr.write(
+        `experiment ${experimentId}: ${message} (and the log could not be written: ${(e as Error).message})\n`,
+      );
     }
   };
 
@@ -154,7 +181,12 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
       reply({ type: 'artifact-saved', requestId: msg.requestId, paramSetId: record.id, error: null });
       experimentChanged();
     } catch (e) {
-      reply({ type: 'artifact-saved', requestId: msg.requestId, paramSetId: null, error: (e as Error).message });
+      reply({
+        type: 'artifact-saved',
+        requestId: msg.requestId,
+        paramSetId: null,
+        error: (e as Error).message,
+      });
     }
   };
 
@@ -166,10 +198,20 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
       for (const run of runs) {
         if (run.status === 'done' && run.summary) continue;
         const summary = summaryFromResult(outcome.result, run);
-        if (summary) patchRun(run, { status: 'done', summary, finishedAt: run.finishedAt ?? at, backend: run.backend ?? backendName });
+        if (summary)
+          patchRun(run, {
+            status: 'done',
+            summary,
+            finishedAt: run.finishedAt ?? at,
+            backend: run.backend ?? backendName,
+          });
         else if (run.status !== 'done') log('warn', `run ${run.phase} did not report a result`);
       }
-      store.addArtifact({ experimentId, kind: 'result', meta: outcome.result as unknown as Record<string, unknown> });
+      store.addArtifact({
+        experimentId,
+        kind: 'result',
+        meta: outcome.result as unknown as Record<string, unknown>,
+      });
       log('info', `finished in ${outcome.result.seconds.toFixed(1)} s on ${outcome.result.backend.name}`);
       return;
     }
@@ -180,7 +222,12 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
       return;
     }
     if (outcome.kind === 'cancelled') {
-      for (const run of open) patchRun(run, { status: 'cancelled', finishedAt: run.status === 'running' ? at : run.finishedAt, error: outcome.reason });
+      for (const run of open)
+        patchRun(run, {
+          status: 'cancelled',
+          finishedAt: run.status === 'running' ? at : run.finishedAt,
+          error: outcome.reason,
+        });
       log('warn', `cancelled: ${outcome.reason}`);
       return;
     }
@@ -205,7 +252,10 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
         case 'backend':
           backendName = msg.backend.name;
           o.onBackend?.(msg.backend);
-          log('info', `backend: ${msg.backend.name} ${msg.backend.version} (${msg.backend.device}, ${msg.backend.threads} thread${msg.backend.threads === 1 ? '' : 's'})`);
+          log(
+            'info',
+            `backend: ${msg.backend.name} ${msg.backend.version} (${msg.backend.device}, ${msg.backend.threads} thread${msg.backend.threads === 1 ? '' : 's'})`,
+          );
           for (const n of msg.backend.notes) log('info', `backend: ${n}`);
           return;
         case 'phase':
@@ -228,12 +278,30 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
         }
         case 'metric': {
           const run = runFor(msg.phase);
-          if (run) metrics.push({ runId: run.id, key: msg.key, step: msg.step, value: msg.value, wallTime: msg.wallTime });
+          if (run)
+            metrics.push({
+              runId: run.id,
+              key: msg.key,
+              step: msg.step,
+              value: msg.value,
+              wallTime: msg.wallTime,
+            });
           return;
         }
         case 'method-done': {
-          const run = store.listRuns(experimentId).find((r) => r.kind === 'transfer' && r.targetIndex === msg.target && r.method === msg.result.method);
-          if (run) patchRun(run, { status: 'done', summary: msg.result, seconds: msg.result.seconds, finishedAt: nowIso(), backend: backendName ?? run.backend });
+          const run = store
+            .listRuns(experimentId)
+            .find(
+              (r) => r.kind === 'transfer' && r.targetIndex === msg.target && r.method === msg.result.method,
+            );
+          if (run)
+            patchRun(run, {
+              status: 'done',
+              summary: msg.result,
+              seconds: msg.result.seconds,
+              finishedAt: nowIso(),
+              backend: backendName ?? run.backend,
+            });
           experimentChanged();
           return;
         }

@@ -25,13 +25,25 @@ interface ArtifactRow {
 }
 
 function toRecord(r: ArtifactRow): ArtifactRecord {
-  return { id: r.id, experimentId: r.experiment_id, runId: r.run_id, kind: r.kind, sha256: r.sha256, path: r.path, meta: JSON.parse(r.meta) as Record<string, unknown>, createdAt: r.created_at };
+  return {
+    id: r.id,
+    experimentId: r.experiment_id,
+    runId: r.run_id,
+    kind: r.kind,
+    sha256: r.sha256,
+    path: r.path,
+    meta: JSON.parse(r.meta) as Record<string, unknown>,
+    createdAt: r.created_at,
+  };
 }
 
 export class ArtifactRepo {
   constructor(private readonly db: Db) {}
 
-  add(a: Omit<ArtifactRecord, 'id' | 'createdAt' | 'runId' | 'sha256' | 'path' | 'meta'> & Partial<ArtifactRecord>): ArtifactRecord {
+  add(
+    a: Omit<ArtifactRecord, 'id' | 'createdAt' | 'runId' | 'sha256' | 'path' | 'meta'> &
+      Partial<ArtifactRecord>,
+  ): ArtifactRecord {
     const row: ArtifactRow = {
       id: a.id ?? newId(),
       experiment_id: a.experimentId,
@@ -43,12 +55,18 @@ export class ArtifactRepo {
       created_at: a.createdAt ?? nowIso(),
     };
     this.db
-      .prepare('INSERT INTO artifacts (id, experiment_id, run_id, kind, sha256, path, meta, created_at) VALUES (@id, @experiment_id, @run_id, @kind, @sha256, @path, @meta, @created_at)')
+      .prepare(
+        'INSERT INTO artifacts (id, experiment_id, run_id, kind, sha256, path, meta, created_at) VALUES (@id, @experiment_id, @run_id, @kind, @sha256, @path, @meta, @created_at)',
+      )
       .run(row);
     return toRecord(row);
   }
 
   list(experimentId: string): ArtifactRecord[] {
-    return (this.db.prepare('SELECT * FROM artifacts WHERE experiment_id = ? ORDER BY created_at, id').all(experimentId) as ArtifactRow[]).map(toRecord);
+    return (
+      this.db
+        .prepare('SELECT * FROM artifacts WHERE experiment_id = ? ORDER BY created_at, id')
+        .all(experimentId) as ArtifactRow[]
+    ).map(toRecord);
   }
 }

@@ -75,8 +75,10 @@ export class DatasetRepo {
       created_at: d.createdAt ?? nowIso(),
     };
     this.db
-      .prepare(`INSERT INTO datasets (id, name, format, location, spec, content_hash, input_shape, classes, class_names, train_count, test_count, created_at)
-        VALUES (@id, @name, @format, @location, @spec, @content_hash, @input_shape, @classes, @class_names, @train_count, @test_count, @created_at)`)
+      .prepare(
+        `INSERT INTO datasets (id, name, format, location, spec, content_hash, input_shape, classes, class_names, train_count, test_count, created_at)
+        VALUES (@id, @name, @format, @location, @spec, @content_hash, @input_shape, @classes, @class_names, @train_count, @test_count, @created_at)`,
+      )
       .run(row);
     return toRecord(row);
   }
@@ -87,12 +89,15 @@ export class DatasetRepo {
   }
 
   getByHash(contentHash: string): DatasetRecord | null {
-    const r = this.db.prepare('SELECT * FROM datasets WHERE content_hash = ?').get(contentHash) as DatasetRow | undefined;
+    const r = this.db.prepare('SELECT * FROM datasets WHERE content_hash = ?').get(contentHash) as
+      DatasetRow | undefined;
     return r ? toRecord(r) : null;
   }
 
   list(): DatasetRecord[] {
-    return (this.db.prepare('SELECT * FROM datasets ORDER BY name COLLATE NOCASE, created_at').all() as DatasetRow[]).map(toRecord);
+    return (
+      this.db.prepare('SELECT * FROM datasets ORDER BY name COLLATE NOCASE, created_at').all() as DatasetRow[]
+    ).map(toRecord);
   }
 
   delete(id: string): boolean {

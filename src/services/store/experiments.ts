@@ -1,5 +1,11 @@
 import { parseSpec, type ExperimentSpec } from '../../core/spec.js';
-import { LabRequestError, type ExperimentDetail, type ExperimentSummary, type ParsedArgs, type RunStatus } from '../../shared/lab-api.js';
+import {
+  LabRequestError,
+  type ExperimentDetail,
+  type ExperimentSummary,
+  type ParsedArgs,
+  type RunStatus,
+} from '../../shared/lab-api.js';
 import { likePattern, newId, nowIso, toJson, type Db } from './db.js';
 import { archLabel, datasetLabel } from './describe.js';
 import type { LogRepo } from './logs.js';
@@ -122,7 +128,8 @@ export class ExperimentRepo {
   }
 
   get(id: string): ExperimentDetail | null {
-    const row = this.db.prepare(`SELECT ${SUMMARY_COLUMNS}, spec FROM experiments WHERE id = ?`).get(id) as (SummaryRow & { spec: string }) | undefined;
+    const row = this.db.prepare(`SELECT ${SUMMARY_COLUMNS}, spec FROM experiments WHERE id = ?`).get(id) as
+      (SummaryRow & { spec: string }) | undefined;
     if (!row) return null;
     return {
       ...toSummary(row),
@@ -134,7 +141,8 @@ export class ExperimentRepo {
   }
 
   summary(id: string): ExperimentSummary | null {
-    const row = this.db.prepare(`SELECT ${SUMMARY_COLUMNS} FROM experiments WHERE id = ?`).get(id) as SummaryRow | undefined;
+    const row = this.db.prepare(`SELECT ${SUMMARY_COLUMNS} FROM experiments WHERE id = ?`).get(id) as
+      SummaryRow | undefined;
     return row ? toSummary(row) : null;
   }
 
@@ -179,9 +187,14 @@ export class ExperimentRepo {
     const orderSql = `ORDER BY ${SORT_SQL[q.sort]} ${dir} NULLS LAST, created_at DESC, id`;
     // The total rides along on every row; only a page past the end needs its own count.
     const rows = this.db
-      .prepare(`SELECT ${SUMMARY_COLUMNS}, COUNT(*) OVER () AS total FROM experiments e ${whereSql} ${orderSql} LIMIT @limit OFFSET @offset`)
+      .prepare(
+        `SELECT ${SUMMARY_COLUMNS}, COUNT(*) OVER () AS total FROM experiments e ${whereSql} ${orderSql} LIMIT @limit OFFSET @offset`,
+      )
       .all({ ...params, limit: q.limit, offset: q.offset }) as (SummaryRow & { total: number })[];
-    const total = rows.length ? rows[0].total : (this.db.prepare(`SELECT COUNT(*) AS n FROM experiments e ${whereSql}`).get(params) as { n: number }).n;
+    const total = rows.length
+      ? rows[0].total
+      : (this.db.prepare(`SELECT COUNT(*) AS n FROM experiments e ${whereSql}`).get(params) as { n: number })
+          .n;
     return { items: rows.map(toSummary), total };
   }
 
@@ -216,10 +229,16 @@ export class ExperimentRepo {
    */
   delete(id: string): boolean {
     return this.db.transaction(() => {
-      const owned = (this.db.prepare(`SELECT id FROM param_sets WHERE experiment_id = ? AND origin IN ('init', 'trained')`).all(id) as { id: string }[]).map((r) => r.id);
+      const owned = (
+        this.db
+          .prepare(`SELECT id FROM param_sets WHERE experiment_id = ? AND origin IN ('init', 'trained')`)
+          .all(id) as { id: string }[]
+      ).map((r) => r.id);
       const deleted = this.db.prepare('DELETE FROM experiments WHERE id = ?').run(id).changes > 0;
       if (!deleted) return false;
-      const del = this.db.prepare('DELETE FROM param_sets WHERE id = ? AND NOT EXISTS (SELECT 1 FROM experiments WHERE source_param_set_id = ?)');
+      const del = this.db.prepare(
+        'DELETE FROM param_sets WHERE id = ? AND NOT EXISTS (SELECT 1 FROM experiments WHERE source_param_set_id = ?)',
+      );
       for (const p of owned) del.run(p, p);
       return true;
     })();

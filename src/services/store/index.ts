@@ -3,7 +3,16 @@ import { join, resolve } from 'node:path';
 import type { TrainedCache } from '../../core/experiment.js';
 import type { TrainedSummary } from '../../core/result.js';
 import type { ExperimentSpec } from '../../core/spec.js';
-import { LabRequestError, type DatasetRecord, type ExperimentDetail, type ExperimentSummary, type MetricPoint, type ParamSetRecord, type RunRecord, type RunStatus } from '../../shared/lab-api.js';
+import {
+  LabRequestError,
+  type DatasetRecord,
+  type ExperimentDetail,
+  type ExperimentSummary,
+  type MetricPoint,
+  type ParamSetRecord,
+  type RunRecord,
+  type RunStatus,
+} from '../../shared/lab-api.js';
 import { ArtifactRepo, type ArtifactRecord } from './artifacts.js';
 import { DatasetRepo, type NewDataset } from './datasets.js';
 import { openDatabase, type Db, type OpenOptions } from './db.js';
@@ -19,7 +28,19 @@ import { WeightsDir } from './weights.js';
 export { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.js';
 export { ParamSetInUseError } from './param-sets.js';
 export { cachedValues, plannedRuns } from './runs.js';
-export type { ArtifactRecord, ExperimentPatch, ListQuery, LogEntry, LogLevel, NewDataset, NewExperiment, NewParamSet, ParamSetWithSummary, RunPatch, TrainedCacheContext };
+export type {
+  ArtifactRecord,
+  ExperimentPatch,
+  ListQuery,
+  LogEntry,
+  LogLevel,
+  NewDataset,
+  NewExperiment,
+  NewParamSet,
+  ParamSetWithSummary,
+  RunPatch,
+  TrainedCacheContext,
+};
 
 /** Rows in each table; used by tests and by import to report what changed. */
 export interface TableCounts {
@@ -98,7 +119,8 @@ export class LabStore {
   }
 
   counts(): TableCounts {
-    const n = (table: string): number => (this.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+    const n = (table: string): number =>
+      (this.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
     return {
       experiments: n('experiments'),
       runs: n('runs'),
@@ -111,7 +133,8 @@ export class LabStore {
   }
 
   private requireExperiment(id: string): void {
-    if (!this.experimentRepo.exists(id)) throw new LabRequestError({ code: 'not-found', message: `experiment ${id} not found` });
+    if (!this.experimentRepo.exists(id))
+      throw new LabRequestError({ code: 'not-found', message: `experiment ${id} not found` });
   }
 
   // ── experiments ──
@@ -239,7 +262,10 @@ export class LabStore {
   }
 
   /** Writes weights that must hash to `sha256` (a bundle's); says whether the file is new. */
-  putWeightsChecked(buf: Uint8Array, sha256: string): Promise<{ sha256: string; bytes: number; written: boolean }> {
+  putWeightsChecked(
+    buf: Uint8Array,
+    sha256: string,
+  ): Promise<{ sha256: string; bytes: number; written: boolean }> {
     return this.weights.put(buf, sha256);
   }
 
@@ -267,7 +293,9 @@ export class LabStore {
 
   /** The newest trained parameter set with this key whose weights file is present, or null. */
   findTrainedByKey(trainingKey: string): ParamSetRecord | null {
-    const found = this.paramSetRepo.byTrainingKey(trainingKey).find((p) => existsSync(this.weights.path(p.sha256)));
+    const found = this.paramSetRepo
+      .byTrainingKey(trainingKey)
+      .find((p) => existsSync(this.weights.path(p.sha256)));
     if (!found) return null;
     const { summary: _summary, ...record } = found;
     return record;

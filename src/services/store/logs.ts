@@ -31,8 +31,14 @@ export class LogRepo {
   list(experimentId: string, limit = 0): LogEntry[] {
     const rows =
       limit > 0
-        ? this.db.prepare('SELECT at, level, message FROM (SELECT id, at, level, message FROM logs WHERE experiment_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id').all(experimentId, limit)
-        : this.db.prepare('SELECT at, level, message FROM logs WHERE experiment_id = ? ORDER BY id').all(experimentId);
+        ? this.db
+            .prepare(
+              'SELECT at, level, message FROM (SELECT id, at, level, message FROM logs WHERE experiment_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id',
+            )
+            .all(experimentId, limit)
+        : this.db
+            .prepare('SELECT at, level, message FROM logs WHERE experiment_id = ? ORDER BY id')
+            .all(experimentId);
     return rows as LogEntry[];
   }
 }

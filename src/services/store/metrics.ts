@@ -23,7 +23,13 @@ export class MetricRepo {
     this.appendAll = db.transaction((points: readonly MetricPoint[]) => {
       for (const p of points) {
         // SQLite has no NaN (it would store NULL anyway); a diverged loss reads back as NaN.
-        this.insert.run(p.runId, p.key, p.step, Number.isNaN(p.value) ? null : p.value, Math.round(p.wallTime));
+        this.insert.run(
+          p.runId,
+          p.key,
+          p.step,
+          Number.isNaN(p.value) ? null : p.value,
+          Math.round(p.wallTime),
+        );
       }
       return points.length;
     });
@@ -44,7 +50,11 @@ export class MetricRepo {
            AND (@nokeys OR m.key IN (SELECT value FROM json_each(@keys)))
          ORDER BY m.run_id, m.key, m.step`,
       )
-      .all({ ids: toJson(experimentIds), keys: toJson(keys), nokeys: keys.length === 0 ? 1 : 0 }) as MetricRow[];
+      .all({
+        ids: toJson(experimentIds),
+        keys: toJson(keys),
+        nokeys: keys.length === 0 ? 1 : 0,
+      }) as MetricRow[];
     return rows.map(toPoint);
   }
 
@@ -53,9 +63,17 @@ export class MetricRepo {
    * key and step): each run is read straight off the primary key, so nothing is sorted and a large
    * export never holds all points at once.
    */
-  *iterateByRun(experimentIds: readonly string[]): Generator<{ experimentId: string; runId: string; rows: [key: string, step: number, value: number, wallTime: number][] }> {
-    const runs = this.db.prepare('SELECT id, experiment_id FROM runs WHERE experiment_id = ? ORDER BY ordinal');
-    const points = this.db.prepare('SELECT key, step, value, wall_time FROM metrics WHERE run_id = ? ORDER BY key, step').raw();
+  *iterateByRun(experimentIds: readonly string[]): Generator<{
+    experimentId: string;
+    runId: string;
+    rows: [key: string, step: number, value: number, wallTime: number][];
+  }> {
+    const runs = this.db.prepare(
+      'SELECT id, experiment_id FROM runs WHERE experiment_id = ? ORDER BY ordinal',
+    );
+    const points = this.db
+      .prepare('SELECT key, step, value, wall_time FROM metrics WHERE run_id = ? ORDER BY key, step')
+      .raw();
     for (const experimentId of experimentIds) {
       for (const run of runs.all(experimentId) as { id: string; experiment_id: string }[]) {
         const rows = points.all(run.id) as [string, number, number | null, number][];
@@ -67,5 +85,11 @@ export class MetricRepo {
 }
 
 function toPoint(r: MetricRow): MetricPoint {
-  return { runId: r.run_id, key: r.key, step: r.step, value: r.value === null ? Number.NaN : r.value, wallTime: r.wall_time };
+  return {
+    runId: r.run_id,
+    key: r.key,
+    step: r.step,
+    value: r.value === null ? Number.NaN : r.value,
+    wallTime: r.wall_time,
+  };
 }

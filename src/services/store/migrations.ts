@@ -238,17 +238,26 @@ export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): 
   const current = db.pragma('user_version', { simple: true }) as number;
   const latest = migrations.length ? migrations[migrations.length - 1].version : 0;
   if (current > latest) {
-    throw new Error(`the lab database has schema version ${current}, but this version of the app knows only up to ${latest}; use a newer app`);
+    throw new Error(
+      `the lab database has schema version ${current}, but this version of the app knows only up to ${latest}; use a newer app`,
+    );
   }
-  const applied = db.prepare('SELECT version, name FROM migrations ORDER BY version').all() as { version: number; name: string }[];
+  const applied = db.prepare('SELECT version, name FROM migrations ORDER BY version').all() as {
+    version: number;
+    name: string;
+  }[];
   for (const row of applied) {
     const m = migrations.find((x) => x.version === row.version);
     if (!m || m.name !== row.name) {
-      throw new Error(`the lab database records migration ${row.version} "${row.name}", which this app does not know (expected "${m?.name ?? 'nothing'}")`);
+      throw new Error(
+        `the lab database records migration ${row.version} "${row.name}", which this app does not know (expected "${m?.name ?? 'nothing'}")`,
+      );
     }
   }
   if (applied.length !== current) {
-    throw new Error(`the lab database is inconsistent: user_version is ${current} but ${applied.length} migrations are recorded`);
+    throw new Error(
+      `the lab database is inconsistent: user_version is ${current} but ${applied.length} migrations are recorded`,
+    );
   }
   const record = db.prepare('INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)');
   for (const m of migrations) {

@@ -94,10 +94,14 @@ export class ParamSetRepo {
 
   /** Records a parameter set whose weights were stored with putWeights (or arrive with a bundle). */
   add(p: NewParamSet): ParamSetRecord {
-    if (!SHA256_PATTERN.test(p.sha256)) throw new Error(`parameter set "${p.name}": sha256 "${p.sha256}" is not a hex sha256`);
-    if (!Number.isInteger(p.points) || p.points < 1) throw new Error(`parameter set "${p.name}": points must be a positive integer, got ${p.points}`);
+    if (!SHA256_PATTERN.test(p.sha256))
+      throw new Error(`parameter set "${p.name}": sha256 "${p.sha256}" is not a hex sha256`);
+    if (!Number.isInteger(p.points) || p.points < 1)
+      throw new Error(`parameter set "${p.name}": points must be a positive integer, got ${p.points}`);
     if (!Array.isArray(p.inputShape) || !p.inputShape.every((n) => Number.isInteger(n) && n > 0)) {
-      throw new Error(`parameter set "${p.name}": inputShape must be positive integers, got ${JSON.stringify(p.inputShape)}`);
+      throw new Error(
+        `parameter set "${p.name}": inputShape must be positive integers, got ${JSON.stringify(p.inputShape)}`,
+      );
     }
     const row: ParamSetRow = {
       id: p.id ?? newId(),
@@ -119,10 +123,12 @@ export class ParamSetRepo {
       created_at: p.createdAt ?? nowIso(),
     };
     this.db
-      .prepare(`INSERT INTO param_sets (id, name, arch, input_shape, classes, origin, seed, training_key, sha256, bytes, points,
+      .prepare(
+        `INSERT INTO param_sets (id, name, arch, input_shape, classes, origin, seed, training_key, sha256, bytes, points,
           val_accuracy, test_accuracy, summary, dataset_hash, experiment_id, created_at)
         VALUES (@id, @name, @arch, @input_shape, @classes, @origin, @seed, @training_key, @sha256, @bytes, @points,
-          @val_accuracy, @test_accuracy, @summary, @dataset_hash, @experiment_id, @created_at)`)
+          @val_accuracy, @test_accuracy, @summary, @dataset_hash, @experiment_id, @created_at)`,
+      )
       .run(row);
     return withoutSummary(toRecord(row));
   }
@@ -138,12 +144,20 @@ export class ParamSetRepo {
   }
 
   list(): ParamSetRecord[] {
-    return (this.db.prepare('SELECT * FROM param_sets ORDER BY created_at DESC, id').all() as ParamSetRow[]).map((r) => withoutSummary(toRecord(r)));
+    return (
+      this.db.prepare('SELECT * FROM param_sets ORDER BY created_at DESC, id').all() as ParamSetRow[]
+    ).map((r) => withoutSummary(toRecord(r)));
   }
 
   /** Parameter sets with this training key, newest first (a key can be trained in two labs and merged by import). */
   byTrainingKey(trainingKey: string): ParamSetWithSummary[] {
-    return (this.db.prepare(`SELECT * FROM param_sets WHERE training_key = ? AND origin = 'trained' ORDER BY created_at DESC, id`).all(trainingKey) as ParamSetRow[]).map(toRecord);
+    return (
+      this.db
+        .prepare(
+          `SELECT * FROM param_sets WHERE training_key = ? AND origin = 'trained' ORDER BY created_at DESC, id`,
+        )
+        .all(trainingKey) as ParamSetRow[]
+    ).map(toRecord);
   }
 
   /** The parameter sets that belong with these experiments in a bundle: their sources and what they trained. */
@@ -160,7 +174,11 @@ export class ParamSetRepo {
 
   /** Experiments that use this parameter set as their source. */
   usedBy(id: string): string[] {
-    return (this.db.prepare('SELECT id FROM experiments WHERE source_param_set_id = ? ORDER BY created_at').all(id) as { id: string }[]).map((r) => r.id);
+    return (
+      this.db
+        .prepare('SELECT id FROM experiments WHERE source_param_set_id = ? ORDER BY created_at')
+        .all(id) as { id: string }[]
+    ).map((r) => r.id);
   }
 
   /** Deletes the record (its weights file stays until gcWeights); refuses while an experiment uses it. */
@@ -173,6 +191,10 @@ export class ParamSetRepo {
   }
 
   referencedSha256(): Set<string> {
-    return new Set((this.db.prepare('SELECT DISTINCT sha256 FROM param_sets').all() as { sha256: string }[]).map((r) => r.sha256));
+    return new Set(
+      (this.db.prepare('SELECT DISTINCT sha256 FROM param_sets').all() as { sha256: string }[]).map(
+        (r) => r.sha256,
+      ),
+    );
   }
 }

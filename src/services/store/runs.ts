@@ -49,19 +49,32 @@ export type PlannedRun = Pick<RunRecord, 'kind' | 'phase' | 'method' | 'targetIn
  */
 export function plannedRuns(spec: ExperimentSpec): PlannedRun[] {
   const out: PlannedRun[] = [
-    { kind: 'source', phase: 'source', method: null, targetIndex: null, label: initLabel(spec.source.init), seed: spec.source.init.seed ?? null },
+    {
+      kind: 'source',
+      phase: 'source',
+      method: null,
+      targetIndex: null,
+      label: initLabel(spec.source.init),
+      seed: spec.source.init.seed ?? null,
+    },
   ];
   spec.targets.forEach((t, i) => {
     const label = initLabel(t.init);
     const seed = t.init.seed ?? null;
-    if (spec.transfer.methods.includes('oracle')) out.push({ kind: 'target', phase: `target:${i}`, method: null, targetIndex: i, label, seed });
-    for (const m of spec.transfer.methods) out.push({ kind: 'transfer', phase: `transfer:${i}:${m}`, method: m, targetIndex: i, label, seed });
+    if (spec.transfer.methods.includes('oracle'))
+      out.push({ kind: 'target', phase: `target:${i}`, method: null, targetIndex: i, label, seed });
+    for (const m of spec.transfer.methods)
+      out.push({ kind: 'transfer', phase: `transfer:${i}:${m}`, method: m, targetIndex: i, label, seed });
   });
   return out;
 }
 
 /** best/final/test accuracy of a finished run, for the tables (null where unknown or NaN). */
-export function cachedValues(summary: MethodResult | TrainedSummary | null | undefined): { best: number | null; final: number | null; test: number | null } {
+export function cachedValues(summary: MethodResult | TrainedSummary | null | undefined): {
+  best: number | null;
+  final: number | null;
+  test: number | null;
+} {
   const fin = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
   if (!summary) return { best: null, final: null, test: null };
   if (Array.isArray(summary.valAccuracy)) {
@@ -120,7 +133,8 @@ export class RunRepo {
   private readonly updates = new Map<string, Database.Statement>();
 
   constructor(private readonly db: Db) {
-    this.insert = db.prepare(`INSERT INTO runs (id, experiment_id, ordinal, kind, phase, method, target_index, label, seed, status,
+    this.insert =
+      db.prepare(`INSERT INTO runs (id, experiment_id, ordinal, kind, phase, method, target_index, label, seed, status,
         started_at, finished_at, seconds, backend, error, summary, best_val, final_val, test_acc)
       VALUES (@id, @experiment_id, @ordinal, @kind, @phase, @method, @target_index, @label, @seed, @status,
         @started_at, @finished_at, @seconds, @backend, @error, @summary, @best_val, @final_val, @test_acc)
@@ -134,7 +148,11 @@ export class RunRepo {
   plan(experimentId: string, spec: ExperimentSpec): RunRecord[] {
     const planned = plannedRuns(spec);
     this.db.transaction(() => {
-      const start = (this.db.prepare('SELECT COALESCE(MAX(ordinal) + 1, 0) AS n FROM runs WHERE experiment_id = ?').get(experimentId) as { n: number }).n;
+      const start = (
+        this.db
+          .prepare('SELECT COALESCE(MAX(ordinal) + 1, 0) AS n FROM runs WHERE experiment_id = ?')
+          .get(experimentId) as { n: number }
+      ).n;
       planned.forEach((p, i) => {
         this.insert.run({
           id: newId(),
@@ -166,7 +184,13 @@ export class RunRepo {
   insertRecords(runs: RunRecord[]): number {
     let added = 0;
     this.db.transaction(() => {
-      const start = runs.length ? (this.db.prepare('SELECT COALESCE(MAX(ordinal) + 1, 0) AS n FROM runs WHERE experiment_id = ?').get(runs[0].experimentId) as { n: number }).n : 0;
+      const start = runs.length
+        ? (
+            this.db
+              .prepare('SELECT COALESCE(MAX(ordinal) + 1, 0) AS n FROM runs WHERE experiment_id = ?')
+              .get(runs[0].experimentId) as { n: number }
+          ).n
+        : 0;
       runs.forEach((r, i) => {
         added += this.insert.run({
           id: r.id,
@@ -237,7 +261,9 @@ export class RunRepo {
   /** Moves an experiment's runs that are in one of `from` to `to` (cancel, resume); returns how many moved. */
   setStatus(experimentId: string, from: RunStatus[], to: RunStatus): number {
     return this.db
-      .prepare(`UPDATE runs SET status = ? WHERE experiment_id = ? AND status IN (SELECT value FROM json_each(?))`)
+      .prepare(
+        `UPDATE runs SET status = ? WHERE experiment_id = ? AND status IN (SELECT value FROM json_each(?))`,
+      )
       .run(to, experimentId, toJson(from)).changes;
   }
 
@@ -246,7 +272,11 @@ export class RunRepo {
    * whatever experiment it belongs to. Returns the experiments touched, sorted.
    */
   interruptOpen(): string[] {
-    const rows = this.db.prepare(`UPDATE runs SET status = 'interrupted' WHERE status IN ('queued', 'running') RETURNING experiment_id AS id`).all() as { id: string }[];
+    const rows = this.db
+      .prepare(
+        `UPDATE runs SET status = 'interrupted' WHERE status IN ('queued', 'running') RETURNING experiment_id AS id`,
+      )
+      .all() as { id: string }[];
     return [...new Set(rows.map((r) => r.id))].sort();
   }
 }

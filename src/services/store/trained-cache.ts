@@ -25,7 +25,8 @@ export interface TrainedCacheContext {
  */
 export function storeTrainedCache(store: LabStore, ctx: TrainedCacheContext): TrainedCache {
   const linkSource = (role: 'source' | 'target', paramSetId: string): void => {
-    if (role === 'source' && ctx.experimentId) store.updateExperiment(ctx.experimentId, { sourceParamSetId: paramSetId });
+    if (role === 'source' && ctx.experimentId)
+      store.updateExperiment(ctx.experimentId, { sourceParamSetId: paramSetId });
   };
 
   return {
@@ -50,7 +51,12 @@ export function storeTrainedCache(store: LabStore, ctx: TrainedCacheContext): Tr
       return { points, summary };
     },
 
-    async save(key: string, role: 'source' | 'target', points: Params[], summary: TrainedSummary): Promise<void> {
+    async save(
+      key: string,
+      role: 'source' | 'target',
+      points: Params[],
+      summary: TrainedSummary,
+    ): Promise<void> {
       if (points.length === 0) throw new Error('trained cache: nothing to save (no points)');
       const buf = await encodePoints(points, { trainingKey: key, role, label: summary.label });
       const { sha256, bytes } = await store.putWeights(buf);
@@ -65,7 +71,10 @@ export function storeTrainedCache(store: LabStore, ctx: TrainedCacheContext): Tr
           inputShape: ctx.inputShape ?? [],
           classes: ctx.classes ?? tensors[tensors.length - 1].shape[0],
           origin: 'trained',
-          seed: (role === 'source' ? ctx.spec.source.init.seed : ctx.spec.targets.find((t) => initLabel(t.init) === summary.label)?.init.seed) ?? null,
+          seed:
+            (role === 'source'
+              ? ctx.spec.source.init.seed
+              : ctx.spec.targets.find((t) => initLabel(t.init) === summary.label)?.init.seed) ?? null,
           trainingKey: key,
           sha256,
           bytes,

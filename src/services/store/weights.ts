@@ -35,7 +35,10 @@ export class WeightsDir {
   }
 
   /** Stores the bytes (once per content) and returns their address. */
-  async put(buf: Uint8Array, expectedSha256?: string): Promise<{ sha256: string; bytes: number; written: boolean }> {
+  async put(
+    buf: Uint8Array,
+    expectedSha256?: string,
+  ): Promise<{ sha256: string; bytes: number; written: boolean }> {
     const sha256 = sha256Hex(buf);
     if (expectedSha256 !== undefined && expectedSha256 !== sha256) {
       throw new Error(`weights have sha256 ${sha256}, expected ${expectedSha256}`);
@@ -71,21 +74,27 @@ export class WeightsDir {
       buf = await readFile(this.path(sha256));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new Error(`weights ${sha256} are not in this lab's data folder (imported without weights, or removed)`);
+      if (code === 'ENOENT')
+        throw new Error(
+          `weights ${sha256} are not in this lab's data folder (imported without weights, or removed)`,
+        );
       throw new Error(`cannot read weights ${sha256}: ${code ?? (e as Error).message}`);
     }
     const got = sha256Hex(buf);
-    if (got !== sha256) throw new Error(`weights file ${sha256}.safetensors is damaged: its content hashes to ${got}`);
+    if (got !== sha256)
+      throw new Error(`weights file ${sha256}.safetensors is damaged: its content hashes to ${got}`);
     return buf;
   }
 
   /** sha256 of every weights file present. */
   async list(): Promise<string[]> {
     const names = await readdir(this.dir);
-    return names.flatMap((n) => {
-      const m = FILE_PATTERN.exec(n);
-      return m ? [m[1]] : [];
-    }).sort();
+    return names
+      .flatMap((n) => {
+        const m = FILE_PATTERN.exec(n);
+        return m ? [m[1]] : [];
+      })
+      .sort();
   }
 
   /**
@@ -93,7 +102,10 @@ export class WeightsDir {
    * the last `graceMs` are kept: a put() is followed by the row that references it, and gc must not
    * fall between the two.
    */
-  async gc(referenced: ReadonlySet<string>, graceMs = 10 * 60 * 1000): Promise<{ removed: string[]; bytes: number }> {
+  async gc(
+    referenced: ReadonlySet<string>,
+    graceMs = 10 * 60 * 1000,
+  ): Promise<{ removed: string[]; bytes: number }> {
     const removed: string[] = [];
     let bytes = 0;
     const cutoff = Date.now() - graceMs;

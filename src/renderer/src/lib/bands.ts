@@ -49,7 +49,8 @@ export function computeBands(series: readonly BandInput[], order?: (a: string, b
     g.members++;
     // A member contributes one value per step even if it reported the step twice.
     const own = new Map<number, number>();
-    for (const p of s.points) if (Number.isFinite(p.value) && Number.isFinite(p.step)) own.set(p.step, p.value);
+    for (const p of s.points)
+      if (Number.isFinite(p.value) && Number.isFinite(p.step)) own.set(p.step, p.value);
     for (const [step, v] of own) {
       let vs = g.byStep.get(step);
       if (!vs) g.byStep.set(step, (vs = []));
@@ -76,7 +77,10 @@ export function computeBands(series: readonly BandInput[], order?: (a: string, b
 }
 
 /** The step where a band's mean peaks (first on ties); null for an empty band. */
-export function bandBest(band: Band, higherIsBetter = true): { step: number; mean: number; std: number } | null {
+export function bandBest(
+  band: Band,
+  higherIsBetter = true,
+): { step: number; mean: number; std: number } | null {
   let i = -1;
   for (let k = 0; k < band.steps.length; k++) {
     if (!Number.isFinite(band.mean[k])) continue;

@@ -19,9 +19,17 @@ export function base64ToBytes(b64: string): Uint8Array {
  * A dataset sample (HWC uint8, 1 or 3 channels) as RGBA for ImageData; channels other than 1 and
  * 3 use the first channel as grey.
  */
-export function samplePixelsToRgba(pixels: Uint8Array, height: number, width: number, channels: number): Uint8ClampedArray {
+export function samplePixelsToRgba(
+  pixels: Uint8Array,
+  height: number,
+  width: number,
+  channels: number,
+): Uint8ClampedArray {
   const n = height * width;
-  if (pixels.length < n * channels) throw new RangeError(`sample has ${pixels.length} bytes, expected ${n * channels} for ${height}×${width}×${channels}`);
+  if (pixels.length < n * channels)
+    throw new RangeError(
+      `sample has ${pixels.length} bytes, expected ${n * channels} for ${height}×${width}×${channels}`,
+    );
   const out = new Uint8ClampedArray(n * 4);
   for (let i = 0; i < n; i++) {
     const o = i * 4;

@@ -25,7 +25,11 @@ export interface SeriesStyle {
  * Chart series from bands: the mean as the line, mean ± std as the band wherever more than one
  * member contributes, and the best mean step as the marker.
  */
-export function seriesFromBands(bands: readonly Band[], style: SeriesStyle, opts: { bands?: boolean; markBest?: boolean; higherIsBetter?: boolean } = {}): ChartSeries[] {
+export function seriesFromBands(
+  bands: readonly Band[],
+  style: SeriesStyle,
+  opts: { bands?: boolean; markBest?: boolean; higherIsBetter?: boolean } = {},
+): ChartSeries[] {
   return bands.map((b) => {
     const points = b.steps.map((x, i) => ({ x, y: b.mean[i] }));
     const hasSpread = b.n.some((n) => n > 1);
@@ -36,7 +40,10 @@ export function seriesFromBands(bands: readonly Band[], style: SeriesStyle, opts
       color: style.color(b.group),
       dash: style.dash?.(b.group),
       points,
-      band: opts.bands !== false && hasSpread ? b.steps.map((x, i) => ({ x, lo: b.lo[i], hi: b.hi[i] })) : undefined,
+      band:
+        opts.bands !== false && hasSpread
+          ? b.steps.map((x, i) => ({ x, lo: b.lo[i], hi: b.hi[i] }))
+          : undefined,
       std: b.std,
       n: b.n,
       marker: best ? { x: best.step, y: best.mean } : null,
@@ -45,7 +52,14 @@ export function seriesFromBands(bands: readonly Band[], style: SeriesStyle, opts
 }
 
 export function toSvgSeries(series: readonly ChartSeries[]): SvgSeries[] {
-  return series.map((s) => ({ label: s.label, color: s.color, points: s.points, band: s.band, marker: s.marker, dash: s.dash }));
+  return series.map((s) => ({
+    label: s.label,
+    color: s.color,
+    points: s.points,
+    band: s.band,
+    marker: s.marker,
+    dash: s.dash,
+  }));
 }
 
 /** "#2563eb" → "rgba(37, 99, 235, a)"; other colour syntaxes are returned unchanged. */

@@ -67,7 +67,9 @@ export function estimateCost(c: CostInput): CostReport {
   const oracle = c.methods.includes('oracle') ? direct : 0;
   const cheap = c.methods.filter((m) => m !== 'oracle');
   let cheapestMethod: string | null = null;
-  for (const m of cheap) if (cheapestMethod === null || gradientsPerTarget[m] < gradientsPerTarget[cheapestMethod]) cheapestMethod = m;
+  for (const m of cheap)
+    if (cheapestMethod === null || gradientsPerTarget[m] < gradientsPerTarget[cheapestMethod])
+      cheapestMethod = m;
   const cheapest = cheapestMethod === null ? direct : gradientsPerTarget[cheapestMethod];
   const perTarget = Object.values(gradientsPerTarget).reduce((a, b) => a + b, 0) + oracle;
   const sourceSteps = c.sourceReused ? 0 : direct;

@@ -24,7 +24,12 @@ export interface Curve {
 }
 
 /** Every curve of `key` for the runs of the given kinds (transfer runs by default), in run order. */
-export function collectCurves(experiments: readonly ExperimentRuns[], store: MetricStore, key: string, kinds: readonly RunKind[] = ['transfer']): Curve[] {
+export function collectCurves(
+  experiments: readonly ExperimentRuns[],
+  store: MetricStore,
+  key: string,
+  kinds: readonly RunKind[] = ['transfer'],
+): Curve[] {
   const out: Curve[] = [];
   for (const e of experiments) {
     for (const r of e.runs) {
@@ -48,11 +53,19 @@ export function collectCurves(experiments: readonly ExperimentRuns[], store: Met
  * Band inputs from curves: grouped by method only (pooling the selected experiments), or by
  * experiment and method (one band per experiment's method, across its targets).
  */
-export function bandInputs(curves: readonly Curve[], pool: boolean, names?: ReadonlyMap<string, string>): BandInput[] {
+export function bandInputs(
+  curves: readonly Curve[],
+  pool: boolean,
+  names?: ReadonlyMap<string, string>,
+): BandInput[] {
   return curves.map((c) => ({ group: groupKey(c, pool, names), points: c.points }));
 }
 
-export function groupKey(c: Pick<Curve, 'method' | 'experimentId' | 'experimentName'>, pool: boolean, names?: ReadonlyMap<string, string>): string {
+export function groupKey(
+  c: Pick<Curve, 'method' | 'experimentId' | 'experimentName'>,
+  pool: boolean,
+  names?: ReadonlyMap<string, string>,
+): string {
   return pool ? c.method : `${names?.get(c.experimentId) ?? c.experimentName}\u0001${c.method}`;
 }
 

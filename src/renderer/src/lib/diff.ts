@@ -14,7 +14,11 @@ function isScalar(v: unknown): v is Scalar {
  * they are read as one choice; arrays holding objects are indexed. Empty objects and arrays are
  * kept as a value so that "none" still shows up against "some".
  */
-export function flatten(value: unknown, prefix = '', out: Map<string, Scalar> = new Map()): Map<string, Scalar> {
+export function flatten(
+  value: unknown,
+  prefix = '',
+  out: Map<string, Scalar> = new Map(),
+): Map<string, Scalar> {
   if (isScalar(value)) {
     out.set(prefix, value);
   } else if (value === undefined) {
@@ -44,7 +48,10 @@ export interface DiffRow {
  * what a reader of a comparison wants first; `showAll` returns every key. Keys keep the order in
  * which they first appear, so related settings stay together.
  */
-export function diffSettings(docs: readonly unknown[], opts: { showAll?: boolean; ignore?: readonly string[] } = {}): DiffRow[] {
+export function diffSettings(
+  docs: readonly unknown[],
+  opts: { showAll?: boolean; ignore?: readonly string[] } = {},
+): DiffRow[] {
   const flat = docs.map((d) => flatten(d));
   const paths: string[] = [];
   const seen = new Set<string>();

@@ -8,7 +8,12 @@ export interface UiError {
 }
 
 function isLabError(x: unknown): x is LabError {
-  return typeof x === 'object' && x !== null && typeof (x as LabError).message === 'string' && typeof (x as LabError).code === 'string';
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof (x as LabError).message === 'string' &&
+    typeof (x as LabError).code === 'string'
+  );
 }
 
 /**

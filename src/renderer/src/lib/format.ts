@@ -18,7 +18,8 @@ export function formatDuration(seconds: number | null | undefined): string {
  * honest when unknown.
  */
 export function formatEta(seconds: number | null | undefined): string {
-  if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return 'estimating…';
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0)
+    return 'estimating…';
   if (seconds < 5) return 'a few seconds left';
   if (seconds < 60) return `about ${Math.ceil(seconds / 5) * 5} s left`;
   if (seconds < 3600) return `about ${Math.round(seconds / 60)} min left`;
@@ -34,7 +35,12 @@ export function formatPercent(x: number | null | undefined, digits = 1): string 
 }
 
 /** "87.3 ± 1.2" in percentage points; the ± part is left off for a single value. */
-export function formatMeanStd(mean: number | null | undefined, std: number | null | undefined, n = 2, digits = 1): string {
+export function formatMeanStd(
+  mean: number | null | undefined,
+  std: number | null | undefined,
+  n = 2,
+  digits = 1,
+): string {
   if (mean === null || mean === undefined || !Number.isFinite(mean)) return '—';
   const m = (mean * 100).toFixed(digits);
   if (n < 2 || std === null || std === undefined || !Number.isFinite(std)) return `${m}%`;

@@ -49,7 +49,8 @@ export class MetricStore {
 
   keys(runId?: string): string[] {
     const out = new Set<string>();
-    const runs = runId === undefined ? [...this.byRun.values()] : [this.byRun.get(runId)].filter((x) => x !== undefined);
+    const runs =
+      runId === undefined ? [...this.byRun.values()] : [this.byRun.get(runId)].filter((x) => x !== undefined);
     for (const keys of runs) for (const k of keys.keys()) out.add(k);
     return [...out].sort();
   }

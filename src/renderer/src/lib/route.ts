@@ -11,7 +11,15 @@ export interface Route {
   query: Record<string, string>;
 }
 
-const NAMES: Record<string, RouteName> = { '': 'home', new: 'new', run: 'run', history: 'history', compare: 'compare', bundles: 'bundles', library: 'library' };
+const NAMES: Record<string, RouteName> = {
+  '': 'home',
+  new: 'new',
+  run: 'run',
+  history: 'history',
+  compare: 'compare',
+  bundles: 'bundles',
+  library: 'library',
+};
 
 export function parseHash(hash: string): Route {
   const h = hash.replace(/^#/, '');
@@ -21,11 +29,16 @@ export function parseHash(hash: string): Route {
   if (q >= 0) for (const [k, v] of new URLSearchParams(h.slice(q + 1))) query[k] = v;
   const [head = '', id = null, ...rest] = path.split('/');
   const name = NAMES[head];
-  if (!name || rest.length || (name === 'run') !== (id !== null)) return { name: 'not-found', id: null, query };
+  if (!name || rest.length || (name === 'run') !== (id !== null))
+    return { name: 'not-found', id: null, query };
   return { name, id: id ? decodeURIComponent(id) : null, query };
 }
 
-export function formatHash(name: Exclude<RouteName, 'not-found'>, id: string | null = null, query: Record<string, string | undefined> = {}): string {
+export function formatHash(
+  name: Exclude<RouteName, 'not-found'>,
+  id: string | null = null,
+  query: Record<string, string | undefined> = {},
+): string {
   const head = name === 'home' ? '' : name;
   let s = `#/${head}${id !== null ? `/${encodeURIComponent(id)}` : ''}`;
   const q = new URLSearchParams();

@@ -1,7 +1,14 @@
 import type { RunRecord, RunStatus } from '../../../shared/lab-api.js';
 
 /** Worst first: an experiment shows the worst state of its runs (the store derives it the same way). */
-export const STATUS_ORDER: readonly RunStatus[] = ['running', 'queued', 'failed', 'interrupted', 'cancelled', 'done'];
+export const STATUS_ORDER: readonly RunStatus[] = [
+  'running',
+  'queued',
+  'failed',
+  'interrupted',
+  'cancelled',
+  'done',
+];
 
 export const STATUS_LABELS: Record<RunStatus, string> = {
   running: 'running',
@@ -44,7 +51,14 @@ export function aggregateStatus(statuses: readonly RunStatus[]): RunStatus | nul
 }
 
 export function statusCounts(runs: readonly { status: RunStatus }[]): Record<RunStatus, number> {
-  const c: Record<RunStatus, number> = { running: 0, queued: 0, failed: 0, interrupted: 0, cancelled: 0, done: 0 };
+  const c: Record<RunStatus, number> = {
+    running: 0,
+    queued: 0,
+    failed: 0,
+    interrupted: 0,
+    cancelled: 0,
+    done: 0,
+  };
   for (const r of runs) c[r.status]++;
   return c;
 }
@@ -65,7 +79,9 @@ export function runGroup(run: Pick<RunRecord, 'kind' | 'method' | 'phase'>): str
 }
 
 /** 'transfer:0:gmt' → "GMT · target 1 (seed 102)". */
-export function phaseLabel(run: Pick<RunRecord, 'kind' | 'method' | 'phase' | 'targetIndex' | 'label'>): string {
+export function phaseLabel(
+  run: Pick<RunRecord, 'kind' | 'method' | 'phase' | 'targetIndex' | 'label'>,
+): string {
   const tgt = run.targetIndex !== null ? `target ${run.targetIndex + 1}` : '';
   const lbl = run.label ? ` (${run.label})` : '';
   if (run.kind === 'source') return `Source training${lbl}`;
@@ -82,7 +98,10 @@ export interface LiveProgress {
  * Overall progress of an experiment as a fraction: finished runs count 1, the running ones their
  * reported share; every run weighs the same (a coarse but monotone measure).
  */
-export function experimentProgress(runs: readonly Pick<RunRecord, 'id' | 'status'>[], live: ReadonlyMap<string, LiveProgress>): number {
+export function experimentProgress(
+  runs: readonly Pick<RunRecord, 'id' | 'status'>[],
+  live: ReadonlyMap<string, LiveProgress>,
+): number {
   if (runs.length === 0) return 0;
   let sum = 0;
   for (const r of runs) {

@@ -50,7 +50,8 @@ interface RunValues {
  */
 export function runValues(run: RunRecord, curve?: readonly StepValue[]): RunValues {
   const s = run.summary as Record<string, unknown> | null;
-  const fromCurve = curve && curve.length ? { final: curve[curve.length - 1].value, best: bestPoint(curve) } : null;
+  const fromCurve =
+    curve && curve.length ? { final: curve[curve.length - 1].value, best: bestPoint(curve) } : null;
   const num = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
   const va = s && Array.isArray(s.valAccuracy) ? (s.valAccuracy as number[]) : null;
   return {
@@ -69,14 +70,23 @@ export function runValues(run: RunRecord, curve?: readonly StepValue[]): RunValu
  */
 export function summarize(
   experiments: readonly ExperimentRuns[],
-  opts: { pool: boolean; names?: ReadonlyMap<string, string>; curves?: ReadonlyMap<string, readonly StepValue[]>; kinds?: readonly RunKind[] },
+  opts: {
+    pool: boolean;
+    names?: ReadonlyMap<string, string>;
+    curves?: ReadonlyMap<string, readonly StepValue[]>;
+    kinds?: readonly RunKind[];
+  },
 ): SummaryRow[] {
   const kinds = opts.kinds ?? ['transfer', 'source', 'target'];
   const groups = new Map<string, { kind: RunKind; runs: RunRecord[] }>();
   for (const e of experiments) {
     for (const r of e.runs) {
       if (!kinds.includes(r.kind)) continue;
-      const g = groupKey({ method: runGroup(r), experimentId: e.id, experimentName: e.name }, opts.pool, opts.names);
+      const g = groupKey(
+        { method: runGroup(r), experimentId: e.id, experimentName: e.name },
+        opts.pool,
+        opts.names,
+      );
       let entry = groups.get(g);
       if (!entry) groups.set(g, (entry = { kind: r.kind, runs: [] }));
       entry.runs.push(r);
@@ -101,6 +111,11 @@ export function summarize(
   const kindRank = (k: RunKind): number => (k === 'transfer' ? 0 : k === 'source' ? 1 : 2);
   const method = (g: string): string => g.slice(g.indexOf('\u0001') + 1);
   const exp = (g: string): string => (g.includes('\u0001') ? g.slice(0, g.indexOf('\u0001')) : '');
-  rows.sort((a, b) => kindRank(a.kind) - kindRank(b.kind) || compareMethods(method(a.group), method(b.group)) || exp(a.group).localeCompare(exp(b.group)));
+  rows.sort(
+    (a, b) =>
+      kindRank(a.kind) - kindRank(b.kind) ||
+      compareMethods(method(a.group), method(b.group)) ||
+      exp(a.group).localeCompare(exp(b.group)),
+  );
   return rows;
 }

@@ -34,7 +34,10 @@ export interface SvgChartOptions {
 }
 
 export function escapeXml(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return s.replace(
+    /[<>&"']/g,
+    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 }
 
 /** Round tick values covering [min, max] with steps of 1, 2 or 5 × 10^k, about `target` of them. */
@@ -112,47 +115,87 @@ export function renderSvgChart(series: readonly SvgSeries[], opts: SvgChartOptio
     ymax += 1;
   }
   const sx = (x: number): number => m.left + ((x - xmin) / (xmax - xmin)) * pw;
-  const sy = (y: number): number => m.top + ph - ((Math.min(Math.max(y, ymin), ymax) - ymin) / (ymax - ymin)) * ph;
+  const sy = (y: number): number =>
+    m.top + ph - ((Math.min(Math.max(y, ymin), ymax) - ymin) / (ymax - ymin)) * ph;
 
   const parts: string[] = [];
   parts.push(`<?xml version="1.0" encoding="UTF-8"?>`);
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="${escapeXml(font)}" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="${escapeXml(font)}" font-size="12">`,
+  );
   if (opts.background) parts.push(`<rect width="${W}" height="${H}" fill="${escapeXml(opts.background)}"/>`);
-  if (opts.title) parts.push(`<text x="${W / 2}" y="24" text-anchor="middle" font-size="15" font-weight="600" fill="${fg}">${escapeXml(opts.title)}</text>`);
+  if (opts.title)
+    parts.push(
+      `<text x="${W / 2}" y="24" text-anchor="middle" font-size="15" font-weight="600" fill="${fg}">${escapeXml(opts.title)}</text>`,
+    );
 
   parts.push(`<g class="grid" stroke="${grid}" stroke-width="1">`);
-  for (const v of yt) if (v >= ymin && v <= ymax) parts.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${fmt(sy(v))}" y2="${fmt(sy(v))}"/>`);
-  for (const v of xt) if (v >= xmin && v <= xmax) parts.push(`<line x1="${fmt(sx(v))}" x2="${fmt(sx(v))}" y1="${m.top}" y2="${m.top + ph}" stroke-dasharray="2 4"/>`);
+  for (const v of yt)
+    if (v >= ymin && v <= ymax)
+      parts.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${fmt(sy(v))}" y2="${fmt(sy(v))}"/>`);
+  for (const v of xt)
+    if (v >= xmin && v <= xmax)
+      parts.push(
+        `<line x1="${fmt(sx(v))}" x2="${fmt(sx(v))}" y1="${m.top}" y2="${m.top + ph}" stroke-dasharray="2 4"/>`,
+      );
   parts.push(`</g>`);
   parts.push(`<g class="axes" fill="${fg}">`);
-  for (const v of yt) if (v >= ymin && v <= ymax) parts.push(`<text x="${m.left - 8}" y="${fmt(sy(v) + 4)}" text-anchor="end">${escapeXml(yFormat(v))}</text>`);
-  for (const v of xt) if (v >= xmin && v <= xmax) parts.push(`<text x="${fmt(sx(v))}" y="${m.top + ph + 18}" text-anchor="middle">${escapeXml(xFormat(v))}</text>`);
-  parts.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${m.top + ph}" y2="${m.top + ph}" stroke="${fg}"/>`);
+  for (const v of yt)
+    if (v >= ymin && v <= ymax)
+      parts.push(
+        `<text x="${m.left - 8}" y="${fmt(sy(v) + 4)}" text-anchor="end">${escapeXml(yFormat(v))}</text>`,
+      );
+  for (const v of xt)
+    if (v >= xmin && v <= xmax)
+      parts.push(
+        `<text x="${fmt(sx(v))}" y="${m.top + ph + 18}" text-anchor="middle">${escapeXml(xFormat(v))}</text>`,
+      );
+  parts.push(
+    `<line x1="${m.left}" x2="${m.left + pw}" y1="${m.top + ph}" y2="${m.top + ph}" stroke="${fg}"/>`,
+  );
   parts.push(`<line x1="${m.left}" x2="${m.left}" y1="${m.top}" y2="${m.top + ph}" stroke="${fg}"/>`);
-  if (opts.xLabel) parts.push(`<text x="${m.left + pw / 2}" y="${m.top + ph + 38}" text-anchor="middle">${escapeXml(opts.xLabel)}</text>`);
-  if (opts.yLabel) parts.push(`<text transform="translate(16 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle">${escapeXml(opts.yLabel)}</text>`);
+  if (opts.xLabel)
+    parts.push(
+      `<text x="${m.left + pw / 2}" y="${m.top + ph + 38}" text-anchor="middle">${escapeXml(opts.xLabel)}</text>`,
+    );
+  if (opts.yLabel)
+    parts.push(
+      `<text transform="translate(16 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle">${escapeXml(opts.yLabel)}</text>`,
+    );
   parts.push(`</g>`);
-  if (empty) parts.push(`<text x="${m.left + pw / 2}" y="${m.top + ph / 2}" text-anchor="middle" fill="${fg}">no data</text>`);
+  if (empty)
+    parts.push(
+      `<text x="${m.left + pw / 2}" y="${m.top + ph / 2}" text-anchor="middle" fill="${fg}">no data</text>`,
+    );
 
   const op = opts.bandOpacity ?? 0.18;
   series.forEach((s, i) => {
     const color = escapeXml(s.color);
     parts.push(`<g class="series" data-index="${i}">`);
-    const band = (s.band ?? []).filter((b) => Number.isFinite(b.x) && Number.isFinite(b.lo) && Number.isFinite(b.hi));
+    const band = (s.band ?? []).filter(
+      (b) => Number.isFinite(b.x) && Number.isFinite(b.lo) && Number.isFinite(b.hi),
+    );
     if (band.length > 1) {
       const top = band.map((b) => `${fmt(sx(b.x))},${fmt(sy(b.hi))}`);
       const bottom = band.map((b) => `${fmt(sx(b.x))},${fmt(sy(b.lo))}`).reverse();
-      parts.push(`<path class="band" d="M${top.join('L')}L${bottom.join('L')}Z" fill="${color}" fill-opacity="${op}" stroke="none"/>`);
+      parts.push(
+        `<path class="band" d="M${top.join('L')}L${bottom.join('L')}Z" fill="${color}" fill-opacity="${op}" stroke="none"/>`,
+      );
     }
     const pts = s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
     if (pts.length > 1) {
-      parts.push(`<path class="line" d="M${pts.map((p) => `${fmt(sx(p.x))},${fmt(sy(p.y))}`).join('L')}" fill="none" stroke="${color}" stroke-width="2"${s.dash && s.dash.length ? ` stroke-dasharray="${s.dash.join(' ')}"` : ''}/>`);
+      parts.push(
+        `<path class="line" d="M${pts.map((p) => `${fmt(sx(p.x))},${fmt(sy(p.y))}`).join('L')}" fill="none" stroke="${color}" stroke-width="2"${s.dash && s.dash.length ? ` stroke-dasharray="${s.dash.join(' ')}"` : ''}/>`,
+      );
     }
-    for (const p of pts) parts.push(`<circle cx="${fmt(sx(p.x))}" cy="${fmt(sy(p.y))}" r="2.5" fill="${color}"/>`);
+    for (const p of pts)
+      parts.push(`<circle cx="${fmt(sx(p.x))}" cy="${fmt(sy(p.y))}" r="2.5" fill="${color}"/>`);
     if (s.marker && Number.isFinite(s.marker.x) && Number.isFinite(s.marker.y)) {
       const cx = sx(s.marker.x);
       const cy = sy(s.marker.y);
-      parts.push(`<path class="marker" d="M${fmt(cx)},${fmt(cy - 7)}L${fmt(cx + 6)},${fmt(cy + 4)}L${fmt(cx - 6)},${fmt(cy + 4)}Z" fill="${color}" stroke="${fg}" stroke-width="0.8"><title>best: ${escapeXml(s.label)} at ${escapeXml(xFormat(s.marker.x))}</title></path>`);
+      parts.push(
+        `<path class="marker" d="M${fmt(cx)},${fmt(cy - 7)}L${fmt(cx + 6)},${fmt(cy + 4)}L${fmt(cx - 6)},${fmt(cy + 4)}Z" fill="${color}" stroke="${fg}" stroke-width="0.8"><title>best: ${escapeXml(s.label)} at ${escapeXml(xFormat(s.marker.x))}</title></path>`,
+      );
     }
     parts.push(`</g>`);
   });
@@ -163,7 +206,9 @@ export function renderSvgChart(series: readonly SvgSeries[], opts: SvgChartOptio
     const x = m.left + (i % 4) * colW;
     const y = m.top + ph + 58 + Math.floor(i / 4) * 20;
     const dash = s.dash && s.dash.length ? ` stroke-dasharray="${s.dash.join(' ')}"` : '';
-    parts.push(`<g class="legend"><line x1="${fmt(x)}" x2="${fmt(x + 16)}" y1="${y - 4}" y2="${y - 4}" stroke="${escapeXml(s.color)}" stroke-width="3"${dash}/><text x="${fmt(x + 22)}" y="${y}" fill="${fg}">${escapeXml(s.label)}</text></g>`);
+    parts.push(
+      `<g class="legend"><line x1="${fmt(x)}" x2="${fmt(x + 16)}" y1="${y - 4}" y2="${y - 4}" stroke="${escapeXml(s.color)}" stroke-width="3"${dash}/><text x="${fmt(x + 22)}" y="${y}" fill="${fg}">${escapeXml(s.label)}</text></g>`,
+    );
   });
   parts.push(`</svg>`);
   return `${parts.join('\n')}\n`;

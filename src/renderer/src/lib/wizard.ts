@@ -1,4 +1,12 @@
-import type { ArchSpec, DatasetSpec, ExperimentSpec, InitSpec, LayerSpec, MethodName, TrainSpec } from '../../../core/spec.js';
+import type {
+  ArchSpec,
+  DatasetSpec,
+  ExperimentSpec,
+  InitSpec,
+  LayerSpec,
+  MethodName,
+  TrainSpec,
+} from '../../../core/spec.js';
 
 /**
  * The new-experiment wizard's form state, its validation per step and the spec it builds. Field
@@ -87,9 +95,24 @@ export interface PresetInfo {
 }
 
 export const PRESETS: readonly PresetInfo[] = [
-  { id: 'quick', title: 'Quick demo (bundled data)', description: 'Bundled Fashion-MNIST subset, MLP 256, 2 epochs on 2,000 images, T = 5, all four methods. Under a minute on a laptop.' },
-  { id: 'paper-mlp', title: 'Paper: 2-MLP on Fashion-MNIST', description: "Debian's full Fashion-MNIST, hidden 4096, SGD lr 0.01 momentum 0.9, 10 epochs, batch 128, T = 10 cosine (the paper's MNIST setting)." },
-  { id: 'conv8-cifar10', title: 'Conv8 on CIFAR-10 (your files)', description: 'Conv8, lr 0.05, wd 1e-4, cosine lr, 60 epochs, T = 30, 2 gradient batches. Point it at your CIFAR-10 folder.' },
+  {
+    id: 'quick',
+    title: 'Quick demo (bundled data)',
+    description:
+      'Bundled Fashion-MNIST subset, MLP 256, 2 epochs on 2,000 images, T = 5, all four methods. Under a minute on a laptop.',
+  },
+  {
+    id: 'paper-mlp',
+    title: 'Paper: 2-MLP on Fashion-MNIST',
+    description:
+      "Debian's full Fashion-MNIST, hidden 4096, SGD lr 0.01 momentum 0.9, 10 epochs, batch 128, T = 10 cosine (the paper's MNIST setting).",
+  },
+  {
+    id: 'conv8-cifar10',
+    title: 'Conv8 on CIFAR-10 (your files)',
+    description:
+      'Conv8, lr 0.05, wd 1e-4, cosine lr, 60 epochs, T = 30, 2 gradient batches. Point it at your CIFAR-10 folder.',
+  },
 ];
 
 function seedInit(seed: number): InitForm {
@@ -98,15 +121,40 @@ function seedInit(seed: number): InitForm {
 
 export function emptyState(): WizardState {
   return {
-    dataset: { choice: 'builtin', format: 'idx', dir: '', labelKind: 'fine', valFraction: 0.1, splitSeed: 777, trainLimit: 0, evalLimit: 0 },
+    dataset: {
+      choice: 'builtin',
+      format: 'idx',
+      dir: '',
+      labelKind: 'fine',
+      valFraction: 0.1,
+      splitSeed: 777,
+      trainLimit: 0,
+      evalLimit: 0,
+    },
     model: { arch: 'mlp', hidden: '256', width: '', layers: defaultCnnLayers() },
     source: {
       init: seedInit(101),
-      train: { epochs: 10, batchSize: 128, lr: 0.01, momentum: 0.9, weightDecay: 0, lrSchedule: 'constant', checkpoints: false },
+      train: {
+        epochs: 10,
+        batchSize: 128,
+        lr: 0.01,
+        momentum: 0.9,
+        weightDecay: 0,
+        lrSchedule: 'constant',
+        checkpoints: false,
+      },
       reuse: null,
     },
     targets: [seedInit(102)],
-    transfer: { T: 10, trajectory: 'linear', schedule: 'cosine', batchSize: 128, gradBatches: 1, methods: [...ALL_METHODS], seed: 0 },
+    transfer: {
+      T: 10,
+      trajectory: 'linear',
+      schedule: 'cosine',
+      batchSize: 128,
+      gradBatches: 1,
+      methods: [...ALL_METHODS],
+      seed: 0,
+    },
     name: '',
     tags: '',
     notes: '',
@@ -130,24 +178,76 @@ export function presetState(id: string): WizardState {
     case 'quick':
       s.dataset = { ...s.dataset, choice: 'builtin', trainLimit: 2000, evalLimit: 1000 };
       s.model = { ...s.model, arch: 'mlp', hidden: '256' };
-      s.source.train = { epochs: 2, batchSize: 128, lr: 0.02, momentum: 0.9, weightDecay: 0, lrSchedule: 'constant', checkpoints: false };
-      s.transfer = { ...s.transfer, T: 5, schedule: 'cosine', trajectory: 'linear', batchSize: 128, gradBatches: 1 };
+      s.source.train = {
+        epochs: 2,
+        batchSize: 128,
+        lr: 0.02,
+        momentum: 0.9,
+        weightDecay: 0,
+        lrSchedule: 'constant',
+        checkpoints: false,
+      };
+      s.transfer = {
+        ...s.transfer,
+        T: 5,
+        schedule: 'cosine',
+        trajectory: 'linear',
+        batchSize: 128,
+        gradBatches: 1,
+      };
       s.name = 'Quick demo';
       s.tags = 'demo';
       return s;
     case 'paper-mlp':
-      s.dataset = { ...s.dataset, choice: 'debian', format: 'idx', dir: DEBIAN_FASHION_MNIST, trainLimit: 0, evalLimit: 0 };
+      s.dataset = {
+        ...s.dataset,
+        choice: 'debian',
+        format: 'idx',
+        dir: DEBIAN_FASHION_MNIST,
+        trainLimit: 0,
+        evalLimit: 0,
+      };
       s.model = { ...s.model, arch: 'mlp', hidden: '4096' };
-      s.source.train = { epochs: 10, batchSize: 128, lr: 0.01, momentum: 0.9, weightDecay: 0, lrSchedule: 'constant', checkpoints: false };
-      s.transfer = { ...s.transfer, T: 10, schedule: 'cosine', trajectory: 'linear', batchSize: 128, gradBatches: 1 };
+      s.source.train = {
+        epochs: 10,
+        batchSize: 128,
+        lr: 0.01,
+        momentum: 0.9,
+        weightDecay: 0,
+        lrSchedule: 'constant',
+        checkpoints: false,
+      };
+      s.transfer = {
+        ...s.transfer,
+        T: 10,
+        schedule: 'cosine',
+        trajectory: 'linear',
+        batchSize: 128,
+        gradBatches: 1,
+      };
       s.name = '2-MLP on Fashion-MNIST (paper)';
       s.tags = 'paper, mlp';
       return s;
     case 'conv8-cifar10':
       s.dataset = { ...s.dataset, choice: 'files', format: 'cifar10', dir: '', trainLimit: 0, evalLimit: 0 };
       s.model = { ...s.model, arch: 'conv8', width: '' };
-      s.source.train = { epochs: 60, batchSize: 128, lr: 0.05, momentum: 0.9, weightDecay: 1e-4, lrSchedule: 'cosine', checkpoints: false };
-      s.transfer = { ...s.transfer, T: 30, schedule: 'cosine', trajectory: 'linear', batchSize: 128, gradBatches: 2 };
+      s.source.train = {
+        epochs: 60,
+        batchSize: 128,
+        lr: 0.05,
+        momentum: 0.9,
+        weightDecay: 1e-4,
+        lrSchedule: 'cosine',
+        checkpoints: false,
+      };
+      s.transfer = {
+        ...s.transfer,
+        T: 30,
+        schedule: 'cosine',
+        trajectory: 'linear',
+        batchSize: 128,
+        gradBatches: 2,
+      };
       s.name = 'Conv8 on CIFAR-10';
       s.tags = 'paper, conv8';
       return s;
@@ -166,11 +266,18 @@ export function toNumber(v: number | string | null | undefined): number {
   return Number.isFinite(n) ? n : NaN;
 }
 
-function checkNumber(errors: Errors, key: string, v: number | string, label: string, o: { int?: boolean; min?: number; max?: number; minExclusive?: boolean }): void {
+function checkNumber(
+  errors: Errors,
+  key: string,
+  v: number | string,
+  label: string,
+  o: { int?: boolean; min?: number; max?: number; minExclusive?: boolean },
+): void {
   const n = toNumber(v);
   if (!Number.isFinite(n)) errors[key] = `${label} must be a number.`;
   else if (o.int && !Number.isInteger(n)) errors[key] = `${label} must be a whole number, not ${n}.`;
-  else if (o.min !== undefined && (o.minExclusive ? n <= o.min : n < o.min)) errors[key] = `${label} must be ${o.minExclusive ? 'more than' : 'at least'} ${o.min}; it is ${n}.`;
+  else if (o.min !== undefined && (o.minExclusive ? n <= o.min : n < o.min))
+    errors[key] = `${label} must be ${o.minExclusive ? 'more than' : 'at least'} ${o.min}; it is ${n}.`;
   else if (o.max !== undefined && n > o.max) errors[key] = `${label} must be at most ${o.max}; it is ${n}.`;
 }
 
@@ -206,7 +313,14 @@ export interface ValidationContext {
 }
 
 /** `label` starts a sentence ("Target 2"), `who` sits inside one ("target 2", "the source"). */
-function checkInit(errors: Errors, key: string, init: InitForm, ctx: ValidationContext, label: string, who: string): void {
+function checkInit(
+  errors: Errors,
+  key: string,
+  init: InitForm,
+  ctx: ValidationContext,
+  label: string,
+  who: string,
+): void {
   if (init.from === 'seed') {
     checkNumber(errors, `${key}.seed`, init.seed, `${label} seed`, { int: true, min: 0, max: 2 ** 31 - 1 });
     return;
@@ -216,8 +330,11 @@ function checkInit(errors: Errors, key: string, init: InitForm, ctx: ValidationC
     return;
   }
   const c = ctx.paramChecks.get(init.paramSetId);
-  if (!c || c.state === 'checking') errors[`${key}.file`] = `Checking whether the parameter set fits the architecture…`;
-  else if (c.state !== 'fits') errors[`${key}.file`] = `This parameter set cannot be used for ${who}: ${(c.reason ?? 'it does not fit the architecture').replace(/\.$/, '')}.`;
+  if (!c || c.state === 'checking')
+    errors[`${key}.file`] = `Checking whether the parameter set fits the architecture…`;
+  else if (c.state !== 'fits')
+    errors[`${key}.file`] =
+      `This parameter set cannot be used for ${who}: ${(c.reason ?? 'it does not fit the architecture').replace(/\.$/, '')}.`;
 }
 
 export function validateLayers(layers: readonly LayerSpec[]): Errors {
@@ -229,9 +346,21 @@ export function validateLayers(layers: readonly LayerSpec[]): Errors {
     switch (l.type) {
       case 'conv':
         if (flat) errors[key] = `Layer ${i + 1}: a convolution cannot follow a flatten or dense layer.`;
-        checkNumber(errors, `${key}.filters`, l.filters, `Layer ${i + 1} filters`, { int: true, min: 1, max: 8192 });
-        checkNumber(errors, `${key}.kernel`, l.kernel ?? 3, `Layer ${i + 1} kernel`, { int: true, min: 1, max: 11 });
-        checkNumber(errors, `${key}.stride`, l.stride ?? 1, `Layer ${i + 1} stride`, { int: true, min: 1, max: 4 });
+        checkNumber(errors, `${key}.filters`, l.filters, `Layer ${i + 1} filters`, {
+          int: true,
+          min: 1,
+          max: 8192,
+        });
+        checkNumber(errors, `${key}.kernel`, l.kernel ?? 3, `Layer ${i + 1} kernel`, {
+          int: true,
+          min: 1,
+          max: 11,
+        });
+        checkNumber(errors, `${key}.stride`, l.stride ?? 1, `Layer ${i + 1} stride`, {
+          int: true,
+          min: 1,
+          max: 4,
+        });
         break;
       case 'maxpool':
         if (flat) errors[key] = `Layer ${i + 1}: pooling cannot follow a flatten or dense layer.`;
@@ -243,7 +372,11 @@ export function validateLayers(layers: readonly LayerSpec[]): Errors {
         break;
       case 'dense':
         flat = true;
-        checkNumber(errors, `${key}.units`, l.units, `Layer ${i + 1} units`, { int: true, min: 1, max: 65536 });
+        checkNumber(errors, `${key}.units`, l.units, `Layer ${i + 1} units`, {
+          int: true,
+          min: 1,
+          max: 65536,
+        });
         break;
     }
   });
@@ -255,19 +388,31 @@ export function validateStep(step: StepId, s: WizardState, ctx: ValidationContex
   const e: Errors = {};
   switch (step) {
     case 'dataset': {
-      if (s.dataset.choice === 'files' && !s.dataset.dir.trim()) e['dataset.dir'] = 'Enter the folder that holds the dataset files.';
-      else if (ctx.preview === 'error') e['dataset.dir'] = `The lab cannot use this dataset — ${ctx.previewError ?? 'it gave no reason'}`;
-      else if (ctx.preview === 'loading') e['dataset.dir'] = 'Still reading the dataset — wait for the preview.';
+      if (s.dataset.choice === 'files' && !s.dataset.dir.trim())
+        e['dataset.dir'] = 'Enter the folder that holds the dataset files.';
+      else if (ctx.preview === 'error')
+        e['dataset.dir'] = `The lab cannot use this dataset — ${ctx.previewError ?? 'it gave no reason'}`;
+      else if (ctx.preview === 'loading')
+        e['dataset.dir'] = 'Still reading the dataset — wait for the preview.';
       else if (ctx.preview !== 'ok') e['dataset.dir'] = 'Load the preview to check the dataset.';
-      checkNumber(e, 'datasetOptions.valFraction', s.dataset.valFraction, 'Validation fraction', { min: 0.001, max: 0.5 });
+      checkNumber(e, 'datasetOptions.valFraction', s.dataset.valFraction, 'Validation fraction', {
+        min: 0.001,
+        max: 0.5,
+      });
       checkNumber(e, 'datasetOptions.splitSeed', s.dataset.splitSeed, 'Split seed', { int: true, min: 0 });
-      checkNumber(e, 'datasetOptions.trainLimit', s.dataset.trainLimit, 'Training limit', { int: true, min: 0 });
+      checkNumber(e, 'datasetOptions.trainLimit', s.dataset.trainLimit, 'Training limit', {
+        int: true,
+        min: 0,
+      });
       checkNumber(e, 'evalLimit', s.dataset.evalLimit, 'Evaluation limit', { int: true, min: 0 });
       break;
     }
     case 'model': {
-      if (s.model.arch === 'mlp' && !parseWidths(s.model.hidden)) e['model.hidden'] = 'Hidden widths must be whole numbers from 1 to 65536, separated by commas (e.g. "256" or "512, 256").';
-      if (s.model.arch === 'conv8' && String(s.model.width).trim() !== '') checkNumber(e, 'model.width', s.model.width, 'Width', { int: true, min: 1, max: 512 });
+      if (s.model.arch === 'mlp' && !parseWidths(s.model.hidden))
+        e['model.hidden'] =
+          'Hidden widths must be whole numbers from 1 to 65536, separated by commas (e.g. "256" or "512, 256").';
+      if (s.model.arch === 'conv8' && String(s.model.width).trim() !== '')
+        checkNumber(e, 'model.width', s.model.width, 'Width', { int: true, min: 1, max: 512 });
       if (s.model.arch === 'cnn') Object.assign(e, validateLayers(s.model.layers));
       break;
     }
@@ -283,11 +428,15 @@ export function validateStep(step: StepId, s: WizardState, ctx: ValidationContex
     }
     case 'targets': {
       if (s.targets.length === 0) e.targets = 'Add at least one target initialisation.';
-      s.targets.forEach((t, i) => checkInit(e, `targets[${i}].init`, t, ctx, `Target ${i + 1}`, `target ${i + 1}`));
+      s.targets.forEach((t, i) =>
+        checkInit(e, `targets[${i}].init`, t, ctx, `Target ${i + 1}`, `target ${i + 1}`),
+      );
       const seen = new Map<string, number>();
       s.targets.forEach((t, i) => {
         const k = t.from === 'seed' ? `seed:${toNumber(t.seed)}` : `ps:${t.paramSetId}`;
-        if (seen.has(k)) e[`targets[${i}].init.${t.from === 'seed' ? 'seed' : 'file'}`] ??= `Target ${i + 1} repeats target ${seen.get(k)! + 1}.`;
+        if (seen.has(k))
+          e[`targets[${i}].init.${t.from === 'seed' ? 'seed' : 'file'}`] ??=
+            `Target ${i + 1} repeats target ${seen.get(k)! + 1}.`;
         else seen.set(k, i);
       });
       break;
@@ -295,11 +444,24 @@ export function validateStep(step: StepId, s: WizardState, ctx: ValidationContex
     case 'transfer': {
       const tr = s.transfer;
       checkNumber(e, 'transfer.T', tr.T, 'T', { int: true, min: 1, max: 1000 });
-      if (!e['transfer.T'] && tr.trajectory === 'actual' && toNumber(tr.T) !== toNumber(s.source.train.epochs)) {
-        e['transfer.T'] = `An actual trajectory has one checkpoint per epoch, so T must equal the source's epochs (${s.source.train.epochs}).`;
+      if (
+        !e['transfer.T'] &&
+        tr.trajectory === 'actual' &&
+        toNumber(tr.T) !== toNumber(s.source.train.epochs)
+      ) {
+        e['transfer.T'] =
+          `An actual trajectory has one checkpoint per epoch, so T must equal the source's epochs (${s.source.train.epochs}).`;
       }
-      checkNumber(e, 'transfer.batchSize', tr.batchSize, 'Gradient batch size', { int: true, min: 1, max: 65536 });
-      checkNumber(e, 'transfer.gradBatches', tr.gradBatches, 'Batches per gradient', { int: true, min: 1, max: 1000 });
+      checkNumber(e, 'transfer.batchSize', tr.batchSize, 'Gradient batch size', {
+        int: true,
+        min: 1,
+        max: 65536,
+      });
+      checkNumber(e, 'transfer.gradBatches', tr.gradBatches, 'Batches per gradient', {
+        int: true,
+        min: 1,
+        max: 1000,
+      });
       checkNumber(e, 'transfer.seed', tr.seed, 'Minibatch seed', { int: true, min: 0 });
       if (tr.methods.length === 0) e['transfer.methods'] = 'Choose at least one method.';
       break;
@@ -337,18 +499,22 @@ export function datasetSpec(s: WizardState): DatasetSpec {
   if (d.choice === 'debian') return { format: 'idx', dir: DEBIAN_FASHION_MNIST };
   const dir = d.dir.trim();
   if (d.format === 'idx') return { format: 'idx', dir };
-  return d.format === 'cifar100' ? { format: d.format, dir, labelKind: d.labelKind } : { format: d.format, dir };
+  return d.format === 'cifar100'
+    ? { format: d.format, dir, labelKind: d.labelKind }
+    : { format: d.format, dir };
 }
 
 export function archSpec(s: WizardState): ArchSpec {
   const m = s.model;
   if (m.arch === 'mlp') return { arch: 'mlp', hidden: parseWidths(m.hidden) ?? [] };
-  if (m.arch === 'conv8') return String(m.width).trim() === '' ? { arch: 'conv8' } : { arch: 'conv8', width: toNumber(m.width) };
+  if (m.arch === 'conv8')
+    return String(m.width).trim() === '' ? { arch: 'conv8' } : { arch: 'conv8', width: toNumber(m.width) };
   return { arch: 'cnn', layers: m.layers.map((l) => ({ ...l })) };
 }
 
 function initSpec(f: InitForm, ctx: BuildContext): InitSpec {
-  if (f.from === 'seed') return { seed: toNumber(f.seed), ...(f.label.trim() ? { label: f.label.trim() } : {}) };
+  if (f.from === 'seed')
+    return { seed: toNumber(f.seed), ...(f.label.trim() ? { label: f.label.trim() } : {}) };
   const file = ctx.paramFile(f.paramSetId) ?? '';
   const label = f.label.trim() || ctx.paramName(f.paramSetId) || undefined;
   return { file, ...(label ? { label } : {}) };
@@ -401,13 +567,25 @@ export function buildSpec(s: WizardState, ctx: BuildContext): ExperimentSpec {
  * Fills the source section (and the split it was trained on) from an earlier experiment's spec, so
  * the engine finds the trained source in its cache instead of training again.
  */
-export function applyTrainedSource(s: WizardState, spec: ExperimentSpec, reuse: { paramSetId: string; experimentId: string | null; label: string }, ctx: { paramSetIdForFile?(file: string): string | null } = {}): void {
+export function applyTrainedSource(
+  s: WizardState,
+  spec: ExperimentSpec,
+  reuse: { paramSetId: string; experimentId: string | null; label: string },
+  ctx: { paramSetIdForFile?(file: string): string | null } = {},
+): void {
   s.dataset.valFraction = spec.datasetOptions.valFraction;
   s.dataset.splitSeed = spec.datasetOptions.splitSeed;
   s.dataset.trainLimit = spec.datasetOptions.trainLimit;
   const init = spec.source.init;
-  if (init.seed !== undefined) s.source.init = { from: 'seed', seed: init.seed, paramSetId: '', label: init.label ?? '' };
-  else s.source.init = { from: 'paramset', seed: '', paramSetId: (init.file && ctx.paramSetIdForFile?.(init.file)) || '', label: init.label ?? '' };
+  if (init.seed !== undefined)
+    s.source.init = { from: 'seed', seed: init.seed, paramSetId: '', label: init.label ?? '' };
+  else
+    s.source.init = {
+      from: 'paramset',
+      seed: '',
+      paramSetId: (init.file && ctx.paramSetIdForFile?.(init.file)) || '',
+      label: init.label ?? '',
+    };
   const t = spec.source.train;
   s.source.train = {
     epochs: t.epochs,
