@@ -28,6 +28,8 @@ if (files.length === 0) {
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
   cwd: root,
   stdio: 'inherit',
-  env: { ...process.env, TRAJECTORY_LAB_TEST: '1' },
+  // One wasm thread unless asked: test processes start often and the CI machine is small; the
+  // threaded backend has its own test (test/core/wasm-threads.test.ts).
+  env: { TRAJECTORY_LAB_WASM_THREADS: '1', ...process.env, TRAJECTORY_LAB_TEST: '1' },
 });
 process.exit(r.status ?? 1);
