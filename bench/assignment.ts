@@ -287,7 +287,7 @@ async function restoreBackend(): Promise<void> {
 }
 
 /** A row-major float64 matrix in NumPy's .npy format (version 1.0). */
-function npy(a: Float64Array, rows: number, cols: number): Buffer {
+export function npy(a: Float64Array, rows: number, cols: number): Buffer {
   let header = `{'descr': '<f8', 'fortran_order': False, 'shape': (${rows}, ${cols}), }`;
   const unpadded = 10 + header.length + 1;
   header += ' '.repeat((64 - (unpadded % 64)) % 64) + '\n';
