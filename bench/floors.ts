@@ -25,7 +25,8 @@ import { disposeParams, type Params } from '../src/core/params.js';
 import { rng } from '../src/core/random.js';
 import { parseSpec } from '../src/core/spec.js';
 import { WeightMatcher } from '../src/core/weight-matching.js';
-import { benchMatrix, npy } from './assignment.js';
+import { benchMatrix } from './assignment.js';
+import { npy } from './npy.js';
 import { mlp, trainSteps } from './training.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -78,6 +79,7 @@ async function interleave(
       `  ${work}: ${r + 1}/${reps}  engine ${fmt(row.engine[r])}  baseline ${fmt(row.base[r])}\n`,
     );
   }
+  console.log(`  done: | ${tableLine(row).join(' | ')} |`);
   return row;
 }
 
@@ -117,7 +119,17 @@ function mlpModel(hidden: number) {
   return buildModel({ arch: 'mlp', hidden: [hidden] }, [28, 28, 1], 10);
 }
 
-export async function benchFloors(opts: { quick: boolean; reps?: number; threads?: number }): Promise<void> {
+/** Rows of the table, selectable with `--rows a,b`: all by default (the experiment only when not quick). */
+export const FLOOR_ROWS = ['assignment', 'evaluation', 'step', 'similarity', 'experiment'] as const;
+
+export async function benchFloors(opts: {
+  quick: boolean;
+  reps?: number;
+  threads?: number;
+  rows?: string[];
+}): Promise<void> {
+  const want = (r: (typeof FLOOR_ROWS)[number]): boolean =>
+    opts.rows ? opts.rows.includes(r) : r !== 'experiment' || !opts.quick;
   const reps = Math.max(3, opts.reps ?? 3);
   if (opts.threads) process.env.TRAJECTORY_LAB_WASM_THREADS = String(opts.threads);
   const info = await initBackend((process.env.TRAJECTORY_LAB_BACKEND as never) ?? 'auto');
@@ -128,36 +140,38 @@ export async function benchFloors(opts: { quick: boolean; reps?: number; threads
   const dir = mkdtempSync(join(tmpdir(), 'floors-'));
   try {
     // 1. the assignment solver's first call in a fresh process, n = 1024
-    const n = 1024;
-    const file = join(dir, 'gram.npy');
-    writeFileSync(file, npy(await benchMatrix('gradient-gram', n, 11), n, n));
-    await initBackend(info.name as never);
-    let objectives = '';
-    rows.push(
-      await interleave(
-        `exact assignment, first call in a fresh process, n=${n}`,
-        0.8,
-        reps,
-        () => {
-          const r = spawnSync(process.execPath, ['--import', 'tsx', here('./first-call.ts'), file], {
-            encoding: 'utf8',
-            cwd: ROOT,
-          });
-          const o = JSON.parse(r.stdout.trim().split('\n').pop()!) as { first: number; objective: number };
-          objectives = `JS ${o.objective}`;
-          return { s: o.first };
-        },
-        () => {
-          const o = py([here('./floors_torch.py'), 'lsa', file]) as { first: number; objective: number };
-          objectives += ` / scipy ${o.objective}`;
-          return { s: o.first };
-        },
-      ),
-    );
-    rows[rows.length - 1].note = `objectives ${objectives}`;
+    if (want('assignment')) {
+      const n = 1024;
+      const file = join(dir, 'gram.npy');
+      writeFileSync(file, npy(await benchMatrix('gradient-gram', n, 11), [n, n]));
+      await initBackend(info.name as never);
+      let objectives = '';
+      rows.push(
+        await interleave(
+          `exact assignment, first call in a fresh process, n=${n}`,
+          0.8,
+          reps,
+          () => {
+            const r = spawnSync(process.execPath, ['--import', 'tsx', here('./first-call.ts'), file], {
+              encoding: 'utf8',
+              cwd: ROOT,
+            });
+            const o = JSON.parse(r.stdout.trim().split('\n').pop()!) as { first: number; objective: number };
+            objectives = `JS ${o.objective}`;
+            return { s: o.first };
+          },
+          () => {
+            const o = py([here('./floors_torch.py'), 'lsa', file]) as { first: number; objective: number };
+            objectives += ` / scipy ${o.objective}`;
+            return { s: o.first };
+          },
+        ),
+      );
+      rows[rows.length - 1].note = `objectives ${objectives}`;
+    }
 
     // 2. one evaluation of 6,000 validation images
-    for (const hidden of [512, 4096]) {
+    for (const hidden of want('evaluation') ? [512, 4096] : []) {
       const model = mlpModel(hidden);
       const params = model.init(1);
       const split = syntheticSplit(6000, 5, evalBatchSize());
@@ -186,7 +200,7 @@ export async function benchFloors(opts: { quick: boolean; reps?: number; threads
     }
 
     // 3. a training step, 784→H→10, batch 128
-    for (const hidden of [4096, 512]) {
+    for (const hidden of want('step') ? [4096, 512] : []) {
       const model = mlp(hidden);
       const steps = opts.quick ? 10 : 30;
       rows.push(
@@ -215,7 +229,7 @@ export async function benchFloors(opts: { quick: boolean; reps?: number; threads
     }
 
     // 4. FGMT's similarity build at H=4096 (one gradient pair added to the matcher)
-    {
+    if (want('similarity')) {
       const H = opts.quick ? 2048 : 4096;
       const model = mlpModel(H);
       const grad = (seed: number): Params => {
@@ -261,7 +275,7 @@ export async function benchFloors(opts: { quick: boolean; reps?: number; threads
     }
 
     // 5. the whole experiment: npm run lab on examples/quick.json against the PyTorch pipeline
-    if (!opts.quick) rows.push(await wholeExperiment(dir, reps, torchThreads));
+    if (want('experiment')) rows.push(await wholeExperiment(dir, reps, torchThreads));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -276,15 +290,7 @@ async function wholeExperiment(dir: string, reps: number, torchThreads: string):
   const dump = (name: string, t: tf.Tensor, dtype: 'f4' | 'i8'): void => {
     const v = t.dataSync();
     const arr = dtype === 'f4' ? Float32Array.from(v) : BigInt64Array.from(Array.from(v, (x) => BigInt(x)));
-    const shape = t.shape.join(', ') + (t.shape.length === 1 ? ',' : '');
-    let header = `{'descr': '<${dtype}', 'fortran_order': False, 'shape': (${shape}), }`;
-    header += ' '.repeat((64 - ((11 + header.length) % 64)) % 64) + '\n';
-    const head = Buffer.alloc(10 + header.length);
-    head.write('\x93NUMPY', 0, 'latin1');
-    head[6] = 1;
-    head.writeUInt16LE(header.length, 8);
-    head.write(header, 10, 'latin1');
-    writeFileSync(join(dir, `${name}.npy`), Buffer.concat([head, Buffer.from(arr.buffer)]));
+    writeFileSync(join(dir, `${name}.npy`), npy(arr, t.shape));
   };
   for (const [k, s] of [
     ['train', data.train],
@@ -344,6 +350,25 @@ async function wholeExperiment(dir: string, reps: number, torchThreads: string):
   return row;
 }
 
+function tableLine(r: Row): string[] {
+  const ratios = r.engine.map((e, i) => e / r.base[i]);
+  // the similarity floor is a time, the others are ratios
+  const isTime = r.work.includes('similarity');
+  const v = isTime ? median(r.engine) : median(ratios);
+  const range = (xs: number[], f: (x: number) => string): string =>
+    `${f(median(xs))} [${f(Math.min(...xs))}–${f(Math.max(...xs))}]`;
+  return [
+    r.work,
+    range(r.engine, fmt),
+    range(r.base, fmt),
+    range(ratios, (x) => x.toFixed(2)),
+    r.floor === null ? '-' : isTime ? `≤ ${r.floor} s` : `≤ ${r.floor}`,
+    r.floor === null ? '-' : v <= r.floor ? 'yes' : 'NO',
+    range(r.loads, (x) => x.toFixed(1)),
+    String(r.engine.length),
+  ];
+}
+
 function printRows(rows: Row[], engineThreads: string, torchThreads: string): void {
   console.log(
     `\nFloors of issue 9 (engine: ${engineThreads}; baseline: PyTorch 1.13 / scipy, ${torchThreads} thread${torchThreads === '1' ? '' : 's'}; ${availableParallelism()} cores)`,
@@ -358,20 +383,7 @@ function printRows(rows: Row[], engineThreads: string, torchThreads: string): vo
     'holds',
     'load',
   ];
-  const out = rows.map((r) => {
-    const ratios = r.engine.map((e, i) => e / r.base[i]);
-    const isTime = r.floor !== null && r.floor < 1 && r.work.includes('similarity');
-    const v = isTime ? median(r.engine) : median(ratios);
-    return [
-      r.work,
-      `${fmt(median(r.engine))} [${fmt(Math.min(...r.engine))}–${fmt(Math.max(...r.engine))}]`,
-      `${fmt(median(r.base))} [${fmt(Math.min(...r.base))}–${fmt(Math.max(...r.base))}]`,
-      `${median(ratios).toFixed(2)} [${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}]`,
-      r.floor === null ? '-' : isTime ? `≤ ${r.floor} s` : `≤ ${r.floor}`,
-      r.floor === null ? '-' : v <= r.floor ? 'yes' : 'NO',
-      `${median(r.loads).toFixed(1)} [${Math.min(...r.loads).toFixed(1)}–${Math.max(...r.loads).toFixed(1)}]`,
-    ];
-  });
+  const out = rows.map(tableLine);
   console.log(`| ${head.join(' | ')} |`);
   console.log(`|${head.map(() => '---').join('|')}|`);
   for (const r of out) console.log(`| ${r.join(' | ')} |`);

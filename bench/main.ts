@@ -3,7 +3,7 @@
  * baseline measured in the same run on the same machine (scipy for assignment, PyTorch for
  * training; Debian's python3-scipy / python3-torch when installed).
  * `npm run bench -- --quick` for smaller sizes; `--only assignment|training|floors` for one part;
- * `--reps N` (≥ 3) interleaved pairs per floor; `--threads N` for both sides of the floors
+ * `--reps N` (≥ 3) interleaved pairs per floor; `--rows assignment,evaluation,step,similarity,experiment`; `--threads N` for both sides of the floors
  * (default: the wasm backend's, TRAJECTORY_LAB_WASM_THREADS or every core).
  */
 import { benchAssignment } from './assignment.js';
@@ -30,7 +30,13 @@ async function main(): Promise<void> {
   }
   if (!only || only === 'floors') {
     console.log('\n== Floors of issue 9: engine vs PyTorch/scipy, interleaved ==');
-    await benchFloors({ quick, reps: flag('--reps'), threads: flag('--threads') });
+    const rowsAt = process.argv.indexOf('--rows');
+    await benchFloors({
+      quick,
+      reps: flag('--reps'),
+      threads: flag('--threads'),
+      rows: rowsAt >= 0 ? process.argv[rowsAt + 1].split(',') : undefined,
+    });
   }
 }
 
