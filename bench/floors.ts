@@ -120,7 +120,14 @@ function mlpModel(hidden: number) {
 }
 
 /** Rows of the table, selectable with `--rows a,b`: all by default (the experiment only when not quick). */
-export const FLOOR_ROWS = ['assignment', 'evaluation', 'step', 'similarity', 'experiment'] as const;
+export const FLOOR_ROWS = [
+  'assignment',
+  'evaluation',
+  'step',
+  'similarity',
+  'experiment',
+  'threads',
+] as const;
 
 export async function benchFloors(opts: {
   quick: boolean;
@@ -129,7 +136,7 @@ export async function benchFloors(opts: {
   rows?: string[];
 }): Promise<void> {
   const want = (r: (typeof FLOOR_ROWS)[number]): boolean =>
-    opts.rows ? opts.rows.includes(r) : r !== 'experiment' || !opts.quick;
+    opts.rows ? opts.rows.includes(r) : (r !== 'experiment' && r !== 'threads') || !opts.quick;
   const reps = Math.max(3, opts.reps ?? 3);
   if (opts.threads) process.env.TRAJECTORY_LAB_WASM_THREADS = String(opts.threads);
   const info = await initBackend((process.env.TRAJECTORY_LAB_BACKEND as never) ?? 'auto');
@@ -276,6 +283,43 @@ export async function benchFloors(opts: {
 
     // 5. the whole experiment: npm run lab on examples/quick.json against the PyTorch pipeline
     if (want('experiment')) rows.push(await wholeExperiment(dir, reps, torchThreads));
+
+    // 6. what wasm threads are worth here: N threads (A) against 1 thread (B), each in a fresh process
+    if (want('threads')) {
+      const child = (threads: number): { matmul: number; step: number } => {
+        const r = spawnSync(process.execPath, ['--import', 'tsx', here('./threads-child.ts')], {
+          cwd: ROOT,
+          encoding: 'utf8',
+          env: { ...process.env, TRAJECTORY_LAB_WASM_THREADS: String(threads) },
+        });
+        if (r.status !== 0) throw new Error(`threads-child failed: ${r.stderr.trim().split('\n').pop()}`);
+        return JSON.parse(r.stdout.trim().split('\n').pop()!) as { matmul: number; step: number };
+      };
+      for (let t = 2; t <= Math.min(8, availableParallelism()); t *= 2) {
+        const pairs: { matmul: number; step: number }[][] = [];
+        const row = await interleave(
+          `wasm ${t} threads ÷ 1 thread: 1024³ matMul`,
+          null,
+          reps,
+          () => {
+            pairs.push([child(t)]);
+            return { s: pairs[pairs.length - 1][0].matmul };
+          },
+          () => {
+            pairs[pairs.length - 1].push(child(1));
+            return { s: pairs[pairs.length - 1][1].matmul };
+          },
+        );
+        rows.push(row);
+        rows.push({
+          work: `wasm ${t} threads ÷ 1 thread: training step 784→4096→10`,
+          floor: null,
+          engine: pairs.map((p) => p[0].step),
+          base: pairs.map((p) => p[1].step),
+          loads: row.loads,
+        });
+      }
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -3,8 +3,9 @@
  * baseline measured in the same run on the same machine (scipy for assignment, PyTorch for
  * training; Debian's python3-scipy / python3-torch when installed).
  * `npm run bench -- --quick` for smaller sizes; `--only assignment|training|floors` for one part;
- * `--reps N` (≥ 3) interleaved pairs per floor; `--rows assignment,evaluation,step,similarity,experiment`; `--threads N` for both sides of the floors
- * (default: the wasm backend's, TRAJECTORY_LAB_WASM_THREADS or every core).
+ * `--reps N` (≥ 3) interleaved pairs per floor; `--rows a,b` picks floors (assignment, evaluation,
+ * step, similarity, experiment, threads); `--threads N` for both sides of the floors (default: the
+ * wasm backend's, TRAJECTORY_LAB_WASM_THREADS or every core).
  */
 import { benchAssignment } from './assignment.js';
 import { benchFloors } from './floors.js';
