@@ -425,7 +425,8 @@ function printRows(rows: Row[], engineThreads: string, torchThreads: string): vo
     'ratio [min–max]',
     'floor',
     'holds',
-    'load',
+    'load [min–max]',
+    'pairs',
   ];
   const out = rows.map(tableLine);
   console.log(`| ${head.join(' | ')} |`);
