@@ -8,7 +8,7 @@ import { runExperiment } from '../core/experiment.js';
 import { buildModel } from '../core/models/index.js';
 import { disposeParams } from '../core/params.js';
 import { saveParams } from '../core/params-io.js';
-import { parseSpec, SpecError, type BackendChoice, type ExperimentSpec } from '../core/spec.js';
+import { parseSpec, SpecError, type BackendChoice, type ExperimentSpec } from '../shared/domain/index.js';
 import { defaultDataDir } from '../services/data-dir.js';
 import { acquireDataLock } from '../services/data-lock.js';
 import { startHeadless } from '../services/host/headless.js';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import type { BackendInfo } from './result.js';
-import type { BackendChoice } from './spec.js';
+import type { BackendInfo } from '../shared/domain/index.js';
+import type { BackendChoice } from '../shared/domain/index.js';
 import { registerWasmKernels } from './wasm-kernels.js';
 
 /**

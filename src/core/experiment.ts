@@ -14,8 +14,14 @@ import {
   type MethodResult,
   type TargetResult,
   type TrainedSummary,
-} from './result.js';
-import { initLabel, type ExperimentSpec, type InitSpec, type MethodName, type TrainSpec } from './spec.js';
+} from '../shared/domain/index.js';
+import {
+  initLabel,
+  type ExperimentSpec,
+  type InitSpec,
+  type MethodName,
+  type TrainSpec,
+} from '../shared/domain/index.js';
 import { trainModel } from './train.js';
 import { actualTrajectory, linearTrajectory, type Trajectory } from './trajectory.js';
 

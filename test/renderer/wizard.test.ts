@@ -16,7 +16,7 @@ import {
   type ValidationContext,
 } from '../../src/renderer/src/lib/wizard.js';
 import { estimateCost, methodGradients, trainingExamples } from '../../src/renderer/src/lib/cost.js';
-import { parseSpec } from '../../src/core/spec.js';
+import { parseSpec } from '../../src/shared/domain/index.js';
 
 const ok: ValidationContext = { preview: 'ok', paramChecks: new Map() };
 const build = {

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { basename, resolve } from 'node:path';
-import type { DatasetOptions, DatasetSpec } from '../spec.js';
+import type { DatasetOptions, DatasetSpec } from '../../shared/domain/index.js';
 import { readCifarDir } from './cifar.js';
 import { FASHION_MNIST_CLASS_NAMES, MNIST_CLASS_NAMES } from './class-names.js';
 import type { Dataset, Split } from './dataset.js';
