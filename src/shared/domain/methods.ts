@@ -27,7 +27,7 @@ const BUILTIN_METHODS = [
   {
     name: 'naive',
     label: 'Naive',
-    description: 'No permutation: adds the source’s displacement as it is. The baseline.',
+    description: 'No permutation: adds the source’s updates as they are. A lower reference, free.',
     order: 3,
     colour: '#6b7280',
     needsTrainedTarget: false,
@@ -45,7 +45,7 @@ const BUILTIN_METHODS = [
   {
     name: 'gmt',
     label: 'GMT',
-    description: 'Gradient matching along the trajectory (Algorithm 1): T(T+1) gradients per batch.',
+    description: 'Gradient matching along the trajectory (Alg. 1). Best quality; O(T²) gradients.',
     order: 0,
     colour: '#2563eb',
     needsTrainedTarget: false,
@@ -54,7 +54,7 @@ const BUILTIN_METHODS = [
   {
     name: 'fgmt',
     label: 'FGMT',
-    description: 'Fast GMT (Algorithm 2): reuses gradients, 2T per batch.',
+    description: 'Fast GMT (Alg. 2): reuses earlier gradient pairs. O(T) gradients.',
     order: 1,
     colour: '#e8590c',
     needsTrainedTarget: false,
