@@ -8,18 +8,16 @@ import { buildModel, type Model } from './models/index.js';
 import { disposeParams, type Params } from './params.js';
 import { checkParamsFit, loadParams } from './params-io.js';
 import {
-  phaseId,
   type EngineEvent,
   type ExperimentResult,
-  type MethodResult,
-  type TargetResult,
-  type TrainedSummary,
-} from '../shared/domain/index.js';
-import {
-  initLabel,
   type ExperimentSpec,
+  initLabel,
   type InitSpec,
   type MethodName,
+  type MethodResult,
+  phaseId,
+  type TargetResult,
+  type TrainedSummary,
   type TrainSpec,
 } from '../shared/domain/index.js';
 import { trainModel } from './train.js';

@@ -2,10 +2,8 @@
  * experiments.*, metrics.get and jobs.list: the history, and the life of a run (create → queue →
  * worker; cancel; resume an interrupted one without redoing finished phases; rerun as new).
  */
-import type { MethodResult } from '../../shared/domain/index.js';
-import type { MethodName } from '../../shared/domain/index.js';
+import { conflict, type MethodName, type MethodResult, notFound } from '../../shared/domain/index.js';
 import type { FinishedMethod } from '../../shared/worker-protocol.js';
-import { conflict, notFound } from '../../shared/domain/index.js';
 import { parseSpecArg } from '../spec-input.js';
 import type { HandlerTable, ServiceContext } from './context.js';
 

@@ -5,8 +5,7 @@
 import { buildModel } from '../../core/models/index.js';
 import { disposeParams, type Params } from '../../core/params.js';
 import { checkParamsFit, decodeParams, decodePoints } from '../../core/params-io.js';
-import type { ArchSpec } from '../../shared/domain/index.js';
-import { conflict, invalid as invalidArg, notFound } from '../../shared/domain/index.js';
+import { type ArchSpec, conflict, invalid as invalidArg, notFound } from '../../shared/domain/index.js';
 import { ParamSetInUseError } from '../store/index.js';
 import { parseArchArg } from '../spec-input.js';
 import type { HandlerTable, ServiceContext } from './context.js';

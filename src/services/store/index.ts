@@ -1,8 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TrainedCache } from '../../core/experiment.js';
-import type { TrainedSummary } from '../../shared/domain/index.js';
-import { notFound, type ExperimentSpec } from '../../shared/domain/index.js';
+import { type ExperimentSpec, notFound, type TrainedSummary } from '../../shared/domain/index.js';
 import {
   type DatasetRecord,
   type ExperimentDetail,

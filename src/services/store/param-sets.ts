@@ -1,6 +1,4 @@
-import type { TrainedSummary } from '../../shared/domain/index.js';
-import { parseArch, type ArchSpec } from '../../shared/domain/index.js';
-import { DomainError } from '../../shared/domain/index.js';
+import { type ArchSpec, DomainError, parseArch, type TrainedSummary } from '../../shared/domain/index.js';
 import type { ParamOrigin, ParamSetRecord } from '../../shared/lab-api.js';
 import { fromJson, newId, nowIso, toJson, type Db } from './db.js';
 import { SHA256_PATTERN } from './weights.js';

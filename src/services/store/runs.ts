@@ -1,6 +1,11 @@
-import { initLabel, needsTrainedTarget, phaseId } from '../../shared/domain/index.js';
-import type { MethodResult, TrainedSummary } from '../../shared/domain/index.js';
-import type { ExperimentSpec } from '../../shared/domain/index.js';
+import {
+  type ExperimentSpec,
+  initLabel,
+  type MethodResult,
+  needsTrainedTarget,
+  phaseId,
+  type TrainedSummary,
+} from '../../shared/domain/index.js';
 import type { RunKind, RunRecord, RunStatus } from '../../shared/lab-api.js';
 import type Database from 'better-sqlite3';
 import { fromJson, newId, toJson, type Db } from './db.js';
