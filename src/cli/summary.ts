@@ -1,4 +1,4 @@
-import { methodLabel, type ExperimentResult } from '../shared/domain/index.js';
+import type { ExperimentResult } from '../shared/domain/index.js';
 import { pct } from './progress.js';
 
 /** The table printed at the end of `lab run`: one row per target and method. */
@@ -11,7 +11,7 @@ export function summaryTable(r: ExperimentResult): string {
       if (!m) continue;
       rows.push([
         t.label,
-        methodLabel(m.method),
+        m.method,
         pct(m.valAccuracy[1]),
         pct(m.valAccuracy[m.valAccuracy.length - 1]),
         `${pct(m.valAccuracy[m.bestStep])} (${m.bestStep})`,
@@ -33,7 +33,7 @@ export function summaryTable(r: ExperimentResult): string {
       .filter((t) => t.trained)
       .map(
         (t) =>
-          `target ${t.label} trained (for Oracle): val ${pct(t.trained!.valAccuracy)}, test ${pct(t.trained!.testAccuracy)}, ${t.trained!.seconds.toFixed(1)} s`,
+          `target ${t.label} trained (Oracle): val ${pct(t.trained!.valAccuracy)}, test ${pct(t.trained!.testAccuracy)}, ${t.trained!.seconds.toFixed(1)} s`,
       ),
   ];
   return [...head, '', ...lines, '', `total ${r.seconds.toFixed(1)} s`].join('\n');
