@@ -1,11 +1,5 @@
-import { parseSpec, type ExperimentSpec } from '../../core/spec.js';
-import {
-  LabRequestError,
-  type ExperimentDetail,
-  type ExperimentSummary,
-  type ParsedArgs,
-  type RunStatus,
-} from '../../shared/lab-api.js';
+import { notFound, parseSpec, type ExperimentSpec } from '../../shared/domain/index.js';
+import type { ExperimentDetail, ExperimentSummary, ParsedArgs, RunStatus } from '../../shared/lab-api.js';
 import { likePattern, newId, nowIso, toJson, type Db } from './db.js';
 import { archLabel, datasetLabel } from './describe.js';
 import type { LogRepo } from './logs.js';
@@ -119,7 +113,7 @@ export class ExperimentRepo {
 
   private requireParamSet(id: string): void {
     if (this.db.prepare('SELECT 1 FROM param_sets WHERE id = ?').get(id) === undefined) {
-      throw new LabRequestError({ code: 'not-found', message: `parameter set ${id} not found` });
+      throw notFound(`parameter set ${id}`);
     }
   }
 
