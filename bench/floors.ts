@@ -23,7 +23,7 @@ import { evaluate, evalBatchSize } from '../src/core/evaluate.js';
 import { buildModel } from '../src/core/models/index.js';
 import { disposeParams, type Params } from '../src/core/params.js';
 import { rng } from '../src/core/random.js';
-import { parseSpec } from '../src/core/spec.js';
+import { parseSpec } from '../src/shared/domain/index.js';
 import { WeightMatcher } from '../src/core/weight-matching.js';
 import { benchMatrix } from './assignment.js';
 import { npy } from './npy.js';
