@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Split } from './data/dataset.js';
 import type { Model } from './models/model.js';
 import type { Params } from './params.js';
+import { readScalars } from './readback.js';
 import type { EvalResult } from './result.js';
 
 /**
@@ -19,14 +20,14 @@ export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): t
 /**
  * Accuracy (a fraction) and mean cross-entropy of `params` on the first `limit` examples of
  * `split` (all when limit is 0 or absent), in batches so the activations stay small. One host
- * read at the end.
+ * read at the end (asynchronous: see readback.ts).
  */
-export function evaluate(
+export async function evaluate(
   model: Model,
   params: Params,
   split: Split,
   opts: { limit?: number; batchSize?: number } = {},
-): EvalResult {
+): Promise<EvalResult> {
   const n = opts.limit && opts.limit > 0 ? Math.min(opts.limit, split.n) : split.n;
   if (n === 0) return { accuracy: NaN, loss: NaN };
   const bs = Math.max(1, opts.batchSize ?? 1000);
@@ -49,9 +50,12 @@ export function evaluate(
     correct = c;
     lossSum = l;
   }
-  const both = tf.stack([correct, lossSum]);
-  const [hits, loss] = both.dataSync();
-  tf.dispose([both, correct, lossSum]);
+  let hits: number, loss: number;
+  try {
+    [hits, loss] = await readScalars([correct, lossSum]);
+  } finally {
+    tf.dispose([correct, lossSum]);
+  }
   return { accuracy: hits / n, loss: loss / n };
 }
 
