@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -26,6 +27,7 @@ import { probeDawnReadback, summarizeAdapter } from '../../src/core/webgpu.js';
 
 process.env.MESA_SHADER_CACHE_DIR ??= join(tmpdir(), 'trajectory-lab-mesa-shader-cache');
 const REL = 1e-4;
+const ROOT = new URL('../..', import.meta.url).pathname;
 
 const unavailable: string | false = await initBackend('webgpu').then(
   () => false,
@@ -168,34 +170,54 @@ function close(a: number, b: number, rel = REL): boolean {
   return Math.abs(a - b) <= rel * Math.max(Math.abs(b), 1e-3);
 }
 
-test('a tiny experiment (all four methods) on webgpu matches cpu', needsGpu, async () => {
-  const results: Record<string, ExperimentResult> = {};
-  for (const backend of ['cpu', 'webgpu'] as const) {
-    const spec = parseSpec({ ...TINY, backend });
-    await initBackend(backend);
-    const before = tf.memory().numTensors;
-    results[backend] = await runExperiment(spec, {});
-    assert.equal(tf.memory().numTensors, before, `${backend}: the experiment leaked tensors`);
-  }
-  const { cpu, webgpu } = results;
-  assert.equal(webgpu.backend.name, 'webgpu');
-  assert.ok(webgpu.backend.adapter, 'the result names the adapter');
-  assert.ok(
-    close(webgpu.source.valLoss, cpu.source.valLoss),
-    `source val loss ${webgpu.source.valLoss} vs ${cpu.source.valLoss}`,
-  );
-  assert.equal(webgpu.source.valAccuracy, cpu.source.valAccuracy);
-  for (const name of ['naive', 'oracle', 'gmt', 'fgmt']) {
-    const w = (webgpu.targets[0].methods as Record<string, MethodResult>)[name];
-    const c = (cpu.targets[0].methods as Record<string, MethodResult>)[name];
-    assert.ok(w && c, `${name} ran on both`);
-    c.valLoss.forEach((l, t) =>
-      assert.ok(close(w.valLoss[t], l), `${name} val loss at t=${t}: ${w.valLoss[t]} vs ${l}`),
-    );
-    assert.deepEqual(w.valAccuracy, c.valAccuracy, `${name} validation accuracy curve`);
-    assert.equal(w.testAccuracy, c.testAccuracy, `${name} test accuracy`);
-  }
-});
+test(
+  `${BACKEND_ENV}=webgpu npm run lab -- run: a tiny experiment (all four methods) matches cpu`,
+  needsGpu,
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tlab-webgpu-'));
+    try {
+      const specFile = join(dir, 'tiny.json');
+      writeFileSync(specFile, JSON.stringify(TINY));
+      const cli = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli/main.ts', 'run', specFile, '--out', join(dir, 'out')],
+        {
+          cwd: ROOT,
+          encoding: 'utf8',
+          timeout: 4 * 60_000,
+          env: { ...process.env, [BACKEND_ENV]: 'webgpu' },
+        },
+      );
+      assert.equal(cli.status, 0, cli.stderr.slice(-2000));
+      const webgpu = JSON.parse(readFileSync(join(dir, 'out', 'result.json'), 'utf8')) as ExperimentResult;
+
+      await initBackend('cpu');
+      const before = tf.memory().numTensors;
+      const cpu = await runExperiment(parseSpec({ ...TINY, backend: 'cpu' }), {});
+      assert.equal(tf.memory().numTensors, before, 'cpu: the experiment leaked tensors');
+
+      assert.equal(webgpu.backend.name, 'webgpu');
+      assert.ok(webgpu.backend.adapter, 'the result names the adapter');
+      assert.ok(
+        close(webgpu.source.valLoss, cpu.source.valLoss),
+        `source val loss ${webgpu.source.valLoss} vs ${cpu.source.valLoss}`,
+      );
+      assert.equal(webgpu.source.valAccuracy, cpu.source.valAccuracy);
+      for (const name of TINY.transfer.methods) {
+        const w = (webgpu.targets[0].methods as Record<string, MethodResult>)[name];
+        const c = (cpu.targets[0].methods as Record<string, MethodResult>)[name];
+        assert.ok(w && c, `${name} ran on both`);
+        c.valLoss.forEach((l, t) =>
+          assert.ok(close(w.valLoss[t], l), `${name} val loss at t=${t}: ${w.valLoss[t]} vs ${l}`),
+        );
+        assert.deepEqual(w.valAccuracy, c.valAccuracy, `${name} validation accuracy curve`);
+        assert.equal(w.testAccuracy, c.testAccuracy, `${name} test accuracy`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 test('auto never picks a CPU emulator; asked for explicitly it is used and named', needsGpu, async () => {
   const info = await initBackend('webgpu');
@@ -225,7 +247,7 @@ test("Electron's check: Dawn maps a buffer in a child process of this executable
 test('without a Vulkan driver, webgpu is refused with the reason and auto falls through', () => {
   const run = (args: string[]) =>
     spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'backend', ...args], {
-      cwd: new URL('../..', import.meta.url).pathname,
+      cwd: ROOT,
       encoding: 'utf8',
       timeout: 60_000,
       env: {
