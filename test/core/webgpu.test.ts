@@ -296,3 +296,52 @@ test('adapters that compute on the CPU are recognised as emulators', () => {
   for (const [info, emulator] of cases)
     assert.equal(summarizeAdapter(info).emulator, emulator, JSON.stringify(info));
 });
+
+test('in Electron, a Dawn that cannot map buffers is skipped with the reason and auto goes on', () => {
+  // No Electron binary here: a stand-in executable answers the probe the way Electron's memory
+  // cage would (a refused external ArrayBuffer), or dies, as a hard failure might.
+  const dir = mkdtempSync(join(tmpdir(), 'tlab-fake-electron-'));
+  try {
+    const refuses = join(dir, 'refuses');
+    writeFileSync(
+      refuses,
+      `#!/bin/sh\nprintf '%s' '{"ok":false,"reason":"External buffers are not allowed"}'\n`,
+      { mode: 0o755 },
+    );
+    const crashes = join(dir, 'crashes');
+    writeFileSync(crashes, '#!/bin/sh\necho "Trace/breakpoint trap" >&2\nkill -TRAP $$\n', { mode: 0o755 });
+    for (const [fake, why] of [
+      [refuses, /mapping a buffer failed: External buffers are not allowed/],
+      [crashes, /the probe process was killed by SIGTRAP/],
+    ] as const) {
+      const script = `
+        Object.defineProperty(process.versions, 'electron', { value: '45.0.0' });
+        process.execPath = ${JSON.stringify(fake)};
+        const { initBackend } = await import('./src/core/backend.ts');
+        const info = await initBackend('auto');
+        console.log(JSON.stringify(info.tried));`;
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, [BACKEND_ENV]: '' },
+      });
+      assert.equal(r.status, 0, r.stderr);
+      const tried = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+        backend: string;
+        picked: boolean;
+        reason: string;
+      }[];
+      const w = tried.find((t) => t.backend === 'webgpu')!;
+      assert.equal(w.picked, false);
+      assert.match(w.reason, /electron#35801/);
+      assert.match(w.reason, why);
+      assert.ok(
+        tried.some((t) => t.picked && t.backend !== 'webgpu'),
+        JSON.stringify(tried),
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
