@@ -76,14 +76,14 @@ export async function benchGpu(opts: { quick: boolean }): Promise<void> {
   rows.push([`tfjs webgpu (${emulated ? 'CPU emulator' : 'GPU'})`, gpuSps]);
   const wasm = await initBackend('wasm');
   rows.push([
-    `tfjs wasm (${describeBackend(wasm).replace(/^backend wasm .*?\(/, '(')})`,
+    `tfjs wasm (${wasm.simd ? 'SIMD, ' : ''}${wasm.threads} thread${wasm.threads === 1 ? '' : 's'})`,
     await trainSteps(model, 1, steps),
   ]);
   const torch = torchOnSameDevice(hidden, steps, info);
   if (typeof torch === 'string') console.log(`  PyTorch baseline: ${torch}`);
   else
     rows.push([
-      `PyTorch ${torch.torch} on ${torch.device ?? 'cpu'} (${torch.threads} threads)`,
+      `PyTorch ${torch.torch} on ${torch.device ?? 'cpu'} (${torch.threads} thread${torch.threads === 1 ? '' : 's'})`,
       torch.stepsPerSec,
     ]);
   const base = typeof torch === 'string' ? undefined : torch.stepsPerSec;
