@@ -261,8 +261,8 @@ async function tryCpu(): Promise<Attempt> {
   };
 }
 
-async function tryWebgpu(allowEmulator: boolean): Promise<Attempt> {
-  const r = await initWebgpu({ allowEmulator });
+async function tryWebgpu(explicit: boolean): Promise<Attempt> {
+  const r = await initWebgpu({ explicit });
   if (!r.ok) return { skipped: r.reason };
   return {
     info: {

@@ -68,18 +68,31 @@ interface GpuLike {
 let gpu: GpuLike | null = null;
 let electronProbe: Promise<string | null> | null = null;
 
-export async function initWebgpu(opts: { allowEmulator: boolean }): Promise<WebgpuAttempt> {
+const CAGE =
+  "Electron's V8 memory cage forbids the external ArrayBuffers dawn.node returns for mapped GPU memory (electron#35801)";
+
+/**
+ * `explicit`: webgpu was asked for by name. Then a CPU emulator is accepted, and inside Electron
+ * Dawn is checked in a child process; 'auto' in Electron does not spawn that check (a packaged app
+ * whose RunAsNode fuse is off would start a second instance of itself) and passes Dawn over.
+ */
+export async function initWebgpu(opts: { explicit: boolean }): Promise<WebgpuAttempt> {
   const inElectron = typeof process !== 'undefined' && !!process.versions?.electron;
   const g = globalThis as { navigator?: { gpu?: unknown } };
   // A browser (or Electron renderer) brings its own navigator.gpu; in Node it comes from Dawn.
   if (!g.navigator?.gpu) {
+    if (inElectron && !opts.explicit)
+      return {
+        ok: false,
+        reason: `not tried in an Electron process: ${CAGE}; choose backend webgpu to check this Electron, or use tfjs-node-gpu, or \`npm run serve\` whose workers run under Node`,
+      };
     if (inElectron) {
       electronProbe ??= probeDawnReadback();
       const refused = await electronProbe;
       if (refused)
         return {
           ok: false,
-          reason: `Dawn (the \`webgpu\` package) cannot read GPU memory back in this Electron process: ${refused}. Electron's V8 memory cage forbids the external ArrayBuffers dawn.node returns (electron#35801); use tfjs-node-gpu, or run the engine with \`npm run serve\`/the CLI under Node`,
+          reason: `Dawn (the \`webgpu\` package) cannot read GPU memory back in this Electron process: ${refused}. ${CAGE}; use tfjs-node-gpu, or \`npm run serve\` whose workers run under Node`,
         };
     }
     let dawn: Record<string, unknown>;
@@ -116,7 +129,7 @@ export async function initWebgpu(opts: { allowEmulator: boolean }): Promise<Webg
         'no WebGPU adapter: Dawn found no Vulkan/Metal/D3D12 device it accepts (without a GPU on Linux, Mesa ≥ 25 lavapipe from mesa-vulkan-drivers provides one)',
     };
   const summary = summarizeAdapter(adapter.info ?? {});
-  if (summary.emulator && !opts.allowEmulator)
+  if (summary.emulator && !opts.explicit)
     return {
       ok: false,
       reason: `the only adapter is a CPU emulator (${adapterLabel(summary)}), slower than wasm; set TRAJECTORY_LAB_BACKEND=webgpu to use it anyway`,

@@ -297,7 +297,7 @@ test('adapters that compute on the CPU are recognised as emulators', () => {
     assert.equal(summarizeAdapter(info).emulator, emulator, JSON.stringify(info));
 });
 
-test('in Electron, a Dawn that cannot map buffers is skipped with the reason and auto goes on', () => {
+test('in Electron: auto passes Dawn over with the reason; asked for, a Dawn that cannot map buffers is refused', () => {
   // No Electron binary here: a stand-in executable answers the probe the way Electron's memory
   // cage would (a refused external ArrayBuffer), or dies, as a hard failure might.
   const dir = mkdtempSync(join(tmpdir(), 'tlab-fake-electron-'));
@@ -318,8 +318,9 @@ test('in Electron, a Dawn that cannot map buffers is skipped with the reason and
         Object.defineProperty(process.versions, 'electron', { value: '45.0.0' });
         process.execPath = ${JSON.stringify(fake)};
         const { initBackend } = await import('./src/core/backend.ts');
-        const info = await initBackend('auto');
-        console.log(JSON.stringify(info.tried));`;
+        const auto = await initBackend('auto');
+        const explicit = await initBackend('webgpu').then(() => 'picked', (e) => e.message);
+        console.log(JSON.stringify({ tried: auto.tried, explicit }));`;
       const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
         cwd: ROOT,
         encoding: 'utf8',
@@ -327,19 +328,19 @@ test('in Electron, a Dawn that cannot map buffers is skipped with the reason and
         env: { ...process.env, [BACKEND_ENV]: '' },
       });
       assert.equal(r.status, 0, r.stderr);
-      const tried = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
-        backend: string;
-        picked: boolean;
-        reason: string;
-      }[];
-      const w = tried.find((t) => t.backend === 'webgpu')!;
+      const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+        tried: { backend: string; picked: boolean; reason: string }[];
+        explicit: string;
+      };
+      const w = out.tried.find((t) => t.backend === 'webgpu')!;
       assert.equal(w.picked, false);
-      assert.match(w.reason, /electron#35801/);
-      assert.match(w.reason, why);
+      assert.match(w.reason, /not tried in an Electron process: .*electron#35801/);
       assert.ok(
-        tried.some((t) => t.picked && t.backend !== 'webgpu'),
-        JSON.stringify(tried),
+        out.tried.some((t) => t.picked && t.backend !== 'webgpu'),
+        JSON.stringify(out.tried),
       );
+      assert.match(out.explicit, /backend 'webgpu' is not available: .*electron#35801/);
+      assert.match(out.explicit, why);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
