@@ -15,8 +15,13 @@ import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend } from '../src/core/backend.js';
 import { runExperiment } from '../src/core/experiment.js';
 import { buildModel } from '../src/core/models/index.js';
-import type { BackendInfo, ExperimentResult, MethodResult } from '../src/core/result.js';
-import { parseSpec, type ExperimentSpec } from '../src/core/spec.js';
+import {
+  parseSpec,
+  type BackendInfo,
+  type ExperimentResult,
+  type ExperimentSpec,
+  type MethodResult,
+} from '../src/shared/domain/index.js';
 import { runTorch, trainSteps, type TorchResult } from './training.js';
 
 const f2 = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : '—');

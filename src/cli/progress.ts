@@ -1,4 +1,4 @@
-import type { EngineEvent } from '../core/result.js';
+import type { EngineEvent } from '../shared/domain/index.js';
 import { describeBackend } from '../core/backend.js';
 
 /**

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { BackendAttempt, BackendInfo } from './result.js';
-import type { BackendChoice } from './spec.js';
+import type { BackendAttempt, BackendChoice, BackendInfo } from '../shared/domain/index.js';
 import { errText, importOptional, isNotInstalled } from './optional-import.js';
 import { registerWasmKernels } from './wasm-kernels.js';
 import { adapterLabel, initWebgpu } from './webgpu.js';

@@ -4,9 +4,8 @@ import { evaluate, softmaxCrossEntropy } from './evaluate.js';
 import type { Model } from './models/model.js';
 import { cloneParams, disposeParams, type Params } from './params.js';
 import { deriveSeed, rng } from './random.js';
+import type { EvalResult, TrainSpec } from '../shared/domain/index.js';
 import { readScalars } from './readback.js';
-import type { EvalResult } from './result.js';
-import type { TrainSpec } from './spec.js';
 
 export interface TrainOptions {
   /** seed of the data order when spec.dataSeed is absent (the caller passes the init seed) */

@@ -11,8 +11,12 @@ import { runExperiment } from '../../src/core/experiment.js';
 import { buildModel, type Model } from '../../src/core/models/index.js';
 import { disposeParams } from '../../src/core/params.js';
 import { rng } from '../../src/core/random.js';
-import type { ExperimentResult, MethodResult } from '../../src/core/result.js';
-import { parseSpec, type ArchSpec } from '../../src/core/spec.js';
+import {
+  parseSpec,
+  type ArchSpec,
+  type ExperimentResult,
+  type MethodResult,
+} from '../../src/shared/domain/index.js';
 import { sgdStep } from '../../src/core/train.js';
 import { probeDawnReadback, summarizeAdapter } from '../../src/core/webgpu.js';
 
