@@ -104,12 +104,13 @@ function syntheticSplit(n: number, seed: number, batch: number): Split {
 }
 
 /** Median seconds of `reps` calls after `warmup` untimed ones: the same protocol as floors_torch.py. */
-function timed(fn: () => void, warmup: number, reps: number): number {
-  for (let i = 0; i < warmup; i++) fn();
+/** Median seconds of `fn`, awaited (readbacks are asynchronous: see src/core/readback.ts). */
+async function timed(fn: () => unknown, warmup: number, reps: number): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
   const ts: number[] = [];
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
-    fn();
+    await fn();
     ts.push((performance.now() - t0) / 1000);
   }
   return median(ts);
@@ -187,7 +188,7 @@ export async function benchFloors(opts: {
           `one evaluation of 6,000 images, 2-MLP H=${hidden}`,
           2,
           reps,
-          () => ({ s: timed(() => evaluate(model, params, split), 2, opts.quick ? 3 : 5) }),
+          async () => ({ s: await timed(() => evaluate(model, params, split), 2, opts.quick ? 3 : 5) }),
           () => ({
             s: py([
               here('./floors_torch.py'),
@@ -251,8 +252,8 @@ export async function benchFloors(opts: {
           `FGMT similarity build (addPair), H=${H}`,
           0.25,
           reps,
-          () => ({
-            s: timed(
+          async () => ({
+            s: await timed(
               () => {
                 matcher.addPair(g2, g1);
               },

@@ -5,10 +5,12 @@
  * `npm run bench -- --quick` for smaller sizes; `--only assignment|training|floors` for one part;
  * `--reps N` (≥ 3) interleaved pairs per floor; `--rows a,b` picks floors (assignment, evaluation,
  * step, similarity, experiment, threads); `--threads N` for both sides of the floors (default: the
- * wasm backend's, TRAJECTORY_LAB_WASM_THREADS or every core).
+ * wasm backend's, TRAJECTORY_LAB_WASM_THREADS or every core); `--gpu` for the webgpu backend
+ * against PyTorch on the same device (bench/gpu.ts) instead.
  */
 import { benchAssignment } from './assignment.js';
 import { benchFloors } from './floors.js';
+import { benchGpu } from './gpu.js';
 import { benchTraining } from './training.js';
 
 const quick = process.argv.includes('--quick');
@@ -21,6 +23,10 @@ const flag = (name: string): number | undefined => {
 
 async function main(): Promise<void> {
   console.log(`Trajectory Lab benchmarks (${quick ? 'quick' : 'full'}), ${new Date().toISOString()}`);
+  if (process.argv.includes('--gpu')) {
+    console.log('\n== webgpu (Dawn) vs wasm and PyTorch on the same device ==');
+    return benchGpu({ quick });
+  }
   if (!only || only === 'assignment') {
     console.log('\n== linear assignment: JS solver vs scipy.optimize.linear_sum_assignment ==');
     await benchAssignment({ quick });

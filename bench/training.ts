@@ -79,7 +79,7 @@ function syntheticSplit(n: number, seed: number): Split {
   return { x: tf.tensor4d(x, [n, ...SHAPE]), y: tf.tensor1d(y, 'int32'), n };
 }
 
-function syntheticData(steps: number): Dataset {
+export function syntheticData(steps: number): Dataset {
   const train = syntheticSplit(BATCH * steps, 1);
   const val = syntheticSplit(BATCH, 2);
   return {
@@ -253,8 +253,10 @@ function convKernels(batch: number, reps: number, withFilterGrad: boolean): Reco
   return out;
 }
 
-interface TorchResult {
+export interface TorchResult {
   torch: string;
+  /** "cpu" or the CUDA device's name */
+  device?: string;
   threads: number;
   stepsPerSec: number;
   forwardMs: number;
@@ -263,14 +265,14 @@ interface TorchResult {
   matmul1024Ms: number;
 }
 
-function runTorch(threads: number, steps: number): TorchResult | string {
+export function runTorch(threads: number, steps: number, extra: string[] = []): TorchResult | string {
   if (!existsSync(PYTHON)) return `${PYTHON} not found`;
   const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.status !== 0)
     return `PyTorch is not importable by ${PYTHON} (${(probe.stderr || '').trim().split('\n').pop()})`;
   const res = spawnSync(
     PYTHON,
-    [SCRIPT, '--threads', String(threads), '--steps', String(steps), '--hidden', String(HIDDEN)],
+    [SCRIPT, '--threads', String(threads), '--steps', String(steps), '--hidden', String(HIDDEN), ...extra],
     {
       encoding: 'utf8',
       timeout: 600_000,

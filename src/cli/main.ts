@@ -2,7 +2,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { initBackend } from '../core/backend.js';
+import { formatBackendReport, initBackend } from '../core/backend.js';
 import { previewDataset } from '../core/data/load.js';
 import { runExperiment } from '../core/experiment.js';
 import { buildModel } from '../core/models/index.js';
@@ -29,7 +29,7 @@ const USAGE = `Trajectory Lab — learning transfer (${listMethods()
   .join(', ')})
 
 usage:
-  npm run lab -- run <spec.json> --out <dir> [--backend auto|tensorflow|wasm|cpu] [--db <dataDir>]
+  npm run lab -- run <spec.json> --out <dir> [--backend auto|tensorflow|webgpu|wasm|cpu] [--db <dataDir>]
       run one experiment: train the source, train targets where a method needs them, transfer with every
       method; prints progress and a summary, writes <dir>/result.json. With --db, the run is
       also recorded in the lab's store in <dataDir> (the lab's data folder; "default" = the
@@ -42,8 +42,9 @@ usage:
       write a seeded initialisation of the spec's model (for "init": { "file": … })
   npm run lab -- check <spec.json>
       validate a spec and print it with every default filled in
-  npm run lab -- backend [--backend …]
-      print the TensorFlow.js backend that would be used
+  npm run lab -- backend [--backend …] [--json]
+      try the backends in order and print each with the reason it was or was not picked
+      (auto: tensorflow-gpu, webgpu on a real GPU, tensorflow, wasm, cpu), then the one in use
 
 environment: TRAJECTORY_LAB_BACKEND picks the backend when the spec says "auto";
 TRAJECTORY_LAB_WASM_THREADS sets the wasm backend's threads (default: every core, at most 8);
@@ -96,6 +97,7 @@ async function main(argv: string[]): Promise<number> {
       host: { type: 'string' },
       concurrency: { type: 'string' },
       'allow-remote': { type: 'boolean' },
+      json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -180,7 +182,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'backend': {
       const info = await initBackend((values.backend ?? 'auto') as BackendChoice);
-      process.stdout.write(JSON.stringify(info, null, 2) + '\n');
+      process.stdout.write((values.json ? JSON.stringify(info, null, 2) : formatBackendReport(info)) + '\n');
       return 0;
     }
     case 'serve':

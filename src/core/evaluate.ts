@@ -3,6 +3,7 @@ import type { Split } from './data/dataset.js';
 import type { Model } from './models/model.js';
 import type { Params } from './params.js';
 import type { EvalResult } from '../shared/domain/index.js';
+import { readScalars } from './readback.js';
 
 /**
  * Mean softmax cross-entropy of logits [n, classes] against int32 labels [n], as PyTorch's
@@ -30,14 +31,14 @@ export function evalBatchSize(backend: string = tf.getBackend()): number {
  * `split` (all when limit is 0 or absent). Uses the split's ready batches when it has them (the
  * loader makes them), so nothing is sliced per call; otherwise gathers rows of the split.
  * Per batch: one forward pass, then only the hit count and the loss sum stay on the backend; one
- * host read of two numbers at the end.
+ * host read of two numbers at the end (asynchronous: see readback.ts).
  */
-export function evaluate(
+export async function evaluate(
   model: Model,
   params: Params,
   split: Split,
   opts: { limit?: number; batchSize?: number } = {},
-): EvalResult {
+): Promise<EvalResult> {
   const n = opts.limit && opts.limit > 0 ? Math.min(opts.limit, split.n) : split.n;
   if (n === 0) return { accuracy: NaN, loss: NaN };
   let correct: tf.Tensor = tf.scalar(0);
@@ -56,9 +57,12 @@ export function evaluate(
     correct = c;
     lossSum = l;
   }
-  const both = tf.stack([correct, lossSum]);
-  const [hits, loss] = both.dataSync();
-  tf.dispose([both, correct, lossSum]);
+  let hits: number, loss: number;
+  try {
+    [hits, loss] = await readScalars([correct, lossSum]);
+  } finally {
+    tf.dispose([correct, lossSum]);
+  }
   return { accuracy: hits / n, loss: loss / n };
 }
 

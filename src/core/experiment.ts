@@ -138,7 +138,7 @@ export async function runExperiment(
       const target: TargetResult = {
         label,
         init,
-        initial: evaluate(model, theta20, data.validation, { limit: spec.evalLimit }),
+        initial: await evaluate(model, theta20, data.validation, { limit: spec.evalLimit }),
         methods: {},
       };
       let trained: Params | undefined;
@@ -340,12 +340,12 @@ async function trainedOrCached(
   const points = train.checkpoints ? [theta0, ...res.checkpoints] : [theta0, res.final];
   if (train.checkpoints) disposeParams(res.final);
   const final = points[points.length - 1];
-  const val = evaluate(model, final, data.validation);
+  const val = await evaluate(model, final, data.validation);
   const summary: TrainedSummary = {
     label,
     valAccuracy: val.accuracy,
     valLoss: val.loss,
-    testAccuracy: evaluate(model, final, data.test).accuracy,
+    testAccuracy: (await evaluate(model, final, data.test)).accuracy,
     seconds: res.seconds,
   };
   emit({ type: 'phase', phase, state: 'done', seconds: res.seconds });

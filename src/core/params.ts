@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { readScalars } from './readback.js';
 
 /**
  * A network's parameters: named tensors in tfjs layouts (dense kernel [in, out], conv kernel
@@ -49,10 +50,15 @@ export function paramCount(p: Params): number {
 }
 
 /** Squared L2 distance, summed over every parameter; used by tests and diagnostics. */
-export function sqDistance(a: Params, b: Params): number {
-  return tf.tidy(() => {
-    let s = tf.scalar(0);
-    for (const k of Object.keys(a)) s = s.add(tf.sum(tf.square(tf.sub(a[k], b[k]))));
-    return s.dataSync()[0];
+export async function sqDistance(a: Params, b: Params): Promise<number> {
+  const s = tf.tidy(() => {
+    let sum = tf.scalar(0);
+    for (const k of Object.keys(a)) sum = sum.add(tf.sum(tf.square(tf.sub(a[k], b[k]))));
+    return sum;
   });
+  try {
+    return (await readScalars([s]))[0];
+  } finally {
+    s.dispose();
+  }
 }
