@@ -65,6 +65,8 @@ export const X_AXIS_LABELS: Record<XAxisKind, string> = {
   seconds: 'seconds since the method started',
 };
 
+export const X_SHORT: Record<XAxisKind, string> = { t: 't', gradients: 'gradients', seconds: 'time' };
+
 /** Parses `?x=` from a URL; anything unknown is the default t. */
 export function parseXAxis(v: string | undefined): XAxisKind {
   return v === 'gradients' || v === 'seconds' ? v : 't';
