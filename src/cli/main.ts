@@ -105,20 +105,8 @@ async function makeOutDir(out: string): Promise<void> {
   }
 }
 
-function parseArgsOrUsage<T extends Parameters<typeof parseArgs>[0]>(
-  config: T,
-): ReturnType<typeof parseArgs<T>> {
-  try {
-    return parseArgs(config);
-  } catch (e) {
-    if (String((e as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS'))
-      throw new UsageError((e as Error).message);
-    throw e;
-  }
-}
-
-async function main(argv: string[]): Promise<number> {
-  const parsed = parseArgsOrUsage({
+function parseCommandLine(argv: string[]) {
+  return parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
@@ -134,6 +122,18 @@ async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h' },
     },
   });
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseCommandLine>;
+  try {
+    parsed = parseCommandLine(argv);
+  } catch (e) {
+    if (String((e as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS'))
+      throw new UsageError((e as Error).message);
+    throw e;
+  }
+
   const values = parsed.values;
   // The command is the first positional, so `lab --help`, `lab -h` and `lab run --help` all work.
   const [command, ...positionals] = parsed.positionals;

@@ -23,10 +23,15 @@ export function stableJson(v: unknown): string {
   return JSON.stringify(v);
 }
 
-export function runIdentity(
-  spec: Spec,
-  run: Pick<RunRecord, 'kind' | 'method' | 'targetIndex'>,
-): string | null {
+/** Per spec, the parts of every key that do not depend on the run (computed once per spec). */
+const keyParts = new WeakMap<
+  object,
+  { source: string; target: (string | null)[]; transfer: (string | null)[] }
+>();
+
+function partsOf(spec: Spec): { source: string; target: (string | null)[]; transfer: (string | null)[] } {
+  let p = keyParts.get(spec);
+  if (p) return p;
   const base = {
     dataset: spec.dataset,
     options: spec.datasetOptions,
@@ -35,13 +40,29 @@ export function runIdentity(
   };
   const train = spec.source.train;
   const source = stableJson({ ...base, init: spec.source.init, train });
-  if (run.kind === 'source') return `source:${source}`;
-  const target = run.targetIndex !== null ? spec.targets[run.targetIndex]?.init : undefined;
-  if (!target) return null;
-  const { label: _l, ...init } = target as typeof target & { label?: string };
-  if (run.kind === 'target') return `target:${stableJson({ ...base, init, train })}`;
   const { methods: _m, ...transfer } = spec.transfer;
-  return `transfer:${stableJson({ source, init, transfer, method: run.method })}`;
+  const inits = spec.targets.map((t) => {
+    const { label: _l, ...init } = t.init as typeof t.init & { label?: string };
+    return init;
+  });
+  p = {
+    source,
+    target: inits.map((init) => stableJson({ ...base, init, train })),
+    transfer: inits.map((init) => stableJson({ source, init, transfer })),
+  };
+  keyParts.set(spec, p);
+  return p;
+}
+
+export function runIdentity(
+  spec: Spec,
+  run: Pick<RunRecord, 'kind' | 'method' | 'targetIndex'>,
+): string | null {
+  const p = partsOf(spec);
+  if (run.kind === 'source') return `source:${p.source}`;
+  if (run.targetIndex === null || run.targetIndex >= p.target.length) return null;
+  if (run.kind === 'target') return `target:${p.target[run.targetIndex]}`;
+  return `transfer:${run.method}:${p.transfer[run.targetIndex]}`;
 }
 
 export interface Deduped {
@@ -56,9 +77,11 @@ export interface Deduped {
  */
 export function dedupeRuns(experiments: readonly (ExperimentRuns & { spec: Spec })[]): Deduped {
   const keep = new Map<string, RunRecord>();
+  const keys = new Map<string, string | null>();
   for (const e of experiments)
     for (const r of e.runs) {
       const k = runIdentity(e.spec, r);
+      keys.set(r.id, k);
       if (k === null) continue;
       const prev = keep.get(k);
       if (!prev || (prev.status !== 'done' && r.status === 'done')) keep.set(k, r);
@@ -68,7 +91,7 @@ export function dedupeRuns(experiments: readonly (ExperimentRuns & { spec: Spec 
     id: e.id,
     name: e.name,
     runs: e.runs.filter((r) => {
-      const k = runIdentity(e.spec, r);
+      const k = keys.get(r.id) ?? null;
       if (k === null) return true;
       const kept = keep.get(k)!;
       if (kept.id === r.id) return true;
