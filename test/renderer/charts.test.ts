@@ -203,10 +203,10 @@ test('training chart: each directly trained target has its own hue (not only a d
     '#15803d',
     DASHES as number[][],
   );
-  const lines = s.filter((x) => !x.id.includes('\u0000'));
+  const lines = s.filter((x) => !x.id.endsWith('|train'));
   assert.equal(new Set(lines.map((x) => x.color)).size, 3, 'three distinct colours');
   assert.ok(!TARGET_COLORS.includes('#15803d'));
-  const tl = s.find((x) => x.id === 's\u0000train')!;
+  const tl = s.find((x) => x.id === 's|train')!;
   assert.deepEqual(
     tl.points.map((p) => p.x),
     [0.5, 1],

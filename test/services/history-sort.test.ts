@@ -32,7 +32,10 @@ test('history sorts by a method’s best, final or test accuracy and reports fin
     } finally {
       store.close();
     }
-    assert.equal(validateRequest('experiments.list', { sort: 'best:gmt' }).args.sort, 'best:gmt');
+    assert.equal(
+      validateRequest<'experiments.list'>('experiments.list', { sort: 'best:gmt' }).args.sort,
+      'best:gmt',
+    );
     assert.throws(() => validateRequest('experiments.list', { sort: 'best:gmt; DROP TABLE runs' }), /sort/);
   } finally {
     await cleanup();

@@ -161,7 +161,7 @@ export function trainingSeries(
     const tl = trainLoss.get(c.runId);
     if (tl && tl.points.length && tl.stepsPerEpoch > 0)
       out.push({
-        id: `${c.runId}\u0000train`,
+        id: `${c.runId}|train`,
         label: `${name} · training (per step)`,
         color,
         dash: [1, 2],
