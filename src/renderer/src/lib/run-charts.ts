@@ -7,7 +7,7 @@ type ExperimentSpec = ExperimentDetail['spec'];
 import { meanStd } from './bands.js';
 import type { ChartSeries, RefLine } from './chart-series.js';
 import type { XAxisKind } from './chart-transform.js';
-import { methodGradients } from './cost.js';
+import { gradientEvaluations } from '../../../shared/domain/index.js';
 import type { Curve } from './curves.js';
 import { groupKey } from './curves.js';
 
@@ -73,7 +73,7 @@ export function computeX(
     for (const c of curves)
       gb.set(groupKey(c, pool, names), specOf(c.experimentId)?.transfer.gradBatches ?? 1);
     const method = new Map(curves.map((c) => [groupKey(c, pool, names), c.method]));
-    return (g, step) => methodGradients(method.get(g) ?? '', step, gb.get(g) ?? 1);
+    return (g, step) => gradientEvaluations(method.get(g) ?? '', step, gb.get(g) ?? 1);
   }
   const acc = new Map<string, Map<number, number[]>>();
   for (const c of curves) {
