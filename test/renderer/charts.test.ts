@@ -291,3 +291,24 @@ test('SVG export draws reference lines (in range and legend) and a log y-axis', 
   );
   assert.match(log, /loss \(log scale\)/);
 });
+
+test('cost: an honest ratio against direct training (over 100 % when it costs more), and measured speed', async () => {
+  const { costRatio, secondsPerGradient } = await import('../../src/renderer/src/lib/cost-ratio.js');
+  // GMT at T = 1000 on a 5-epoch, 32-step-per-epoch training: 1000·1001 / 160
+  const gmt = costRatio(1000 * 1001, 160)!;
+  assert.equal(gmt.cheaper, false);
+  assert.ok(gmt.ratio > 6000);
+  assert.match(gmt.text, /costs 6,256× the training \(625,625 %\)/);
+  assert.doesNotMatch(gmt.text, /0 % saved/);
+  const fgmt = costRatio(20, 1760)!;
+  assert.equal(fgmt.cheaper, true);
+  assert.match(fgmt.text, /saves 98\.9 %/);
+  assert.equal(costRatio(10, 0), null);
+  const speed = secondsPerGradient([
+    { summary: { phases: { gradients: 2 }, gradientEvaluations: 20 } },
+    { summary: { phases: { gradients: 9 }, gradientEvaluations: 90 } },
+    { summary: { phases: {}, gradientEvaluations: 0 } },
+  ])!;
+  assert.equal(speed.samples, 2);
+  assert.ok(Math.abs(speed.seconds - 0.1) < 1e-12);
+});
