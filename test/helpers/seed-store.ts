@@ -12,7 +12,7 @@ const CEIL: Record<string, number> = { naive: 0.55, oracle: 0.8, gmt: 0.8, fgmt:
 
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 export interface SeedOptions {
@@ -119,7 +119,13 @@ export function seedStore(dataDir: string, o: SeedOptions): { ids: string[]; poi
             id: `${e.id}-source`,
             kind: 'source',
             phase: 'source',
-            summary: { label: 'seed 101', valAccuracy: srcAcc, valLoss: 0.45, testAccuracy: srcAcc - 0.01, seconds: 30 },
+            summary: {
+              label: 'seed 101',
+              valAccuracy: srcAcc,
+              valLoss: 0.45,
+              testAccuracy: srcAcc - 0.01,
+              seconds: 30,
+            },
             final: srcAcc,
             best: srcAcc,
             test: srcAcc - 0.01,
@@ -137,7 +143,13 @@ export function seedStore(dataDir: string, o: SeedOptions): { ids: string[]; poi
               targetIndex: k,
               label,
               seed: 102 + k,
-              summary: { label, valAccuracy: tgtAcc, valLoss: 0.42, testAccuracy: tgtAcc - 0.01, seconds: 30 },
+              summary: {
+                label,
+                valAccuracy: tgtAcc,
+                valLoss: 0.42,
+                testAccuracy: tgtAcc - 0.01,
+                seconds: 30,
+              },
               final: tgtAcc,
               best: tgtAcc,
               test: tgtAcc - 0.01,

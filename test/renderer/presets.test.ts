@@ -15,7 +15,8 @@ test('a UI preset that shares its name with examples/quick.json runs the same se
   const ctx = { paramFile: () => null, paramName: () => null };
   for (const p of PRESETS) {
     const spec = buildSpec(presetState(p.id), ctx);
-    const named = p.title.toLowerCase().startsWith(exampleName) || (spec.name ?? '').toLowerCase() === exampleName;
+    const named =
+      p.title.toLowerCase().startsWith(exampleName) || (spec.name ?? '').toLowerCase() === exampleName;
     if (!named) continue;
     assert.deepEqual(
       [spec.model, spec.source.train.epochs, spec.transfer.T],
