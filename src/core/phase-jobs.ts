@@ -1,0 +1,252 @@
+/**
+ * An experiment as a small DAG of phase jobs — train the source, train each Oracle target, run
+ * each method on each target — so independent phases can run in different processes (the
+ * embedded queue's worker pool, BullMQ workers on other machines) and still give exactly the
+ * numbers of runExperiment: every phase's randomness comes from the spec (init seeds, data seeds,
+ * `transfer.seed + 1000·i`), never from what ran before it, and trained parameters travel between
+ * phases through the TrainedCache as float32, bit for bit.
+ */
+import { initBackend } from './backend.js';
+import { evaluate } from './evaluate.js';
+import {
+  describeRun,
+  initialParams,
+  sourceTrainSpec,
+  sourceTrajectory,
+  targetTrainSpec,
+  trainedOrCached,
+  transferOne,
+  type ExperimentHooks,
+} from './experiment.js';
+import { loadDataset } from './data/load.js';
+import { METHODS } from './methods/index.js';
+import { buildModel } from './models/index.js';
+import { disposeParams, type Params } from './params.js';
+import {
+  phaseId,
+  type BackendInfo,
+  type EvalResult,
+  type ExperimentResult,
+  type MethodResult,
+  type TargetResult,
+  type TrainedSummary,
+} from './result.js';
+import { initLabel, type ExperimentSpec, type MethodName } from './spec.js';
+
+export type PhaseJob =
+  | { kind: 'source' }
+  | { kind: 'target'; target: number }
+  | { kind: 'transfer'; target: number; method: MethodName };
+
+export function phaseOf(job: PhaseJob): string {
+  if (job.kind === 'source') return phaseId.source;
+  if (job.kind === 'target') return phaseId.target(job.target);
+  return phaseId.transfer(job.target, job.method);
+}
+
+export interface PlannedPhase {
+  phase: string;
+  job: PhaseJob;
+  /** phases of the same experiment that must be done first */
+  after: string[];
+}
+
+/**
+ * The phase jobs still to run. The source job always runs (a cache hit on resume) because it also
+ * measures what every result needs: the data, the model, each target's initial accuracy.
+ */
+export function planPhases(
+  spec: ExperimentSpec,
+  finished: (target: number, method: MethodName) => boolean = () => false,
+): PlannedPhase[] {
+  const plan: PlannedPhase[] = [{ phase: phaseId.source, job: { kind: 'source' }, after: [] }];
+  spec.targets.forEach((_, i) => {
+    const open = spec.transfer.methods.filter((m) => !finished(i, m));
+    const needsTrained = open.some((m) => METHODS[m].needsTrainedTarget);
+    if (needsTrained) plan.push({ phase: phaseId.target(i), job: { kind: 'target', target: i }, after: [] });
+    for (const m of open)
+      plan.push({
+        phase: phaseId.transfer(i, m),
+        job: { kind: 'transfer', target: i, method: m },
+        after: [phaseId.source, ...(METHODS[m].needsTrainedTarget ? [phaseId.target(i)] : [])],
+      });
+  });
+  return plan;
+}
+
+/** What one phase job hands back: enough to assemble the experiment's result with the others. */
+export interface PhaseOutput {
+  phase: string;
+  backend: BackendInfo;
+  seconds: number;
+  /** the source job: the data, the model, the source and each target's initial evaluation */
+  run?: Pick<ExperimentResult, 'dataset' | 'model'> & { source: TrainedSummary; initial: EvalResult[] };
+  /** a target job: the target trained directly */
+  trained?: { target: number; summary: TrainedSummary };
+  /** a transfer job */
+  method?: { target: number; result: MethodResult };
+}
+
+/**
+ * Loads trained parameters another phase job produced. Its events are not this phase's (the
+ * phase it loads is recorded already), so they are dropped; a cache miss trains again silently,
+ * which gives the same parameters.
+ */
+function quietly(hooks: ExperimentHooks): ExperimentHooks {
+  return { ...hooks, onEvent: undefined };
+}
+
+export async function runPhase(
+  spec: ExperimentSpec,
+  job: PhaseJob,
+  hooks: ExperimentHooks = {},
+): Promise<PhaseOutput> {
+  const t0 = performance.now();
+  const phase = phaseOf(job);
+  const backend = await initBackend(spec.backend);
+  hooks.onEvent?.({ type: 'backend', backend });
+  const data = await loadDataset(spec.dataset, spec.datasetOptions);
+  const owned: Params[] = [];
+  try {
+    const model = buildModel(spec.model, data.inputShape, data.classes);
+    const out: PhaseOutput = { phase, backend, seconds: 0 };
+    if (job.kind === 'source') {
+      const src = await trainedOrCached(
+        model,
+        data,
+        spec,
+        spec.source.init,
+        sourceTrainSpec(spec),
+        'source',
+        phaseId.source,
+        hooks,
+      );
+      owned.push(...src.points);
+      const initial: EvalResult[] = [];
+      for (const t of spec.targets) {
+        const { params } = await initialParams(model, t.init);
+        initial.push(evaluate(model, params, data.validation, { limit: spec.evalLimit }));
+        disposeParams(params);
+      }
+      out.run = { ...describeRun(data, model), source: src.summary, initial };
+    } else if (job.kind === 'target') {
+      const { init } = spec.targets[job.target]!;
+      const tr = await trainedOrCached(
+        model,
+        data,
+        spec,
+        init,
+        targetTrainSpec(spec, init),
+        'target',
+        phaseId.target(job.target),
+        hooks,
+      );
+      owned.push(...tr.points);
+      out.trained = { target: job.target, summary: tr.summary };
+    } else {
+      const i = job.target;
+      const { init } = spec.targets[i]!;
+      const src = await trainedOrCached(
+        model,
+        data,
+        spec,
+        spec.source.init,
+        sourceTrainSpec(spec),
+        'source',
+        phaseId.source,
+        quietly(hooks),
+      );
+      owned.push(...src.points);
+      const trajectory = sourceTrajectory(spec, src.points);
+      let trained: Params | undefined;
+      let trainedSummary: TrainedSummary | undefined;
+      if (METHODS[job.method].needsTrainedTarget) {
+        const tr = await trainedOrCached(
+          model,
+          data,
+          spec,
+          init,
+          targetTrainSpec(spec, init),
+          'target',
+          phaseId.target(i),
+          quietly(hooks),
+        );
+        owned.push(...tr.points);
+        trained = tr.points[tr.points.length - 1];
+        trainedSummary = tr.summary;
+      }
+      const { params: theta20 } = await initialParams(model, init);
+      try {
+        const result = await transferOne(
+          model,
+          data,
+          spec,
+          trajectory,
+          theta20,
+          trained,
+          i,
+          job.method,
+          trainedSummary,
+          hooks,
+        );
+        out.method = { target: i, result };
+      } finally {
+        disposeParams(theta20);
+      }
+    }
+    out.seconds = (performance.now() - t0) / 1000;
+    return out;
+  } finally {
+    for (const p of owned) disposeParams(p);
+    data.dispose();
+  }
+}
+
+/**
+ * The experiment's result from its phases' outputs (and the method results of an earlier attempt,
+ * on resume): the same document runExperiment returns.
+ */
+export function assembleResult(
+  spec: ExperimentSpec,
+  outputs: readonly PhaseOutput[],
+  o: {
+    finished?: (target: number, method: MethodName) => MethodResult | undefined;
+    startedAt: Date;
+    finishedAt?: Date;
+  },
+): ExperimentResult {
+  const src = outputs.find((x) => x.run);
+  if (!src?.run) throw new Error('the source phase has not reported');
+  const run = src.run;
+  const targets: TargetResult[] = spec.targets.map((t, i) => {
+    const target: TargetResult = {
+      label: initLabel(t.init),
+      init: t.init,
+      initial: run.initial[i]!,
+      methods: {},
+    };
+    const trained = outputs.find((x) => x.trained?.target === i)?.trained;
+    if (trained) target.trained = trained.summary;
+    for (const m of spec.transfer.methods) {
+      const r =
+        outputs.find((x) => x.method?.target === i && x.method.result.method === m)?.method?.result ??
+        o.finished?.(i, m);
+      if (!r) throw new Error(`${phaseId.transfer(i, m)} has not reported`);
+      target.methods[m] = r;
+    }
+    return target;
+  });
+  const finishedAt = o.finishedAt ?? new Date();
+  return {
+    formatVersion: 1,
+    spec,
+    backend: src.backend,
+    dataset: run.dataset,
+    model: run.model,
+    source: run.source,
+    targets,
+    seconds: (finishedAt.getTime() - o.startedAt.getTime()) / 1000,
+    startedAt: o.startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+  };
+}
