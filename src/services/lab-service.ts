@@ -31,7 +31,7 @@ export interface LabServiceOptions {
   launcher: WorkerLauncher;
   host: 'electron' | 'headless';
   appVersion: string;
-  /** jobs running at once (default 1) */
+  /** phase jobs running at once, each in a worker process (default: the cores) */
   concurrency?: number;
   /** ask a worker which backend it will use, in the background at start */
   probeBackend?: boolean;
