@@ -36,8 +36,27 @@ export function redisOptions(url: string): RedisOptions {
   };
 }
 
-export function connectRedis(url: string): Redis {
-  return new Redis(redisOptions(url));
+/**
+ * A connection that says once when Redis goes away and once when it is back (ioredis would print
+ * every failed reconnect). The caller closes it: BullMQ leaves connections it was given open.
+ */
+export function connectRedis(
+  url: string,
+  log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Redis {
+  const r = new Redis(redisOptions(url));
+  let down = false;
+  r.on('error', (e: Error) => {
+    if (down) return;
+    down = true;
+    log(`redis ${redactUrl(url)}: ${e.message}; reconnecting`);
+  });
+  r.on('ready', () => {
+    if (!down) return;
+    down = false;
+    log(`redis ${redactUrl(url)}: connected again`);
+  });
+  return r;
 }
 
 /** The URL without its password, for logs. */

@@ -72,7 +72,8 @@ export interface RedisRunner extends TaskRunner {
 export async function redisRunner(o: RedisRunnerOptions): Promise<RedisRunner> {
   const connection = connectRedis(o.url);
   const queue = new Queue(QUEUE_NAME, { connection });
-  const events = new QueueEvents(QUEUE_NAME, { connection: connectRedis(o.url) });
+  const eventsConnection = connectRedis(o.url);
+  const events = new QueueEvents(QUEUE_NAME, { connection: eventsConnection });
   const tracked = new Map<string, Tracked>();
   let closed = false;
 
@@ -120,7 +121,9 @@ export async function redisRunner(o: RedisRunnerOptions): Promise<RedisRunner> {
       t.io.started(null);
     }
     if (state === 'completed') {
-      const r = job.returnvalue;
+      // Fetched before it completed, the job object has no return value yet: read it again.
+      const fresh = (await queue.getJob(t.task.taskKey)) as Job<RemoteJobData, RemoteJobResult> | undefined;
+      const r = fresh?.returnvalue;
       for (const e of r?.events ?? []) deliver(t, e);
       if (!r?.output) return finish(t, { kind: 'lost', message: 'the job finished without an output' });
       return finish(t, { kind: 'done', output: r.output });
@@ -128,7 +131,7 @@ export async function redisRunner(o: RedisRunnerOptions): Promise<RedisRunner> {
     if (state === 'failed')
       return finish(t, {
         kind: 'error',
-        message: t.cancelled ?? job.failedReason ?? 'the job failed',
+        message: t.cancelled ?? (await queue.getJob(t.task.taskKey))?.failedReason ?? 'the job failed',
         cancelled: !!t.cancelled,
       });
   };
@@ -202,6 +205,7 @@ export async function redisRunner(o: RedisRunnerOptions): Promise<RedisRunner> {
       await events.close();
       await queue.close();
       connection.disconnect();
+      eventsConnection.disconnect();
     },
   };
 }

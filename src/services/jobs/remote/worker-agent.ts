@@ -132,7 +132,7 @@ export async function startWorkerAgent(o: WorkerAgentOptions): Promise<{ close()
   await mkdir(o.weightsDir, { recursive: true });
   const weights = new WeightsDir(o.weightsDir);
   const runner = processRunner({ launcher: o.launcher, weightsDir: o.weightsDir, idleMs: 60_000 });
-  const redis = connectRedis(o.url);
+  const redis = connectRedis(o.url, log);
 
   const processJob = async (job: Job<RemoteJobData, RemoteJobResult>): Promise<RemoteJobResult> => {
     const { task } = job.data;
@@ -233,8 +233,9 @@ export async function startWorkerAgent(o: WorkerAgentOptions): Promise<{ close()
   };
 
   const lockDuration = o.lockMs ?? 30_000;
+  const workerConnection = connectRedis(o.url, log);
   const worker = new Worker<RemoteJobData, RemoteJobResult>(QUEUE_NAME, processJob, {
-    connection: connectRedis(o.url),
+    connection: workerConnection,
     concurrency: o.concurrency,
     lockDuration,
     stalledInterval: o.stalledMs ?? Math.max(1000, Math.floor(lockDuration / 2)),
@@ -248,6 +249,7 @@ export async function startWorkerAgent(o: WorkerAgentOptions): Promise<{ close()
       await worker.close(true);
       await runner.close();
       redis.disconnect();
+      workerConnection.disconnect();
     },
   };
 }
