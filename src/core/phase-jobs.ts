@@ -24,19 +24,17 @@ import { buildModel } from './models/index.js';
 import { disposeParams, type Params } from './params.js';
 import {
   phaseId,
-  type BackendInfo,
   type EvalResult,
   type ExperimentResult,
   type MethodResult,
+  type PhaseJob,
+  type PhaseOutput,
   type TargetResult,
   type TrainedSummary,
 } from './result.js';
-import { initLabel, type ExperimentSpec, type MethodName } from './spec.js';
 
-export type PhaseJob =
-  | { kind: 'source' }
-  | { kind: 'target'; target: number }
-  | { kind: 'transfer'; target: number; method: MethodName };
+export type { PhaseJob, PhaseOutput };
+import { initLabel, type ExperimentSpec, type MethodName } from './spec.js';
 
 export function phaseOf(job: PhaseJob): string {
   if (job.kind === 'source') return phaseId.source;
@@ -72,19 +70,6 @@ export function planPhases(
       });
   });
   return plan;
-}
-
-/** What one phase job hands back: enough to assemble the experiment's result with the others. */
-export interface PhaseOutput {
-  phase: string;
-  backend: BackendInfo;
-  seconds: number;
-  /** the source job: the data, the model, the source and each target's initial evaluation */
-  run?: Pick<ExperimentResult, 'dataset' | 'model'> & { source: TrainedSummary; initial: EvalResult[] };
-  /** a target job: the target trained directly */
-  trained?: { target: number; summary: TrainedSummary };
-  /** a transfer job */
-  method?: { target: number; result: MethodResult };
 }
 
 /**

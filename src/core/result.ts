@@ -103,3 +103,22 @@ export const phaseId = {
   target: (i: number) => `target:${i}`,
   transfer: (i: number, m: MethodName) => `transfer:${i}:${m}`,
 };
+
+/** One phase job of an experiment (src/core/phase-jobs.ts): what a worker is asked to run. */
+export type PhaseJob =
+  | { kind: 'source' }
+  | { kind: 'target'; target: number }
+  | { kind: 'transfer'; target: number; method: MethodName };
+
+/** What one phase job hands back: enough to assemble the experiment's result with the others. */
+export interface PhaseOutput {
+  phase: string;
+  backend: BackendInfo;
+  seconds: number;
+  /** the source job: the data, the model, the source and each target's initial evaluation */
+  run?: Pick<ExperimentResult, 'dataset' | 'model'> & { source: TrainedSummary; initial: EvalResult[] };
+  /** a target job: the target trained directly */
+  trained?: { target: number; summary: TrainedSummary };
+  /** a transfer job */
+  method?: { target: number; result: MethodResult };
+}

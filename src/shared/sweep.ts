@@ -168,6 +168,18 @@ export function groupRows(rows: readonly PointMethodRow[]): GroupRow[] {
 export const sweepTag = (sweepId: string): string => `sweep:${sweepId}`;
 export const pointTag = (index: number): string => `sweep-point:${index}`;
 
+/** The point's group (the values other than seeds), so Compare can pool a group's seeds. */
+export const groupTag = (sweepId: string, group: string): string => `sweep-group:${sweepId} ${group}`;
+
+/** "sweep <id>: <group>" for an experiment tagged as a sweep point, else null. */
+export function sweepGroupOf(tags: readonly string[]): string | null {
+  const t = tags.find((x) => x.startsWith('sweep-group:'));
+  if (!t) return null;
+  const rest = t.slice('sweep-group:'.length);
+  const sp = rest.indexOf(' ');
+  return sp < 0 ? `sweep ${rest}` : `sweep ${rest.slice(0, sp)}: ${rest.slice(sp + 1)}`;
+}
+
 /** The sweep an experiment belongs to, from its tags. */
 export function sweepOf(tags: readonly string[]): string | null {
   const t = tags.find((x) => x.startsWith('sweep:'));

@@ -15,8 +15,14 @@
  *   main → worker   cancel                      (abort; main kills the process if it lingers)
  * `probe` asks a fresh worker which backend it would use; it answers `backend` and exits.
  */
-import type { BackendInfo, ExperimentResult, MethodResult, TrainedSummary } from '../core/result.js';
-import type { PhaseJob, PhaseOutput } from '../core/phase-jobs.js';
+import type {
+  BackendInfo,
+  ExperimentResult,
+  MethodResult,
+  PhaseJob,
+  PhaseOutput,
+  TrainedSummary,
+} from '../core/result.js';
 import type { ExperimentSpec, MethodName } from '../core/spec.js';
 
 export const WORKER_PROTOCOL_VERSION = 2;

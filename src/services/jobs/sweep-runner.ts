@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { ExperimentResult } from '../../core/result.js';
 import type { ExperimentSpec } from '../../core/spec.js';
 import type { ExperimentSummary, LabEvent } from '../../shared/lab-api.js';
-import { expandSweep, pointTag, sweepTag, type SweepPoint } from '../../shared/sweep.js';
+import { expandSweep, groupTag, pointTag, sweepTag, type SweepPoint } from '../../shared/sweep.js';
 import type { LabService } from '../lab-service.js';
 
 export interface SweepRunOptions {
@@ -69,7 +69,7 @@ export async function runSweep(
       const { id: eid } = (await service.request('experiments.create', {
         spec: specs[p.index],
         name: `${o.name} [${p.label}]`,
-        tags: [sweepTag(id), pointTag(p.index)],
+        tags: [sweepTag(id), pointTag(p.index), groupTag(id, p.group)],
       })) as { id: string };
       ids.push(eid);
     }
