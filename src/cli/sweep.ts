@@ -7,15 +7,19 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { ExperimentResult } from '../core/result.js';
 import { nodeWorkerLauncher } from '../services/jobs/node-worker.js';
 import { startRemoteQueue, type RemoteQueue } from '../services/jobs/remote/remote-queue.js';
 import { redactUrl } from '../services/jobs/remote/redis-connection.js';
 import { readToken, startWorkerAgent } from '../services/jobs/remote/worker-agent.js';
 import { runSweep, type SweepPointOutcome } from '../services/jobs/sweep-runner.js';
 import { openLab } from '../services/lab-service.js';
-import { groupRows, type PointMethodRow, type SweepPoint } from '../shared/sweep.js';
 import { pct } from './progress.js';
+import {
+  type ExperimentResult,
+  groupRows,
+  type PointMethodRow,
+  type SweepPoint,
+} from '../shared/domain/index.js';
 
 export interface SweepCommand {
   json: Record<string, unknown>;

@@ -23,54 +23,19 @@ import { METHODS } from './methods/index.js';
 import { buildModel } from './models/index.js';
 import { disposeParams, type Params } from './params.js';
 import {
+  formatPhase,
+  initLabel,
   phaseId,
   type EvalResult,
   type ExperimentResult,
+  type ExperimentSpec,
+  type MethodName,
   type MethodResult,
   type PhaseJob,
   type PhaseOutput,
   type TargetResult,
   type TrainedSummary,
-} from './result.js';
-
-export type { PhaseJob, PhaseOutput };
-import { initLabel, type ExperimentSpec, type MethodName } from './spec.js';
-
-export function phaseOf(job: PhaseJob): string {
-  if (job.kind === 'source') return phaseId.source;
-  if (job.kind === 'target') return phaseId.target(job.target);
-  return phaseId.transfer(job.target, job.method);
-}
-
-export interface PlannedPhase {
-  phase: string;
-  job: PhaseJob;
-  /** phases of the same experiment that must be done first */
-  after: string[];
-}
-
-/**
- * The phase jobs still to run. The source job always runs (a cache hit on resume) because it also
- * measures what every result needs: the data, the model, each target's initial accuracy.
- */
-export function planPhases(
-  spec: ExperimentSpec,
-  finished: (target: number, method: MethodName) => boolean = () => false,
-): PlannedPhase[] {
-  const plan: PlannedPhase[] = [{ phase: phaseId.source, job: { kind: 'source' }, after: [] }];
-  spec.targets.forEach((_, i) => {
-    const open = spec.transfer.methods.filter((m) => !finished(i, m));
-    const needsTrained = open.some((m) => METHODS[m].needsTrainedTarget);
-    if (needsTrained) plan.push({ phase: phaseId.target(i), job: { kind: 'target', target: i }, after: [] });
-    for (const m of open)
-      plan.push({
-        phase: phaseId.transfer(i, m),
-        job: { kind: 'transfer', target: i, method: m },
-        after: [phaseId.source, ...(METHODS[m].needsTrainedTarget ? [phaseId.target(i)] : [])],
-      });
-  });
-  return plan;
-}
+} from '../shared/domain/index.js';
 
 /**
  * Loads trained parameters another phase job produced. Its events are not this phase's (the
@@ -87,7 +52,7 @@ export async function runPhase(
   hooks: ExperimentHooks = {},
 ): Promise<PhaseOutput> {
   const t0 = performance.now();
-  const phase = phaseOf(job);
+  const phase = formatPhase(job);
   const backend = await initBackend(spec.backend);
   hooks.onEvent?.({ type: 'backend', backend });
   const data = await loadDataset(spec.dataset, spec.datasetOptions);

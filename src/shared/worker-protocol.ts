@@ -18,12 +18,13 @@
 import type {
   BackendInfo,
   ExperimentResult,
+  ExperimentSpec,
+  MethodName,
   MethodResult,
   PhaseJob,
   PhaseOutput,
   TrainedSummary,
-} from '../core/result.js';
-import type { ExperimentSpec, MethodName } from '../core/spec.js';
+} from './domain/index.js';
 
 export const WORKER_PROTOCOL_VERSION = 2;
 

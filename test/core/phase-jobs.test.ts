@@ -9,10 +9,15 @@ import { test } from 'node:test';
 import { initBackend } from '../../src/core/backend.js';
 import { runExperiment, type TrainedCache } from '../../src/core/experiment.js';
 import { decodePoints, encodePoints } from '../../src/core/params-io.js';
-import { assembleResult, planPhases, runPhase, type PhaseOutput } from '../../src/core/phase-jobs.js';
-import type { ExperimentResult, TrainedSummary } from '../../src/core/result.js';
-import { parseSpec } from '../../src/core/spec.js';
+import { assembleResult, runPhase } from '../../src/core/phase-jobs.js';
 import { tinySpec } from '../helpers/lab.js';
+import {
+  type ExperimentResult,
+  type TrainedSummary,
+  parseSpec,
+  planPhases,
+  type PhaseOutput,
+} from '../../src/shared/domain/index.js';
 
 function fileCache(): TrainedCache & { saves: number } {
   const files = new Map<string, { bytes: Buffer; summary: TrainedSummary }>();

@@ -7,11 +7,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { initBackend } from '../../src/core/backend.js';
 import { runExperiment } from '../../src/core/experiment.js';
-import type { ExperimentResult, MethodResult } from '../../src/core/result.js';
-import { parseSpec } from '../../src/core/spec.js';
 import { nodeWorkerLauncher } from '../../src/services/jobs/node-worker.js';
 import type { WorkerLauncher } from '../../src/services/jobs/worker-process.js';
 import { isExperimentStatus, openTestLab, tinySpec } from '../helpers/lab.js';
+import { type ExperimentResult, type MethodResult, parseSpec } from '../../src/shared/domain/index.js';
 
 /** Worker processes as usual, counted: how many lived at once, how many were started. */
 function countingLauncher(): WorkerLauncher & { maxAlive: number; started: number } {

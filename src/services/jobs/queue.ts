@@ -12,10 +12,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { assembleResult, planPhases, type PhaseJob, type PhaseOutput } from '../../core/phase-jobs.js';
-import type { ExperimentResult } from '../../core/result.js';
-import type { ExperimentSpec } from '../../core/spec.js';
 import { sourceTrainSpec, targetTrainSpec } from '../../core/experiment.js';
+import { assembleResult } from '../../core/phase-jobs.js';
+import {
+  planPhases,
+  type ExperimentResult,
+  type ExperimentSpec,
+  type PhaseJob,
+  type PhaseOutput,
+} from '../../shared/domain/index.js';
 import type { JobInfo } from '../../shared/lab-api.js';
 import type { FinishedMethod, FromWorker, ToWorker } from '../../shared/worker-protocol.js';
 import { processRunner } from './process-runner.js';

@@ -5,11 +5,17 @@
  * unfinished ones resume without redoing a finished phase.
  */
 import { createHash } from 'node:crypto';
-import type { ExperimentResult } from '../../core/result.js';
-import type { ExperimentSpec } from '../../core/spec.js';
 import type { ExperimentSummary, LabEvent } from '../../shared/lab-api.js';
-import { expandSweep, groupTag, pointTag, sweepTag, type SweepPoint } from '../../shared/sweep.js';
 import type { LabService } from '../lab-service.js';
+import {
+  type ExperimentResult,
+  type ExperimentSpec,
+  expandSweep,
+  groupTag,
+  pointTag,
+  sweepTag,
+  type SweepPoint,
+} from '../../shared/domain/index.js';
 
 export interface SweepRunOptions {
   service: LabService;

@@ -4,9 +4,8 @@
  * (process-runner.ts) or through BullMQ on any machine (remote/redis-runner.ts) — and reports the
  * worker's messages and how it ended.
  */
-import type { PhaseJob, PhaseOutput } from '../../core/phase-jobs.js';
-import type { ExperimentSpec } from '../../core/spec.js';
 import type { FinishedMethod, FromWorker, ToWorker } from '../../shared/worker-protocol.js';
+import { type ExperimentSpec, type PhaseJob, type PhaseOutput } from '../../shared/domain/index.js';
 
 export interface PhaseTask {
   experimentId: string;

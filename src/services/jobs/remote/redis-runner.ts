@@ -9,12 +9,11 @@
  */
 import { createHash } from 'node:crypto';
 import { Queue, QueueEvents, type Job } from 'bullmq';
-import type { PhaseOutput } from '../../../core/phase-jobs.js';
-import type { ExperimentSpec } from '../../../core/spec.js';
 import { WORKER_PROTOCOL_VERSION, type FromWorker } from '../../../shared/worker-protocol.js';
 import type { PhaseTask, RunningTask, TaskEnd, TaskIO, TaskRunner } from '../task-runner.js';
 import type { TaskRoute } from './gateway.js';
 import { connectRedis, QUEUE_NAME } from './redis-connection.js';
+import { type ExperimentSpec, type PhaseOutput } from '../../../shared/domain/index.js';
 
 /** What a job carries: the task, and what a worker checks before it takes it on. */
 export interface RemoteJobData {

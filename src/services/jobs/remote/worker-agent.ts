@@ -10,7 +10,6 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, stat } from 'node:fs/promises';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { parseSpec } from '../../../core/spec.js';
 import {
   WORKER_PROTOCOL_VERSION,
   type ArtifactMessage,
@@ -29,6 +28,7 @@ import {
   type RemoteJobData,
   type RemoteJobResult,
 } from './redis-runner.js';
+import { parseSpec } from '../../../shared/domain/index.js';
 
 export interface WorkerAgentOptions {
   url: string;

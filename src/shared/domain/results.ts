@@ -1,4 +1,6 @@
-import type { ExperimentSpec, MethodName } from './spec.js';
+/** What the engine reports: results of methods, trained networks and whole experiments. Types only. */
+import type { MethodName } from './methods.js';
+import type { ExperimentSpec } from './spec/types.js';
 
 /** Which TensorFlow.js backend ran the numbers; reported with every result. */
 export interface BackendInfo {
@@ -79,38 +81,7 @@ export interface DatasetSummary {
   contentHash: string;
 }
 
-/**
- * Everything the engine tells its host while it works. The CLI draws these, the worker forwards
- * them to main, and the store persists the metric events.
- */
-export type EngineEvent =
-  | { type: 'log'; level: 'info' | 'warn'; message: string }
-  | { type: 'backend'; backend: BackendInfo }
-  | { type: 'phase'; phase: PhaseId; state: 'start' | 'done' | 'reused'; seconds?: number }
-  | { type: 'progress'; phase: PhaseId; done: number; total: number; detail?: string }
-  | { type: 'metric'; phase: PhaseId; key: string; step: number; value: number }
-  | { type: 'method-done'; target: number; result: MethodResult };
-
-/**
- * Phases are addressed by kind and, where there are several, by target index:
- * 'source', 'target:0', 'transfer:0:gmt', 'data'.
- */
-export type PhaseId = string;
-
-export const phaseId = {
-  data: 'data',
-  source: 'source',
-  target: (i: number) => `target:${i}`,
-  transfer: (i: number, m: MethodName) => `transfer:${i}:${m}`,
-};
-
-/** One phase job of an experiment (src/core/phase-jobs.ts): what a worker is asked to run. */
-export type PhaseJob =
-  | { kind: 'source' }
-  | { kind: 'target'; target: number }
-  | { kind: 'transfer'; target: number; method: MethodName };
-
-/** What one phase job hands back: enough to assemble the experiment's result with the others. */
+/** What one phase job (see phase-plan.ts) hands back: enough to assemble the experiment's result with the others. */
 export interface PhaseOutput {
   phase: string;
   backend: BackendInfo;
