@@ -60,8 +60,9 @@ export async function runPhase(
   try {
     const model = buildModel(spec.model, data.inputShape, data.classes);
     const out: PhaseOutput = { phase, backend, seconds: 0 };
-    if (job.kind === 'source') {
-      const src = await trainedOrCached(
+    // The source's and a target's training, trained here or loaded from the cache; the caller owns the points.
+    const source = async (h: ExperimentHooks) => {
+      const r = await trainedOrCached(
         model,
         data,
         spec,
@@ -69,9 +70,28 @@ export async function runPhase(
         sourceTrainSpec(spec),
         'source',
         phaseId.source,
-        hooks,
+        h,
       );
-      owned.push(...src.points);
+      owned.push(...r.points);
+      return r;
+    };
+    const target = async (i: number, h: ExperimentHooks) => {
+      const { init } = spec.targets[i]!;
+      const r = await trainedOrCached(
+        model,
+        data,
+        spec,
+        init,
+        targetTrainSpec(spec, init),
+        'target',
+        phaseId.target(i),
+        h,
+      );
+      owned.push(...r.points);
+      return r;
+    };
+    if (job.kind === 'source') {
+      const src = await source(hooks);
       const initial: EvalResult[] = [];
       for (const t of spec.targets) {
         const { params } = await initialParams(model, t.init);
@@ -80,48 +100,17 @@ export async function runPhase(
       }
       out.run = { ...describeRun(data, model), source: src.summary, initial };
     } else if (job.kind === 'target') {
-      const { init } = spec.targets[job.target]!;
-      const tr = await trainedOrCached(
-        model,
-        data,
-        spec,
-        init,
-        targetTrainSpec(spec, init),
-        'target',
-        phaseId.target(job.target),
-        hooks,
-      );
-      owned.push(...tr.points);
+      const tr = await target(job.target, hooks);
       out.trained = { target: job.target, summary: tr.summary };
     } else {
       const i = job.target;
       const { init } = spec.targets[i]!;
-      const src = await trainedOrCached(
-        model,
-        data,
-        spec,
-        spec.source.init,
-        sourceTrainSpec(spec),
-        'source',
-        phaseId.source,
-        quietly(hooks),
-      );
-      owned.push(...src.points);
+      const src = await source(quietly(hooks));
       const trajectory = sourceTrajectory(spec, src.points);
       let trained: Params | undefined;
       let trainedSummary: TrainedSummary | undefined;
       if (METHODS[job.method].needsTrainedTarget) {
-        const tr = await trainedOrCached(
-          model,
-          data,
-          spec,
-          init,
-          targetTrainSpec(spec, init),
-          'target',
-          phaseId.target(i),
-          quietly(hooks),
-        );
-        owned.push(...tr.points);
+        const tr = await target(i, quietly(hooks));
         trained = tr.points[tr.points.length - 1];
         trainedSummary = tr.summary;
       }
