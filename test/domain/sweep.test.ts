@@ -13,6 +13,7 @@ import {
   parseSpec,
   PAPER_PAIRS,
   sweepGroupOf,
+  withoutSeeds,
   SweepError,
 } from '../../src/shared/domain/index.js';
 
@@ -41,6 +42,10 @@ test('a sweep expands into its grid; each point is a valid spec', () => {
   assert.equal(points[1]!.label, 'model.hidden=[16] pairs=101→102 transfer.T=10');
   assert.equal(points[1]!.group, 'model.hidden=[16] transfer.T=10');
   assert.equal(points[3]!.group, points[1]!.group, 'other seeds, same group');
+  assert.deepEqual(
+    points.map((p) => p.groupIndex),
+    [0, 1, 0, 1, 2, 3, 2, 3],
+  );
   const spec = parseSpec(points[3]!.spec);
   assert.equal(spec.source.init.seed, 201);
   assert.deepEqual(
@@ -98,6 +103,11 @@ test('groups: mean ± std over seeds; tags name the group', () => {
   ]);
   assert.equal(rows.length, 1);
   assert.equal(rows[0]!.testAccuracyAtT.n, 2);
-  assert.equal(sweepGroupOf(['x', groupTag('abc', 'model.hidden=[16]')]), 'sweep abc: model.hidden=[16]');
+  assert.equal(sweepGroupOf(['x', groupTag('0123456789ab', 7)]), '0123456789ab.7');
+  assert.ok(groupTag('0123456789ab', 999).length <= 40, 'tags are at most 40 characters');
   assert.equal(sweepGroupOf(['x']), null);
+  assert.equal(
+    withoutSeeds('tiny [model.hidden=[16] pairs=101→102 transfer.T=2]'),
+    'tiny [model.hidden=[16] transfer.T=2]',
+  );
 });

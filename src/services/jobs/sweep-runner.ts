@@ -41,6 +41,14 @@ export function sweepId(json: Record<string, unknown>): string {
   return createHash('sha256').update(JSON.stringify(json)).digest('hex').slice(0, 12);
 }
 
+/** "<sweep name> [<point label>]", shortened to the 120 characters a name may have (the label wins). */
+function pointName(name: string, label: string): string {
+  const full = `${name} [${label}]`;
+  if (full.length <= 120) return full;
+  const room = Math.max(0, 120 - label.length - 4);
+  return `${name.slice(0, room)}… [${label}]`.slice(0, 120);
+}
+
 const ENDED = new Set(['done', 'failed', 'cancelled', 'interrupted']);
 
 export async function runSweep(
@@ -74,8 +82,8 @@ export async function runSweep(
     } else {
       const { id: eid } = (await service.request('experiments.create', {
         spec: specs[p.index],
-        name: `${o.name} [${p.label}]`,
-        tags: [sweepTag(id), pointTag(p.index), groupTag(id, p.group)],
+        name: pointName(o.name, p.label),
+        tags: [sweepTag(id), pointTag(p.index), groupTag(id, p.groupIndex)],
       })) as { id: string };
       ids.push(eid);
     }

@@ -27,6 +27,8 @@ export interface SweepPoint {
   label: string;
   /** the points of one group differ only in their seeds */
   group: string;
+  /** the group's number, in order of first appearance */
+  groupIndex: number;
   /** the spec of this point (no `sweep` section) */
   spec: Record<string, unknown>;
 }
@@ -87,6 +89,7 @@ export function expandSweep(json: Record<string, unknown>): SweepPoint[] {
     throw new SweepError(`the sweep has ${total} points; at most ${MAX_SWEEP_POINTS} are allowed`);
   const { sweep: _sweep, ...base } = json;
   const points: SweepPoint[] = [];
+  const groups = new Map<string, number>();
   for (let index = 0; index < total; index++) {
     const values: SweepValues = {};
     let rest = index;
@@ -109,7 +112,9 @@ export function expandSweep(json: Record<string, unknown>): SweepPoint[] {
       .filter(([k]) => !isSeedKey(k))
       .map(([k, v]) => `${k}=${formatValue(k, v)}`)
       .join(' ');
-    points.push({ index, values: ordered, label, group: group || 'all', spec });
+    const g = group || 'all';
+    if (!groups.has(g)) groups.set(g, groups.size);
+    points.push({ index, values: ordered, label, group: g, groupIndex: groups.get(g)!, spec });
   }
   return points;
 }
@@ -168,16 +173,23 @@ export function groupRows(rows: readonly PointMethodRow[]): GroupRow[] {
 export const sweepTag = (sweepId: string): string => `sweep:${sweepId}`;
 export const pointTag = (index: number): string => `sweep-point:${index}`;
 
-/** The point's group (the values other than seeds), so Compare can pool a group's seeds. */
-export const groupTag = (sweepId: string, group: string): string => `sweep-group:${sweepId} ${group}`;
+/** The point's group (same values but the seeds), so Compare can pool a group's seeds. Tags stay short. */
+export const groupTag = (sweepId: string, groupIndex: number): string =>
+  `sweep-group:${sweepId}.${groupIndex}`;
 
-/** "sweep <id>: <group>" for an experiment tagged as a sweep point, else null. */
+/** The sweep group an experiment belongs to ("<sweep id>.<group>"), from its tags, or null. */
 export function sweepGroupOf(tags: readonly string[]): string | null {
   const t = tags.find((x) => x.startsWith('sweep-group:'));
-  if (!t) return null;
-  const rest = t.slice('sweep-group:'.length);
-  const sp = rest.indexOf(' ');
-  return sp < 0 ? `sweep ${rest}` : `sweep ${rest.slice(0, sp)}: ${rest.slice(sp + 1)}`;
+  return t ? t.slice('sweep-group:'.length) : null;
+}
+
+/** A sweep point's name without its seeds: how Compare names the group's pooled band. */
+export function withoutSeeds(pointName: string): string {
+  return pointName
+    .replace(/ ?pairs=\S+/g, '')
+    .replace(/ ?[\w.]*seed=\S+/g, '')
+    .replace(/\[\s*\]$/, '')
+    .trim();
 }
 
 /** The sweep an experiment belongs to, from its tags. */
