@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatBackendReport, initBackend } from '../core/backend.js';
@@ -14,6 +15,7 @@ import {
   type BackendChoice,
   type ExperimentSpec,
   listMethods,
+  hasSweep,
 } from '../shared/domain/index.js';
 import { defaultDataDir } from '../services/data-dir.js';
 import { acquireDataLock } from '../services/data-lock.js';
@@ -22,6 +24,7 @@ import { HostError } from '../services/host/server.js';
 import { runRecorded } from '../services/jobs/in-process.js';
 import { LabStore } from '../services/store/index.js';
 import { progressPrinter } from './progress.js';
+import { sweepCommand, workerCommand } from './sweep.js';
 import { summaryTable } from './summary.js';
 
 const USAGE = `Trajectory Lab — learning transfer (${listMethods()
@@ -38,6 +41,17 @@ usage:
   npm run serve -- [--port <n>] [--host 127.0.0.1] [--data <dir>] [--concurrency <n>] [--allow-remote]
       the lab without Electron: serves the built renderer and the API on a loopback port and
       prints the address to open (it carries a random access token)
+  npm run lab -- sweep <spec.json> --out <dir> [--db <dataDir>] [--concurrency <n>] [--queue redis://host:port]
+      run every point of the spec's "sweep" grid (lists of values per spec field; "pairs" of
+      seeds, default the paper's three): one experiment per point, recorded in <dataDir>
+      (default <dir>/lab); writes <dir>/points/NNN/result.json, summary.csv and sweep.json and
+      prints mean ± std over seeds per group. Embedded queue by default (--concurrency phase
+      jobs at once, default the cores); with --queue the phase jobs go to BullMQ for workers
+      anywhere (--token, --gateway-host, --gateway-port, --allow-remote, --advertise <url>).
+      Run the same command again to resume.
+  npm run lab -- worker --queue redis://host:port [--concurrency <n>] [--token <t>|@file] [--data <dir>]
+      take phase jobs from BullMQ (rediss:// for TLS, redis://:password@host for a password);
+      the token is the host's (also TRAJECTORY_LAB_WORKER_TOKEN)
   npm run lab -- init-params <spec.json> --seed <n> --out <file.safetensors>
       write a seeded initialisation of the spec's model (for "init": { "file": … })
   npm run lab -- check <spec.json>
@@ -53,6 +67,13 @@ TRAJECTORY_LAB_DATA overrides the default data folder (${defaultDataDir()}).
 
 async function readSpec(path: string | undefined, backend?: string): Promise<ExperimentSpec> {
   if (!path) throw new UsageError('missing <spec.json>');
+  const json = await readJson(path);
+  if (hasSweep(json)) throw new UsageError(`spec ${path} has a "sweep" section: run it with \`lab sweep\``);
+  if (backend) json.backend = backend;
+  return resolvePaths(parseSpec(json), resolve(path, '..'));
+}
+
+async function readJson(path: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -67,8 +88,7 @@ async function readSpec(path: string | undefined, backend?: string): Promise<Exp
   } catch (e) {
     throw new UsageError(`spec ${path} is not valid JSON: ${jsonErrorWhere(text, (e as Error).message)}`);
   }
-  if (backend) json.backend = backend;
-  return resolvePaths(parseSpec(json), resolve(path, '..'));
+  return json;
 }
 
 /** Paths inside a spec are relative to the spec file, so examples work from any directory. */
@@ -130,6 +150,13 @@ function parseCommandLine(argv: string[]) {
       concurrency: { type: 'string' },
       'allow-remote': { type: 'boolean' },
       json: { type: 'boolean' },
+      queue: { type: 'string' },
+      token: { type: 'string' },
+      'gateway-host': { type: 'string' },
+      'gateway-port': { type: 'string' },
+      advertise: { type: 'string' },
+      gateway: { type: 'string' },
+      'lock-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -234,6 +261,47 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'serve':
       return serve(values);
+    case 'sweep': {
+      const path = positionals[0];
+      if (!path) throw new UsageError('missing <spec.json>');
+      if (!values.out) throw new UsageError('missing --out <dir>');
+      const json = await readJson(path);
+      if (!hasSweep(json)) throw new UsageError(`spec ${path} has no "sweep" section (use run)`);
+      if (values.backend) json.backend = values.backend;
+      const out = resolve(values.out);
+      await mkdir(out, { recursive: true });
+      const base = resolve(path, '..');
+      return sweepCommand({
+        json,
+        name: (typeof json.name === 'string' ? json.name : null) ?? basename(path, '.json'),
+        out,
+        dataDir: values.db
+          ? values.db === 'default'
+            ? defaultDataDir()
+            : resolve(values.db)
+          : join(out, 'lab'),
+        toSpec: (doc) => resolvePaths(parseSpec(doc), base),
+        concurrency: intOption(values.concurrency, 'concurrency', 1, 256),
+        queue: values.queue,
+        token: values.token,
+        gatewayHost: values['gateway-host'],
+        gatewayPort: intOption(values['gateway-port'], 'gateway-port', 0, 65535),
+        allowRemote: !!values['allow-remote'],
+        advertise: values.advertise,
+        appVersion: await appVersion(),
+      });
+    }
+    case 'worker': {
+      if (!values.queue) throw new UsageError('missing --queue redis://host:port');
+      return workerCommand({
+        queue: values.queue,
+        concurrency: intOption(values.concurrency, 'concurrency', 1, 256) ?? availableParallelism(),
+        token: values.token,
+        dataDir: values.data ? resolve(values.data) : undefined,
+        gateway: values.gateway,
+        lockMs: intOption(values['lock-ms'], 'lock-ms', 1000, 3_600_000),
+      });
+    }
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

@@ -29,9 +29,18 @@ import { actualTrajectory, linearTrajectory, type Trajectory } from './trajector
  * store); the lab's store implements it with weight files addressed by hash.
  */
 export interface TrainedCache {
-  /** [θ^0, θ^1, …, θ^T] as saved (θ^0 and θ^T only unless checkpoints were asked for) */
-  load(key: string): Promise<{ points: Params[]; summary: TrainedSummary } | null>;
-  save(key: string, role: 'source' | 'target', points: Params[], summary: TrainedSummary): Promise<void>;
+  /**
+   * [θ^0, θ^1, …, θ^T] as saved (θ^0 and θ^T only unless checkpoints were asked for). `phase` names
+   * the training ('source', 'target:0') when several run at once and a cache must tell them apart.
+   */
+  load(key: string, phase?: string): Promise<{ points: Params[]; summary: TrainedSummary } | null>;
+  save(
+    key: string,
+    role: 'source' | 'target',
+    points: Params[],
+    summary: TrainedSummary,
+    phase?: string,
+  ): Promise<void>;
 }
 
 export interface ExperimentHooks {
@@ -61,7 +70,7 @@ export function trainingKey(
   return createHash('sha256').update(doc).digest('hex');
 }
 
-async function initialParams(model: Model, init: InitSpec): Promise<{ params: Params; hash: string }> {
+export async function initialParams(model: Model, init: InitSpec): Promise<{ params: Params; hash: string }> {
   if (init.seed !== undefined) return { params: model.init(init.seed), hash: `seed:${init.seed}` };
   const file = await loadParams(init.file!);
   const misfit = checkParamsFit(model, file.params);
@@ -99,12 +108,7 @@ export async function runExperiment(
   try {
     const model = buildModel(spec.model, data.inputShape, data.classes);
     const methods = spec.transfer.methods;
-    const withCheckpoints = spec.transfer.trajectory === 'actual';
-    const sourceTrain: TrainSpec = {
-      ...spec.source.train,
-      checkpoints: withCheckpoints || !!spec.source.train.checkpoints,
-    };
-
+    const sourceTrain = sourceTrainSpec(spec);
     const src = await trainedOrCached(
       model,
       data,
@@ -116,19 +120,7 @@ export async function runExperiment(
       hooks,
     );
     owned.push(...src.points);
-    trajectory = withCheckpoints
-      ? actualTrajectory(src.points)
-      : linearTrajectory(
-          src.points[0],
-          src.points[src.points.length - 1],
-          spec.transfer.T,
-          spec.transfer.schedule,
-        );
-    if (trajectory.T !== spec.transfer.T) {
-      throw new Error(
-        `the saved source trajectory has ${trajectory.T} checkpoints but transfer.T is ${spec.transfer.T}`,
-      );
-    }
+    trajectory = sourceTrajectory(spec, src.points);
 
     const targets: TargetResult[] = [];
     for (let i = 0; i < spec.targets.length; i++) {
@@ -145,11 +137,7 @@ export async function runExperiment(
       try {
         const needsTrained = methods.some((m) => METHODS[m].needsTrainedTarget && !hooks.finished?.(i, m));
         if (needsTrained) {
-          const targetTrain: TrainSpec = {
-            ...spec.source.train,
-            checkpoints: false,
-            dataSeed: spec.source.train.dataSeed ?? init.seed,
-          };
+          const targetTrain = targetTrainSpec(spec, init);
           const tr = await trainedOrCached(
             model,
             data,
@@ -173,32 +161,18 @@ export async function runExperiment(
             emit({ type: 'phase', phase, state: 'reused' });
             continue;
           }
-          emit({ type: 'phase', phase, state: 'start' });
-          const { result, final } = await runMethod(METHODS[m], {
+          target.methods[m] = await transferOne(
             model,
             data,
+            spec,
             trajectory,
             theta20,
             trained,
-            options: {
-              batchSize: spec.transfer.batchSize,
-              gradBatches: spec.transfer.gradBatches,
-              seed: spec.transfer.seed + 1000 * i,
-              matchTolerance: spec.transfer.matchTolerance,
-              matchMaxIter: spec.transfer.matchMaxIter,
-              evalLimit: spec.evalLimit,
-            },
-            signal: hooks.signal,
-            onProgress: (done, total, detail) => emit({ type: 'progress', phase, done, total, detail }),
-            onMetric: (key, step, value) => emit({ type: 'metric', phase, key, step, value }),
-          });
-          disposeParams(final);
-          if (METHODS[m].needsTrainedTarget && target.trained) {
-            result.phases['target training'] = target.trained.seconds;
-          }
-          target.methods[m] = result;
-          emit({ type: 'phase', phase, state: 'done', seconds: result.seconds });
-          emit({ type: 'method-done', target: i, result });
+            i,
+            m,
+            target.trained,
+            hooks,
+          );
         }
       } finally {
         disposeParams(theta20);
@@ -211,21 +185,7 @@ export async function runExperiment(
       formatVersion: 1,
       spec,
       backend,
-      dataset: {
-        name: data.name,
-        inputShape: data.inputShape,
-        classes: data.classes,
-        classNames: data.classNames,
-        train: data.train.n,
-        validation: data.validation.n,
-        test: data.test.n,
-        contentHash: data.contentHash,
-      },
-      model: {
-        arch: model.describe,
-        parameters: model.params.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0),
-        permutations: { ...model.permSpec.sizes },
-      },
+      ...describeRun(data, model),
       source: src.summary,
       targets,
       seconds: (performance.now() - t0) / 1000,
@@ -248,6 +208,7 @@ async function loadCached(
   key: string,
   train: TrainSpec,
   what: string,
+  phase: string,
   hooks: ExperimentHooks,
 ): Promise<{ points: Params[]; summary: TrainedSummary } | null> {
   if (!hooks.cache) return null;
@@ -261,7 +222,7 @@ async function loadCached(
   };
   let got: { points: Params[]; summary: TrainedSummary } | null;
   try {
-    got = await hooks.cache.load(key);
+    got = await hooks.cache.load(key, phase);
   } catch (e) {
     return warn(`could not be read (${(e as Error).message ?? String(e)})`);
   }
@@ -293,7 +254,7 @@ async function loadCached(
  * θ^0 and the trained points for one initialisation, from the cache when the same training was
  * done before, else trained now (and saved to the cache).
  */
-async function trainedOrCached(
+export async function trainedOrCached(
   model: Model,
   data: Dataset,
   spec: ExperimentSpec,
@@ -307,7 +268,7 @@ async function trainedOrCached(
   const label = initLabel(init);
   const { params: theta0, hash } = await initialParams(model, init);
   const key = trainingKey(data.contentHash, spec, init, hash, train);
-  const cached = await loadCached(model, key, train, `${role} ${label}`, hooks);
+  const cached = await loadCached(model, key, train, `${role} ${label}`, phase, hooks);
   if (cached) {
     disposeParams(theta0);
     emit({ type: 'phase', phase, state: 'reused' });
@@ -358,6 +319,99 @@ async function trainedOrCached(
     seconds: res.seconds,
   };
   emit({ type: 'phase', phase, state: 'done', seconds: res.seconds });
-  await hooks.cache?.save(key, role, points, summary);
+  await hooks.cache?.save(key, role, points, summary, phase);
   return { points, summary };
+}
+
+/** The source's training: an actual trajectory needs every epoch's checkpoint. */
+export function sourceTrainSpec(spec: ExperimentSpec): TrainSpec {
+  const withCheckpoints = spec.transfer.trajectory === 'actual';
+  return { ...spec.source.train, checkpoints: withCheckpoints || !!spec.source.train.checkpoints };
+}
+
+/** A target trained directly (Oracle) uses the source's settings and, unless set, its own seed for the data order. */
+export function targetTrainSpec(spec: ExperimentSpec, init: InitSpec): TrainSpec {
+  return { ...spec.source.train, checkpoints: false, dataSeed: spec.source.train.dataSeed ?? init.seed };
+}
+
+/** The source's trajectory θ^0 … θ^T from its trained points; checks T against the spec. */
+export function sourceTrajectory(spec: ExperimentSpec, points: Params[]): Trajectory {
+  const trajectory =
+    spec.transfer.trajectory === 'actual'
+      ? actualTrajectory(points)
+      : linearTrajectory(points[0], points[points.length - 1], spec.transfer.T, spec.transfer.schedule);
+  if (trajectory.T !== spec.transfer.T) {
+    throw new Error(
+      `the saved source trajectory has ${trajectory.T} checkpoints but transfer.T is ${spec.transfer.T}`,
+    );
+  }
+  return trajectory;
+}
+
+/** What a result says about the data and the model, the same whichever process ran which phase. */
+export function describeRun(data: Dataset, model: Model): Pick<ExperimentResult, 'dataset' | 'model'> {
+  return {
+    dataset: {
+      name: data.name,
+      inputShape: data.inputShape,
+      classes: data.classes,
+      classNames: data.classNames,
+      train: data.train.n,
+      validation: data.validation.n,
+      test: data.test.n,
+      contentHash: data.contentHash,
+    },
+    model: {
+      arch: model.describe,
+      parameters: model.params.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0),
+      permutations: { ...model.permSpec.sizes },
+    },
+  };
+}
+
+/**
+ * One method on one target along the source's trajectory, with its phase events. Its numbers
+ * depend only on the spec, the target index and the inputs, never on what ran before it, so a
+ * phase run alone in another process gives the same result as the whole experiment in one.
+ */
+export async function transferOne(
+  model: Model,
+  data: Dataset,
+  spec: ExperimentSpec,
+  trajectory: Trajectory,
+  theta20: Params,
+  trained: Params | undefined,
+  i: number,
+  m: MethodName,
+  targetTrained: TrainedSummary | undefined,
+  hooks: ExperimentHooks,
+): Promise<MethodResult> {
+  const emit = (e: EngineEvent): void => hooks.onEvent?.(e);
+  const phase = phaseId.transfer(i, m);
+  emit({ type: 'phase', phase, state: 'start' });
+  const { result, final } = await runMethod(METHODS[m], {
+    model,
+    data,
+    trajectory,
+    theta20,
+    trained,
+    options: {
+      batchSize: spec.transfer.batchSize,
+      gradBatches: spec.transfer.gradBatches,
+      seed: spec.transfer.seed + 1000 * i,
+      matchTolerance: spec.transfer.matchTolerance,
+      matchMaxIter: spec.transfer.matchMaxIter,
+      evalLimit: spec.evalLimit,
+    },
+    signal: hooks.signal,
+    onProgress: (done, total, detail) => emit({ type: 'progress', phase, done, total, detail }),
+    onMetric: (key, step, value) => emit({ type: 'metric', phase, key, step, value }),
+  });
+  disposeParams(final);
+  if (METHODS[m].needsTrainedTarget && targetTrained) {
+    result.phases['target training'] = targetTrained.seconds;
+  }
+  emit({ type: 'phase', phase, state: 'done', seconds: result.seconds });
+  emit({ type: 'method-done', target: i, result });
+  return result;
 }

@@ -57,7 +57,8 @@ async function start(): Promise<void> {
     launcher: utilityWorkerLauncher(join(here, 'worker.js')),
     host: 'electron',
     appVersion: app.getVersion(),
-    concurrency: Number(process.env.TRAJECTORY_LAB_CONCURRENCY) || 1,
+    // Phase jobs at once; default: the cores (the queue decides).
+    concurrency: Number(process.env.TRAJECTORY_LAB_CONCURRENCY) || undefined,
     probeBackend: true,
     nativeBinding: electronSqliteBinding(app.getAppPath(), app.isPackaged),
   });

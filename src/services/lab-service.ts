@@ -23,15 +23,18 @@ import { experimentHandlers } from './handlers/experiments.js';
 import { paramHandlers } from './handlers/params.js';
 import { JobQueue } from './jobs/queue.js';
 import { jobRecorder } from './jobs/recorder.js';
+import type { TaskRunner } from './jobs/task-runner.js';
 import { workerEnv, type WorkerHandle, type WorkerLauncher } from './jobs/worker-process.js';
 import { LabStore } from './store/index.js';
 
 export interface LabServiceOptions {
   store: LabStore;
   launcher: WorkerLauncher;
+  /** where phase jobs run instead of this machine's worker processes (BullMQ: remote/remote-queue.ts) */
+  runner?: TaskRunner;
   host: 'electron' | 'headless';
   appVersion: string;
-  /** jobs running at once (default 1) */
+  /** phase jobs running at once, each in a worker process (default: the cores) */
   concurrency?: number;
   /** ask a worker which backend it will use, in the background at start */
   probeBackend?: boolean;
@@ -105,6 +108,7 @@ export function createLabService(o: LabServiceOptions): LabService {
   collectWeights(store, () => closed);
 
   const queue = new JobQueue({
+    runner: o.runner,
     launcher: o.launcher,
     // Workers write weights where the store reads them.
     weightsDir: dirname(store.weightsPath('0'.repeat(64))),

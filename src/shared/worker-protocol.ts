@@ -3,13 +3,15 @@
  * same messages travel over Electron's utilityProcess port and over child_process IPC, so they are
  * plain JSON: no classes, no typed arrays, no undefined-as-meaning.
  *
- * One job = one experiment = one worker. The conversation:
+ * One job = one worker: a whole experiment, or one phase job of it (`start.job`: train the source,
+ * train an Oracle target, run one method on one target; see src/core/phase-jobs.ts). The conversation:
  *   worker → main   ready                       (listeners attached; main may send `start`)
  *   main → worker   start                       (the spec, the weights folder, finished methods)
  *   worker → main   progress | metric | phase | log | backend | method-done   (while it works)
  *   worker → main   cache-load  → main → worker cache-reply     (main owns the database)
  *   worker → main   artifact    → main → worker artifact-saved  (weights file written, record it)
- *   worker → main   done | error                (then the worker exits)
+ *   worker → main   done | phase-output | error (then the worker exits, or — a pooled worker after
+ *                   a phase job — says `ready` again and waits for the next `start`)
  *   main → worker   cancel                      (abort; main kills the process if it lingers)
  * `probe` asks a fresh worker which backend it would use; it answers `backend` and exits.
  */
@@ -19,10 +21,12 @@ import type {
   ExperimentSpec,
   MethodName,
   MethodResult,
+  PhaseJob,
+  PhaseOutput,
   TrainedSummary,
 } from './domain/index.js';
 
-export const WORKER_PROTOCOL_VERSION = 1;
+export const WORKER_PROTOCOL_VERSION = 2;
 
 /** A method result from an earlier attempt, handed back to the engine on resume. */
 export interface FinishedMethod {
@@ -42,6 +46,10 @@ export interface StartMessage {
   /** the store's weights folder; trained weights go to `<weightsDir>/<sha256>.safetensors` */
   weightsDir: string;
   finished: FinishedMethod[];
+  /** run only this phase job of the experiment (its output comes back as `phase-output`) */
+  job?: PhaseJob;
+  /** after the phase job, stay and say `ready` again for the next one (a pool's worker) */
+  reuse?: boolean;
 }
 
 export interface CancelMessage {
@@ -126,6 +134,8 @@ export interface CacheLoadMessage {
   requestId: number;
   /** the engine's training key (sha256 hex) */
   key: string;
+  /** the training it is for ('source', 'target:0'), when the engine said */
+  phase?: string;
 }
 
 /**
@@ -156,6 +166,11 @@ export interface DoneMessage {
   result: ExperimentResult;
 }
 
+export interface PhaseOutputMessage {
+  type: 'phase-output';
+  output: PhaseOutput;
+}
+
 export interface ErrorMessage {
   type: 'error';
   message: string;
@@ -175,6 +190,7 @@ export type FromWorker =
   | CacheLoadMessage
   | ArtifactMessage
   | DoneMessage
+  | PhaseOutputMessage
   | ErrorMessage;
 
 const TO_WORKER = new Set<ToWorker['type']>(['start', 'cancel', 'probe', 'cache-reply', 'artifact-saved']);
@@ -189,6 +205,7 @@ const FROM_WORKER = new Set<FromWorker['type']>([
   'cache-load',
   'artifact',
   'done',
+  'phase-output',
   'error',
 ]);
 

@@ -6,6 +6,7 @@
 import { initBackend } from '../core/backend.js';
 import { previewDataset } from '../core/data/load.js';
 import { runExperiment } from '../core/experiment.js';
+import { runPhase } from '../core/phase-jobs.js';
 import {
   isTrainingPhase,
   phaseId,
@@ -27,7 +28,7 @@ const PROGRESS_INTERVAL_MS = 200;
 
 const line = parentLine();
 const requests = new ParentRequests((m) => line.send(m));
-const controller = new AbortController();
+let controller = new AbortController();
 let started = false;
 
 function errorText(e: unknown): { message: string; stack?: string } {
@@ -127,12 +128,23 @@ async function run(msg: StartMessage): Promise<never> {
     log: (level, message) => void line.send({ type: 'log', level, message }),
   });
   try {
-    const result = await runExperiment(spec, {
+    const hooks = {
       onEvent,
       signal: controller.signal,
       cache,
       finished: (target: number, method: MethodName) => finished.get(`${target}:${method}`),
-    });
+    };
+    if (msg.job) {
+      const output = await runPhase(spec, msg.job, hooks);
+      if (!msg.reuse) return finish({ type: 'phase-output', output }, 0);
+      // A pooled worker: report, then wait for the next phase job (the backend stays loaded).
+      await line.send({ type: 'phase-output', output });
+      controller = new AbortController();
+      started = false;
+      await line.send({ type: 'ready', protocol: WORKER_PROTOCOL_VERSION, pid: process.pid });
+      return new Promise<never>(() => {});
+    }
+    const result = await runExperiment(spec, hooks);
     return finish({ type: 'done', result }, 0);
   } catch (e) {
     return finish(

@@ -94,9 +94,9 @@ export function ipcTrainedCache(o: IpcCacheOptions): TrainedCache {
   let weights: WeightsDir | null = null;
   const timeoutMs = o.replyTimeoutMs ?? PARENT_REPLY_TIMEOUT_MS;
   return {
-    async load(key: string): Promise<{ points: Params[]; summary: TrainedSummary } | null> {
+    async load(key: string, phase?: string): Promise<{ points: Params[]; summary: TrainedSummary } | null> {
       const reply = await o.requests.ask<CacheReplyMessage>(
-        (requestId) => ({ type: 'cache-load', requestId, key }),
+        (requestId) => ({ type: 'cache-load', requestId, key, ...(phase ? { phase } : {}) }),
         {
           timeoutMs,
           onTimeout: (requestId) => {
@@ -144,8 +144,9 @@ export function ipcTrainedCache(o: IpcCacheOptions): TrainedCache {
       role: 'source' | 'target',
       points: Params[],
       summary: TrainedSummary,
+      enginePhase?: string,
     ): Promise<void> {
-      const phase = o.currentPhase();
+      const phase = enginePhase ?? o.currentPhase();
       const facts = await o.datasetFacts();
       const bytes = await encodePoints(points, {
         trainingKey: key,

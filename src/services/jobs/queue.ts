@@ -1,30 +1,45 @@
 /**
- * The job queue: experiments wait here and run, `concurrency` at a time, each in its own worker
- * process. The queue owns processes and outcomes; what a job's messages mean for the database and
- * the UI is the observer's business (see recorder.ts), so the same queue serves Electron, the
- * headless host and the tests.
+ * The job queue: experiments wait here and run as small DAGs of phase jobs (src/core/phase-jobs.ts)
+ * — the source's training and each Oracle target's are independent, and so is every method once
+ * the source exists — up to `concurrency` tasks at a time. Where a task runs is the runner's
+ * business: a worker process here (the embedded queue, the default) or BullMQ workers anywhere.
+ * Trainings that several queued experiments share (same data, model, init and training) run once:
+ * the later experiments wait for the first and then find it in the trained cache.
+ *
+ * The queue owns scheduling and outcomes; what a job's messages mean for the database and the UI
+ * is the observer's business (see recorder.ts), so the same queue serves Electron, the headless
+ * host, the CLI's sweeps and the tests.
  */
 import { randomUUID } from 'node:crypto';
-import type { ExperimentResult, ExperimentSpec } from '../../shared/domain/index.js';
-import type { JobInfo } from '../../shared/lab-api.js';
+import { availableParallelism } from 'node:os';
+import { sourceTrainSpec, targetTrainSpec } from '../../core/experiment.js';
+import { assembleResult } from '../../core/phase-jobs.js';
 import {
-  WORKER_PROTOCOL_VERSION,
-  type FinishedMethod,
-  type FromWorker,
-  type ToWorker,
-} from '../../shared/worker-protocol.js';
-import { workerEnv, type WorkerHandle, type WorkerLauncher } from './worker-process.js';
+  planPhases,
+  type ExperimentResult,
+  type ExperimentSpec,
+  type PhaseJob,
+  type PhaseOutput,
+} from '../../shared/domain/index.js';
+import type { JobInfo } from '../../shared/lab-api.js';
+import type { FinishedMethod, FromWorker, ToWorker } from '../../shared/worker-protocol.js';
+import { processRunner } from './process-runner.js';
+import type { RunningTask, TaskEnd, TaskRunner } from './task-runner.js';
+import type { WorkerLauncher } from './worker-process.js';
 
 export interface JobRequest {
   experimentId: string;
   spec: ExperimentSpec;
   /** methods finished by an earlier attempt (resume) */
   finished: FinishedMethod[];
+  /** names the experiment's tasks on a shared queue across host restarts (default: the experiment id) */
+  runKey?: string;
 }
 
 export type JobOutcome =
   | { kind: 'done'; result: ExperimentResult }
-  | { kind: 'failed'; error: string }
+  /** `phase`: the phase that failed, when one did */
+  | { kind: 'failed'; error: string; phase?: string }
   | { kind: 'cancelled'; reason: string }
   /** the lab shut down under it: resumable later */
   | { kind: 'interrupted'; reason: string };
@@ -33,13 +48,18 @@ export type JobOutcome =
 export interface JobObserver {
   started(pid: number | null): void;
   message(msg: FromWorker, reply: (m: ToWorker) => void): void;
+  /** a phase job finished; its output is what the result will be assembled from */
+  phaseDone?(output: PhaseOutput): void;
   ended(outcome: JobOutcome): void;
 }
 
 export interface JobQueueOptions {
-  launcher: WorkerLauncher;
+  /** where phase jobs run; default: worker processes from `launcher` */
+  runner?: TaskRunner;
+  launcher?: WorkerLauncher;
   /** where workers write trained weights (the store's weights folder) */
-  weightsDir: string;
+  weightsDir?: string;
+  /** phase jobs running at once (default: this machine's cores) */
   concurrency?: number;
   observe: (job: JobRequest & { jobId: string }) => JobObserver;
   /** the job list changed (queued, started, ended) */
@@ -49,33 +69,75 @@ export interface JobQueueOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-interface Running {
-  jobId: string;
-  request: JobRequest;
-  worker: WorkerHandle;
-  observer: JobObserver;
-  cancelReason: string | null;
-  /** set by shutdown(): the job ends interrupted rather than cancelled */
-  interrupted: boolean;
-  settled: boolean;
-  exited: Promise<void>;
+interface Task {
+  exp: Experiment;
+  phase: string;
+  job: PhaseJob;
+  after: Task[];
+  /** dropped: will not run (its experiment stopped) */
+  state: 'waiting' | 'running' | 'done' | 'dropped';
+  running: RunningTask | null;
+  /** trainings another experiment may share */
+  shareKey: string | null;
 }
 
-/** The last lines of a worker's stderr, for a failed run's error text. */
-function withTail(message: string, tail: string): string {
-  const t = tail.trim();
-  return t ? `${message}\n--- worker stderr (tail) ---\n${t}` : message;
+interface Experiment {
+  request: JobRequest & { jobId: string };
+  observer: JobObserver | null;
+  tasks: Task[];
+  outputs: PhaseOutput[];
+  startedAt: Date | null;
+  backendSeen: boolean;
+  /** why it is stopping, when it is */
+  stop:
+    | { kind: 'cancelled' | 'interrupted'; reason: string }
+    | { kind: 'failed'; error: string; phase: string }
+    | null;
+  settled: boolean;
+}
+
+/** The default: as many tasks as cores, each a worker process. */
+export function defaultConcurrency(): number {
+  return Math.max(1, availableParallelism());
+}
+
+/** Trainings with the same data, model, init and settings are one training (the engine's cache key follows). */
+function shareKey(spec: ExperimentSpec, job: PhaseJob): string | null {
+  const common = {
+    dataset: spec.dataset,
+    options: spec.datasetOptions,
+    model: spec.model,
+    backend: spec.backend,
+  };
+  if (job.kind === 'source')
+    return JSON.stringify({ ...common, init: spec.source.init, train: sourceTrainSpec(spec) });
+  if (job.kind === 'target') {
+    const init = spec.targets[job.target]!.init;
+    return JSON.stringify({ ...common, init, train: targetTrainSpec(spec, init) });
+  }
+  return null;
 }
 
 export class JobQueue {
-  private readonly waiting: (JobRequest & { jobId: string })[] = [];
-  private readonly running = new Map<string, Running>();
+  private readonly experiments = new Map<string, Experiment>();
+  private readonly runner: TaskRunner;
   private concurrencyValue: number;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly o: JobQueueOptions) {
-    this.concurrencyValue = Math.max(1, Math.floor(o.concurrency ?? 1));
+    this.concurrencyValue = Math.max(1, Math.floor(o.concurrency ?? defaultConcurrency()));
+    if (o.runner) this.runner = o.runner;
+    else {
+      if (!o.launcher || !o.weightsDir)
+        throw new Error('JobQueue: give a runner, or a launcher and a weightsDir');
+      this.runner = processRunner({
+        launcher: o.launcher,
+        weightsDir: o.weightsDir,
+        cancelGraceMs: o.cancelGraceMs,
+        env: o.env,
+      });
+    }
   }
 
   get concurrency(): number {
@@ -88,7 +150,8 @@ export class JobQueue {
   }
 
   has(experimentId: string): boolean {
-    return this.running.has(experimentId) || this.waiting.some((j) => j.experimentId === experimentId);
+    const e = this.experiments.get(experimentId);
+    return !!e && !e.settled;
   }
 
   enqueue(request: JobRequest): string {
@@ -96,173 +159,247 @@ export class JobQueue {
     if (this.has(request.experimentId))
       throw new Error(`experiment ${request.experimentId} is already queued or running`);
     const jobId = randomUUID();
-    this.waiting.push({ ...request, jobId });
+    const exp: Experiment = {
+      request: { ...request, jobId },
+      observer: null,
+      tasks: [],
+      outputs: [],
+      startedAt: null,
+      backendSeen: false,
+      stop: null,
+      settled: false,
+    };
+    const done = new Set(request.finished.map((f) => `${f.target}:${f.method}`));
+    const plan = planPhases(request.spec, (i, m) => done.has(`${i}:${m}`));
+    const byPhase = new Map<string, Task>();
+    for (const p of plan) {
+      const task: Task = {
+        exp,
+        phase: p.phase,
+        job: p.job,
+        after: p.after.map((a) => byPhase.get(a)!).filter(Boolean),
+        state: 'waiting',
+        running: null,
+        shareKey: shareKey(request.spec, p.job),
+      };
+      // A training another queued experiment will do first: wait for it, then reuse it.
+      const leader = task.shareKey ? this.unfinishedTraining(task.shareKey) : null;
+      if (leader) task.after.push(leader);
+      byPhase.set(p.phase, task);
+      exp.tasks.push(task);
+    }
+    this.experiments.set(request.experimentId, exp);
     this.changed();
     this.pump();
     return jobId;
   }
 
+  private unfinishedTraining(key: string): Task | null {
+    for (const e of this.experiments.values())
+      for (const t of e.tasks)
+        if (t.shareKey === key && (t.state === 'waiting' || t.state === 'running')) return t;
+    return null;
+  }
+
   list(): JobInfo[] {
-    const out: JobInfo[] = [];
-    let position = 0;
-    for (const r of this.running.values())
-      out.push({
-        experimentId: r.request.experimentId,
-        state: 'running',
-        position: position++,
-        pid: r.worker.pid,
-      });
-    for (const w of this.waiting)
-      out.push({ experimentId: w.experimentId, state: 'queued', position: position++, pid: null });
-    return out;
+    const all = [...this.experiments.values()].filter((e) => !e.settled);
+    const running = all.filter((e) => e.observer);
+    const queued = all.filter((e) => !e.observer);
+    return [
+      ...running.map((e, i) => ({
+        experimentId: e.request.experimentId,
+        state: 'running' as const,
+        position: i,
+        pid: e.tasks.find((t) => t.running?.pid)?.running?.pid ?? null,
+      })),
+      ...queued.map((e, i) => ({
+        experimentId: e.request.experimentId,
+        state: 'queued' as const,
+        position: running.length + i,
+        pid: null,
+      })),
+    ];
   }
 
   /**
    * Stops a job: a queued one leaves the queue (its observer is told it was cancelled without
-   * ever starting); a running one is asked to stop and killed if it does not within the grace time.
+   * ever starting); a running one's phase jobs are asked to stop (killed if they do not within the
+   * grace time) and the ones still waiting are dropped.
    */
   cancel(experimentId: string, reason = 'cancelled by the user'): boolean {
-    const i = this.waiting.findIndex((j) => j.experimentId === experimentId);
-    if (i >= 0) {
-      const [job] = this.waiting.splice(i, 1);
-      this.o.observe(job!).ended({ kind: 'cancelled', reason });
-      this.changed();
-      return true;
-    }
-    const r = this.running.get(experimentId);
-    if (!r || r.settled) return false;
-    r.cancelReason = reason;
-    r.worker.send({ type: 'cancel', reason });
-    const grace = this.o.cancelGraceMs ?? 1500;
-    const timer = setTimeout(() => r.worker.kill('SIGKILL'), grace);
-    void r.exited.then(() => clearTimeout(timer));
+    const exp = this.experiments.get(experimentId);
+    if (!exp || exp.settled || exp.stop) return false;
+    this.stopExperiment(exp, { kind: 'cancelled', reason });
     return true;
   }
 
   /** Resolves when nothing is queued or running. */
   idle(): Promise<void> {
-    if (this.waiting.length === 0 && this.running.size === 0) return Promise.resolve();
+    if (![...this.experiments.values()].some((e) => !e.settled)) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Kills every worker and drops the queue; running and waiting jobs end as interrupted (resumable). */
+  /** Stops every worker and drops the queue; running and waiting jobs end as interrupted (resumable). */
   async shutdown(reason = 'the lab was closed while this ran'): Promise<void> {
     this.closed = true;
-    for (const job of this.waiting.splice(0)) this.o.observe(job).ended({ kind: 'interrupted', reason });
-    const all = [...this.running.values()];
-    for (const r of all) {
-      r.interrupted = true;
-      r.cancelReason ??= reason;
-      r.worker.kill('SIGKILL');
+    const ends: Promise<TaskEnd>[] = [];
+    for (const exp of this.experiments.values()) {
+      if (exp.settled) continue;
+      exp.stop = { kind: 'interrupted', reason };
+      for (const t of exp.tasks) {
+        if (t.state === 'waiting') t.state = 'dropped';
+        if (t.running) {
+          t.running.abandon();
+          ends.push(t.running.ended);
+        }
+      }
+      this.maybeSettle(exp);
     }
-    await Promise.all(all.map((r) => r.exited));
+    await Promise.all(ends);
+    await this.runner.close?.();
+    this.changed();
+  }
+
+  private observer(exp: Experiment): JobObserver {
+    return (exp.observer ??= this.o.observe(exp.request));
+  }
+
+  private stopExperiment(exp: Experiment, stop: NonNullable<Experiment['stop']>): void {
+    exp.stop = stop;
+    for (const t of exp.tasks) {
+      if (t.state === 'waiting') t.state = 'dropped';
+      else if (t.running) t.running.cancel(stop.kind === 'failed' ? `${stop.phase} failed` : stop.reason);
+    }
+    this.maybeSettle(exp);
+    this.pump();
+  }
+
+  /** Ends the experiment once nothing of it runs any more. */
+  private maybeSettle(exp: Experiment): void {
+    if (exp.settled || exp.tasks.some((t) => t.state === 'running')) return;
+    let outcome: JobOutcome;
+    if (exp.stop?.kind === 'failed')
+      outcome = { kind: 'failed', error: exp.stop.error, phase: exp.stop.phase };
+    else if (exp.stop) outcome = exp.stop;
+    else if (exp.tasks.every((t) => t.state === 'done')) {
+      const byKey = new Map(exp.request.finished.map((f) => [`${f.target}:${f.method}`, f.result]));
+      try {
+        outcome = {
+          kind: 'done',
+          result: assembleResult(exp.request.spec, exp.outputs, {
+            startedAt: exp.startedAt ?? new Date(),
+            finished: (i, m) => byKey.get(`${i}:${m}`),
+          }),
+        };
+      } catch (e) {
+        outcome = { kind: 'failed', error: (e as Error).message };
+      }
+    } else return;
+    exp.settled = true;
+    this.experiments.delete(exp.request.experimentId);
+    try {
+      this.observer(exp).ended(outcome);
+    } catch (e) {
+      process.stderr.write(
+        `job ${exp.request.experimentId}: recording its end failed: ${(e as Error).stack}\n`,
+      );
+    }
     this.changed();
   }
 
   private changed(): void {
     this.o.onChange?.(this.list());
-    if (this.waiting.length === 0 && this.running.size === 0) {
+    if (![...this.experiments.values()].some((e) => !e.settled)) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();
     }
   }
 
+  private inFlight(): number {
+    let n = 0;
+    for (const e of this.experiments.values()) for (const t of e.tasks) if (t.state === 'running') n++;
+    return n;
+  }
+
   private pump(): void {
-    while (!this.closed && this.running.size < this.concurrencyValue && this.waiting.length > 0) {
-      this.launch(this.waiting.shift()!);
+    if (this.closed) return;
+    const capacity = this.runner.capacity ?? this.concurrencyValue;
+    let free = capacity - this.inFlight();
+    // Experiments in the order they were queued; within one, the DAG's order (source first).
+    for (const exp of this.experiments.values()) {
+      if (exp.settled || exp.stop) continue;
+      for (const t of exp.tasks) {
+        if (free <= 0) return;
+        if (t.state !== 'waiting') continue;
+        if (!t.after.every((d) => d.state === 'done' || d.state === 'dropped')) continue;
+        this.launch(t);
+        free--;
+      }
     }
   }
 
-  private launch(job: JobRequest & { jobId: string }): void {
-    const observer = this.o.observe(job);
-    let worker: WorkerHandle;
-    try {
-      worker = this.o.launcher(workerEnv(this.o.env));
-    } catch (e) {
-      observer.ended({ kind: 'failed', error: `could not start a worker: ${(e as Error).message}` });
-      this.changed();
-      return;
-    }
-    let exitedResolve!: () => void;
-    const r: Running = {
-      jobId: job.jobId,
-      request: job,
-      worker,
-      observer,
-      cancelReason: null,
-      interrupted: false,
-      settled: false,
-      exited: new Promise<void>((res) => (exitedResolve = res)),
-    };
-    this.running.set(job.experimentId, r);
-    const settle = (outcome: JobOutcome): void => {
-      if (r.settled) return;
-      r.settled = true;
-      try {
-        observer.ended(outcome);
-      } catch (e) {
-        process.stderr.write(`job ${job.experimentId}: recording its end failed: ${(e as Error).stack}\n`);
-      }
-    };
-    const reply = (m: ToWorker): void => worker.send(m);
-
-    worker.onMessage((msg) => {
-      if (r.settled) return;
-      switch (msg.type) {
-        case 'ready':
-          // Cancelled while it was starting: the grace timer will end it; do not start work.
-          if (r.cancelReason) return;
-          observer.started(worker.pid ?? msg.pid);
-          worker.send({
-            type: 'start',
-            protocol: WORKER_PROTOCOL_VERSION,
-            jobId: job.jobId,
-            experimentId: job.experimentId,
-            spec: job.spec,
-            weightsDir: this.o.weightsDir,
-            finished: job.finished,
-          });
+  private launch(task: Task): void {
+    const exp = task.exp;
+    const observer = this.observer(exp);
+    task.state = 'running';
+    exp.startedAt ??= new Date();
+    const r = exp.request;
+    task.running = this.runner.start(
+      {
+        experimentId: r.experimentId,
+        taskKey: `${r.runKey ?? r.experimentId}.${task.phase.replaceAll(':', '.')}`,
+        phase: task.phase,
+        job: task.job,
+        spec: r.spec,
+        finished: r.finished,
+      },
+      {
+        started: (pid) => {
+          if (exp.settled) return;
+          if (!exp.tasks.some((t) => t !== task && t.state !== 'waiting' && t.state !== 'dropped'))
+            observer.started(pid);
           this.changed();
-          return;
-        case 'done':
-          settle({ kind: 'done', result: msg.result });
-          return;
-        case 'error':
-          if (r.interrupted) settle({ kind: 'interrupted', reason: r.cancelReason ?? msg.message });
-          else if (msg.cancelled || r.cancelReason)
-            settle({ kind: 'cancelled', reason: r.cancelReason ?? msg.message });
-          else
-            settle({
-              kind: 'failed',
-              error: msg.stack && process.env.TRAJECTORY_LAB_DEBUG ? msg.stack : msg.message,
-            });
-          return;
-        default:
-          try {
-            observer.message(msg, reply);
-          } catch (e) {
-            process.stderr.write(
-              `job ${job.experimentId}: handling "${msg.type}" failed: ${(e as Error).stack}\n`,
-            );
+        },
+        message: (msg, reply) => {
+          if (exp.settled) return;
+          // Every phase job reports the backend; the experiment's log needs it once.
+          if (msg.type === 'backend') {
+            if (exp.backendSeen) return;
+            exp.backendSeen = true;
           }
-      }
-    });
+          observer.message(msg, reply);
+        },
+      },
+    );
+    this.changed();
+    void task.running.ended.then((end) => this.taskEnded(task, end));
+  }
 
-    worker.onExit((exit) => {
-      if (r.interrupted) settle({ kind: 'interrupted', reason: r.cancelReason ?? 'the lab was closed' });
-      else if (r.cancelReason) settle({ kind: 'cancelled', reason: r.cancelReason });
-      else {
-        const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
-        settle({
-          kind: 'failed',
-          error: withTail(`the worker process ${how} before the experiment finished`, worker.stderrTail()),
-        });
+  private taskEnded(task: Task, end: TaskEnd): void {
+    const exp = task.exp;
+    task.running = null;
+    if (end.kind === 'done') {
+      task.state = 'done';
+      exp.outputs.push(end.output);
+      if (!exp.settled) {
+        try {
+          this.observer(exp).phaseDone?.(end.output);
+        } catch (e) {
+          process.stderr.write(
+            `job ${exp.request.experimentId}: recording ${task.phase} failed: ${(e as Error).stack}\n`,
+          );
+        }
       }
-      this.running.delete(job.experimentId);
-      exitedResolve();
-      this.changed();
-      this.pump();
-    });
+    } else {
+      task.state = 'dropped';
+      if (!exp.stop) {
+        if (end.kind === 'error' && end.cancelled) exp.stop = { kind: 'cancelled', reason: end.message };
+        else this.stopExperiment(exp, { kind: 'failed', error: end.message, phase: task.phase });
+      }
+    }
+    this.maybeSettle(exp);
+    this.changed();
+    this.pump();
   }
 }

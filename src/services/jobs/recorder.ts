@@ -52,8 +52,13 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
   const { store, emit, experimentId } = o;
   const eta = new EtaEstimator();
   let backendName: string | null = null;
-  /** the last trained set found for the worker, to attach to the 'reused' phase that follows */
-  let lastHit: { paramSetId: string; summary: TrainedSummary } | null = null;
+  /**
+   * The trained set last found for each training ('source', 'target:0'; '' when the worker did
+   * not say), to attach to the 'reused' phase that follows: phase jobs of one experiment look
+   * things up at the same time.
+   */
+  const hits = new Map<string, { paramSetId: string; summary: TrainedSummary }>();
+  const hitFor = (phase: string) => hits.get(phase) ?? hits.get('') ?? null;
   const metrics = new MetricBuffer({
     intervalMs: o.flushMs,
     maxPoints: o.flushPoints,
@@ -109,7 +114,7 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
       });
     } else if (run.status !== 'done') {
       // Reused from the trained cache (or a finished method of an earlier attempt).
-      const summary = run.kind === 'transfer' ? run.summary : (lastHit?.summary ?? null);
+      const summary = run.kind === 'transfer' ? run.summary : (hitFor(phase)?.summary ?? null);
       patchRun(run, {
         status: 'done',
         finishedAt: nowIso(),
@@ -117,8 +122,9 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
         ...(summary ? { summary: { ...summary, reused: true } as TrainedSummary } : {}),
       });
     }
-    if (state === 'reused' && phase === 'source' && lastHit)
-      store.updateExperiment(experimentId, { sourceParamSetId: lastHit.paramSetId });
+    const hit = hitFor(phase);
+    if (state === 'reused' && phase === 'source' && hit)
+      store.updateExperiment(experimentId, { sourceParamSetId: hit.paramSetId });
     experimentChanged();
   };
 
@@ -136,7 +142,8 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
   /** Always replies: the worker waits for the answer before it trains or reuses. A failed lookup is a miss. */
   const onCacheLoad = (msg: CacheLoadMessage, reply: (m: ToWorker) => void): void => {
     let hit: CacheReplyMessage['hit'] = null;
-    lastHit = null;
+    const slot = msg.phase ?? '';
+    hits.delete(slot);
     try {
       const found = store.findTrainedByKey(msg.key);
       if (found) {
@@ -148,11 +155,11 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
           seconds: 0,
         };
         hit = { path: store.weightsPath(found.sha256), sha256: found.sha256, summary };
-        lastHit = { paramSetId: found.id, summary };
+        hits.set(slot, { paramSetId: found.id, summary });
       }
     } catch (e) {
       hit = null;
-      lastHit = null;
+      hits.delete(slot);
       warn(`looking up trained parameters failed (${(e as Error).message ?? String(e)}); training again`);
     }
     reply({ type: 'cache-reply', requestId: msg.requestId, hit });
@@ -238,10 +245,18 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
     }
     // Failed: the run that was running carries the error (or the first open one, when the worker
     // died before any phase started); the rest did not get to run.
-    const culprit = open.find((r) => r.status === 'running') ?? open[0];
+    const culprit =
+      (outcome.phase ? open.find((r) => r.phase === outcome.phase) : undefined) ??
+      open.find((r) => r.status === 'running') ??
+      open[0];
     for (const run of open) {
       if (run === culprit) patchRun(run, { status: 'failed', finishedAt: at, error: outcome.error });
-      else patchRun(run, { status: 'cancelled', error: 'not run: an earlier phase failed' });
+      else
+        patchRun(run, {
+          status: 'cancelled',
+          ...(run.status === 'running' ? { finishedAt: at } : {}),
+          error: `not finished: ${culprit?.phase ?? 'an earlier phase'} failed`,
+        });
     }
     log('error', `failed: ${outcome.error}`);
   };

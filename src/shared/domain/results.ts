@@ -90,3 +90,16 @@ export interface DatasetSummary {
   /** sha256 over the files read, so a store can tell datasets apart */
   contentHash: string;
 }
+
+/** What one phase job (see phase-plan.ts) hands back: enough to assemble the experiment's result with the others. */
+export interface PhaseOutput {
+  phase: string;
+  backend: BackendInfo;
+  seconds: number;
+  /** the source job: the data, the model, the source and each target's initial evaluation */
+  run?: Pick<ExperimentResult, 'dataset' | 'model'> & { source: TrainedSummary; initial: EvalResult[] };
+  /** a target job: the target trained directly */
+  trained?: { target: number; summary: TrainedSummary };
+  /** a transfer job */
+  method?: { target: number; result: MethodResult };
+}
