@@ -14,6 +14,9 @@ import {
   type ToWorker,
 } from '../../shared/worker-protocol.js';
 import { workerEnv, type WorkerHandle, type WorkerLauncher } from './worker-process.js';
+import { logger } from '../log.js';
+
+const log = logger('queue');
 
 export interface JobRequest {
   experimentId: string;
@@ -202,7 +205,7 @@ export class JobQueue {
       try {
         observer.ended(outcome);
       } catch (e) {
-        process.stderr.write(`job ${job.experimentId}: recording its end failed: ${(e as Error).stack}\n`);
+        log.error({ err: e, experimentId: job.experimentId }, 'recording the end of a job failed');
       }
     };
     const reply = (m: ToWorker): void => worker.send(m);
@@ -242,9 +245,7 @@ export class JobQueue {
           try {
             observer.message(msg, reply);
           } catch (e) {
-            process.stderr.write(
-              `job ${job.experimentId}: handling "${msg.type}" failed: ${(e as Error).stack}\n`,
-            );
+            log.error({ err: e, experimentId: job.experimentId }, `handling "${msg.type}" failed`);
           }
       }
     });
