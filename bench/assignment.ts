@@ -43,15 +43,6 @@ interface Case {
   scipyTotal?: number;
 }
 
-/** A bench matrix, for checking it by hand (e.g. its singular values) outside the bench. */
-export async function benchMatrix(kind: Kind, n: number, seed: number): Promise<Float64Array> {
-  try {
-    return await makeMatrix(kind, n, seed);
-  } finally {
-    await restoreBackend();
-  }
-}
-
 export async function benchAssignment(opts: { quick: boolean }): Promise<void> {
   const sizes = opts.quick ? [512, 1024] : [1024, 2048, 4096];
   const dir = mkdtempSync(join(tmpdir(), 'lsa-bench-'));

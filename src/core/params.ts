@@ -18,15 +18,6 @@ export function cloneParams(p: Params): Params {
   return out;
 }
 
-/** a + scale·(b − c) for every parameter, the shape of every trajectory formula in the paper. */
-export function addScaledDiff(a: Params, b: Params, c: Params, scale = 1): Params {
-  const out: Params = {};
-  for (const k of Object.keys(a)) {
-    out[k] = tf.tidy(() => tf.add(a[k], tf.mul(tf.sub(b[k], c[k]), scale)));
-  }
-  return out;
-}
-
 export function subParams(a: Params, b: Params): Params {
   const out: Params = {};
   for (const k of Object.keys(a)) out[k] = tf.sub(a[k], b[k]);
@@ -46,13 +37,4 @@ export function paramCount(p: Params): number {
   let n = 0;
   for (const t of Object.values(p)) n += t.size;
   return n;
-}
-
-/** Squared L2 distance, summed over every parameter; used by tests and diagnostics. */
-export function sqDistance(a: Params, b: Params): number {
-  return tf.tidy(() => {
-    let s = tf.scalar(0);
-    for (const k of Object.keys(a)) s = s.add(tf.sum(tf.square(tf.sub(a[k], b[k]))));
-    return s.dataSync()[0];
-  });
 }

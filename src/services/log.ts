@@ -184,12 +184,6 @@ export function attachLogFile(dataDir: string, o: LogFileOptions = {}): () => vo
   };
 }
 
-/** Stop writing to stderr (the desktop app in production has nobody reading it). Returns the undo. */
-export function detachStderr(): () => void {
-  sinks.delete(stderrSink);
-  return () => sinks.add(stderrSink);
-}
-
 const PINO_LEVELS: Record<number, Level> = {
   10: 'trace',
   20: 'debug',

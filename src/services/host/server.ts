@@ -53,7 +53,7 @@ export class HostError extends Error {}
 
 /** Base64 bundles up to 400 MiB travel as one frame. */
 const MAX_FRAME = 450 * 1024 * 1024;
-export const API_PATH = '/api';
+const API_PATH = '/api';
 
 function securityHeaders(res: ServerResponse, csp: string): void {
   res.setHeader('Content-Security-Policy', csp);

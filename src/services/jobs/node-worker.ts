@@ -6,7 +6,7 @@ import { withWorkerLogEnv, workerPlumbing } from './worker-handle.js';
 import type { WorkerHandle, WorkerLauncher } from './worker-process.js';
 
 /** The worker entry in this source tree; run through tsx. */
-export const WORKER_SOURCE_ENTRY = fileURLToPath(new URL('../../worker/index.ts', import.meta.url));
+const WORKER_SOURCE_ENTRY = fileURLToPath(new URL('../../worker/index.ts', import.meta.url));
 
 export interface NodeWorkerOptions {
   /** the worker script; a .ts file is run with `--import tsx` */
