@@ -41,7 +41,9 @@ if (files.length === 0) {
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
   cwd: root,
   stdio: 'inherit',
-  env: { ...process.env, TRAJECTORY_LAB_TEST: '1' },
+  // One wasm thread unless asked: test processes start often and the CI machine is small; the
+  // threaded backend has its own test (test/core/wasm-threads.test.ts).
+  env: { TRAJECTORY_LAB_WASM_THREADS: '1', ...process.env, TRAJECTORY_LAB_TEST: '1' },
 });
 if (!lintOk) {
   console.error('\n# LINT FAILED: see the ESLint/Prettier output at the start of this run (`npm run lint`).');

@@ -2,7 +2,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { initBackend } from '../core/backend.js';
+import { formatBackendReport, initBackend } from '../core/backend.js';
 import { previewDataset } from '../core/data/load.js';
 import { runExperiment } from '../core/experiment.js';
 import { buildModel } from '../core/models/index.js';
@@ -30,7 +30,7 @@ const USAGE = `Trajectory Lab — learning transfer (${listMethods()
   .join(', ')})
 
 usage:
-  npm run lab -- run <spec.json> --out <dir> [--backend auto|tensorflow|wasm|cpu] [--db <dataDir>]
+  npm run lab -- run <spec.json> --out <dir> [--backend auto|tensorflow|webgpu|wasm|cpu] [--db <dataDir>]
       run one experiment: train the source, train targets where a method needs them, transfer with every
       method; prints progress and a summary, writes <dir>/result.json. With --db, the run is
       also recorded in the lab's store in <dataDir> (the lab's data folder; "default" = the
@@ -43,10 +43,12 @@ usage:
       write a seeded initialisation of the spec's model (for "init": { "file": … })
   npm run lab -- check <spec.json>
       validate a spec and print it with every default filled in
-  npm run lab -- backend [--backend …]
-      print the TensorFlow.js backend that would be used
+  npm run lab -- backend [--backend …] [--json]
+      try the backends in order and print each with the reason it was or was not picked
+      (auto: tensorflow-gpu, webgpu on a real GPU, tensorflow, wasm, cpu), then the one in use
 
 environment: TRAJECTORY_LAB_BACKEND picks the backend when the spec says "auto";
+TRAJECTORY_LAB_WASM_THREADS sets the wasm backend's threads (default: every core, at most 8);
 TRAJECTORY_LAB_DATA overrides the default data folder (${defaultDataDir()}).
 `;
 
@@ -64,7 +66,7 @@ async function readSpec(path: string | undefined, backend?: string): Promise<Exp
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`spec ${path} is not valid JSON: ${(e as Error).message}`);
+    throw new UsageError(`spec ${path} is not valid JSON: ${jsonErrorWhere(text, (e as Error).message)}`);
   }
   if (backend) json.backend = backend;
   return resolvePaths(parseSpec(json), resolve(path, '..'));
@@ -81,10 +83,42 @@ function resolvePaths(spec: ExperimentSpec, base: string): ExperimentSpec {
 
 class UsageError extends Error {}
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  const { values, positionals } = parseArgs({
-    args: rest,
+/**
+ * V8 reports a JSON syntax error by character offset ("… at position 57"); people edit specs by
+ * line, so say the line and column and show the line with a caret.
+ */
+function jsonErrorWhere(text: string, message: string): string {
+  const m = /position (\d+)/.exec(message);
+  const msg = message.replace(/ in JSON at position \d+.*$/s, '').replace(/ at position \d+.*$/s, '');
+  const pos = m ? Number(m[1]) : /end of JSON input/.test(message) ? text.length : -1;
+  if (pos < 0) return message;
+  const before = text.slice(0, pos);
+  const line = before.split('\n').length;
+  const lineStart = before.lastIndexOf('\n') + 1;
+  const col = pos - lineStart + 1;
+  const lineText = text.slice(lineStart).split('\n')[0].replace(/\r$/, '');
+  return `${msg} at line ${line}, column ${col}\n  ${lineText}\n  ${' '.repeat(col - 1)}^`;
+}
+
+/** Creates the output folder, saying in words what is in the way (mkdir's ENOTDIR/EEXIST name no path). */
+async function makeOutDir(out: string): Promise<void> {
+  try {
+    await mkdir(out, { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR' || code === 'EEXIST')
+      throw new UsageError(
+        `--out ${out}: a file is in the way (this path or a folder above it is a regular file)`,
+      );
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
+      throw new UsageError(`--out ${out}: cannot create the folder here (${code})`);
+    throw e;
+  }
+}
+
+function parseCommandLine(argv: string[]) {
+  return parseArgs({
+    args: argv,
     allowPositionals: true,
     options: {
       out: { type: 'string', short: 'o' },
@@ -96,19 +130,35 @@ async function main(argv: string[]): Promise<number> {
       host: { type: 'string' },
       concurrency: { type: 'string' },
       'allow-remote': { type: 'boolean' },
+      json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseCommandLine>;
+  try {
+    parsed = parseCommandLine(argv);
+  } catch (e) {
+    if (String((e as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS'))
+      throw new UsageError((e as Error).message);
+    throw e;
+  }
+
+  const values = parsed.values;
+  // The command is the first positional, so `lab --help`, `lab -h` and `lab run --help` all work.
+  const [command, ...positionals] = parsed.positionals;
   if (!command || command === 'help' || values.help) {
     process.stdout.write(USAGE);
-    return command ? 0 : 1;
+    return command || values.help ? 0 : 1;
   }
   switch (command) {
     case 'run': {
       const spec = await readSpec(positionals[0], values.backend);
       if (!values.out) throw new UsageError('missing --out <dir>');
       const out = resolve(values.out);
-      await mkdir(out, { recursive: true });
+      await makeOutDir(out);
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort(new Error('interrupted (Ctrl-C)')));
       let result;
@@ -183,7 +233,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'backend': {
       const info = await initBackend((values.backend ?? 'auto') as BackendChoice);
-      process.stdout.write(JSON.stringify(info, null, 2) + '\n');
+      process.stdout.write((values.json ? JSON.stringify(info, null, 2) : formatBackendReport(info)) + '\n');
       return 0;
     }
     case 'serve':

@@ -1,4 +1,5 @@
 import type { EngineEvent } from '../shared/domain/index.js';
+import { describeBackend } from '../core/backend.js';
 
 /**
  * Draws engine events on a terminal: one live progress line per phase on a TTY, plain log lines
@@ -24,9 +25,7 @@ export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): (e
         println(`${e.level === 'warn' ? 'warning: ' : ''}${e.message}`);
         break;
       case 'backend':
-        println(
-          `backend: ${e.backend.name} ${e.backend.version} (${e.backend.device}, ${e.backend.threads} thread${e.backend.threads === 1 ? '' : 's'}${e.backend.simd ? ', SIMD' : ''})`,
-        );
+        println(describeBackend(e.backend));
         for (const n of e.backend.notes) println(`  ${n}`);
         break;
       case 'phase':

@@ -27,7 +27,7 @@ export function summaryTable(r: ExperimentResult): string {
     row.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
   const lines = [fmt(rows[0]), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.slice(1).map(fmt)];
   const head = [
-    `${r.model.arch} on ${r.dataset.name} (${r.dataset.train} train / ${r.dataset.validation} val / ${r.dataset.test} test), backend ${r.backend.name} ${r.backend.version}, ${r.backend.threads} thread(s)`,
+    `${r.model.arch} on ${r.dataset.name} (${r.dataset.train} train / ${r.dataset.validation} val / ${r.dataset.test} test), backend ${r.backend.name} ${r.backend.version}${r.backend.adapter ? ` on ${r.backend.adapter}` : ''}, ${r.backend.threads} thread(s)`,
     `source ${r.source.label}: val ${pct(r.source.valAccuracy)}, test ${pct(r.source.testAccuracy)}, ${r.source.seconds.toFixed(1)} s${r.source.reused ? ' (reused)' : ''}`,
     ...r.targets
       .filter((t) => t.trained)

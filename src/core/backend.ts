@@ -1,16 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
-import type { BackendChoice, BackendInfo } from '../shared/domain/index.js';
+import type { BackendAttempt, BackendChoice, BackendInfo } from '../shared/domain/index.js';
+import { errText, importOptional, isNotInstalled } from './optional-import.js';
 import { registerWasmKernels } from './wasm-kernels.js';
+import { adapterLabel, initWebgpu } from './webgpu.js';
 
 /**
  * Picks and initialises the TensorFlow.js backend.
  *
- * 'auto' tries, in order: @tensorflow/tfjs-node-gpu (libtensorflow with CUDA),
- * @tensorflow/tfjs-node (libtensorflow on the CPU), wasm (XNNPACK, with the kernel repairs of
- * wasm-kernels.ts), cpu (plain JavaScript, last resort). The native packages are optional
- * dependencies, so they are imported dynamically and every one that is skipped says why in
- * BackendInfo.notes. 'webgpu' is never picked by 'auto': it needs @tensorflow/tfjs-backend-webgpu
- * and the `webgpu` (Dawn) package, and an explicit choice.
+ * 'auto' tries, in order: @tensorflow/tfjs-node-gpu (libtensorflow with CUDA), webgpu (Dawn, see
+ * webgpu.ts; only on an adapter that is not a CPU emulator), @tensorflow/tfjs-node (libtensorflow
+ * on the CPU), wasm (XNNPACK, with the kernel repairs of wasm-kernels.ts), cpu (plain JavaScript,
+ * last resort). The native and GPU packages may be missing or find no device, so each is loaded
+ * dynamically, and BackendInfo.tried says for every backend why it was or was not picked.
  *
  * Precedence: an explicit choice (spec `backend` or CLI flag) wins; the environment variable
  * TRAJECTORY_LAB_BACKEND only replaces 'auto'.
@@ -53,12 +54,26 @@ export async function initBackend(
   return promise;
 }
 
-/** One line for logs and the UI: "wasm 4.22.0 (SIMD, 1 thread)". */
+/** One line for logs and the UI: "backend wasm … (CPU, SIMD, 1 thread)", "backend webgpu … (GPU NVIDIA …, 1 thread)". */
 export function describeBackend(info: BackendInfo): string {
   const bits = [info.device === 'gpu' ? 'GPU' : 'CPU'];
+  if (info.adapter) bits[0] += ` ${info.adapter}`;
   if (info.simd !== undefined) bits.push(info.simd ? 'SIMD' : 'no SIMD');
   bits.push(`${info.threads} thread${info.threads === 1 ? '' : 's'}`);
   return `backend ${info.name} ${info.version} (${bits.join(', ')})`;
+}
+
+/** The CLI's `backend` answer: one line per backend considered, then the one in use. */
+export function formatBackendReport(info: BackendInfo): string {
+  const lines = (info.tried ?? []).map(
+    (t) => `${t.picked ? 'picked ' : 'skipped'} ${t.backend.padEnd(14)} ${t.reason}`,
+  );
+  lines.push(
+    '',
+    describeBackend(info),
+    ...info.notes.filter((n) => !/ skipped: /.test(n)).map((n) => `  ${n}`),
+  );
+  return lines.join('\n');
 }
 
 function resolveChoice(choice: BackendChoice): BackendChoice {
@@ -73,59 +88,78 @@ function resolveChoice(choice: BackendChoice): BackendChoice {
   return env as BackendChoice;
 }
 
+/** The order 'auto' tries; each entry's attempt explains itself when it does not succeed. */
+const AUTO_ORDER: readonly (readonly [string, () => Promise<Attempt>])[] = [
+  ['tensorflow-gpu', () => tryTensorflow(true)],
+  ['webgpu', () => tryWebgpu(false)],
+  ['tensorflow', () => tryTensorflow(false)],
+  ['wasm', () => tryWasm()],
+  ['cpu', () => tryCpu()],
+];
+
+const NOT_TRIED = 'not tried';
+
 async function select(choice: BackendChoice, notes: string[]): Promise<BackendInfo> {
-  const finish = (a: Attempt): BackendInfo => ({ ...a.info!, notes: [...notes, ...a.info!.notes] });
-  const fail = (a: Attempt, what: string): never => {
-    throw new Error(`backend '${what}' is not available: ${a.skipped}`);
+  const finish = (a: Attempt, tried: BackendAttempt[]): BackendInfo => ({
+    ...a.info!,
+    tried,
+    notes: [
+      ...notes,
+      ...tried
+        .filter((t) => !t.picked && !t.reason.startsWith(NOT_TRIED))
+        .map((t) => `${t.backend} skipped: ${t.reason}`),
+      ...a.info!.notes,
+    ],
+  });
+  const explicit = async (label: string, attempt: () => Promise<Attempt>): Promise<BackendInfo> => {
+    const a = await attempt();
+    if (!a.info) throw new Error(`backend '${label}' is not available: ${a.skipped}`);
+    return finish(a, [{ backend: label, picked: true, reason: `asked for explicitly (${origin(notes)})` }]);
   };
   switch (choice) {
     case 'cpu':
-      return finish(await tryCpu());
-    case 'wasm': {
-      const a = await tryWasm();
-      return a.info ? finish(a) : fail(a, 'wasm');
-    }
-    case 'webgpu': {
-      const a = await tryWebgpu();
-      return a.info ? finish(a) : fail(a, 'webgpu');
-    }
+      return explicit('cpu', tryCpu);
+    case 'wasm':
+      return explicit('wasm', tryWasm);
+    case 'webgpu':
+      return explicit('webgpu', () => tryWebgpu(true));
     case 'tensorflow': {
       const gpu = await tryTensorflow(true);
-      if (gpu.info) return finish(gpu);
+      const tried: BackendAttempt[] = [
+        { backend: 'tensorflow-gpu', picked: !!gpu.info, reason: gpu.skipped ?? 'asked for explicitly' },
+      ];
+      if (gpu.info) return finish(gpu, tried);
       const cpu = await tryTensorflow(false);
-      if (cpu.info)
-        return finish({ info: { ...cpu.info, notes: [`tensorflow-gpu skipped: ${gpu.skipped}`] } });
-      throw new Error(`backend 'tensorflow' is not available: ${gpu.skipped}; ${cpu.skipped}`);
+      if (!cpu.info) throw new Error(`backend 'tensorflow' is not available: ${gpu.skipped}; ${cpu.skipped}`);
+      return finish(cpu, [...tried, { backend: 'tensorflow', picked: true, reason: 'asked for explicitly' }]);
     }
     case 'auto': {
-      const skipped: string[] = [];
-      for (const [label, attempt] of [
-        ['tensorflow-gpu', () => tryTensorflow(true)],
-        ['tensorflow', () => tryTensorflow(false)],
-        ['wasm', tryWasm],
-      ] as const) {
+      const tried: BackendAttempt[] = [];
+      for (const [i, [label, attempt]] of AUTO_ORDER.entries()) {
         const a = await attempt();
-        if (a.info) return finish({ info: { ...a.info, notes: [...skipped, ...a.info.notes] } });
-        skipped.push(`${label} skipped: ${a.skipped}`);
+        if (!a.info) {
+          tried.push({ backend: label, picked: false, reason: a.skipped! });
+          continue;
+        }
+        tried.push({
+          backend: label,
+          picked: true,
+          reason:
+            i === 0
+              ? 'first in the order'
+              : `the first available after ${tried.map((t) => t.backend).join(', ')}`,
+        });
+        for (const [later] of AUTO_ORDER.slice(i + 1))
+          tried.push({ backend: later, picked: false, reason: `${NOT_TRIED}: ${label} comes first` });
+        return finish(a, tried);
       }
-      const c = await tryCpu();
-      return finish({ info: { ...c.info!, notes: [...skipped, ...c.info!.notes] } });
+      throw new Error('no backend initialised'); // unreachable: cpu always does
     }
   }
 }
 
-function errText(e: unknown): string {
-  return e instanceof Error ? e.message.split('\n')[0] : String(e);
-}
-
-function isNotInstalled(e: unknown, pkg: string): boolean {
-  const code = (e as { code?: string })?.code;
-  return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && errText(e).includes(pkg);
-}
-
-/** Dynamic import of an optional package whose name TypeScript must not resolve at build time. */
-function importOptional(pkg: string): Promise<Record<string, unknown>> {
-  return import(/* @vite-ignore */ pkg) as Promise<Record<string, unknown>>;
+function origin(notes: string[]): string {
+  return notes.some((n) => n.includes(BACKEND_ENV)) ? BACKEND_ENV : 'spec or --backend';
 }
 
 async function tryTensorflow(gpu: boolean): Promise<Attempt> {
@@ -179,6 +213,14 @@ async function tryWasm(): Promise<Attempt> {
     return { skipped: `@tensorflow/tfjs-backend-wasm failed to load: ${errText(e)}` };
   }
   registerWasmKernels();
+  // Node: the threaded binary, with the thread count of wasm-threads.ts (tfjs itself runs 1 thread).
+  const threading =
+    typeof process !== 'undefined' && process.versions?.node ? await import('./wasm-threads.js') : null;
+  try {
+    threading?.prepareWasmThreads();
+  } catch (e) {
+    return { skipped: errText(e) };
+  }
   try {
     if (!(await tf.setBackend('wasm'))) return { skipped: 'the wasm backend did not initialise' };
   } catch (e) {
@@ -195,7 +237,15 @@ async function tryWasm(): Promise<Attempt> {
   const notes = [
     'wasm: kernel repairs installed (src/core/wasm-kernels.ts): matMul with transposed inputs, copy-free Identity, Conv2DBackpropInput via Conv2D, the missing Conv2DBackpropFilter',
   ];
-  if (!threadsSupported)
+  const threaded = threading?.wasmThreadsOutcome();
+  if (threaded?.note) notes.push(threaded.note);
+  if (threading && !threaded?.note)
+    notes.push(
+      threads > 1
+        ? `wasm: threaded SIMD binary on worker_threads, ${threads} threads (${threading.WASM_THREADS_ENV} sets the count)`
+        : `wasm: 1 thread (${threading.WASM_THREADS_ENV} sets more)`,
+    );
+  else if (!threadsSupported)
     notes.push(
       'wasm: multithreading is unavailable here (Node.js, or a page without cross-origin isolation); 1 thread',
     );
@@ -226,65 +276,18 @@ async function tryCpu(): Promise<Attempt> {
   };
 }
 
-async function tryWebgpu(): Promise<Attempt> {
-  const missing: string[] = [];
-  let dawn: Record<string, unknown> | null = null;
-  try {
-    dawn = await importOptional('webgpu');
-  } catch (e) {
-    missing.push(
-      isNotInstalled(e, 'webgpu')
-        ? 'the `webgpu` package (Dawn for Node) is not installed'
-        : `webgpu failed to load: ${errText(e)}`,
-    );
-  }
-  const g = globalThis as { navigator?: { gpu?: unknown } };
-  if (dawn && !g.navigator?.gpu) {
-    // tfjs-backend-webgpu registers itself only if navigator.gpu exists when it is imported.
-    const create = dawn.create as ((flags: string[]) => unknown) | undefined;
-    if (typeof create !== 'function') {
-      missing.push('the `webgpu` package has no create()');
-    } else {
-      Object.assign(globalThis, (dawn.globals as object | undefined) ?? {});
-      const gpu = create([]);
-      if (g.navigator) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
-      else g.navigator = { gpu };
-    }
-  }
-  let version: string | undefined;
-  if (!missing.length) {
-    try {
-      const mod = await importOptional('@tensorflow/tfjs-backend-webgpu');
-      version = mod.version_webgpu as string | undefined;
-    } catch (e) {
-      missing.push(
-        isNotInstalled(e, '@tensorflow/tfjs-backend-webgpu')
-          ? '@tensorflow/tfjs-backend-webgpu is not installed'
-          : `@tensorflow/tfjs-backend-webgpu failed to load: ${errText(e)}`,
-      );
-    }
-  }
-  if (missing.length) {
-    return {
-      skipped: `${missing.join('; ')} (install @tensorflow/tfjs-backend-webgpu@${tf.version_core} and webgpu to use it)`,
-    };
-  }
-  // setBackend returns false, not throws, when Dawn finds no adapter.
-  let ok = false;
-  try {
-    ok = await tf.setBackend('webgpu');
-  } catch (e) {
-    return { skipped: `the webgpu backend failed: ${errText(e)}` };
-  }
-  if (!ok)
-    return { skipped: 'no WebGPU adapter was found (no GPU, or no Vulkan/Metal/D3D driver Dawn accepts)' };
+async function tryWebgpu(explicit: boolean): Promise<Attempt> {
+  const r = await initWebgpu({ explicit });
+  if (!r.ok) return { skipped: r.reason };
   return {
     info: {
       name: 'webgpu',
-      version: versionString('@tensorflow/tfjs-backend-webgpu', version),
+      version: versionString('@tensorflow/tfjs-backend-webgpu', r.version),
+      // the host thread drives the device; an emulator computes on the CPU, whatever the API
       threads: 1,
-      device: 'gpu',
-      notes: [],
+      device: r.adapter.emulator ? 'cpu' : 'gpu',
+      adapter: adapterLabel(r.adapter),
+      notes: r.notes,
     },
   };
 }

@@ -138,7 +138,7 @@ export async function runExperiment(
       const target: TargetResult = {
         label,
         init,
-        initial: evaluate(model, theta20, data.validation, { limit: spec.evalLimit }),
+        initial: await evaluate(model, theta20, data.validation, { limit: spec.evalLimit }),
         methods: {},
       };
       let trained: Params | undefined;
@@ -319,19 +319,28 @@ async function trainedOrCached(
     return { points: cached.points, summary: { ...cached.summary, reused: true } };
   }
   emit({ type: 'phase', phase, state: 'start' });
+  let spe = 0;
   const res = await trainModel(model, theta0, data, train, {
     seed: train.dataSeed ?? init.seed ?? 0,
     checkpoints: !!train.checkpoints,
     evalLimit: spec.evalLimit,
     signal: hooks.signal,
-    onProgress: (done, total, info) =>
+    onProgress: (done, total, info) => {
       emit({
         type: 'progress',
         phase,
         done,
         total,
         detail: `epoch ${info.epoch + 1}/${train.epochs}, loss ${info.loss.toFixed(4)}`,
-      }),
+      });
+      // Training loss per SGD step (the epoch's running mean at each progress report); the
+      // steps per epoch let a chart put these points on the epoch axis next to validation.
+      if (!spe) {
+        spe = total / train.epochs;
+        emit({ type: 'metric', phase, key: 'stepsPerEpoch', step: 0, value: spe });
+      }
+      emit({ type: 'metric', phase, key: 'trainLoss', step: done, value: info.loss });
+    },
     onEpoch: (epoch, _params, ev) => {
       emit({ type: 'metric', phase, key: 'valAccuracy', step: epoch + 1, value: ev.accuracy });
       emit({ type: 'metric', phase, key: 'valLoss', step: epoch + 1, value: ev.loss });
@@ -340,12 +349,12 @@ async function trainedOrCached(
   const points = train.checkpoints ? [theta0, ...res.checkpoints] : [theta0, res.final];
   if (train.checkpoints) disposeParams(res.final);
   const final = points[points.length - 1];
-  const val = evaluate(model, final, data.validation);
+  const val = await evaluate(model, final, data.validation);
   const summary: TrainedSummary = {
     label,
     valAccuracy: val.accuracy,
     valLoss: val.loss,
-    testAccuracy: evaluate(model, final, data.test).accuracy,
+    testAccuracy: (await evaluate(model, final, data.test)).accuracy,
     seconds: res.seconds,
   };
   emit({ type: 'phase', phase, state: 'done', seconds: res.seconds });

@@ -5,6 +5,7 @@ import type { Model } from './models/model.js';
 import { cloneParams, disposeParams, type Params } from './params.js';
 import { deriveSeed, rng } from './random.js';
 import type { EvalResult, TrainSpec } from '../shared/domain/index.js';
+import { readScalars } from './readback.js';
 
 export interface TrainOptions {
   /** seed of the data order when spec.dataSeed is absent (the caller passes the init seed) */
@@ -175,7 +176,7 @@ export async function trainModel(
         done++;
         const seen = start + size;
         if (step === stepsPerEpoch - 1 || (step + 1) % progressEvery === 0) {
-          lastLoss = epochLoss.dataSync()[0] / seen;
+          lastLoss = (await readScalars([epochLoss]))[0] / seen;
           opts.onProgress?.(done, total, { epoch, loss: lastLoss });
           // Lets an abort (or any message) from the host arrive between steps.
           await yieldToEventLoop();
@@ -184,7 +185,7 @@ export async function trainModel(
       epochLoss.dispose();
       epochLoss = null;
       const current = toParams(names, theta);
-      const ev = evaluate(model, current, data.validation, { limit: opts.evalLimit });
+      const ev = await evaluate(model, current, data.validation, { limit: opts.evalLimit });
       history.push({ epoch, trainLoss: lastLoss, valAccuracy: ev.accuracy, valLoss: ev.loss });
       if (wantCheckpoints) checkpoints.push(cloneParams(current));
       await opts.onEpoch?.(epoch, current, ev);

@@ -8,6 +8,7 @@ import {
   type PermutationSpec,
 } from './permutation.js';
 import { rng } from './random.js';
+import { readValues } from './readback.js';
 
 export interface MatchOptions {
   /** stop after a sweep whose total improvement is at most tolerance·|objective| */
@@ -90,7 +91,7 @@ export class WeightMatcher {
   }
 
   /** The similarity matrix A_p for permutation p given the current values of all others. */
-  private similarity(p: string, perm: Permutation): Float32Array {
+  private async similarity(p: string, perm: Permutation): Promise<Float32Array> {
     const fixed = this.fixed.get(p);
     // Read back outside tf.tidy: tidy walks its return value looking for tensors, which for an
     // n² typed array costs far more than the matrix itself.
@@ -109,12 +110,14 @@ export class WeightMatcher {
       const n = this.spec.sizes[p];
       return new Float32Array(n * n);
     }
-    const data = acc.dataSync() as Float32Array;
-    if (acc !== fixed) acc.dispose();
-    return data;
+    try {
+      return (await readValues(acc)) as Float32Array;
+    } finally {
+      if (acc !== fixed) acc.dispose();
+    }
   }
 
-  solve(opts: MatchOptions = {}): MatchResult {
+  async solve(opts: MatchOptions = {}): Promise<MatchResult> {
     const tolerance = opts.tolerance ?? 1e-7;
     const maxIter = opts.maxIter ?? 100;
     const order = Object.keys(this.spec.perms);
@@ -137,7 +140,7 @@ export class WeightMatcher {
       for (const p of order) {
         const n = this.spec.sizes[p];
         let t0 = performance.now();
-        const A = this.similarity(p, perm);
+        const A = await this.similarity(p, perm);
         seconds.similarity += (performance.now() - t0) / 1000;
         t0 = performance.now();
         const col = linearSumAssignment(A, n, n, { maximize: true });
@@ -171,9 +174,13 @@ export class WeightMatcher {
   }
 }
 
-/** T(axis→0).reshape(n, −1) · S(axis→0).reshape(n, −1)ᵀ */
+/** T(axis→0).reshape(n, −1) · S(axis→0).reshape(n, −1)ᵀ, an n×n float32 product on the backend */
 function block(target: tf.Tensor, source: tf.Tensor, axis: number): tf.Tensor2D {
   return tf.tidy(() => {
+    // A matrix's column axis (a dense kernel's output units): Tᵀ·S as it stands, so at most one
+    // operand is transposed (by the backend's matMul), not both moved and one moved back.
+    if (target.rank === 2 && axis === 1)
+      return tf.matMul(target as tf.Tensor2D, source as tf.Tensor2D, true, false);
     const n = target.shape[axis];
     const t2 = tf.reshape(moveToFront(target, axis), [n, -1]) as tf.Tensor2D;
     const s2 = tf.reshape(moveToFront(source, axis), [n, -1]) as tf.Tensor2D;
@@ -188,15 +195,15 @@ function moveToFront(x: tf.Tensor, axis: number): tf.Tensor {
 }
 
 /** One-shot weight matching of the given pairs. */
-export function weightMatching(
+export async function weightMatching(
   spec: PermutationSpec,
   pairs: { target: Params; source: Params }[],
   opts: MatchOptions = {},
-): MatchResult {
+): Promise<MatchResult> {
   const m = new WeightMatcher(spec);
   try {
     for (const { target, source } of pairs) m.addPair(target, source);
-    return m.solve(opts);
+    return await m.solve(opts);
   } finally {
     m.dispose();
   }

@@ -74,6 +74,8 @@ export interface ExperimentSummary {
   T: number;
   /** best validation accuracy per method (mean over targets), for the history table */
   bestByMethod: Record<string, number>;
+  /** validation accuracy at t = T per method (mean over targets) */
+  finalByMethod: Record<string, number>;
   seconds: number | null;
   backend: string | null;
   /** where it came from: run here, by the CLI, or imported from a bundle */
@@ -219,7 +221,11 @@ export const requestSchemas = {
     dataset: z.string().max(200).default(''),
     arch: z.string().max(200).default(''),
     method: z.string().max(20).default(''),
-    sort: z.enum(['createdAt', 'name', 'status', 'seconds']).default('createdAt'),
+    /** a column, or a method's metric: "best:gmt", "final:fgmt", "test:oracle" */
+    sort: z
+      .string()
+      .regex(/^(createdAt|name|status|seconds|(best|final|test):[a-z0-9_-]{1,24})$/)
+      .default('createdAt'),
     order: z.enum(['asc', 'desc']).default('desc'),
     limit: z.number().int().min(1).max(1000).default(200),
     offset: z.number().int().min(0).default(0),

@@ -66,13 +66,13 @@ for (const { name, arch, input } of ARCHS) {
   });
 }
 
-function plantedRecovery(arch: ArchSpec, input: [number, number, number], seed: number): void {
+async function plantedRecovery(arch: ArchSpec, input: [number, number, number], seed: number): Promise<void> {
   const model = buildModel(arch, input, 10);
   const theta: Params = model.init(seed);
   const planted = randomPermutation(model.permSpec, rng(seed + 1));
   const target = applyPermutation(model.permSpec, planted, theta);
   const before = tf.memory().numTensors;
-  const { perm, sweeps } = weightMatching(model.permSpec, [{ target, source: theta }], {
+  const { perm, sweeps } = await weightMatching(model.permSpec, [{ target, source: theta }], {
     seed,
     tolerance: 1e-12,
   });
@@ -88,22 +88,22 @@ function plantedRecovery(arch: ArchSpec, input: [number, number, number], seed: 
   disposeParams(target);
 }
 
-test('weight matching recovers a planted permutation of an MLP with several hidden layers', () => {
-  plantedRecovery({ arch: 'mlp', hidden: [128, 96, 64] }, [12, 12, 1], 11);
+test('weight matching recovers a planted permutation of an MLP with several hidden layers', async () => {
+  await plantedRecovery({ arch: 'mlp', hidden: [128, 96, 64] }, [12, 12, 1], 11);
 });
 
-test('weight matching recovers a planted permutation of Conv8', () => {
-  plantedRecovery({ arch: 'conv8', width: 8 }, [32, 32, 3], 21);
+test('weight matching recovers a planted permutation of Conv8', async () => {
+  await plantedRecovery({ arch: 'conv8', width: 8 }, [32, 32, 3], 21);
 });
 
-test('weight matching over several pairs at once recovers the shared permutation', () => {
+test('weight matching over several pairs at once recovers the shared permutation', async () => {
   const model = buildModel({ arch: 'mlp', hidden: [32, 32] }, [6, 6, 1], 10);
   const planted = randomPermutation(model.permSpec, rng(5));
   const pairs = [7, 8, 9].map((s) => {
     const source = model.init(s);
     return { source, target: applyPermutation(model.permSpec, planted, source) };
   });
-  const { perm } = weightMatching(model.permSpec, pairs, { seed: 1 });
+  const { perm } = await weightMatching(model.permSpec, pairs, { seed: 1 });
   for (const p of Object.keys(planted)) assert.deepEqual(Array.from(perm[p]), Array.from(planted[p]));
   for (const { source, target } of pairs) {
     disposeParams(source);
@@ -111,10 +111,10 @@ test('weight matching over several pairs at once recovers the shared permutation
   }
 });
 
-test('identical pairs match with the identity', () => {
+test('identical pairs match with the identity', async () => {
   const model = buildModel({ arch: 'mlp', hidden: [16] }, [4, 4, 1], 3);
   const theta = model.init(3);
-  const { perm } = weightMatching(model.permSpec, [{ target: theta, source: theta }]);
+  const { perm } = await weightMatching(model.permSpec, [{ target: theta, source: theta }]);
   assert.deepEqual(perm, identityPermutation(model.permSpec));
   disposeParams(theta);
 });

@@ -296,7 +296,7 @@ test('a small MLP learns a separable synthetic dataset', async () => {
   const data = dataset(split(t.x, t.y, shape), split(v.x, v.y, shape), split(v.x, v.y, shape), shape, 5);
   const model = mlpModel(shape, 32, 5);
   const init = model.init(3);
-  const initial = evaluate(model, init, data.validation);
+  const initial = await evaluate(model, init, data.validation);
   const res = await trainModel(
     model,
     init,
@@ -304,7 +304,7 @@ test('a small MLP learns a separable synthetic dataset', async () => {
     { epochs: 4, batchSize: 64, lr: 0.05, momentum: 0.9, weightDecay: 0, lrSchedule: 'constant' },
     { seed: 0 },
   );
-  const final = evaluate(model, res.final, data.validation);
+  const final = await evaluate(model, res.final, data.validation);
   assert.ok(initial.accuracy < 0.6, `initial accuracy ${initial.accuracy}`);
   assert.ok(final.accuracy > 0.95, `final accuracy ${final.accuracy}`);
   assert.ok(res.history[3].trainLoss < res.history[0].trainLoss);
@@ -315,7 +315,7 @@ test('a small MLP learns a separable synthetic dataset', async () => {
   data.dispose();
 });
 
-test('evaluate counts accuracy and mean cross-entropy exactly, in batches, with a limit', () => {
+test('evaluate counts accuracy and mean cross-entropy exactly, in batches, with a limit', async () => {
   const shape: [number, number, number] = [1, 1, 2];
   const model = linearModel(shape, 2);
   // logits = x (W = I, b = 0)
@@ -330,15 +330,37 @@ test('evaluate counts accuracy and mean cross-entropy exactly, in batches, with 
   const ys = new Int32Array([0, 1, 1, 0, 0]);
   const s = split(xs, ys, shape);
   const before = tf.memory().numTensors;
-  const full = evaluate(model, params, s, { batchSize: 2 });
+  const full = await evaluate(model, params, s, { batchSize: 2 });
   // predictions: 0, 1, 0, 0 (tie → first), 0 → correct: 1, 1, 0, 1, 1
   assert.equal(full.accuracy, 4 / 5);
   const ce = (z: number[], c: number) => Math.log(z.reduce((a, v) => a + Math.exp(v), 0)) - z[c];
   const losses = [ce([2, 0], 0), ce([0, 1], 1), ce([3, 0], 1), ce([0, 0], 0), ce([1, 0], 0)];
   assert.ok(Math.abs(full.loss - losses.reduce((a, v) => a + v) / 5) < 1e-5);
-  const lim = evaluate(model, params, s, { limit: 3, batchSize: 2 });
+  const lim = await evaluate(model, params, s, { limit: 3, batchSize: 2 });
   assert.equal(lim.accuracy, 2 / 3);
   assert.ok(Math.abs(lim.loss - (losses[0] + losses[1] + losses[2]) / 3) < 1e-5);
+  // The same split with ready batches (as the loader makes them): same numbers, nothing sliced
+  // but the batch a limit cuts, nothing leaked.
+  const ready: Split = {
+    ...s,
+    batches: [0, 2, 4].map((start) => {
+      const size = Math.min(2, 5 - start);
+      return {
+        x: tf.tensor4d(xs.subarray(start * 2, (start + size) * 2), [size, ...shape]),
+        y: tf.tensor1d(ys.subarray(start, start + size), 'int32'),
+        size,
+      };
+    }),
+  };
+  const withBatches = tf.memory().numTensors;
+  assert.deepEqual(await evaluate(model, params, ready), full);
+  const limReady = await evaluate(model, params, ready, { limit: 3 });
+  assert.equal(limReady.accuracy, lim.accuracy);
+  assert.ok(Math.abs(limReady.loss - lim.loss) < 1e-6);
+  // a batch size other than the ready one falls back to gathering
+  assert.deepEqual((await evaluate(model, params, ready, { batchSize: 3 })).accuracy, full.accuracy);
+  assert.equal(tf.memory().numTensors, withBatches, 'tensors leaked (ready batches)');
+  for (const b of ready.batches!) tf.dispose([b.x, b.y]);
   assert.equal(tf.memory().numTensors, before, 'tensors leaked');
   disposeParams(params);
   tf.dispose([s.x, s.y]);

@@ -3,141 +3,38 @@
  * through the wizard (with a refused invalid value), live curves of all four methods, history and
  * tags, a second run and the comparison (bands, table, diff, PNG/SVG/CSV), a bundle exported from
  * one lab and imported into a second one with the same numbers. Screenshots of every screen go
- * to test-results/screenshots/; the compare screen is also copied to docs/screenshots/.
+ * to test-results/screenshots/ (tests never write tracked files).
  *
  *   node --import tsx --test test/e2e/lab.e2e.test.ts
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
 import { parseCsv } from '../../src/renderer/src/lib/csv.js';
+import {
+  buildRenderer,
+  CHROMIUM,
+  haveChromium,
+  INSTRUMENT,
+  launchChromium,
+  next,
+  openPage,
+  parseSeries,
+  ROOT,
+  shot,
+  SHOTS,
+  startHost,
+  type Host,
+  type PageLog,
+} from '../helpers/e2e.js';
 
-const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const CHROMIUM = process.env.LAB_CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = join(ROOT, 'test-results', 'screenshots');
 const METHODS = ['gmt', 'fgmt', 'oracle', 'naive'];
 const T = 5;
 const RUN_TIMEOUT = 240_000;
-
-interface Host {
-  url: string;
-  dataDir: string;
-  proc: ChildProcess;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-function buildRenderer(): void {
-  const r = spawnSync(
-    process.execPath,
-    [
-      join(ROOT, 'node_modules/vite/bin/vite.js'),
-      'build',
-      '--config',
-      'vite.renderer.config.ts',
-      '--logLevel',
-      'warn',
-    ],
-    { cwd: ROOT, encoding: 'utf8' },
-  );
-  if (r.status !== 0) throw new Error(`renderer build failed:\n${r.stdout}\n${r.stderr}`);
-}
-
-/** `lab serve --data <dir> --port 0` as a child; resolves with the URL it prints. */
-async function startHost(dataDir: string): Promise<Host> {
-  const proc = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--data', dataDir, '--port', '0'],
-    { cwd: ROOT, env: { ...process.env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const url = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`the host printed no URL within 90 s:\n${out}`)), 90_000);
-    const check = (): void => {
-      const m = /open (http:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        res(m[1]);
-      }
-    };
-    proc.stdout!.on('data', check);
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      rej(new Error(`the host exited (${code}) before listening:\n${out}`));
-    });
-  });
-  return {
-    url,
-    dataDir,
-    proc,
-    output: () => out,
-    stop: () =>
-      new Promise<void>((res) => {
-        if (proc.exitCode !== null) return res();
-        const kill = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-        proc.once('exit', () => {
-          clearTimeout(kill);
-          res();
-        });
-        proc.kill('SIGTERM');
-      }),
-  };
-}
-
-/** Records long main-thread tasks, CSP violations and errors from the first script on. */
-const INSTRUMENT = `
-  window.__longtasks = [];
-  window.__csp = [];
-  try {
-    new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longtasks.push({ start: e.startTime, duration: e.duration }); })
-      .observe({ type: 'longtask', buffered: true });
-  } catch (e) { window.__longtasks = null; }
-  document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
-`;
-
-interface PageLog {
-  errors: string[];
-}
-
-async function openPage(ctx: BrowserContext, log: PageLog): Promise<Page> {
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => log.errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') log.errors.push(`console: ${m.text()}`);
-  });
-  return page;
-}
-
-async function shot(page: Page, name: string): Promise<string> {
-  const path = join(SHOTS, `${name}.png`);
-  // A full-page shot draws the sticky top bar where the page is scrolled to: start at the top.
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path, fullPage: true });
-  return path;
-}
-
-/** "gmt:6:band naive:6" (the chart's data-series attribute) → { gmt: { points: 6, band: true }, … } */
-function parseSeries(attr: string | null): Record<string, { points: number; band: boolean }> {
-  const out: Record<string, { points: number; band: boolean }> = {};
-  for (const part of (attr ?? '').split(' ').filter(Boolean)) {
-    const [id, n, band] = part.split(':');
-    out[id] = { points: Number(n), band: band === 'band' };
-  }
-  return out;
-}
-
-async function next(page: Page, expectStep: string): Promise<void> {
-  await page.getByTestId('wizard-next').click();
-  await page.locator(`.wizard[data-step="${expectStep}"]`).waitFor();
-}
 
 /** Runs the quick preset through the wizard; `edit` changes the review step's form first. */
 async function runQuickPreset(
@@ -305,8 +202,6 @@ async function download(page: Page, click: () => Promise<void>): Promise<{ name:
   return { name: d.suggestedFilename(), bytes: await readFile(path) };
 }
 
-const haveChromium = existsSync(CHROMIUM);
-
 test(
   'the lab end to end in Chromium',
   {
@@ -325,18 +220,7 @@ test(
     let bundlePath: string | null = null;
     try {
       hostA = await startHost(dirA);
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--no-first-run',
-        ],
-      });
+      browser = await launchChromium();
       const ctx = await browser.newContext({
         viewport: { width: 1440, height: 1000 },
         acceptDownloads: true,
@@ -501,9 +385,8 @@ test(
           );
           await page.getByTestId('diff-all').uncheck();
           await page.waitForTimeout(300);
-          const compareShot = await shot(page, '11-compare');
-          await mkdir(join(ROOT, 'docs', 'screenshots'), { recursive: true });
-          await copyFile(compareShot, join(ROOT, 'docs', 'screenshots', 'compare.png'));
+          // (docs/screenshots/compare.png is made on purpose by `npm run screenshots`, not by tests)
+          await shot(page, '11-compare');
 
           const csv = await download(page, () => page.getByTestId('export-csv').click());
           assert.match(csv.name, /\.csv$/);

@@ -32,7 +32,7 @@ export interface TransferContext {
   trained?: Params;
   options: TransferOptions;
   signal?: AbortSignal;
-  /** adds seconds to a named phase of this method's timing */
+  /** adds seconds to a named phase of this method's timing (until the promise settles when fn is async) */
   time<T>(phase: string, fn: () => T): T;
   /** counts minibatch gradients (one network, one minibatch) */
   countGradients(n: number): void;
@@ -140,16 +140,19 @@ export function addGradientPair(
 }
 
 /** π_s from the pairs a matcher holds, with the spec's stopping rule. */
-export function solveMatching(ctx: TransferContext, matcher: WeightMatcher, s: number): Permutation {
-  return ctx.time(
-    'matching',
-    () =>
-      matcher.solve({
-        tolerance: ctx.options.matchTolerance,
-        maxIter: ctx.options.matchMaxIter,
-        seed: ctx.options.seed + s,
-      }).perm,
+export async function solveMatching(
+  ctx: TransferContext,
+  matcher: WeightMatcher,
+  s: number,
+): Promise<Permutation> {
+  const r = await ctx.time('matching', () =>
+    matcher.solve({
+      tolerance: ctx.options.matchTolerance,
+      maxIter: ctx.options.matchMaxIter,
+      seed: ctx.options.seed + s,
+    }),
   );
+  return r.perm;
 }
 
 function accumulate(acc: Params | null, g: Params): Params {

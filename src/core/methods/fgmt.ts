@@ -24,7 +24,7 @@ export const fgmt: MethodImpl = {
       for (let s = 1; s <= T; s++) {
         throwIfAborted(ctx.signal);
         addGradientPair(ctx, sampler, matcher, s - 1, perm);
-        perm = solveMatching(ctx, matcher, s);
+        perm = await solveMatching(ctx, matcher, s);
         ctx.progress(s, T, `step ${s}/${T}`);
         yield perm;
       }

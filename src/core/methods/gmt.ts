@@ -30,7 +30,7 @@ export const gmt: MethodImpl = {
           // let the host's event loop breathe (progress, cancel) between gradient pairs
           await Promise.resolve();
         }
-        perm = solveMatching(ctx, matcher, s);
+        perm = await solveMatching(ctx, matcher, s);
       } finally {
         matcher.dispose();
       }

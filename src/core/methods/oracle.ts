@@ -15,15 +15,15 @@ export const oracle: MethodImpl = {
     const source = subParams(ctx.trajectory.end, ctx.trajectory.start);
     let perm;
     try {
-      perm = ctx.time(
-        'matching',
-        () =>
+      perm = (
+        await ctx.time('matching', () =>
           weightMatching(ctx.model.permSpec, [{ target, source }], {
             tolerance: ctx.options.matchTolerance,
             maxIter: ctx.options.matchMaxIter,
             seed: ctx.options.seed,
-          }).perm,
-      );
+          }),
+        )
+      ).perm;
     } finally {
       disposeParams(target);
       disposeParams(source);

@@ -35,11 +35,20 @@ export async function runMethod(
     signal: args.signal,
     time(phase, fn) {
       const t0 = performance.now();
-      try {
-        return fn();
-      } finally {
+      const add = (): void => {
         phases[phase] = (phases[phase] ?? 0) + (performance.now() - t0) / 1000;
+      };
+      let out;
+      try {
+        out = fn();
+      } catch (e) {
+        add();
+        throw e;
       }
+      // An asynchronous phase (a readback, a solve that waits for the device) counts until it settles.
+      if (out instanceof Promise) return out.finally(add) as typeof out;
+      add();
+      return out;
     },
     countGradients(n) {
       gradientEvaluations += n;
@@ -51,14 +60,16 @@ export async function runMethod(
   const limit = args.options.evalLimit;
   const valAccuracy: number[] = [];
   const valLoss: number[] = [];
-  const record = (t: number, params: Params): void => {
-    const r = ctx.time('evaluation', () => evaluate(args.model, params, args.data.validation, { limit }));
+  const record = async (t: number, params: Params): Promise<void> => {
+    const r = await ctx.time('evaluation', () =>
+      evaluate(args.model, params, args.data.validation, { limit }),
+    );
     valAccuracy[t] = r.accuracy;
     valLoss[t] = r.loss;
     args.onMetric?.('valAccuracy', t, r.accuracy);
     args.onMetric?.('valLoss', t, r.loss);
   };
-  record(0, args.theta20);
+  await record(0, args.theta20);
 
   const T = args.trajectory.T;
   const perms: Permutation[] = [];
@@ -69,7 +80,7 @@ export async function runMethod(
       const s = perms.length + 1;
       perms.push(perm);
       const theta2s = transferredAt(ctx, s, perm);
-      record(s, theta2s);
+      await record(s, theta2s);
       disposeParams(last);
       last = theta2s;
       if (method.gradientEvaluations(T, 1) === 0) args.onProgress?.(s, T, `step ${s}/${T}`);
@@ -79,14 +90,14 @@ export async function runMethod(
 
     let bestStep = 0;
     for (let t = 1; t <= T; t++) if (valAccuracy[t] > valAccuracy[bestStep]) bestStep = t;
-    const testAccuracy = ctx.time('evaluation', () => evaluate(args.model, last!, args.data.test).accuracy);
+    const testAccuracy = (await ctx.time('evaluation', () => evaluate(args.model, last!, args.data.test)))
+      .accuracy;
     let testAccuracyAtBest = testAccuracy;
     if (bestStep !== T) {
       const best = bestStep === 0 ? null : transferredAt(ctx, bestStep, perms[bestStep - 1]);
-      testAccuracyAtBest = ctx.time(
-        'evaluation',
-        () => evaluate(args.model, best ?? args.theta20, args.data.test).accuracy,
-      );
+      testAccuracyAtBest = (
+        await ctx.time('evaluation', () => evaluate(args.model, best ?? args.theta20, args.data.test))
+      ).accuracy;
       disposeParams(best);
     }
     const result: MethodResult = {

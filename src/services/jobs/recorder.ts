@@ -260,7 +260,7 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
           o.onBackend?.(msg.backend);
           log(
             'info',
-            `backend: ${msg.backend.name} ${msg.backend.version} (${msg.backend.device}, ${msg.backend.threads} thread${msg.backend.threads === 1 ? '' : 's'})`,
+            `backend: ${msg.backend.name} ${msg.backend.version} (${msg.backend.device}${msg.backend.adapter ? ` ${msg.backend.adapter}` : ''}, ${msg.backend.threads} thread${msg.backend.threads === 1 ? '' : 's'})`,
           );
           for (const n of msg.backend.notes) log('info', `backend: ${n}`);
           return;

@@ -62,20 +62,35 @@ interface SummaryRow {
   seconds: number | null;
   backend: string | null;
   best_by_method: string;
+  final_by_method: string | null;
 }
 
 /** The columns of a summary: everything but the spec, which only the detail view parses. */
 const SUMMARY_COLUMNS = `id, name, tags, notes, created_at, origin, dataset, arch, methods, targets, t_steps, source_param_set_id,
-  status, seconds, backend, best_by_method`;
+  status, seconds, backend, best_by_method,
+  (SELECT json_group_object(b.method, b.v) FROM (SELECT r.method, AVG(r.final_val) AS v FROM runs r
+    WHERE r.experiment_id = e.id AND r.kind = 'transfer' AND r.final_val IS NOT NULL AND r.method IS NOT NULL
+    GROUP BY r.method) AS b) AS final_by_method`;
 
 const STATUS_RANK = `CASE status WHEN 'running' THEN 0 WHEN 'queued' THEN 1 WHEN 'failed' THEN 2 WHEN 'interrupted' THEN 3 WHEN 'cancelled' THEN 4 ELSE 5 END`;
 
-const SORT_SQL: Record<ListQuery['sort'], string> = {
+const SORT_SQL: Record<string, string> = {
   createdAt: 'created_at',
   name: 'name COLLATE NOCASE',
   status: STATUS_RANK,
   seconds: 'seconds',
 };
+
+/** "best:gmt", "final:fgmt", "test:oracle": a method's mean over targets (NULLs last either way). */
+const METRIC_SORT_COLUMN: Record<string, string> = { best: 'best_val', final: 'final_val', test: 'test_acc' };
+function sortSql(sort: string): { sql: string; method?: string } {
+  const m = /^(best|final|test):(.+)$/.exec(sort);
+  if (!m) return { sql: SORT_SQL[sort] ?? 'created_at' };
+  return {
+    sql: `(SELECT AVG(r.${METRIC_SORT_COLUMN[m[1]]}) FROM runs r WHERE r.experiment_id = e.id AND r.kind = 'transfer' AND r.method = @sortMethod)`,
+    method: m[2],
+  };
+}
 
 export class ExperimentRepo {
   constructor(
@@ -122,7 +137,7 @@ export class ExperimentRepo {
   }
 
   get(id: string): ExperimentDetail | null {
-    const row = this.db.prepare(`SELECT ${SUMMARY_COLUMNS}, spec FROM experiments WHERE id = ?`).get(id) as
+    const row = this.db.prepare(`SELECT ${SUMMARY_COLUMNS}, spec FROM experiments e WHERE id = ?`).get(id) as
       (SummaryRow & { spec: string }) | undefined;
     if (!row) return null;
     return {
@@ -135,7 +150,7 @@ export class ExperimentRepo {
   }
 
   summary(id: string): ExperimentSummary | null {
-    const row = this.db.prepare(`SELECT ${SUMMARY_COLUMNS} FROM experiments WHERE id = ?`).get(id) as
+    const row = this.db.prepare(`SELECT ${SUMMARY_COLUMNS} FROM experiments e WHERE id = ?`).get(id) as
       SummaryRow | undefined;
     return row ? toSummary(row) : null;
   }
@@ -178,7 +193,9 @@ export class ExperimentRepo {
     }
     const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const dir = q.order === 'asc' ? 'ASC' : 'DESC';
-    const orderSql = `ORDER BY ${SORT_SQL[q.sort]} ${dir} NULLS LAST, created_at DESC, id`;
+    const order = sortSql(q.sort);
+    if (order.method !== undefined) params.sortMethod = order.method;
+    const orderSql = `ORDER BY ${order.sql} ${dir} NULLS LAST, created_at DESC, id`;
     // The total rides along on every row; only a page past the end needs its own count.
     const rows = this.db
       .prepare(
@@ -253,6 +270,7 @@ function toSummary(r: SummaryRow): ExperimentSummary {
     targets: r.targets,
     T: r.t_steps,
     bestByMethod: JSON.parse(r.best_by_method) as Record<string, number>,
+    finalByMethod: r.final_by_method ? (JSON.parse(r.final_by_method) as Record<string, number>) : {},
     seconds: r.seconds,
     backend: r.backend,
     origin: r.origin,

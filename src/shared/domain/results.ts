@@ -11,8 +11,18 @@ export interface BackendInfo {
   /** 'gpu' when the backend computes on a GPU */
   device: 'cpu' | 'gpu';
   simd?: boolean;
+  /** the WebGPU adapter, in the driver's words (webgpu only) */
+  adapter?: string;
+  /** every backend considered, in order, and why it was or was not picked */
+  tried?: BackendAttempt[];
   /** why better backends were skipped */
   notes: string[];
+}
+
+export interface BackendAttempt {
+  backend: string;
+  picked: boolean;
+  reason: string;
 }
 
 export interface EvalResult {

@@ -15,6 +15,41 @@ export interface ChartSeries {
   marker?: { x: number; y: number } | null;
 }
 
+/** A horizontal line at a known value, e.g. the source's or the trained target's accuracy. */
+export interface RefLine {
+  id: string;
+  label: string;
+  y: number;
+  color: string;
+  dash?: number[];
+}
+
+/**
+ * Best-step markers of methods that peak at the same x would be drawn on top of each other: shift
+ * each group of equal x sideways by `gap` (in x units) around the true x, in series order. The
+ * tooltip still reports the true step.
+ */
+export function spreadMarkers<T extends { x: number }>(
+  markers: readonly (T | null | undefined)[],
+  gap: number,
+): (T | null)[] {
+  const byX = new Map<number, number[]>();
+  markers.forEach((m, i) => {
+    if (!m) return;
+    let g = byX.get(m.x);
+    if (!g) byX.set(m.x, (g = []));
+    g.push(i);
+  });
+  const out: (T | null)[] = markers.map((m) => (m ? { ...m } : null));
+  for (const idx of byX.values()) {
+    if (idx.length < 2) continue;
+    idx.forEach((i, k) => {
+      out[i]!.x = out[i]!.x + (k - (idx.length - 1) / 2) * gap;
+    });
+  }
+  return out;
+}
+
 export interface SeriesStyle {
   label(group: string): string;
   color(group: string): string;

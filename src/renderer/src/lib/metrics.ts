@@ -3,6 +3,8 @@ import type { MetricPoint } from '../../../shared/lab-api.js';
 export interface StepValue {
   step: number;
   value: number;
+  /** when it was recorded (unix ms), where known: for a seconds x-axis */
+  wall?: number;
 }
 
 /**
@@ -13,14 +15,23 @@ export interface StepValue {
  */
 export class MetricStore {
   private readonly byRun = new Map<string, Map<string, Map<number, number>>>();
+  private readonly walls = new Map<string, Map<number, number>>();
   private sorted = new Map<string, StepValue[]>();
   version = 0;
 
   /** Adds points; returns how many were new or changed. */
-  add(points: readonly Pick<MetricPoint, 'runId' | 'key' | 'step' | 'value'>[]): number {
+  add(
+    points: readonly (Pick<MetricPoint, 'runId' | 'key' | 'step' | 'value'> & { wallTime?: number })[],
+  ): number {
     let changed = 0;
     for (const p of points) {
       if (!Number.isFinite(p.step)) continue;
+      if (p.wallTime !== undefined && Number.isFinite(p.wallTime)) {
+        const id = `${p.runId}\u0000${p.key}`;
+        let w = this.walls.get(id);
+        if (!w) this.walls.set(id, (w = new Map()));
+        w.set(p.step, p.wallTime);
+      }
       let keys = this.byRun.get(p.runId);
       if (!keys) this.byRun.set(p.runId, (keys = new Map()));
       let steps = keys.get(p.key);
@@ -41,7 +52,15 @@ export class MetricStore {
     let s = this.sorted.get(id);
     if (!s) {
       const steps = this.byRun.get(runId)?.get(key);
-      s = steps ? [...steps].map(([step, value]) => ({ step, value })).sort((a, b) => a.step - b.step) : [];
+      const walls = this.walls.get(id);
+      s = steps
+        ? [...steps]
+            .map(([step, value]): StepValue => {
+              const wall = walls?.get(step);
+              return wall === undefined ? { step, value } : { step, value, wall };
+            })
+            .sort((a, b) => a.step - b.step)
+        : [];
       this.sorted.set(id, s);
     }
     return s;
@@ -62,11 +81,13 @@ export class MetricStore {
   removeRun(runId: string): void {
     if (!this.byRun.delete(runId)) return;
     for (const k of [...this.sorted.keys()]) if (k.startsWith(`${runId}\u0000`)) this.sorted.delete(k);
+    for (const k of [...this.walls.keys()]) if (k.startsWith(`${runId}\u0000`)) this.walls.delete(k);
     this.version++;
   }
 
   clear(): void {
     this.byRun.clear();
+    this.walls.clear();
     this.sorted = new Map();
     this.version++;
   }

@@ -31,6 +31,10 @@ export interface SvgChartOptions {
   grid?: string;
   fontFamily?: string;
   bandOpacity?: number;
+  /** horizontal reference lines (e.g. the source's accuracy), labelled in the legend */
+  refLines?: readonly { label: string; y: number; color: string; dash?: readonly number[] }[];
+  /** logarithmic y (non-positive values are left out) */
+  logY?: boolean;
 }
 
 export function escapeXml(s: string): string {
@@ -62,8 +66,32 @@ function fmt(n: number): string {
   return Number(n.toFixed(2)).toString();
 }
 
+/** Log y drawn as linear in log10(y), with ticks labelled back in y. */
+function logSeries(series: readonly SvgSeries[], opts: SvgChartOptions): [SvgSeries[], SvgChartOptions] {
+  const l = (y: number): number => (y > 0 ? Math.log10(y) : NaN);
+  const yFormat = opts.yFormat ?? ((v: number) => fmt(v));
+  return [
+    series.map((s) => ({
+      ...s,
+      points: s.points.map((p) => ({ x: p.x, y: l(p.y) })),
+      band: s.band?.map((b) => ({ x: b.x, lo: l(b.lo), hi: l(b.hi) })),
+      marker: s.marker ? { x: s.marker.x, y: l(s.marker.y) } : s.marker,
+    })),
+    {
+      ...opts,
+      logY: false,
+      yMin: opts.yMin !== undefined ? l(opts.yMin) : undefined,
+      yMax: opts.yMax !== undefined ? l(opts.yMax) : undefined,
+      yFormat: (v) => yFormat(Number((10 ** v).toPrecision(3))),
+      yLabel: opts.yLabel ? `${opts.yLabel} (log scale)` : 'log scale',
+      refLines: opts.refLines?.map((r) => ({ ...r, y: l(r.y) })),
+    },
+  ];
+}
+
 /** Renders a standalone SVG document (with XML declaration) for the series. */
 export function renderSvgChart(series: readonly SvgSeries[], opts: SvgChartOptions = {}): string {
+  if (opts.logY) return renderSvgChart(...logSeries(series, opts));
   const W = opts.width ?? 800;
   const H = opts.height ?? 480;
   const fg = opts.foreground ?? '#1f2328';
@@ -71,7 +99,7 @@ export function renderSvgChart(series: readonly SvgSeries[], opts: SvgChartOptio
   const font = opts.fontFamily ?? 'Helvetica, Arial, sans-serif';
   const yFormat = opts.yFormat ?? ((v: number) => fmt(v));
   const xFormat = opts.xFormat ?? ((v: number) => fmt(v));
-  const legendRows = Math.ceil(series.length / 4);
+  const legendRows = Math.ceil((series.length + (opts.refLines?.length ?? 0)) / 4);
   const m = { top: opts.title ? 40 : 16, right: 20, bottom: 52 + legendRows * 20, left: 64 };
   const pw = W - m.left - m.right;
   const ph = H - m.top - m.bottom;
@@ -92,6 +120,11 @@ export function renderSvgChart(series: readonly SvgSeries[], opts: SvgChartOptio
       if (Number.isFinite(b.lo)) ymin = Math.min(ymin, b.lo);
       if (Number.isFinite(b.hi)) ymax = Math.max(ymax, b.hi);
     }
+  }
+  const refs = (opts.refLines ?? []).filter((r) => Number.isFinite(r.y) && (!opts.logY || r.y > 0));
+  for (const r of refs) {
+    ymin = Math.min(ymin, r.y);
+    ymax = Math.max(ymax, r.y);
   }
   const empty = !Number.isFinite(xmin);
   if (empty) {
@@ -200,6 +233,14 @@ export function renderSvgChart(series: readonly SvgSeries[], opts: SvgChartOptio
     parts.push(`</g>`);
   });
 
+  for (const r of refs) {
+    const y = fmt(sy(r.y));
+    const dash = (r.dash ?? [6, 4]).join(' ');
+    parts.push(
+      `<line class="ref" x1="${m.left}" x2="${m.left + pw}" y1="${y}" y2="${y}" stroke="${escapeXml(r.color)}" stroke-width="1.5" stroke-dasharray="${dash}"><title>${escapeXml(r.label)}</title></line>`,
+    );
+  }
+
   // Legend: four entries per row under the x-axis label.
   const colW = pw / 4;
   series.forEach((s, i) => {
@@ -208,6 +249,14 @@ export function renderSvgChart(series: readonly SvgSeries[], opts: SvgChartOptio
     const dash = s.dash && s.dash.length ? ` stroke-dasharray="${s.dash.join(' ')}"` : '';
     parts.push(
       `<g class="legend"><line x1="${fmt(x)}" x2="${fmt(x + 16)}" y1="${y - 4}" y2="${y - 4}" stroke="${escapeXml(s.color)}" stroke-width="3"${dash}/><text x="${fmt(x + 22)}" y="${y}" fill="${fg}">${escapeXml(s.label)}</text></g>`,
+    );
+  });
+  refs.forEach((r, k) => {
+    const i = series.length + k;
+    const x = m.left + (i % 4) * colW;
+    const y = m.top + ph + 58 + Math.floor(i / 4) * 20;
+    parts.push(
+      `<g class="legend"><line x1="${fmt(x)}" x2="${fmt(x + 16)}" y1="${y - 4}" y2="${y - 4}" stroke="${escapeXml(r.color)}" stroke-width="1.5" stroke-dasharray="${(r.dash ?? [6, 4]).join(' ')}"/><text x="${fmt(x + 22)}" y="${y}" fill="${fg}">${escapeXml(r.label)}</text></g>`,
     );
   });
   parts.push(`</svg>`);

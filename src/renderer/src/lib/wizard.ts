@@ -106,9 +106,9 @@ export interface PresetInfo {
 export const PRESETS: readonly PresetInfo[] = [
   {
     id: 'quick',
-    title: 'Quick demo (bundled data)',
+    title: 'Smoke test (bundled data)',
     description:
-      'Bundled Fashion-MNIST subset, MLP 256, 2 epochs on 2,000 images, T = 5, all four methods. Under a minute on a laptop.',
+      'Bundled Fashion-MNIST subset, MLP 256, 2 epochs on 2,000 images, T = 5, all four methods. Under a minute on a laptop. Smaller than examples/quick.json (MLP 512, 5 epochs, T = 10), whose numbers the README quotes.',
   },
   {
     id: 'paper-mlp',
@@ -204,7 +204,7 @@ export function presetState(id: string): WizardState {
         batchSize: 128,
         gradBatches: 1,
       };
-      s.name = 'Quick demo';
+      s.name = 'Smoke test';
       s.tags = 'demo';
       return s;
     case 'paper-mlp':
