@@ -88,6 +88,40 @@ export default tseslint.config(
     files: ['src/cli/**', 'scripts/**', 'bench/**', 'test/**', 'examples/**', '*.config.*'],
     rules: { 'no-console': 'off' },
   },
+  // The Node side logs through src/services/log.ts (levels, lab.log); only the CLI writes to the terminal.
+  {
+    files: ['src/**'],
+    ignores: ['src/cli/**'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'stderr', message: 'Log with logger() from src/services/log.ts.' },
+        { object: 'process', property: 'stdout', message: 'Log with logger() from src/services/log.ts.' },
+      ],
+    },
+  },
+  {
+    files: ['src/services/log.ts'],
+    rules: { 'no-restricted-properties': 'off' },
+  },
+  // The renderer runs in a browser: never Node-side code (the logger, services, the engine).
+  {
+    files: ['src/renderer/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'pino', message: 'The logger is Node-side; the renderer reports to its console.' }],
+          patterns: [
+            {
+              group: ['**/services/**', '**/core/**', '**/main/**', '**/worker/**'],
+              message: 'The renderer imports only the domain and src/shared.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   // node:test's test()/describe() return promises the runner itself awaits.
   {
     files: ['test/**'],

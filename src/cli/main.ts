@@ -22,6 +22,7 @@ import { acquireDataLock } from '../services/data-lock.js';
 import { startHeadless } from '../services/host/headless.js';
 import { HostError } from '../services/host/server.js';
 import { runRecorded } from '../services/jobs/in-process.js';
+import { attachLogFile } from '../services/log.js';
 import { LabStore } from '../services/store/index.js';
 import { progressPrinter } from './progress.js';
 import { sweepCommand, workerCommand } from './sweep.js';
@@ -196,10 +197,12 @@ async function main(argv: string[]): Promise<number> {
           role: 'npm run lab -- run --db',
           hint: 'stop it, or record into another folder with --db',
         });
+        const detachLog = attachLogFile(dataDir);
         let store: LabStore;
         try {
           store = LabStore.open(dataDir);
         } catch (e) {
+          detachLog();
           lock.release();
           throw e;
         }
@@ -219,6 +222,7 @@ async function main(argv: string[]): Promise<number> {
           try {
             store.close();
           } finally {
+            detachLog();
             lock.release();
           }
         }

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import { readScalars } from './readback.js';
 
 /**
  * A network's parameters: named tensors in tfjs layouts (dense kernel [in, out], conv kernel
@@ -16,15 +15,6 @@ export function disposeParams(p: Params | undefined | null): void {
 export function cloneParams(p: Params): Params {
   const out: Params = {};
   for (const [k, v] of Object.entries(p)) out[k] = v.clone();
-  return out;
-}
-
-/** a + scale·(b − c) for every parameter, the shape of every trajectory formula in the paper. */
-export function addScaledDiff(a: Params, b: Params, c: Params, scale = 1): Params {
-  const out: Params = {};
-  for (const k of Object.keys(a)) {
-    out[k] = tf.tidy(() => tf.add(a[k], tf.mul(tf.sub(b[k], c[k]), scale)));
-  }
   return out;
 }
 
@@ -47,18 +37,4 @@ export function paramCount(p: Params): number {
   let n = 0;
   for (const t of Object.values(p)) n += t.size;
   return n;
-}
-
-/** Squared L2 distance, summed over every parameter; used by tests and diagnostics. */
-export async function sqDistance(a: Params, b: Params): Promise<number> {
-  const s = tf.tidy(() => {
-    let sum = tf.scalar(0);
-    for (const k of Object.keys(a)) sum = sum.add(tf.sum(tf.square(tf.sub(a[k], b[k]))));
-    return sum;
-  });
-  try {
-    return (await readScalars([s]))[0];
-  } finally {
-    s.dispose();
-  }
 }

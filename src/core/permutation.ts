@@ -66,7 +66,7 @@ export function randomPermutation(
   return out;
 }
 
-export function isIdentity(perm: Int32Array): boolean {
+function isIdentity(perm: Int32Array): boolean {
   for (let i = 0; i < perm.length; i++) if (perm[i] !== i) return false;
   return true;
 }
@@ -110,8 +110,4 @@ export function applyPermutation(spec: PermutationSpec, perm: Permutation, param
   const out: Params = {};
   for (const name of Object.keys(params)) out[name] = getPermutedParam(spec, perm, name, params);
   return out;
-}
-
-export function permutationSizes(spec: PermutationSpec): Record<string, number> {
-  return { ...spec.sizes };
 }

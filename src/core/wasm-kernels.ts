@@ -22,7 +22,7 @@ function nhwcConvInfo(
 
 /**
  * Repairs to @tensorflow/tfjs-backend-wasm 4.22 that make training on it fast or possible at all
- * (numbers in /work/shared/notes/stack-facts.md and bench/training.ts):
+ * (what each repair buys is measured by `npm run bench`, bench/training.ts):
  *
  * - BatchMatMul / _FusedMatMul with transposeA or transposeB leave XNNPACK's fast path for a
  *   naive loop, 20–40× slower; every dense layer's backward pass uses exactly those
@@ -383,11 +383,6 @@ export function registerWasmKernels(): void {
   if (!tf.getKernel('Conv2DBackpropFilter', 'wasm'))
     repair('Conv2DBackpropFilter', () => conv2DBackpropFilter);
   g[PATCHED] = true;
-}
-
-/** Whether the repaired kernels are installed (for BackendInfo notes and tests). */
-export function wasmKernelsRegistered(): boolean {
-  return !!(globalThis as { [PATCHED]?: boolean })[PATCHED];
 }
 
 /**

@@ -6,8 +6,8 @@
 import { protocol } from 'electron';
 import { staticFile } from '../services/host/static-files.js';
 
-export const APP_SCHEME = 'app';
-export const APP_HOST = 'lab';
+const APP_SCHEME = 'app';
+const APP_HOST = 'lab';
 export const APP_ORIGIN = `${APP_SCHEME}://${APP_HOST}`;
 export const APP_INDEX_URL = `${APP_ORIGIN}/index.html`;
 

@@ -17,6 +17,9 @@ import { electronSqliteBinding } from './native-sqlite.js';
 import { desktopCsp, installCsp, originOf } from './security.js';
 import { utilityWorkerLauncher } from './utility-worker.js';
 import { createMainWindow } from './window.js';
+import { logger } from '../services/log.js';
+
+const log = logger('main');
 
 const here = dirname(fileURLToPath(import.meta.url)); // out/main
 const devServerUrl =
@@ -83,7 +86,7 @@ if (!app.requestSingleInstanceLock()) {
     const s = service;
     service = null;
     s.close()
-      .catch((e: unknown) => process.stderr.write(`closing the lab failed: ${(e as Error).stack}\n`))
+      .catch((e: unknown) => log.error({ err: e }, 'closing the lab failed'))
       .finally(() => {
         closedCleanly = true;
         app.quit();
@@ -94,13 +97,11 @@ if (!app.requestSingleInstanceLock()) {
     .whenReady()
     .then(start)
     .catch(async (e: unknown) => {
-      process.stderr.write(`Trajectory Lab could not start: ${(e as Error).stack ?? String(e)}\n`);
+      log.fatal({ err: e }, 'Trajectory Lab could not start');
       // app.exit() skips before-quit: close what start() opened (workers, database, data-folder lock) first.
       const s = service;
       service = null;
-      await s
-        ?.close()
-        .catch((err: unknown) => process.stderr.write(`closing the lab failed: ${(err as Error).stack}\n`));
+      await s?.close().catch((err: unknown) => log.error({ err }, 'closing the lab failed'));
       dialog.showErrorBox('Trajectory Lab could not start', (e as Error).message ?? String(e));
       app.exit(1);
     });

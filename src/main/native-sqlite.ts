@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 // Keep in sync with scripts/ensure-electron-abi.mjs.
-export const ELECTRON_NATIVE_DIR = join('node_modules', '.cache', 'trajectory-lab', 'electron-native');
+const ELECTRON_NATIVE_DIR = join('node_modules', '.cache', 'trajectory-lab', 'electron-native');
 
 export function electronSqliteBinding(appPath: string, isPackaged: boolean): string | undefined {
   if (isPackaged) return undefined;

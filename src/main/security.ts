@@ -43,7 +43,7 @@ export function originOf(url: string): string | null {
 }
 
 /** `true` when `url` is the app's own page (same scheme, host and port as the app URL). */
-export function isAppUrl(url: string, appOrigin: string): boolean {
+function isAppUrl(url: string, appOrigin: string): boolean {
   return originOf(url) === appOrigin;
 }
 

@@ -6,8 +6,8 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
-export const APP_DIR_NAME = 'trajectory-lab';
-export const DATA_DIR_ENV = 'TRAJECTORY_LAB_DATA';
+const APP_DIR_NAME = 'trajectory-lab';
+const DATA_DIR_ENV = 'TRAJECTORY_LAB_DATA';
 
 /** The per-user application-data root, computed the way Electron's app.getPath('appData') does. */
 export function appDataRoot(

@@ -26,6 +26,9 @@ import { jobRecorder } from './jobs/recorder.js';
 import type { TaskRunner } from './jobs/task-runner.js';
 import { workerEnv, type WorkerHandle, type WorkerLauncher } from './jobs/worker-process.js';
 import { LabStore } from './store/index.js';
+import { attachLogFile, logger } from './log.js';
+
+const log = logger('lab');
 
 export interface LabServiceOptions {
   store: LabStore;
@@ -76,15 +79,13 @@ function collectWeights(store: LabStore, isClosed: () => boolean): void {
   store.gcWeights().then(
     ({ removed, bytes }) => {
       if (removed.length)
-        process.stderr.write(
-          `lab: removed ${removed.length} unused weights file${removed.length === 1 ? '' : 's'} (${(bytes / 1048576).toFixed(1)} MiB)\n`,
+        log.info(
+          { files: removed.length, bytes },
+          `removed ${removed.length} unused weights file${removed.length === 1 ? '' : 's'} (${(bytes / 1048576).toFixed(1)} MiB)`,
         );
     },
     (e: unknown) => {
-      if (!isClosed())
-        process.stderr.write(
-          `lab: cleaning up unused weights failed: ${(e as Error).message ?? String(e)}\n`,
-        );
+      if (!isClosed()) log.warn({ err: e }, 'cleaning up unused weights failed');
     },
   );
 }
@@ -97,7 +98,7 @@ export function createLabService(o: LabServiceOptions): LabService {
       try {
         l(e);
       } catch (err) {
-        process.stderr.write(`lab event listener failed: ${(err as Error).stack}\n`);
+        log.error({ err }, 'lab event listener failed');
       }
     }
   };
@@ -170,8 +171,7 @@ export function createLabService(o: LabServiceOptions): LabService {
         return await handler(v.args);
       } catch (e) {
         const err = toLabError(e);
-        if (err.code === 'internal')
-          process.stderr.write(`request ${name} failed: ${(e as Error).stack ?? String(e)}\n`);
+        if (err.code === 'internal') log.error({ err: e }, `request ${name} failed`);
         throw new LabRequestError(err);
       }
     },
@@ -228,9 +228,20 @@ export interface OpenLabOptions extends Omit<LabServiceOptions, 'store' | 'ownsS
  * the store there and the service over it; closing the service closes the store and unlocks.
  */
 export function openLab(o: OpenLabOptions): LabService {
-  const lock = acquireDataLock(o.dataDir, {
+  const dataLock = acquireDataLock(o.dataDir, {
     role: o.host === 'electron' ? 'the desktop app' : 'npm run serve',
   });
+  // Whoever holds the folder writes its log (<dataDir>/logs/lab.log), until it lets go.
+  const detachLog = attachLogFile(o.dataDir);
+  const lock: DataLock = {
+    dataDir: dataLock.dataDir,
+    path: dataLock.path,
+    release() {
+      detachLog();
+      dataLock.release();
+    },
+  };
+  log.info({ dataDir: o.dataDir, host: o.host, version: o.appVersion }, 'lab opened');
   let store: LabStore | null = null;
   try {
     store = o.nativeBinding

@@ -22,10 +22,12 @@ import {
 } from '../shared/worker-protocol.js';
 import { ipcTrainedCache, ParentRequests, type DatasetFacts } from './ipc-cache.js';
 import { parentLine } from './port.js';
+import { logger } from '../services/log.js';
 
 /** Progress of a training loop arrives per batch; the parent needs a few updates a second at most. */
 const PROGRESS_INTERVAL_MS = 200;
 
+const log = logger('worker');
 const line = parentLine();
 const requests = new ParentRequests((m) => line.send(m));
 let controller = new AbortController();
@@ -101,13 +103,14 @@ async function run(msg: StartMessage): Promise<never> {
   const onEvent = (e: EngineEvent): void => {
     if (e.type === 'phase') {
       if (isTrainingPhase(e.phase)) trainingPhase = e.phase;
-      // stderr is kept by main only as the tail a failed run shows: the last things it did.
-      process.stderr.write(`worker ${process.pid}: phase ${e.phase} ${e.state}\n`);
+      // These reach lab.log through the parent, and the tail of them is what a failed run shows.
+      log.info({ experimentId: msg.experimentId }, `phase ${e.phase} ${e.state}`);
     }
     forward(e);
   };
-  process.stderr.write(
-    `worker ${process.pid}: experiment ${msg.experimentId} started (${msg.finished.length} method results reused)\n`,
+  log.info(
+    { experimentId: msg.experimentId, reused: msg.finished.length },
+    `experiment started (${msg.finished.length} method results reused)`,
   );
   let facts: Promise<DatasetFacts> | null = null;
   const cache = ipcTrainedCache({

@@ -21,7 +21,7 @@ import { WeightsDir } from '../services/store/weights.js';
 type Reply = CacheReplyMessage | ArtifactSavedMessage;
 
 /** How long a worker waits for main to answer before it carries on without the answer. */
-export const PARENT_REPLY_TIMEOUT_MS = 60_000;
+const PARENT_REPLY_TIMEOUT_MS = 60_000;
 
 export interface AskOptions<R> {
   timeoutMs: number;

@@ -15,7 +15,7 @@ export async function makeTempDir(
 }
 
 /** `n` bytes of seeded noise. */
-export function noiseBytes(n: number, seed: number): Uint8Array {
+function noiseBytes(n: number, seed: number): Uint8Array {
   const r = rng(seed);
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = r.int(256);
@@ -23,7 +23,7 @@ export function noiseBytes(n: number, seed: number): Uint8Array {
 }
 
 /** Labels 0..classes-1 in a round-robin order, so every class is present. */
-export function roundRobinLabels(n: number, classes: number, offset = 0): Uint8Array {
+function roundRobinLabels(n: number, classes: number, offset = 0): Uint8Array {
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = (i + offset) % classes;
   return out;
@@ -35,7 +35,7 @@ export interface FixtureSplit {
   n: number;
 }
 
-export function fixtureSplit(n: number, imageSize: number, classes: number, seed: number): FixtureSplit {
+function fixtureSplit(n: number, imageSize: number, classes: number, seed: number): FixtureSplit {
   return { images: noiseBytes(n * imageSize, seed), labels: roundRobinLabels(n, classes, seed), n };
 }
 
@@ -78,7 +78,7 @@ export async function writeFiles(
 }
 
 /** CIFAR records for HWC images: label bytes then the image planar (CHW). */
-export function cifarRecords(imagesHwc: Uint8Array, labelBytes: Uint8Array[]): Uint8Array {
+function cifarRecords(imagesHwc: Uint8Array, labelBytes: Uint8Array[]): Uint8Array {
   const n = imagesHwc.length / CIFAR_IMAGE_BYTES;
   const nl = labelBytes.length;
   const record = nl + CIFAR_IMAGE_BYTES;

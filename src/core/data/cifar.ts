@@ -13,7 +13,7 @@ import { DatasetError } from './errors.js';
 import { exists, hashFiles, readNamesFile, readStoredFile, type StoredFile } from './files.js';
 import type { RawSplit } from './raw.js';
 
-export const CIFAR_SIDE = 32;
+const CIFAR_SIDE = 32;
 export const CIFAR_IMAGE_BYTES = CIFAR_SIDE * CIFAR_SIDE * 3;
 
 export type CifarKind = 'cifar10' | 'cifar100';
@@ -49,12 +49,7 @@ const LAYOUTS: Record<CifarKind, Layout> = {
  * Decodes a whole file of records. `labelByte` picks which label byte becomes the class; every
  * label byte is still range-checked so a corrupt record never passes silently.
  */
-export function parseCifarRecords(
-  content: Uint8Array,
-  file: string,
-  kind: CifarKind,
-  labelByte: number,
-): RawSplit {
+function parseCifarRecords(content: Uint8Array, file: string, kind: CifarKind, labelByte: number): RawSplit {
   const layout = LAYOUTS[kind];
   const nl = layout.labelBytes.length;
   const record = nl + CIFAR_IMAGE_BYTES;

@@ -36,7 +36,7 @@ function describeMagic(magic: number): string {
 }
 
 /** Parses the (already gunzipped) content of an IDX file, checking magic and length. */
-export function parseIdx(content: Uint8Array, file: string, expectedMagic: number): IdxArray {
+function parseIdx(content: Uint8Array, file: string, expectedMagic: number): IdxArray {
   if (content.length < 4) {
     throw new DatasetError(file, `truncated: ${content.length} bytes is too short for an IDX header`);
   }
@@ -84,7 +84,7 @@ function candidateNames(role: Role): string[] {
 }
 
 /** Locates the four IDX files in `dir`, whichever of gzip or raw exists. */
-export async function findIdxFiles(dir: string): Promise<Record<Role, string>> {
+async function findIdxFiles(dir: string): Promise<Record<Role, string>> {
   const st = await stat(dir).catch(() => null);
   if (!st) throw new DatasetError(dir, 'directory does not exist');
   if (!st.isDirectory()) throw new DatasetError(dir, 'is not a directory');

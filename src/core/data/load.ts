@@ -16,7 +16,7 @@ import { builtinDatasetDir } from './resources.js';
 import { splitTrainValidation } from './split.js';
 import { channelStats, gatherStandardised, type ChannelStats } from './standardise.js';
 
-export const DEFAULT_DATASET_OPTIONS: DatasetOptions = {
+const DEFAULT_DATASET_OPTIONS: DatasetOptions = {
   valFraction: fieldDefault('datasetOptions.valFraction'),
   splitSeed: fieldDefault('datasetOptions.splitSeed'),
   trainLimit: fieldDefault('datasetOptions.trainLimit'),

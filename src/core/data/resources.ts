@@ -31,7 +31,7 @@ function moduleDir(): string | null {
 }
 
 /** The resources folder (the one containing datasets/). */
-export function resourcesDir(): string {
+function resourcesDir(): string {
   const env = process.env[RESOURCES_ENV];
   if (env) {
     if (!existsSync(join(env, 'datasets'))) {

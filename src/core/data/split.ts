@@ -12,7 +12,7 @@ export interface TrainValidationSplit {
 }
 
 /** Number of validation examples out of `n` for a fraction; both parts keep at least one example. */
-export function validationCount(n: number, valFraction: number): number {
+function validationCount(n: number, valFraction: number): number {
   return Math.min(n - 1, Math.max(1, Math.round(n * valFraction)));
 }
 

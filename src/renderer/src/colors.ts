@@ -11,7 +11,7 @@ media?.addEventListener('change', () => {
   themeVersion.value++;
 });
 
-export function cssVar(name: string, fallback = ''): string {
+function cssVar(name: string, fallback = ''): string {
   let v = cache.get(name);
   if (v === undefined) {
     v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();

@@ -60,7 +60,7 @@ export function resetWizard(preset: string | null): void {
   void loadPreview();
 }
 
-export const context = computed<ValidationContext>(() => ({
+const context = computed<ValidationContext>(() => ({
   preview: wiz.preview.status,
   previewError: wiz.preview.error,
   paramChecks: wiz.paramChecks,
@@ -147,7 +147,7 @@ export async function loadParamSets(): Promise<void> {
  * The file the engine reads for a parameter set. The API has no way to name a parameter set in a
  * spec, so this follows the store's layout: `<dataDir>/weights/<sha256>.safetensors`.
  */
-export function paramFile(id: string): string | null {
+function paramFile(id: string): string | null {
   const ps = wiz.paramSets.find((p) => p.id === id);
   const dir = appInfo.value?.dataDir;
   if (!ps || !dir) return null;
@@ -155,7 +155,7 @@ export function paramFile(id: string): string | null {
   return `${dir.replace(/[\\/]+$/, '')}${sep}weights${sep}${ps.sha256}.safetensors`;
 }
 
-export function paramName(id: string): string | null {
+function paramName(id: string): string | null {
   return wiz.paramSets.find((p) => p.id === id)?.name ?? null;
 }
 
@@ -213,7 +213,7 @@ export async function checkParamSet(id: string): Promise<void> {
 }
 
 /** Re-checks every chosen parameter set (after the architecture or dataset changed). */
-export function recheckChosen(): void {
+function recheckChosen(): void {
   const ids = new Set<string>();
   if (wiz.state.source.init.from === 'paramset') ids.add(wiz.state.source.init.paramSetId);
   for (const t of wiz.state.targets) if (t.from === 'paramset') ids.add(t.paramSetId);

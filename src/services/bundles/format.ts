@@ -71,7 +71,7 @@ export const manifestSchema = z.object({
 });
 export type Manifest = z.infer<typeof manifestSchema>;
 
-export const runSchema = z.object({
+const runSchema = z.object({
   id,
   experimentId: id,
   kind: z.enum(['source', 'target', 'transfer']),

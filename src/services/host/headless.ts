@@ -11,7 +11,7 @@ import { openLab, type LabService } from '../lab-service.js';
 import { HostError, startHost, type RunningHost } from './server.js';
 import { isLoopback } from './security.js';
 
-export const DEFAULT_RENDERER_DIR = fileURLToPath(new URL('../../../out/renderer', import.meta.url));
+const DEFAULT_RENDERER_DIR = fileURLToPath(new URL('../../../out/renderer', import.meta.url));
 
 export interface HeadlessOptions {
   dataDir: string;

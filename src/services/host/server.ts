@@ -18,6 +18,9 @@ import {
   tokenMatches,
 } from './security.js';
 import { staticFile } from './static-files.js';
+import { logger } from '../log.js';
+
+const log = logger('host');
 
 /** What the host needs from the lab service. */
 export interface HostService {
@@ -50,7 +53,7 @@ export class HostError extends Error {}
 
 /** Base64 bundles up to 400 MiB travel as one frame. */
 const MAX_FRAME = 450 * 1024 * 1024;
-export const API_PATH = '/api';
+const API_PATH = '/api';
 
 function securityHeaders(res: ServerResponse, csp: string): void {
   res.setHeader('Content-Security-Policy', csp);
@@ -116,7 +119,7 @@ export async function startHost(o: HostOptions): Promise<RunningHost> {
     })().catch((e: unknown) => {
       if (!res.headersSent) plain(res, 500, 'internal error');
       else res.destroy();
-      process.stderr.write(`host: ${(e as Error).stack ?? String(e)}\n`);
+      log.error({ err: e, url: req.url }, 'serving a request failed');
     });
   });
 

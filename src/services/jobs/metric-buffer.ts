@@ -9,6 +9,9 @@
  * failure in a row and of every drop.
  */
 import type { MetricPoint } from '../../shared/lab-api.js';
+import { logger } from '../log.js';
+
+const log = logger('metrics');
 
 export interface MetricBufferOptions {
   write: (points: MetricPoint[]) => void;
@@ -73,8 +76,9 @@ export class MetricBuffer {
     try {
       if (this.o.onError) this.o.onError(e, dropped);
       else
-        process.stderr.write(
-          `writing metrics failed${dropped ? `; ${dropped} points dropped` : ''}: ${(e as Error).message ?? String(e)}\n`,
+        log.error(
+          { err: e, dropped },
+          `writing metrics failed${dropped ? `; ${dropped} points dropped` : ''}`,
         );
     } catch {
       // reporting must not throw either

@@ -8,6 +8,9 @@
 import { WORKER_PROTOCOL_VERSION, type FromWorker } from '../../shared/worker-protocol.js';
 import type { PhaseTask, RunningTask, TaskEnd, TaskIO, TaskRunner } from './task-runner.js';
 import { workerEnv, type WorkerHandle, type WorkerLauncher } from './worker-process.js';
+import { logger } from '../log.js';
+
+const log = logger('jobs');
 
 export interface ProcessRunnerOptions {
   launcher: WorkerLauncher;
@@ -105,8 +108,9 @@ export function processRunner(o: ProcessRunnerOptions): TaskRunner & { close(): 
         try {
           c.io.message(msg, (m) => w.handle.send(m));
         } catch (e) {
-          process.stderr.write(
-            `job ${c.task.experimentId} ${c.task.phase}: handling "${msg.type}" failed: ${(e as Error).stack}\n`,
+          log.error(
+            { err: e, experimentId: c.task.experimentId, phase: c.task.phase, message: msg.type },
+            'handling a worker message failed',
           );
         }
     }

@@ -26,6 +26,9 @@ import type { FinishedMethod, FromWorker, ToWorker } from '../../shared/worker-p
 import { processRunner } from './process-runner.js';
 import type { RunningTask, TaskEnd, TaskRunner } from './task-runner.js';
 import type { WorkerLauncher } from './worker-process.js';
+import { logger } from '../log.js';
+
+const log = logger('queue');
 
 export interface JobRequest {
   experimentId: string;
@@ -300,9 +303,7 @@ export class JobQueue {
     try {
       this.observer(exp).ended(outcome);
     } catch (e) {
-      process.stderr.write(
-        `job ${exp.request.experimentId}: recording its end failed: ${(e as Error).stack}\n`,
-      );
+      log.error({ err: e, experimentId: exp.request.experimentId }, 'recording the end of a job failed');
     }
     this.changed();
   }
@@ -386,8 +387,9 @@ export class JobQueue {
         try {
           this.observer(exp).phaseDone?.(end.output);
         } catch (e) {
-          process.stderr.write(
-            `job ${exp.request.experimentId}: recording ${task.phase} failed: ${(e as Error).stack}\n`,
+          log.error(
+            { err: e, experimentId: exp.request.experimentId, phase: task.phase },
+            'recording a phase failed',
           );
         }
       }

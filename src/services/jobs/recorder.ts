@@ -22,6 +22,9 @@ import type { LabStore, RunPatch } from '../store/index.js';
 import { EtaEstimator } from './eta.js';
 import { MetricBuffer } from './metric-buffer.js';
 import type { JobObserver, JobOutcome } from './queue.js';
+import { logger } from '../log.js';
+
+const logError = (o: object, msg: string): void => logger('recorder').error(o, msg);
 
 export interface RecorderOptions {
   store: LabStore;
@@ -133,9 +136,7 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
     try {
       log('warn', message);
     } catch (e) {
-      process.stderr.write(
-        `experiment ${experimentId}: ${message} (and the log could not be written: ${(e as Error).message})\n`,
-      );
+      logError({ err: e, experimentId }, `${message} (and the experiment's log could not be written)`);
     }
   };
 

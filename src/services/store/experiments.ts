@@ -28,7 +28,7 @@ export interface ExperimentPatch {
   sourceParamSetId?: string | null;
 }
 
-export const DEFAULT_LIST_QUERY: ListQuery = {
+const DEFAULT_LIST_QUERY: ListQuery = {
   search: '',
   status: [],
   tags: [],
@@ -42,7 +42,7 @@ export const DEFAULT_LIST_QUERY: ListQuery = {
 };
 
 /** How many log lines an experiment's detail carries; the full log is getLog's. */
-export const DETAIL_LOG_LINES = 1000;
+const DETAIL_LOG_LINES = 1000;
 
 interface SummaryRow {
   id: string;

@@ -26,7 +26,7 @@ export interface CurveRow {
   value: number;
 }
 
-export const CURVE_HEADER = ['experiment', 'run', 'method', 'target', 'key', 'step', 'value'] as const;
+const CURVE_HEADER = ['experiment', 'run', 'method', 'target', 'key', 'step', 'value'] as const;
 
 /** Every point of every curve, one row each (long format: loads straight into pandas or R). */
 export function curvesToCsv(rows: readonly CurveRow[]): string {

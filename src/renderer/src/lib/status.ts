@@ -11,15 +11,6 @@ export const STATUS_ORDER: readonly RunStatus[] = [
   'done',
 ];
 
-export const STATUS_LABELS: Record<RunStatus, string> = {
-  running: 'running',
-  queued: 'queued',
-  failed: 'failed',
-  interrupted: 'interrupted',
-  cancelled: 'cancelled',
-  done: 'done',
-};
-
 /** Groups of charts and tables that are not methods: the training runs. They follow the methods. */
 const TRAINING_GROUPS: Record<string, string> = { source: 'Source training', target: 'Target training' };
 

@@ -170,7 +170,7 @@ export function emptyState(): WizardState {
   };
 }
 
-export function defaultCnnLayers(): LayerSpec[] {
+function defaultCnnLayers(): LayerSpec[] {
   return [
     { type: 'conv', filters: 16, kernel: 3, stride: 1, relu: true },
     { type: 'maxpool', size: 2 },
@@ -441,7 +441,7 @@ function initSpec(f: InitForm, ctx: BuildContext): InitSpec {
   return { file, ...(label ? { label } : {}) };
 }
 
-export function trainSpec(s: WizardState): TrainSpec {
+function trainSpec(s: WizardState): TrainSpec {
   const t = s.source.train;
   return {
     epochs: toNumber(t.epochs),

@@ -20,6 +20,9 @@ import type {
 } from '../../../shared/worker-protocol.js';
 import { isLoopback, tokenMatches } from '../../host/security.js';
 import { SHA256_PATTERN, WeightsDir } from '../../store/weights.js';
+import { logger } from '../../log.js';
+
+const log = logger('gateway');
 
 /** A running task's line to its observer, found by task key. */
 export type TaskRoute = (taskKey: string) => ((msg: FromWorker, reply: (m: ToWorker) => void) => void) | null;
@@ -204,7 +207,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
       const status = e instanceof HttpError ? e.status : 500;
-      if (status === 500) process.stderr.write(`worker gateway: ${(e as Error).stack ?? String(e)}\n`);
+      if (status === 500) log.error({ err: e }, 'worker gateway request failed');
       if (!res.headersSent)
         send(res, status, { error: (e as Error).message }, e instanceof HttpError ? e.headers : {});
       else res.destroy();

@@ -5,6 +5,9 @@
  * wait for the reconnect (maxRetriesPerRequest: null, as BullMQ requires for workers).
  */
 import { Redis, type RedisOptions } from 'ioredis';
+import { logger } from '../../log.js';
+
+const redisLog = logger('redis');
 
 /** The queue every host and worker of one lab shares (override to run several labs on one Redis). */
 export const QUEUE_NAME = process.env.TRAJECTORY_LAB_QUEUE ?? 'trajectory-lab-phases';
@@ -40,10 +43,7 @@ export function redisOptions(url: string): RedisOptions {
  * A connection that says once when Redis goes away and once when it is back (ioredis would print
  * every failed reconnect). The caller closes it: BullMQ leaves connections it was given open.
  */
-export function connectRedis(
-  url: string,
-  log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
-): Redis {
+export function connectRedis(url: string, log: (line: string) => void = (l) => redisLog.warn(l)): Redis {
   const r = new Redis(redisOptions(url));
   let down = false;
   r.on('error', (e: Error) => {

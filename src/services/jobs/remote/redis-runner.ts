@@ -14,6 +14,9 @@ import type { PhaseTask, RunningTask, TaskEnd, TaskIO, TaskRunner } from '../tas
 import type { TaskRoute } from './gateway.js';
 import { connectRedis, QUEUE_NAME } from './redis-connection.js';
 import type { ExperimentSpec, PhaseOutput } from '../../../shared/domain/index.js';
+import { logger } from '../../log.js';
+
+const log = logger('redis-runner');
 
 /** What a job carries: the task, and what a worker checks before it takes it on. */
 export interface RemoteJobData {
@@ -82,9 +85,7 @@ export async function redisRunner(o: RedisRunnerOptions): Promise<RedisRunner> {
     try {
       t.io.message(e.msg, () => {});
     } catch (err) {
-      process.stderr.write(
-        `job ${t.task.taskKey}: recording "${e.msg.type}" failed: ${(err as Error).stack}\n`,
-      );
+      log.error({ err, task: t.task.taskKey, message: e.msg.type }, 'recording a remote message failed');
     }
   };
   const finish = (t: Tracked, end: TaskEnd): void => {

@@ -29,6 +29,9 @@ import {
   type RemoteJobResult,
 } from './redis-runner.js';
 import { parseSpec } from '../../../shared/domain/index.js';
+import { logger } from '../../log.js';
+
+const redisLog = logger('worker-agent');
 
 export interface WorkerAgentOptions {
   url: string;
@@ -128,7 +131,7 @@ class GatewayClient {
 }
 
 export async function startWorkerAgent(o: WorkerAgentOptions): Promise<{ close(): Promise<void> }> {
-  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const log = o.log ?? ((l: string) => redisLog.info(l));
   await mkdir(o.weightsDir, { recursive: true });
   const weights = new WeightsDir(o.weightsDir);
   const runner = processRunner({ launcher: o.launcher, weightsDir: o.weightsDir, idleMs: 60_000 });

@@ -206,7 +206,7 @@ export class SpecReader {
 
 // ───────────────────────────── sections ─────────────────────────────
 
-export function readDataset(r: SpecReader, v: unknown): DatasetSpec {
+function readDataset(r: SpecReader, v: unknown): DatasetSpec {
   const field = 'dataset';
   const o = r.obj(v, field);
   if ('builtin' in o) {
@@ -280,7 +280,7 @@ function checkLayerOrder(r: SpecReader, layers: LayerSpec[], field: string): voi
   });
 }
 
-export function readArch(r: SpecReader, v: unknown): ArchSpec {
+function readArch(r: SpecReader, v: unknown): ArchSpec {
   const o = r.obj(v, 'model');
   const arch = r.choice(o.arch, 'model.arch') as ArchSpec['arch'];
   const at = (k: string): string => `model.${k}`;
@@ -332,7 +332,7 @@ const TRAIN_FIELDS = [
   'checkpoints',
 ];
 
-export function readTrain(r: SpecReader, v: unknown): TrainSpec {
+function readTrain(r: SpecReader, v: unknown): TrainSpec {
   const field = 'source.train';
   const o = r.obj(v, field, true);
   r.noExtra(o, field, TRAIN_FIELDS);
