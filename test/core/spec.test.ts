@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { test } from 'node:test';
-import { parseSpec, SpecError } from '../../src/shared/domain/index.js';
+import { expandSweep, hasSweep, parseSpec, SpecError } from '../../src/shared/domain/index.js';
 
 const minimal = {
   dataset: { builtin: 'fashion-mnist-mini' },
@@ -71,5 +71,10 @@ test('every example spec parses', () => {
   const dir = new URL('../../examples/', import.meta.url);
   const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
   assert.ok(files.length >= 2, 'examples/ holds at least two specs');
-  for (const f of files) parseSpec(JSON.parse(readFileSync(new URL(f, dir), 'utf8')));
+  for (const f of files) {
+    const json = JSON.parse(readFileSync(new URL(f, dir), 'utf8'));
+    // a sweep is a grid of specs: every point must parse
+    if (hasSweep(json)) for (const p of expandSweep(json)) parseSpec(p.spec);
+    else parseSpec(json);
+  }
 });
