@@ -136,7 +136,7 @@ async function watchRun(page: Page, shotName: string | null): Promise<RunWatch> 
   for (;;) {
     const status = await page.locator('.page-head [data-status]').first().getAttribute('data-status');
     const series = parseSeries(
-      await page.locator('[data-testid="transfer-chart"]').getAttribute('data-series'),
+      await page.locator('[data-testid="transfer-chart"] .chart-box').getAttribute('data-series'),
     );
     if (status === 'running' || status === 'queued') {
       for (const [m, s] of Object.entries(series)) if (s.points > 0) seenLive.add(m);
@@ -160,7 +160,8 @@ async function watchRun(page: Page, shotName: string | null): Promise<RunWatch> 
   await page.waitForFunction(
     ([methods, n]) => {
       const attr =
-        document.querySelector('[data-testid="transfer-chart"]')?.getAttribute('data-series') ?? '';
+        document.querySelector('[data-testid="transfer-chart"] .chart-box')?.getAttribute('data-series') ??
+        '';
       return (methods as string[]).every((m) => attr.includes(`${m}:${n}`));
     },
     [METHODS, T + 1] as const,
@@ -365,7 +366,9 @@ test(
           await page.waitForFunction(
             (methods) => {
               const attr =
-                document.querySelector('[data-testid="compare-chart"]')?.getAttribute('data-series') ?? '';
+                document
+                  .querySelector('[data-testid="compare-chart"] .chart-box')
+                  ?.getAttribute('data-series') ?? '';
               return (methods as string[]).every((m) => new RegExp(`(^| )${m}:\\d+:band`).test(attr));
             },
             METHODS,
