@@ -120,6 +120,30 @@ export interface DatasetPreview {
 
 export type ParamOrigin = 'init' | 'trained' | 'imported' | 'pretrained';
 
+/** What deleting an experiment removes, and which parameter sets could go with it. */
+export interface DeletionPlan {
+  id: string;
+  name: string;
+  runs: number;
+  metrics: number;
+  logs: number;
+  artifacts: number;
+  /** every parameter set the experiment produced or used; none is deleted unless named */
+  paramSets: DeletionParamSet[];
+}
+
+export interface DeletionParamSet {
+  id: string;
+  name: string;
+  origin: ParamOrigin;
+  bytes: number;
+  /** bytes on disk that deleting it frees (0 when another set shares its weights file) */
+  freesBytes: number;
+  /** the other experiments that used it; it can be deleted only when there are none */
+  usedBy: { experimentId: string; name: string; role: 'source' | 'target' | 'init' }[];
+  deletable: boolean;
+}
+
 export interface ParamSetRecord {
   id: string;
   name: string;
@@ -231,7 +255,9 @@ export const requestSchemas = {
     tags: z.array(tag).max(32).optional(),
     notes: z.string().max(20000).optional(),
   }),
-  'experiments.delete': z.object({ id }),
+  'experiments.deletePlan': z.object({ id }),
+  /** `paramSets`: the parameter sets to delete with it (from its deletePlan); none unless named */
+  'experiments.delete': z.object({ id, paramSets: z.array(id).max(10000).default([]) }),
   'experiments.cancel': z.object({ id }),
   'experiments.resume': z.object({ id }),
   'experiments.rerun': z.object({ id }),
@@ -266,7 +292,8 @@ export interface ReplyTypes {
   'experiments.get': ExperimentDetail;
   'experiments.create': { id: string };
   'experiments.update': ExperimentSummary;
-  'experiments.delete': { deleted: boolean };
+  'experiments.deletePlan': DeletionPlan;
+  'experiments.delete': { deleted: boolean; paramSetsDeleted: string[]; bytesFreed: number };
   'experiments.cancel': { cancelled: boolean };
   'experiments.resume': { id: string };
   'experiments.rerun': { id: string };

@@ -21,6 +21,7 @@ export function experimentHandlers(
   | 'experiments.get'
   | 'experiments.create'
   | 'experiments.update'
+  | 'experiments.deletePlan'
   | 'experiments.delete'
   | 'experiments.cancel'
   | 'experiments.resume'
@@ -73,15 +74,21 @@ export function experimentHandlers(
       return s;
     },
 
-    'experiments.delete': async ({ id }) => {
+    'experiments.deletePlan': ({ id }) => {
+      const plan = store.deletePlan(id);
+      if (!plan) throw new NotFoundError(`experiment ${id}`);
+      return plan;
+    },
+
+    'experiments.delete': async ({ id, paramSets }) => {
       mustExist(id);
       if (queue.has(id)) {
         queue.cancel(id, 'the experiment was deleted');
         await stopped(id);
       }
-      const deleted = store.deleteExperiment(id);
-      if (deleted) ctx.emit({ type: 'experiment.deleted', id });
-      return { deleted };
+      const r = await store.deleteExperimentAndWeights(id, paramSets);
+      if (r.deleted) ctx.emit({ type: 'experiment.deleted', id });
+      return r;
     },
 
     'experiments.cancel': ({ id }) => {

@@ -144,6 +144,12 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
         };
         hit = { path: store.weightsPath(found.sha256), sha256: found.sha256, summary };
         lastHit = { paramSetId: found.id, summary };
+        // Counted as used now: from here on, deleting the experiment that trained it must not take it.
+        store.recordParamSetUse(
+          found.id,
+          experimentId,
+          found.name.startsWith('source ') ? 'source' : 'target',
+        );
       }
     } catch (e) {
       hit = null;
@@ -175,6 +181,7 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
           datasetHash: msg.datasetHash,
           experimentId,
         });
+      store.recordParamSetUse(record.id, experimentId, msg.role);
       if (msg.role === 'source') store.updateExperiment(experimentId, { sourceParamSetId: record.id });
       const run = runFor(msg.phase);
       if (run) patchRun(run, { summary });

@@ -11,6 +11,7 @@ import {
   type MetricPoint,
   type ParamSetRecord,
   type RunRecord,
+  type DeletionPlan,
   type RunStatus,
 } from '../../shared/lab-api.js';
 import { ArtifactRepo, type ArtifactRecord } from './artifacts.js';
@@ -20,7 +21,7 @@ import { ExperimentRepo, type ExperimentPatch, type ListQuery, type NewExperimen
 import { LogRepo, type LogEntry, type LogLevel } from './logs.js';
 import { MetricRepo } from './metrics.js';
 import { migrate } from './migrations.js';
-import { ParamSetRepo, type NewParamSet, type ParamSetWithSummary } from './param-sets.js';
+import { ParamSetRepo, type NewParamSet, type ParamSetRole, type ParamSetWithSummary } from './param-sets.js';
 import { RunRepo, type RunPatch } from './runs.js';
 import { storeTrainedCache, type TrainedCacheContext } from './trained-cache.js';
 import { WeightsDir } from './weights.js';
@@ -37,6 +38,7 @@ export type {
   NewDataset,
   NewExperiment,
   NewParamSet,
+  ParamSetRole,
   ParamSetWithSummary,
   RunPatch,
   TrainedCacheContext,
@@ -81,8 +83,8 @@ export class LabStore {
     this.runRepo = new RunRepo(db);
     this.metricRepo = new MetricRepo(db);
     this.logRepo = new LogRepo(db);
-    this.experimentRepo = new ExperimentRepo(db, this.runRepo, this.logRepo);
     this.paramSetRepo = new ParamSetRepo(db);
+    this.experimentRepo = new ExperimentRepo(db, this.runRepo, this.logRepo, this.paramSetRepo);
     this.datasetRepo = new DatasetRepo(db);
     this.artifactRepo = new ArtifactRepo(db);
   }
@@ -163,8 +165,29 @@ export class LabStore {
     return this.experimentRepo.update(id, patch);
   }
 
-  deleteExperiment(id: string): boolean {
-    return this.experimentRepo.delete(id);
+  /** What deleting it removes and which parameter sets could go too (each with who else used it). */
+  deletePlan(id: string): DeletionPlan | null {
+    return this.experimentRepo.deletePlan(id);
+  }
+
+  /**
+   * Deletes an experiment with its runs, metrics, logs and artifacts. Its parameter sets stay unless
+   * named in `paramSetIds`, and a named one another experiment used refuses the whole deletion.
+   */
+  deleteExperiment(id: string, paramSetIds: readonly string[] = []): boolean {
+    return this.experimentRepo.delete(id, paramSetIds).deleted;
+  }
+
+  /** deleteExperiment, then removes the weights files of the deleted sets no other set references. */
+  async deleteExperimentAndWeights(
+    id: string,
+    paramSetIds: readonly string[] = [],
+  ): Promise<{ deleted: boolean; paramSetsDeleted: string[]; bytesFreed: number }> {
+    const r = this.experimentRepo.delete(id, paramSetIds);
+    const referenced = this.paramSetRepo.referencedSha256();
+    const files = [...new Set(r.paramSetsDeleted.map((p) => p.sha256))].filter((s) => !referenced.has(s));
+    const bytesFreed = await this.weights.remove(files);
+    return { deleted: r.deleted, paramSetsDeleted: r.paramSetsDeleted.map((p) => p.id), bytesFreed };
   }
 
   // ── runs ──
@@ -276,6 +299,16 @@ export class LabStore {
 
   addParamSet(p: NewParamSet): ParamSetRecord {
     return this.paramSetRepo.add(p);
+  }
+
+  /** Records that an experiment used (reused) a parameter set, so deleting another never takes it. */
+  recordParamSetUse(paramSetId: string, experimentId: string, role: ParamSetRole): void {
+    this.paramSetRepo.recordUse(paramSetId, experimentId, role);
+  }
+
+  /** The experiments that used a parameter set, and how. */
+  paramSetUses(id: string): { experimentId: string; name: string; role: ParamSetRole }[] {
+    return this.paramSetRepo.usesOf(id);
   }
 
   getParamSet(id: string): ParamSetRecord | null {

@@ -224,6 +224,30 @@ export const MIGRATIONS: readonly Migration[] = [
       UPDATE experiments SET status = 'interrupted' WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.experiment_id = experiments.id);
     `,
   },
+  {
+    version: 4,
+    name: '004_param_set_uses',
+    // Deleting an experiment deleted the parameter sets it had trained, even a target another
+    // experiment had reused through the trained cache (only sources were linked). Every use of a
+    // parameter set by an experiment (as its source, a target, an init) is now a row here, so reuse
+    // is reference-counted and nothing another experiment relies on goes with one experiment.
+    // Backfilled from what the records know: who produced a set and whose source it is.
+    up: `
+      CREATE TABLE param_set_uses (
+        param_set_id TEXT NOT NULL REFERENCES param_sets(id) ON DELETE CASCADE,
+        experiment_id TEXT NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('source','target','init')),
+        PRIMARY KEY (param_set_id, experiment_id, role)
+      ) WITHOUT ROWID;
+      CREATE INDEX param_set_uses_experiment ON param_set_uses(experiment_id);
+
+      INSERT OR IGNORE INTO param_set_uses (param_set_id, experiment_id, role)
+        SELECT id, experiment_id, CASE WHEN origin = 'init' THEN 'init' WHEN name LIKE 'source %' THEN 'source' ELSE 'target' END
+        FROM param_sets WHERE experiment_id IS NOT NULL;
+      INSERT OR IGNORE INTO param_set_uses (param_set_id, experiment_id, role)
+        SELECT source_param_set_id, id, 'source' FROM experiments WHERE source_param_set_id IS NOT NULL;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

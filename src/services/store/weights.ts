@@ -98,6 +98,25 @@ export class WeightsDir {
   }
 
   /**
+   * Removes these weights files now (the caller knows nothing references them); returns the bytes
+   * freed. A file touched in the last few seconds stays for gc: a put() of the same content may be about
+   * to be referenced.
+   */
+  async remove(sha256s: readonly string[], graceMs = 5_000): Promise<number> {
+    let bytes = 0;
+    for (const sha of sha256s) {
+      const full = this.path(sha);
+      const st = await stat(full).catch(() => null);
+      if (!st || !st.isFile() || st.mtimeMs > Date.now() - graceMs) continue;
+      await unlink(full).then(
+        () => (bytes += st.size),
+        () => undefined,
+      );
+    }
+    return bytes;
+  }
+
+  /**
    * Removes weights files no one references, and temporary files left by a crash. Files touched in
    * the last `graceMs` are kept: a put() is followed by the row that references it, and gc must not
    * fall between the two.
