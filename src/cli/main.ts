@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../core/backend.js';
 import { previewDataset } from '../core/data/load.js';
@@ -15,13 +16,19 @@ import { startHeadless } from '../services/host/headless.js';
 import { HostError } from '../services/host/server.js';
 import { runRecorded } from '../services/jobs/in-process.js';
 import { LabStore } from '../services/store/index.js';
+import {
+  describeRefusals,
+  estimateResources,
+  refusals,
+  type ResourceEstimate,
+} from '../shared/domain/resource-estimate.js';
 import { progressPrinter } from './progress.js';
 import { summaryTable } from './summary.js';
 
 const USAGE = `Trajectory Lab — learning transfer (Naive, Oracle, GMT, FGMT)
 
 usage:
-  npm run lab -- run <spec.json> --out <dir> [--backend auto|tensorflow|wasm|cpu] [--db <dataDir>]
+  npm run lab -- run <spec.json> --out <dir> [--backend auto|tensorflow|wasm|cpu] [--db <dataDir>] [--allow-large]
       run one experiment: train the source, train targets for Oracle, transfer with every
       method; prints progress and a summary, writes <dir>/result.json. With --db, the run is
       also recorded in the lab's store in <dataDir> (the lab's data folder; "default" = the
@@ -32,8 +39,8 @@ usage:
       prints the address to open (it carries a random access token)
   npm run lab -- init-params <spec.json> --seed <n> --out <file.safetensors>
       write a seeded initialisation of the spec's model (for "init": { "file": … })
-  npm run lab -- check <spec.json>
-      validate a spec and print it with every default filled in
+  npm run lab -- check <spec.json> [--allow-large]
+      validate a spec and print it with every default filled in (and its resource estimate)
   npm run lab -- backend [--backend …]
       print the TensorFlow.js backend that would be used
 
@@ -59,6 +66,14 @@ async function readSpec(path: string | undefined, backend?: string): Promise<Exp
   }
   if (backend) json.backend = backend;
   return resolvePaths(parseSpec(json), resolve(path, '..'));
+}
+
+/** The resource estimate, or a UsageError naming the field when the spec is past a limit. */
+function checkSpecResources(spec: ExperimentSpec, allowLarge: boolean): ResourceEstimate {
+  const estimate = estimateResources(spec, { memoryBytes: totalmem() });
+  const refused = refusals(estimate, allowLarge);
+  if (refused.length) throw new UsageError(describeRefusals(refused).replace('allowLarge', '--allow-large'));
+  return estimate;
 }
 
 /** Paths inside a spec are relative to the spec file, so examples work from any directory. */
@@ -87,6 +102,7 @@ async function main(argv: string[]): Promise<number> {
       host: { type: 'string' },
       concurrency: { type: 'string' },
       'allow-remote': { type: 'boolean' },
+      'allow-large': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -97,6 +113,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'run': {
       const spec = await readSpec(positionals[0], values.backend);
+      checkSpecResources(spec, !!values['allow-large']);
       if (!values.out) throw new UsageError('missing --out <dir>');
       const out = resolve(values.out);
       await mkdir(out, { recursive: true });
@@ -166,7 +183,11 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'check': {
       const spec = await readSpec(positionals[0], values.backend);
+      const estimate = checkSpecResources(spec, !!values['allow-large']);
       process.stdout.write(JSON.stringify(spec, null, 2) + '\n');
+      process.stderr.write(
+        `estimate: ${estimate.parameters} parameters, ~${(estimate.memoryBytes / 1e9).toFixed(2)} GB at peak, ${estimate.flops.toExponential(2)} floating-point operations\n`,
+      );
       return 0;
     }
     case 'backend': {

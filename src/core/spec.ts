@@ -125,8 +125,18 @@ function describe(v: unknown): string {
   if (v === undefined) return 'nothing';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
-  return `${typeof v} ${JSON.stringify(v)}`;
+  if (typeof v === 'object') return 'an object';
+  return `${typeof v} ${clip(JSON.stringify(v))}`;
 }
+
+/** An echoed value, cut so an error never carries a huge wrong value back (issue 8, item 6). */
+export function clip(s: string, max = 80): string {
+  return s.length <= max ? s : `${s.slice(0, max)}… (${s.length} characters)`;
+}
+
+/** Longest names and labels (table cells, file names) and paths (PATH_MAX on Linux). */
+export const MAX_NAME_LENGTH = 200;
+export const MAX_PATH_LENGTH = 4096;
 
 function num(
   v: unknown,
@@ -142,18 +152,28 @@ function num(
   return v;
 }
 
-function str<T extends string>(v: unknown, field: string, allowed?: readonly T[], def?: T): T {
+function str<T extends string>(
+  v: unknown,
+  field: string,
+  allowed?: readonly T[],
+  def?: T,
+  maxLength = MAX_NAME_LENGTH,
+): T {
   if (v === undefined && def !== undefined) return def;
   if (typeof v !== 'string') throw new SpecError(field, `expected a string, got ${describe(v)}`);
   if (allowed && !allowed.includes(v as T))
-    throw new SpecError(field, `must be one of ${allowed.join(', ')}; got "${v}"`);
+    throw new SpecError(field, `must be one of ${allowed.join(', ')}; got "${clip(v)}"`);
+  if (v.length > maxLength) throw new SpecError(field, `at most ${maxLength} characters, got ${v.length}`);
   return v as T;
 }
 
 function noExtra(o: Obj, field: string, allowed: string[]): void {
   for (const k of Object.keys(o)) {
     if (!allowed.includes(k))
-      throw new SpecError(field ? `${field}.${k}` : k, `unknown field (allowed: ${allowed.join(', ')})`);
+      throw new SpecError(
+        clip(field ? `${field}.${k}` : k),
+        `unknown field (allowed: ${allowed.join(', ')})`,
+      );
   }
 }
 
@@ -164,7 +184,7 @@ function parseDataset(v: unknown): DatasetSpec {
     return { builtin: str(o.builtin, 'dataset.builtin', ['fashion-mnist-mini'] as const) };
   }
   const format = str(o.format, 'dataset.format', ['idx', 'cifar10', 'cifar100'] as const);
-  const dir = str(o.dir, 'dataset.dir');
+  const dir = str(o.dir, 'dataset.dir', undefined, undefined, MAX_PATH_LENGTH);
   if (!dir) throw new SpecError('dataset.dir', 'must not be empty');
   const name = o.name === undefined ? undefined : str(o.name, 'dataset.name');
   if (format === 'idx') {
@@ -254,7 +274,7 @@ function parseInit(v: unknown, field: string, defaultSeed?: number): InitSpec {
   noExtra(o, field, ['seed', 'file', 'label']);
   const out: InitSpec = {};
   if (o.seed !== undefined) out.seed = num(o.seed, `${field}.seed`, { int: true, min: 0, max: 2 ** 31 - 1 });
-  if (o.file !== undefined) out.file = str(o.file, `${field}.file`);
+  if (o.file !== undefined) out.file = str(o.file, `${field}.file`, undefined, undefined, MAX_PATH_LENGTH);
   if (o.label !== undefined) out.label = str(o.label, `${field}.label`);
   if (out.seed === undefined && out.file === undefined) throw new SpecError(field, 'needs "seed" or "file"');
   if (out.seed !== undefined && out.file !== undefined)

@@ -248,6 +248,8 @@ export const requestSchemas = {
     name: z.string().trim().min(1).max(200),
     tags: z.array(tag).max(32).default([]),
     notes: z.string().max(20000).default(''),
+    /** accept what is over a soft resource limit (issue 8, item 5); hard limits still refuse */
+    allowLarge: z.boolean().default(false),
   }),
   'experiments.update': z.object({
     id,

@@ -7,7 +7,7 @@ import type { MethodName } from '../../core/spec.js';
 import { LabRequestError } from '../../shared/lab-api.js';
 import type { FinishedMethod } from '../../shared/worker-protocol.js';
 import { NotFoundError } from '../errors.js';
-import { parseSpecArg } from '../spec-input.js';
+import { checkResources, parseSpecArg } from '../spec-input.js';
 import type { HandlerTable, ServiceContext } from './context.js';
 
 function conflict(message: string): LabRequestError {
@@ -53,13 +53,13 @@ export function experimentHandlers(
       return e;
     },
 
-    'experiments.create': ({ spec: specArg, name, tags, notes }) => {
+    'experiments.create': async ({ spec: specArg, name, tags, notes, allowLarge }) => {
       const spec = parseSpecArg(specArg);
-      const id = store.transaction(() => {
-        const e = store.createExperiment({ spec, name, tags, notes, origin: 'lab' });
-        store.planRuns(e.id, e.spec);
-        return e.id;
-      });
+      checkResources(spec, allowLarge);
+      const e = store.createExperiment({ spec, name, tags, notes, origin: 'lab' });
+      // In chunks: thousands of targets must not hold the other clients (issue 8, item 2).
+      await store.planRunsInChunks(e.id, e.spec);
+      const id = e.id;
       store.appendLog(id, 'info', 'created and queued');
       announce(id);
       ctx.enqueue(id);

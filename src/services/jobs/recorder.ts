@@ -223,28 +223,32 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
       return;
     }
     const open = runs.filter((r) => OPEN.includes(r.status));
+    // One statement for all open runs, then one event each: thousands of targets close at once.
+    const close = (
+      to: RunStatus,
+      error: string | null,
+      except: string | null = null,
+      finishedAt: string | null = at,
+    ): void => {
+      const changed = new Set(store.closeOpenRuns(experimentId, OPEN, to, error, finishedAt, except));
+      for (const run of store.listRuns(experimentId))
+        if (changed.has(run.id)) emit({ type: 'run.updated', run });
+    };
     if (outcome.kind === 'interrupted') {
-      for (const run of open) patchRun(run, { status: 'interrupted' });
+      close('interrupted', null, null, null);
       log('warn', `interrupted: ${outcome.reason}`);
       return;
     }
     if (outcome.kind === 'cancelled') {
-      for (const run of open)
-        patchRun(run, {
-          status: 'cancelled',
-          finishedAt: run.status === 'running' ? at : run.finishedAt,
-          error: outcome.reason,
-        });
+      close('cancelled', outcome.reason);
       log('warn', `cancelled: ${outcome.reason}`);
       return;
     }
     // Failed: the run that was running carries the error (or the first open one, when the worker
     // died before any phase started); the rest did not get to run.
     const culprit = open.find((r) => r.status === 'running') ?? open[0];
-    for (const run of open) {
-      if (run === culprit) patchRun(run, { status: 'failed', finishedAt: at, error: outcome.error });
-      else patchRun(run, { status: 'cancelled', error: 'not run: an earlier phase failed' });
-    }
+    if (culprit) patchRun(culprit, { status: 'failed', finishedAt: at, error: outcome.error });
+    close('cancelled', 'not run: an earlier phase failed', culprit?.id ?? null, null);
     log('error', `failed: ${outcome.error}`);
   };
 

@@ -273,26 +273,10 @@ export class ExperimentRepo {
     paramSetIds: readonly string[] = [],
   ): { deleted: boolean; paramSetsDeleted: { id: string; sha256: string; freesBytes: number }[] } {
     return this.db.transaction(() => {
-      const plan = this.deletePlan(id);
+      const plan = this.checkDeletion(id, paramSetIds);
       if (!plan) return { deleted: false, paramSetsDeleted: [] };
       const byId = new Map(plan.paramSets.map((p) => [p.id, p]));
       const chosen = [...new Set(paramSetIds)];
-      for (const p of chosen) {
-        const entry = byId.get(p);
-        if (!entry)
-          throw new LabRequestError({
-            code: 'invalid',
-            message: `parameter set ${p} is not one experiment ${id} produced or used; nothing was deleted`,
-          });
-        if (!entry.deletable)
-          throw new LabRequestError({
-            code: 'conflict',
-            message: `parameter set "${entry.name}" is also used by ${entry.usedBy
-              .slice(0, 3)
-              .map((u) => `"${u.name}" (${u.role})`)
-              .join(', ')}${entry.usedBy.length > 3 ? ', …' : ''}; nothing was deleted`,
-          });
-      }
       const sha = new Map(
         this.paramSets.usedByExperiment(id).map((p) => [p.id, p.sha256] as [string, string]),
       );
@@ -308,6 +292,32 @@ export class ExperimentRepo {
         })),
       };
     })();
+  }
+
+  /** The deletion plan, after checking that every named parameter set may go (throws if not). */
+  checkDeletion(id: string, paramSetIds: readonly string[]): DeletionPlan | null {
+    const plan = this.deletePlan(id);
+    if (!plan) return null;
+    const byId = new Map(plan.paramSets.map((p) => [p.id, p]));
+    {
+      for (const p of new Set(paramSetIds)) {
+        const entry = byId.get(p);
+        if (!entry)
+          throw new LabRequestError({
+            code: 'invalid',
+            message: `parameter set ${p} is not one experiment ${id} produced or used; nothing was deleted`,
+          });
+        if (!entry.deletable)
+          throw new LabRequestError({
+            code: 'conflict',
+            message: `parameter set "${entry.name}" is also used by ${entry.usedBy
+              .slice(0, 3)
+              .map((u) => `"${u.name}" (${u.role})`)
+              .join(', ')}${entry.usedBy.length > 3 ? ', …' : ''}; nothing was deleted`,
+          });
+      }
+    }
+    return plan;
   }
 }
 

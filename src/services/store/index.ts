@@ -22,7 +22,7 @@ import { LogRepo, type LogEntry, type LogLevel } from './logs.js';
 import { MetricRepo } from './metrics.js';
 import { migrate } from './migrations.js';
 import { ParamSetRepo, type NewParamSet, type ParamSetRole, type ParamSetWithSummary } from './param-sets.js';
-import { RunRepo, type RunPatch } from './runs.js';
+import { plannedRuns, RunRepo, type RunPatch } from './runs.js';
 import { storeTrainedCache, type TrainedCacheContext } from './trained-cache.js';
 import { WeightsDir } from './weights.js';
 
@@ -43,6 +43,18 @@ export type {
   RunPatch,
   TrainedCacheContext,
 };
+
+/**
+ * Rows written or deleted per transaction by the chunked operations: small enough that one chunk
+ * holds the event loop for milliseconds, large enough that the per-transaction cost (a WAL frame
+ * write) stays small against the rows.
+ */
+export const STORE_CHUNK = 250;
+
+/** One turn of the event loop: lets pending requests (and timers) run between chunks of store work. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /** Rows in each table; used by tests and by import to report what changed. */
 export interface TableCounts {
@@ -178,11 +190,31 @@ export class LabStore {
     return this.experimentRepo.delete(id, paramSetIds).deleted;
   }
 
-  /** deleteExperiment, then removes the weights files of the deleted sets no other set references. */
+  /**
+   * deleteExperiment without holding the event loop: after checking the named parameter sets, the
+   * experiment's metrics and runs go in small transactions with a turn of the event loop between
+   * them, then the experiment itself; finally the weights files of the deleted sets that nothing
+   * else references are removed. A crash half-way leaves the experiment with fewer runs, which
+   * resuming plans again, or deleting finishes.
+   */
   async deleteExperimentAndWeights(
     id: string,
     paramSetIds: readonly string[] = [],
   ): Promise<{ deleted: boolean; paramSetsDeleted: string[]; bytesFreed: number }> {
+    // Refuses (and changes nothing) when a named set is used elsewhere or unknown.
+    this.transaction(() => this.experimentRepo.checkDeletion(id, paramSetIds));
+    const runIds = this.runRepo.ids(id);
+    for (let i = 0; i < runIds.length; i += STORE_CHUNK) {
+      const chunk = runIds.slice(i, i + STORE_CHUNK);
+      this.transaction(() => {
+        for (const runId of chunk) this.metricRepo.deleteForRun(runId);
+      });
+      await yieldToEventLoop();
+    }
+    for (let i = 0; i < runIds.length; i += STORE_CHUNK) {
+      this.runRepo.deleteMany(runIds.slice(i, i + STORE_CHUNK));
+      await yieldToEventLoop();
+    }
     const r = this.experimentRepo.delete(id, paramSetIds);
     const referenced = this.paramSetRepo.referencedSha256();
     const files = [...new Set(r.paramSetsDeleted.map((p) => p.sha256))].filter((s) => !referenced.has(s));
@@ -191,6 +223,20 @@ export class LabStore {
   }
 
   // ── runs ──
+
+  /**
+   * planRuns in small transactions with a turn of the event loop between them, so a spec with
+   * thousands of targets does not hold every other client (the runs are queued only once all are
+   * in; a crash half-way leaves an interrupted experiment whose resume plans the rest).
+   */
+  async planRunsInChunks(experimentId: string, spec: ExperimentSpec): Promise<void> {
+    this.requireExperiment(experimentId);
+    const planned = plannedRuns(spec);
+    for (let i = 0; i < planned.length; i += STORE_CHUNK) {
+      this.runRepo.planSome(experimentId, planned.slice(i, i + STORE_CHUNK));
+      if (i + STORE_CHUNK < planned.length) await yieldToEventLoop();
+    }
+  }
 
   /** Queued runs for every phase the spec implies (idempotent: existing phases are kept); returns all runs. */
   planRuns(experimentId: string, spec: ExperimentSpec): RunRecord[] {
@@ -222,6 +268,18 @@ export class LabStore {
   /** Moves an experiment's runs whose status is in `from` to `to` (cancel, resume); returns how many. */
   setRunsStatus(experimentId: string, from: RunStatus[], to: RunStatus): number {
     return this.runRepo.setStatus(experimentId, from, to);
+  }
+
+  /** Closes an experiment's open runs at once (see RunRepo.closeOpen); returns the ids changed. */
+  closeOpenRuns(
+    experimentId: string,
+    from: readonly RunStatus[],
+    to: RunStatus,
+    error: string | null,
+    finishedAt: string | null,
+    except: string | null = null,
+  ): string[] {
+    return this.runRepo.closeOpen(experimentId, from, to, error, finishedAt, except);
   }
 
   /** At start-up (no queue holds anything): every queued or running run becomes interrupted; returns the experiments touched. */
