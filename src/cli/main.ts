@@ -14,6 +14,7 @@ import { defaultDataDir } from '../services/data-dir.js';
 import { acquireDataLock } from '../services/data-lock.js';
 import { startHeadless } from '../services/host/headless.js';
 import { HostError } from '../services/host/server.js';
+import { runningServer } from '../services/host/server-file.js';
 import { runRecorded } from '../services/jobs/in-process.js';
 import { LabStore } from '../services/store/index.js';
 import {
@@ -35,6 +36,8 @@ usage:
       desktop's), where the lab's history shows it, and trained sources are reused from there;
       the lab (desktop or serve) must not have that folder open meanwhile
   npm run serve -- [--port <n>] [--host 127.0.0.1] [--data <dir>] [--concurrency <n>] [--allow-remote]
+  npm run serve -- list [--data <dir>]
+      the address (with its token) of the lab serving that data folder
       the lab without Electron: serves the built renderer and the API on a loopback port and
       prints the address to open (it carries a random access token)
   npm run lab -- init-params <spec.json> --seed <n> --out <file.safetensors>
@@ -196,6 +199,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'serve':
+      if (positionals[0] === 'list') return listServers(values);
+      if (positionals.length)
+        throw new UsageError(`unknown serve argument "${positionals[0]}" (did you mean "list"?)`);
       return serve(values);
     default:
       throw new UsageError(`unknown command "${command}"`);
@@ -215,6 +221,18 @@ async function appVersion(): Promise<string> {
     version?: string;
   };
   return pkg.version ?? '0.0.0';
+}
+
+/** `serve -- list`: the address (token included) of the lab running on this data folder. */
+function listServers(values: { data?: string }): number {
+  const dataDir = values.data ? resolve(values.data) : defaultDataDir();
+  const info = runningServer(dataDir);
+  if (!info) {
+    process.stderr.write(`no lab is serving ${dataDir}\n`);
+    return 1;
+  }
+  process.stdout.write(`${info.url}  (pid ${info.pid}, since ${info.startedAt}, data in ${info.dataDir})\n`);
+  return 0;
 }
 
 /** Runs until Ctrl-C (or SIGTERM); then stops the workers (their runs become interrupted) and closes the store. */

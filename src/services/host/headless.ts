@@ -10,6 +10,7 @@ import type { WorkerLauncher } from '../jobs/worker-process.js';
 import { openLab, type LabService } from '../lab-service.js';
 import { HostError, startHost, type RunningHost } from './server.js';
 import { isLoopback } from './security.js';
+import { removeServerFile, writeServerFile } from './server-file.js';
 
 export const DEFAULT_RENDERER_DIR = fileURLToPath(new URL('../../../out/renderer', import.meta.url));
 
@@ -65,6 +66,20 @@ export async function startHeadless(o: HeadlessOptions): Promise<Headless> {
     await service.close();
     throw e;
   }
+  try {
+    await writeServerFile({
+      url: server.url,
+      host: server.host,
+      port: server.port,
+      pid: process.pid,
+      dataDir: o.dataDir,
+      startedAt: new Date().toISOString(),
+    });
+  } catch (e) {
+    process.stderr.write(
+      `could not write ${o.dataDir}/server.json (serve -- list will not find this lab): ${(e as Error).message}\n`,
+    );
+  }
   let closing: Promise<void> | null = null;
   return {
     service,
@@ -72,6 +87,7 @@ export async function startHeadless(o: HeadlessOptions): Promise<Headless> {
     hasRenderer: existsSync(join(rendererDir, 'index.html')),
     close: () =>
       (closing ??= (async () => {
+        await removeServerFile(o.dataDir).catch(() => undefined);
         await server.close();
         await service.close();
       })()),
