@@ -185,6 +185,8 @@ export interface AppInfo {
   backend: BackendInfo | null;
   concurrency: number;
   schemaVersion: number;
+  /** what is wrong with the lab's storage (a full disk), for the UI to show; absent when all is well */
+  storageWarning?: string;
 }
 
 export interface ImportReport {

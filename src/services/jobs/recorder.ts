@@ -6,6 +6,7 @@
  */
 import type { BackendInfo, ExperimentResult, MethodResult, TrainedSummary } from '../../core/result.js';
 import type { LabEvent, RunRecord, RunStatus } from '../../shared/lab-api.js';
+import { diskFullMessage, isDiskFull } from '../store/disk-space.js';
 import type {
   ArtifactMessage,
   CacheLoadMessage,
@@ -329,8 +330,31 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
     },
 
     ended(outcome) {
-      metrics.flush();
-      store.transaction(() => settle(outcome));
+      // A job that ran out of space must still end as failed, with that cause, where the UI
+      // shows it (issue 8, item 3): the disk reserve is given up for these writes if need be.
+      const cause =
+        outcome.kind === 'failed' && isDiskFull({ message: outcome.error }) ? outcome.error : null;
+      const recorded: JobOutcome = cause
+        ? { kind: 'failed', error: diskFullMessage(store.dataDir, cause) }
+        : outcome;
+      try {
+        store.withDiskReserve(() => {
+          metrics.flush();
+          store.transaction(() => settle(recorded));
+        });
+      } catch (e) {
+        if (!isDiskFull(e)) throw e;
+        // Not even the outcome fits: record the failure alone, which needs the least room.
+        store.withDiskReserve(() =>
+          store.transaction(() => settle({ kind: 'failed', error: diskFullMessage(store.dataDir, e) })),
+        );
+      }
+      // A finished result is durable once ended returns, not at the next automatic checkpoint.
+      try {
+        store.checkpoint();
+      } catch (e) {
+        warn(`could not checkpoint the database: ${(e as Error).message}`);
+      }
       experimentChanged();
     },
   };

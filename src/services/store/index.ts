@@ -24,6 +24,7 @@ import { migrate } from './migrations.js';
 import { ParamSetRepo, type NewParamSet, type ParamSetRole, type ParamSetWithSummary } from './param-sets.js';
 import { plannedRuns, RunRepo, type RunPatch } from './runs.js';
 import { storeTrainedCache, type TrainedCacheContext } from './trained-cache.js';
+import { DiskReserve, isDiskFull } from './disk-space.js';
 import { WeightsDir } from './weights.js';
 
 export { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.js';
@@ -84,6 +85,7 @@ export class LabStore {
   private readonly datasetRepo: DatasetRepo;
   private readonly artifactRepo: ArtifactRepo;
   private closed = false;
+  private readonly reserve: DiskReserve;
 
   private constructor(
     dataDir: string,
@@ -92,6 +94,7 @@ export class LabStore {
     this.dataDir = dataDir;
     this.schemaVersion = migrate(db);
     this.weights = new WeightsDir(join(dataDir, 'weights'));
+    this.reserve = new DiskReserve(dataDir);
     this.runRepo = new RunRepo(db);
     this.metricRepo = new MetricRepo(db);
     this.logRepo = new LogRepo(db);
@@ -120,6 +123,33 @@ export class LabStore {
     this.closed = true;
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.close();
+  }
+
+  /**
+   * Makes every finished write durable: with synchronous=NORMAL a commit reaches the WAL but is
+   * synced only at a checkpoint, so a power loss could drop the last ones. A passive checkpoint
+   * syncs the WAL (and copies what it can into lab.db) without waiting for readers.
+   */
+  checkpoint(): void {
+    this.db.pragma('wal_checkpoint(PASSIVE)');
+  }
+
+  /** Keeps a reserve of disk space for recording failures (see disk-space.ts); false when there is no room. */
+  ensureDiskReserve(): boolean {
+    return this.reserve.ensure();
+  }
+
+  /**
+   * Runs `fn`; when it fails for lack of space, gives up the disk reserve and runs it once more
+   * (so the record of a failure, at least, gets in). Other errors pass through.
+   */
+  withDiskReserve<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (!isDiskFull(e) || !this.reserve.release()) throw e;
+      return fn();
+    }
   }
 
   /** Runs `fn` in one transaction (nested calls become savepoints). */
@@ -348,6 +378,11 @@ export class LabStore {
     sha256: string,
   ): Promise<{ sha256: string; bytes: number; written: boolean }> {
     return this.weights.put(buf, sha256);
+  }
+
+  /** Removes every temporary weights file (a write a crash or a full disk cut short); call before jobs start. */
+  removeTempWeights(): Promise<number> {
+    return this.weights.removeTemps();
   }
 
   /** Removes weights files no parameter set references (and stale temp files); files touched in the last `graceMs` stay. */
