@@ -193,6 +193,18 @@ export interface ImportReport {
   added: { experiments: number; runs: number; metrics: number; paramSets: number };
   alreadyPresent: { experiments: number; paramSets: number };
   experimentIds: string[];
+  /** what the bundle's manifest proved: every entry hashed and the manifest signed (see README) */
+  integrity?: BundleIntegrity;
+}
+
+export interface BundleIntegrity {
+  /** 'absent' for bundles made before hashes (nothing could be checked) */
+  hashes: 'verified' | 'absent';
+  signature: 'valid' | 'absent';
+  /** the signing key's fingerprint, to compare with the sender's */
+  keyFingerprint: string | null;
+  /** signed by this lab's own key */
+  ownKey: boolean;
 }
 
 // ───────────────────────────── requests ─────────────────────────────
