@@ -96,7 +96,7 @@ function finished(e: ExperimentDetail): Map<string, string> {
 
 test(
   `fault injection: ${N} seeded kills of workers and the server mid-experiment`,
-  { timeout: 15 * 60_000 },
+  { timeout: Number(process.env.TLAB_FAULTS_TIMEOUT_MS ?? 15 * 60_000) },
   async () => {
     const data = await tempDir('tlab-faults-');
     const random = rng(SEED);
@@ -195,6 +195,9 @@ test(
           for (const [phase, value] of before) assert.equal(finished(resumed).get(phase), value);
           counts.resumed++;
         }
+        process.stdout.write(
+          `# fault ${i + 1}/${N}: ${mode} kill at ${delayMs} ms ${JSON.stringify(counts)}\n`,
+        );
       }
     } finally {
       await stopHost(host, 'SIGTERM');
