@@ -112,7 +112,10 @@ test(
     try {
       for (let i = 0; i < N; i++) {
         const mode = random() < 0.35 ? 'server' : 'worker';
-        const delayMs = Math.round(200 + random() * 2500);
+        // The kill point: once `phasesDone` of the 5 phases (source, target, 3 methods) finished,
+        // then `delayMs` more; so kills land before, between and inside phases.
+        const phasesDone = Math.floor(random() * 5);
+        const delayMs = Math.round(random() * 1500);
         const spec = {
           ...tinySpec({ seed: 1000 + i, hidden: [16], T: 2, methods: ['naive', 'oracle', 'fgmt'] }),
           datasetOptions: { trainLimit: 400 },
@@ -132,9 +135,20 @@ test(
           'the end',
           120_000,
         );
+        const mark = host.events.events.length;
+        const doneCount = (): number =>
+          new Set(
+            host.events.events
+              .slice(mark)
+              .map((e) => e.event)
+              .filter((e) => e.type === 'run.updated' && e.run.experimentId === id && e.run.status === 'done')
+              .map((e) => (e as { run: { phase: string } }).run.phase),
+          ).size;
         const endedFirst = await Promise.race([
           ended.then(() => true),
-          new Promise((r) => setTimeout(r, delayMs)).then(() => false),
+          waitUntil(() => doneCount() >= phasesDone, 'phases to finish', 180_000)
+            .then(() => new Promise((r) => setTimeout(r, delayMs)))
+            .then(() => false),
         ]);
         ended.catch(() => undefined);
         const jobs = (await host.client.request('jobs.list', {})) as JobInfo[];
@@ -196,7 +210,7 @@ test(
           counts.resumed++;
         }
         process.stdout.write(
-          `# fault ${i + 1}/${N}: ${mode} kill at ${delayMs} ms ${JSON.stringify(counts)}\n`,
+          `# fault ${i + 1}/${N}: ${mode} kill ${delayMs} ms after ${phasesDone} phases ${JSON.stringify(counts)}\n`,
         );
       }
     } finally {
