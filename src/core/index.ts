@@ -44,10 +44,8 @@ export {
   type PermutationSpec,
 } from './permutation.js';
 export { rng, deriveSeed, type Rng } from './random.js';
-export * from './result.js';
-export * from './spec.js';
+export * from '../shared/domain/index.js';
 export { trainModel } from './train.js';
 export { lambdas, linearTrajectory, actualTrajectory, type Trajectory } from './trajectory.js';
 export { WeightMatcher, weightMatching, type MatchOptions, type MatchResult } from './weight-matching.js';
 export { linearSumAssignment } from './assignment.js';
-export { estimateCost, type CostEstimate } from './cost.js';

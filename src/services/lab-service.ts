@@ -13,7 +13,7 @@ import {
   START_RESERVE_FILE,
 } from './store/disk-space.js';
 import { dirname } from 'node:path';
-import type { BackendInfo } from '../core/result.js';
+import { notFound, unavailable, type BackendInfo } from '../shared/domain/index.js';
 import {
   API_VERSION,
   LabRequestError,
@@ -160,8 +160,7 @@ export function createLabService(o: LabServiceOptions): LabService {
     backend: () => backend,
     enqueue(experimentId: string, finished: FinishedMethod[] = []) {
       const e = store.getExperiment(experimentId);
-      if (!e)
-        throw new LabRequestError({ code: 'not-found', message: `experiment ${experimentId} not found` });
+      if (!e) throw notFound(`experiment ${experimentId}`);
       queue.enqueue({ experimentId, spec: e.spec, finished });
     },
   };
@@ -189,7 +188,7 @@ export function createLabService(o: LabServiceOptions): LabService {
     store,
     queue,
     async request(name: string, args: unknown): Promise<unknown> {
-      if (closed) throw new LabRequestError({ code: 'internal', message: 'the lab is shutting down' });
+      if (closed) throw new LabRequestError(toLabError(unavailable('the lab is shutting down')));
       const v = validateRequest(name, args);
       const handler = handlers[v.name] as (a: unknown) => unknown;
       try {

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseSpec } from '../../src/core/spec.js';
+import { parseSpec } from '../../src/shared/domain/index.js';
 import { exportBundle } from '../../src/services/bundles/export.js';
 import { importBundle } from '../../src/services/bundles/import.js';
 import { readZip, writeZip } from '../../src/services/bundles/zip.js';

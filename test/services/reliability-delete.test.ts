@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseSpec } from '../../src/core/spec.js';
+import { parseSpec } from '../../src/shared/domain/index.js';
 import { createLabService } from '../../src/services/lab-service.js';
 import { jobRecorder } from '../../src/services/jobs/recorder.js';
 import { LabStore, MIGRATIONS } from '../../src/services/store/index.js';

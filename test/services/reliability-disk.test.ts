@@ -11,7 +11,7 @@ import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseSpec } from '../../src/core/spec.js';
+import { parseSpec } from '../../src/shared/domain/index.js';
 import { jobRecorder } from '../../src/services/jobs/recorder.js';
 import type { WorkerExit, WorkerLauncher } from '../../src/services/jobs/worker-process.js';
 import { LabStore } from '../../src/services/store/index.js';

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseSpec, SpecError } from '../../src/core/spec.js';
+import { parseSpec, SpecError } from '../../src/shared/domain/index.js';
 import { exportBundle } from '../../src/services/bundles/export.js';
 import { importBundle } from '../../src/services/bundles/import.js';
 import { createLabService, type LabService } from '../../src/services/lab-service.js';

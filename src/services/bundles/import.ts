@@ -1,4 +1,4 @@
-import { parseArch, parseSpec, SpecError, type ExperimentSpec } from '../../core/spec.js';
+import { parseArch, parseSpec, SpecError, type ExperimentSpec } from '../../shared/domain/index.js';
 import type { BundleIntegrity, ImportReport, MetricPoint, RunRecord } from '../../shared/lab-api.js';
 import { keyFingerprint, labSigningKey, signatureValid } from './signing.js';
 import { cachedValues, type LabStore, type LogEntry, type NewParamSet } from '../store/index.js';

@@ -2,17 +2,10 @@
  * experiments.*, metrics.get and jobs.list: the history, and the life of a run (create → queue →
  * worker; cancel; resume an interrupted one without redoing finished phases; rerun as new).
  */
-import type { MethodResult } from '../../core/result.js';
-import type { MethodName } from '../../core/spec.js';
-import { LabRequestError } from '../../shared/lab-api.js';
+import { conflict, type MethodName, type MethodResult, notFound } from '../../shared/domain/index.js';
 import type { FinishedMethod } from '../../shared/worker-protocol.js';
-import { NotFoundError } from '../errors.js';
 import { checkResources, parseSpecArg } from '../spec-input.js';
 import type { HandlerTable, ServiceContext } from './context.js';
-
-function conflict(message: string): LabRequestError {
-  return new LabRequestError({ code: 'conflict', message });
-}
 
 export function experimentHandlers(
   ctx: ServiceContext,
@@ -31,7 +24,7 @@ export function experimentHandlers(
 > {
   const { store, queue } = ctx;
   const mustExist = (id: string): void => {
-    if (!store.hasExperiment(id)) throw new NotFoundError(`experiment ${id}`);
+    if (!store.hasExperiment(id)) throw notFound(`experiment ${id}`);
   };
   const announce = (id: string): void => {
     const s = store.getExperimentSummary(id);
@@ -49,7 +42,7 @@ export function experimentHandlers(
 
     'experiments.get': ({ id }) => {
       const e = store.getExperiment(id);
-      if (!e) throw new NotFoundError(`experiment ${id}`);
+      if (!e) throw notFound(`experiment ${id}`);
       return e;
     },
 
@@ -69,14 +62,14 @@ export function experimentHandlers(
     'experiments.update': ({ id, name, tags, notes }) => {
       mustExist(id);
       const s = store.updateExperiment(id, { name, tags, notes });
-      if (!s) throw new NotFoundError(`experiment ${id}`);
+      if (!s) throw notFound(`experiment ${id}`);
       ctx.emit({ type: 'experiment.updated', experiment: s });
       return s;
     },
 
     'experiments.deletePlan': ({ id }) => {
       const plan = store.deletePlan(id);
-      if (!plan) throw new NotFoundError(`experiment ${id}`);
+      if (!plan) throw notFound(`experiment ${id}`);
       return plan;
     },
 
@@ -98,7 +91,7 @@ export function experimentHandlers(
 
     'experiments.resume': ({ id }) => {
       const e = store.getExperiment(id);
-      if (!e) throw new NotFoundError(`experiment ${id}`);
+      if (!e) throw notFound(`experiment ${id}`);
       if (queue.has(id)) throw conflict(`experiment ${id} is already queued or running`);
       // Phases the spec implies but that have no run yet (all of them, for an experiment imported
       // without runs) are planned first, so they count as open.
@@ -135,7 +128,7 @@ export function experimentHandlers(
 
     'experiments.rerun': ({ id }) => {
       const e = store.getExperiment(id);
-      if (!e) throw new NotFoundError(`experiment ${id}`);
+      if (!e) throw notFound(`experiment ${id}`);
       const newId = store.transaction(() => {
         const copy = store.createExperiment({
           spec: e.spec,

@@ -1,11 +1,10 @@
-import { parseSpec, type ExperimentSpec } from '../../core/spec.js';
-import {
-  LabRequestError,
-  type DeletionPlan,
-  type ExperimentDetail,
-  type ExperimentSummary,
-  type ParsedArgs,
-  type RunStatus,
+import { conflict, invalid, notFound, parseSpec, type ExperimentSpec } from '../../shared/domain/index.js';
+import type {
+  DeletionPlan,
+  ExperimentDetail,
+  ExperimentSummary,
+  ParsedArgs,
+  RunStatus,
 } from '../../shared/lab-api.js';
 import { likePattern, newId, nowIso, toJson, type Db } from './db.js';
 import { archLabel, datasetLabel } from './describe.js';
@@ -123,7 +122,7 @@ export class ExperimentRepo {
 
   private requireParamSet(id: string): void {
     if (this.db.prepare('SELECT 1 FROM param_sets WHERE id = ?').get(id) === undefined) {
-      throw new LabRequestError({ code: 'not-found', message: `parameter set ${id} not found` });
+      throw notFound(`parameter set ${id}`);
     }
   }
 
@@ -303,18 +302,16 @@ export class ExperimentRepo {
       for (const p of new Set(paramSetIds)) {
         const entry = byId.get(p);
         if (!entry)
-          throw new LabRequestError({
-            code: 'invalid',
-            message: `parameter set ${p} is not one experiment ${id} produced or used; nothing was deleted`,
-          });
+          throw invalid(
+            `parameter set ${p} is not one experiment ${id} produced or used; nothing was deleted`,
+          );
         if (!entry.deletable)
-          throw new LabRequestError({
-            code: 'conflict',
-            message: `parameter set "${entry.name}" is also used by ${entry.usedBy
+          throw conflict(
+            `parameter set "${entry.name}" is also used by ${entry.usedBy
               .slice(0, 3)
               .map((u) => `"${u.name}" (${u.role})`)
               .join(', ')}${entry.usedBy.length > 3 ? ', …' : ''}; nothing was deleted`,
-          });
+          );
       }
     }
     return plan;

@@ -1,18 +1,16 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TrainedCache } from '../../core/experiment.js';
-import type { TrainedSummary } from '../../core/result.js';
-import type { ExperimentSpec } from '../../core/spec.js';
-import {
-  LabRequestError,
-  type DatasetRecord,
-  type ExperimentDetail,
-  type ExperimentSummary,
-  type MetricPoint,
-  type ParamSetRecord,
-  type RunRecord,
-  type DeletionPlan,
-  type RunStatus,
+import { type ExperimentSpec, notFound, type TrainedSummary } from '../../shared/domain/index.js';
+import type {
+  DatasetRecord,
+  ExperimentDetail,
+  ExperimentSummary,
+  MetricPoint,
+  DeletionPlan,
+  ParamSetRecord,
+  RunRecord,
+  RunStatus,
 } from '../../shared/lab-api.js';
 import { ArtifactRepo, type ArtifactRecord } from './artifacts.js';
 import { DatasetRepo, type NewDataset } from './datasets.js';
@@ -177,8 +175,7 @@ export class LabStore {
   }
 
   private requireExperiment(id: string): void {
-    if (!this.experimentRepo.exists(id))
-      throw new LabRequestError({ code: 'not-found', message: `experiment ${id} not found` });
+    if (!this.experimentRepo.exists(id)) throw notFound(`experiment ${id}`);
   }
 
   // ── experiments ──
