@@ -23,9 +23,9 @@ test('electron-builder.yml sets the fuses and builds AppImage/deb, dmg and nsis'
     grantFileProtocolExtraPrivileges: false,
   }))
     assert.match(fuses, new RegExp(`\\n  ${fuse}: ${value}\\n`), fuse);
-  assert.match(yml, /linux:\n  target: \[AppImage, deb\]/);
-  assert.match(yml, /mac:\n  target: \[dmg\]/);
-  assert.match(yml, /win:\n  target: \[nsis\]/);
+  assert.match(yml, /linux:\n {2}target: \[AppImage, deb\]/);
+  assert.match(yml, /mac:\n {2}target: \[dmg\]/);
+  assert.match(yml, /win:\n {2}target: \[nsis\]/);
 });
 
 test('only https links to the hosts the app links to open outside', () => {
