@@ -351,9 +351,11 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
       // shows it (issue 8, item 3): the disk reserve is given up for these writes if need be.
       const cause =
         outcome.kind === 'failed' && isDiskFull({ message: outcome.error }) ? outcome.error : null;
-      const recorded: JobOutcome = cause
-        ? { kind: 'failed', error: diskFullMessage(store.dataDir, cause) }
-        : outcome;
+      // The phase stays: with phase jobs it names the run that ran out of space.
+      const recorded: JobOutcome =
+        cause && outcome.kind === 'failed'
+          ? { ...outcome, error: diskFullMessage(store.dataDir, cause) }
+          : outcome;
       try {
         store.withDiskReserve(() => {
           metrics.flush();
