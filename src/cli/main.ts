@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatBackendReport, initBackend } from '../core/backend.js';
@@ -21,9 +21,16 @@ import { defaultDataDir } from '../services/data-dir.js';
 import { acquireDataLock } from '../services/data-lock.js';
 import { startHeadless } from '../services/host/headless.js';
 import { HostError } from '../services/host/server.js';
+import { runningServer } from '../services/host/server-file.js';
 import { runRecorded } from '../services/jobs/in-process.js';
 import { attachLogFile } from '../services/log.js';
 import { LabStore } from '../services/store/index.js';
+import {
+  describeRefusals,
+  estimateResources,
+  refusals,
+  type ResourceEstimate,
+} from '../shared/domain/resource-estimate.js';
 import { progressPrinter } from './progress.js';
 import { sweepCommand, workerCommand } from './sweep.js';
 import { summaryTable } from './summary.js';
@@ -33,7 +40,7 @@ const USAGE = `Trajectory Lab — learning transfer (${listMethods()
   .join(', ')})
 
 usage:
-  npm run lab -- run <spec.json> --out <dir> [--backend auto|tensorflow|webgpu|wasm|cpu] [--db <dataDir>]
+  npm run lab -- run <spec.json> --out <dir> [--backend auto|tensorflow|webgpu|wasm|cpu] [--db <dataDir>] [--allow-large]
       run one experiment: train the source, train targets where a method needs them, transfer with every
       method; prints progress and a summary, writes <dir>/result.json. With --db, the run is
       also recorded in the lab's store in <dataDir> (the lab's data folder; "default" = the
@@ -42,7 +49,9 @@ usage:
   npm run serve -- [--port <n>] [--host 127.0.0.1] [--data <dir>] [--concurrency <n>] [--allow-remote]
       the lab without Electron: serves the built renderer and the API on a loopback port and
       prints the address to open (it carries a random access token)
-  npm run lab -- sweep <spec.json> --out <dir> [--db <dataDir>] [--concurrency <n>] [--queue redis://host:port]
+  npm run serve -- list [--data <dir>]
+      the address (with its token) of the lab serving that data folder
+  npm run lab -- sweep <spec.json> --out <dir> [--db <dataDir>] [--concurrency <n>] [--queue redis://host:port] [--allow-large]
       run every point of the spec's "sweep" grid (lists of values per spec field; "pairs" of
       seeds, default the paper's three): one experiment per point, recorded in <dataDir>
       (default <dir>/lab); writes <dir>/points/NNN/result.json, summary.csv and sweep.json and
@@ -55,8 +64,8 @@ usage:
       the token is the host's (also TRAJECTORY_LAB_WORKER_TOKEN)
   npm run lab -- init-params <spec.json> --seed <n> --out <file.safetensors>
       write a seeded initialisation of the spec's model (for "init": { "file": … })
-  npm run lab -- check <spec.json>
-      validate a spec and print it with every default filled in
+  npm run lab -- check <spec.json> [--allow-large]
+      validate a spec and print it with every default filled in (and its resource estimate)
   npm run lab -- backend [--backend …] [--json]
       try the backends in order and print each with the reason it was or was not picked
       (auto: tensorflow-gpu, webgpu on a real GPU, tensorflow, wasm, cpu), then the one in use
@@ -90,6 +99,14 @@ async function readJson(path: string): Promise<Record<string, unknown>> {
     throw new UsageError(`spec ${path} is not valid JSON: ${jsonErrorWhere(text, (e as Error).message)}`);
   }
   return json;
+}
+
+/** The resource estimate, or a UsageError naming the field when the spec is past a limit. */
+function checkSpecResources(spec: ExperimentSpec, allowLarge: boolean): ResourceEstimate {
+  const estimate = estimateResources(spec, { memoryBytes: totalmem() });
+  const refused = refusals(estimate, allowLarge);
+  if (refused.length) throw new UsageError(describeRefusals(refused).replace('allowLarge', '--allow-large'));
+  return estimate;
 }
 
 /** Paths inside a spec are relative to the spec file, so examples work from any directory. */
@@ -158,6 +175,7 @@ function parseCommandLine(argv: string[]) {
       advertise: { type: 'string' },
       gateway: { type: 'string' },
       'lock-ms': { type: 'string' },
+      'allow-large': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -183,6 +201,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'run': {
       const spec = await readSpec(positionals[0], values.backend);
+      checkSpecResources(spec, !!values['allow-large']);
       if (!values.out) throw new UsageError('missing --out <dir>');
       const out = resolve(values.out);
       await makeOutDir(out);
@@ -255,7 +274,11 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'check': {
       const spec = await readSpec(positionals[0], values.backend);
+      const estimate = checkSpecResources(spec, !!values['allow-large']);
       process.stdout.write(JSON.stringify(spec, null, 2) + '\n');
+      process.stderr.write(
+        `estimate: ${estimate.parameters} parameters, ~${(estimate.memoryBytes / 1e9).toFixed(2)} GB at peak, ${estimate.flops.toExponential(2)} floating-point operations\n`,
+      );
       return 0;
     }
     case 'backend': {
@@ -264,6 +287,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'serve':
+      if (positionals[0] === 'list') return listServers(values);
+      if (positionals.length)
+        throw new UsageError(`unknown serve argument "${positionals[0]}" (did you mean "list"?)`);
       return serve(values);
     case 'sweep': {
       const path = positionals[0];
@@ -284,7 +310,11 @@ async function main(argv: string[]): Promise<number> {
             ? defaultDataDir()
             : resolve(values.db)
           : join(out, 'lab'),
-        toSpec: (doc) => resolvePaths(parseSpec(doc), base),
+        toSpec: (doc) => {
+          const spec = resolvePaths(parseSpec(doc), base);
+          checkSpecResources(spec, !!values['allow-large']);
+          return spec;
+        },
         concurrency: intOption(values.concurrency, 'concurrency', 1, 256),
         queue: values.queue,
         token: values.token,
@@ -324,6 +354,18 @@ async function appVersion(): Promise<string> {
     version?: string;
   };
   return pkg.version ?? '0.0.0';
+}
+
+/** `serve -- list`: the address (token included) of the lab running on this data folder. */
+function listServers(values: { data?: string }): number {
+  const dataDir = values.data ? resolve(values.data) : defaultDataDir();
+  const info = runningServer(dataDir);
+  if (!info) {
+    process.stderr.write(`no lab is serving ${dataDir}\n`);
+    return 1;
+  }
+  process.stdout.write(`${info.url}  (pid ${info.pid}, since ${info.startedAt}, data in ${info.dataDir})\n`);
+  return 0;
 }
 
 /** Runs until Ctrl-C (or SIGTERM); then stops the workers (their runs become interrupted) and closes the store. */

@@ -4,6 +4,7 @@
  */
 import { session, shell, type BrowserWindow, type WebContents, type WebFrameMain } from 'electron';
 import { contentSecurityPolicy } from '../services/host/security.js';
+import { externalLinkAllowed } from './external-links.js';
 
 /**
  * The header CSP. The same policy (plus the headless host's socket) must be in index.html's meta
@@ -47,10 +48,10 @@ function isAppUrl(url: string, appOrigin: string): boolean {
   return originOf(url) === appOrigin;
 }
 
-/** External links open in the user's browser (https only); everything else is dropped. */
+/** External links to the allowed hosts open in the user's browser (https only); everything else is dropped. */
 export function lockNavigation(contents: WebContents, appOrigin: string): void {
   contents.setWindowOpenHandler(({ url }) => {
-    if (url.startsWith('https://')) void shell.openExternal(url);
+    if (externalLinkAllowed(url)) void shell.openExternal(url);
     return { action: 'deny' };
   });
   contents.on('will-navigate', (event, url) => {

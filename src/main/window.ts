@@ -1,5 +1,5 @@
 /** The lab's one window, with every web preference that matters spelled out. */
-import { BrowserWindow } from 'electron';
+import { app, BrowserWindow } from 'electron';
 import { lockNavigation } from './security.js';
 
 export interface WindowOptions {
@@ -29,6 +29,8 @@ export function createMainWindow(o: WindowOptions): BrowserWindow {
       experimentalFeatures: false,
       webviewTag: false,
       spellcheck: false,
+      // No DevTools in a packaged app (issue 8, item 10); development keeps them.
+      devTools: !app.isPackaged,
     },
   });
   lockNavigation(win.webContents, o.appOrigin);

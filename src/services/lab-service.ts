@@ -4,6 +4,14 @@
  * `request(name, args)`; it validates the arguments before anything else and turns every failure
  * into a LabError. Events go to whoever subscribed with `onEvent`.
  */
+import {
+  describeFree,
+  DiskReserve,
+  diskFullMessage,
+  isDiskFull,
+  RESERVE_BYTES,
+  START_RESERVE_FILE,
+} from './store/disk-space.js';
 import { dirname } from 'node:path';
 import { notFound, unavailable, type BackendInfo } from '../shared/domain/index.js';
 import {
@@ -76,6 +84,13 @@ function recoverAfterRestart(store: LabStore): string[] {
 
 /** Unreferenced weights (deleted experiments, failed imports) go once per start, in the background. */
 function collectWeights(store: LabStore, isClosed: () => boolean): void {
+  // Temporary files are a crashed or out-of-space write's leftovers; no job runs yet to own one.
+  store
+    .removeTempWeights()
+    .then((n) => {
+      if (n) log.info({ files: n }, `removed ${n} partial weights file${n === 1 ? '' : 's'}`);
+    })
+    .catch(() => undefined);
   store.gcWeights().then(
     ({ removed, bytes }) => {
       if (removed.length)
@@ -105,7 +120,20 @@ export function createLabService(o: LabServiceOptions): LabService {
   let backend: BackendInfo | null = null;
   let closed = false;
 
-  recoverAfterRestart(store);
+  // On a full disk the lab still starts (issue 8, item 3): recovery gives up the disk reserve if it
+  // must, and if even that is not enough the lab says why instead of dying.
+  let storageWarning: string | undefined;
+  try {
+    store.withDiskReserve(() => recoverAfterRestart(store));
+  } catch (e) {
+    if (!isDiskFull(e)) throw e;
+    storageWarning = diskFullMessage(store.dataDir, e);
+    log.warn({ dataDir: store.dataDir }, storageWarning);
+  }
+  if (!store.ensureDiskReserve()) {
+    storageWarning ??= `the disk holding ${store.dataDir} is nearly full (${describeFree(store.dataDir)}): jobs may fail for lack of space`;
+    log.warn({ dataDir: store.dataDir }, storageWarning);
+  }
   collectWeights(store, () => closed);
 
   const queue = new JobQueue({
@@ -151,6 +179,7 @@ export function createLabService(o: LabServiceOptions): LabService {
       backend,
       concurrency: queue.concurrency,
       schemaVersion: store.schemaVersion,
+      ...(storageWarning ? { storageWarning } : {}),
     }),
     ...datasetHandlers(ctx),
     ...paramHandlers(ctx),
@@ -228,9 +257,18 @@ export interface OpenLabOptions extends Omit<LabServiceOptions, 'store' | 'ownsS
  * the store there and the service over it; closing the service closes the store and unlocks.
  */
 export function openLab(o: OpenLabOptions): LabService {
-  const dataLock = acquireDataLock(o.dataDir, {
-    role: o.host === 'electron' ? 'the desktop app' : 'npm run serve',
-  });
+  // On a full disk even the lock file needs room: the start reserve is for exactly that.
+  const startReserve = new DiskReserve(o.dataDir, RESERVE_BYTES, START_RESERVE_FILE);
+  const lockIt = (): DataLock =>
+    acquireDataLock(o.dataDir, { role: o.host === 'electron' ? 'the desktop app' : 'npm run serve' });
+  let dataLock: DataLock;
+  try {
+    dataLock = lockIt();
+  } catch (e) {
+    if (!isDiskFull(e) || !startReserve.release()) throw e;
+    log.warn({ dataDir: o.dataDir }, 'the disk holding the data folder is full; starting on its reserve');
+    dataLock = lockIt();
+  }
   // Whoever holds the folder writes its log (<dataDir>/logs/lab.log), until it lets go.
   const detachLog = attachLogFile(o.dataDir);
   const lock: DataLock = {
@@ -247,7 +285,9 @@ export function openLab(o: OpenLabOptions): LabService {
     store = o.nativeBinding
       ? LabStore.open(o.dataDir, { nativeBinding: o.nativeBinding })
       : LabStore.open(o.dataDir);
-    return createLabService({ ...o, store, ownsStore: true, lock });
+    const service = createLabService({ ...o, store, ownsStore: true, lock });
+    startReserve.ensure();
+    return service;
   } catch (e) {
     store?.close();
     lock.release();

@@ -3,7 +3,9 @@
  * DomainError 'invalid') is renamed to the request's argument path ('spec.transfer.T').
  * Paths in a spec from the UI must be absolute: there is no spec file for them to be relative to.
  */
+import { totalmem } from 'node:os';
 import { isAbsolute } from 'node:path';
+import { estimateResources, refusals, type ResourceEstimate } from '../shared/domain/resource-estimate.js';
 import {
   invalid,
   parseArch,
@@ -39,6 +41,25 @@ export function parseSpecArg(input: unknown, argName = 'spec'): ExperimentSpec {
   checkAbsolute(spec.source.init.file, `${argName}.source.init.file`);
   spec.targets.forEach((t, i) => checkAbsolute(t.init.file, `${argName}.targets[${i}].init.file`));
   return spec;
+}
+
+/**
+ * Refuses a spec that cannot fit this machine (hard limits), or that is very likely a mistake
+ * (soft limits) unless `allowLarge` accepts it knowingly. The error names the field and the estimate.
+ */
+export function checkResources(spec: ExperimentSpec, allowLarge = false, argName = 'spec'): ResourceEstimate {
+  const estimate = estimateResources(spec, { memoryBytes: totalmem() });
+  const refused = refusals(estimate, allowLarge);
+  if (refused.length) {
+    const first = refused[0];
+    const soft = refused.every((f) => f.limit === 'soft');
+    throw invalid(
+      refused.map((f) => `spec field "${f.field}": ${f.message}`).join('; ') +
+        (soft ? '. To run it anyway, create it with allowLarge: true' : ''),
+      join(argName, first.field),
+    );
+  }
+  return estimate;
 }
 
 /** A dataset spec alone; errors name '<argName>.dir' and so on. */

@@ -128,6 +128,30 @@ export interface DatasetPreview {
 
 export type ParamOrigin = 'init' | 'trained' | 'imported' | 'pretrained';
 
+/** What deleting an experiment removes, and which parameter sets could go with it. */
+export interface DeletionPlan {
+  id: string;
+  name: string;
+  runs: number;
+  metrics: number;
+  logs: number;
+  artifacts: number;
+  /** every parameter set the experiment produced or used; none is deleted unless named */
+  paramSets: DeletionParamSet[];
+}
+
+export interface DeletionParamSet {
+  id: string;
+  name: string;
+  origin: ParamOrigin;
+  bytes: number;
+  /** bytes on disk that deleting it frees (0 when another set shares its weights file) */
+  freesBytes: number;
+  /** the other experiments that used it; it can be deleted only when there are none */
+  usedBy: { experimentId: string; name: string; role: 'source' | 'target' | 'init' }[];
+  deletable: boolean;
+}
+
 export interface ParamSetRecord {
   id: string;
   name: string;
@@ -169,12 +193,26 @@ export interface AppInfo {
   backend: BackendInfo | null;
   concurrency: number;
   schemaVersion: number;
+  /** what is wrong with the lab's storage (a full disk), for the UI to show; absent when all is well */
+  storageWarning?: string;
 }
 
 export interface ImportReport {
   added: { experiments: number; runs: number; metrics: number; paramSets: number };
   alreadyPresent: { experiments: number; paramSets: number };
   experimentIds: string[];
+  /** what the bundle's manifest proved: every entry hashed and the manifest signed (see README) */
+  integrity?: BundleIntegrity;
+}
+
+export interface BundleIntegrity {
+  /** 'absent' for bundles made before hashes (nothing could be checked) */
+  hashes: 'verified' | 'absent';
+  signature: 'valid' | 'absent';
+  /** the signing key's fingerprint, to compare with the sender's */
+  keyFingerprint: string | null;
+  /** signed by this lab's own key */
+  ownKey: boolean;
 }
 
 // ───────────────────────────── requests ─────────────────────────────
@@ -236,6 +274,8 @@ export const requestSchemas = {
     name: z.string().trim().min(1).max(200),
     tags: z.array(tag).max(32).default([]),
     notes: z.string().max(20000).default(''),
+    /** accept what is over a soft resource limit (issue 8, item 5); hard limits still refuse */
+    allowLarge: z.boolean().default(false),
   }),
   'experiments.update': z.object({
     id,
@@ -243,7 +283,9 @@ export const requestSchemas = {
     tags: z.array(tag).max(32).optional(),
     notes: z.string().max(20000).optional(),
   }),
-  'experiments.delete': z.object({ id }),
+  'experiments.deletePlan': z.object({ id }),
+  /** `paramSets`: the parameter sets to delete with it (from its deletePlan); none unless named */
+  'experiments.delete': z.object({ id, paramSets: z.array(id).max(10000).default([]) }),
   'experiments.cancel': z.object({ id }),
   'experiments.resume': z.object({ id }),
   'experiments.rerun': z.object({ id }),
@@ -278,7 +320,8 @@ export interface ReplyTypes {
   'experiments.get': ExperimentDetail;
   'experiments.create': { id: string };
   'experiments.update': ExperimentSummary;
-  'experiments.delete': { deleted: boolean };
+  'experiments.deletePlan': DeletionPlan;
+  'experiments.delete': { deleted: boolean; paramSetsDeleted: string[]; bytesFreed: number };
   'experiments.cancel': { cancelled: boolean };
   'experiments.resume': { id: string };
   'experiments.rerun': { id: string };

@@ -34,8 +34,13 @@ export interface SocketLike {
 export type SocketFactory = (url: string) => SocketLike;
 
 export interface ConnectOptions {
-  /** defaults to the `token` query parameter of the location */
+  /** defaults to the `token` query parameter of the location; none: the cookie set with the page carries it */
   token?: string;
+  /**
+   * Asked after a connection attempt fails: the HTTP status of GET /api/session (401: the token is
+   * wrong, so retrying is pointless). Defaults to fetch() where there is one.
+   */
+  sessionStatus?: (url: string, token: string) => Promise<number>;
   /** defaults to the global WebSocket */
   socket?: SocketFactory;
   /** reconnect after a close (default true) */
@@ -45,7 +50,8 @@ export interface ConnectOptions {
   maxRetryMs?: number;
 }
 
-export type ConnectionState = 'connecting' | 'open' | 'closed';
+/** 'unauthorized': the host refused the token; the client stops retrying (a new address is needed). */
+export type ConnectionState = 'connecting' | 'open' | 'closed' | 'unauthorized';
 
 export interface LabWsClient extends LabApi {
   readonly state: ConnectionState;
@@ -66,8 +72,32 @@ const OPEN = 1;
 function apiUrl(loc: LocationLike | string, token: string): string {
   const l: LocationLike = typeof loc === 'string' ? new URL(loc) : loc;
   const scheme = l.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${scheme}//${l.host}/api?token=${encodeURIComponent(token)}`;
+  return `${scheme}//${l.host}/api${token ? `?token=${encodeURIComponent(token)}` : ''}`;
 }
+
+function sessionUrl(loc: LocationLike | string): string {
+  const l: LocationLike = typeof loc === 'string' ? new URL(loc) : loc;
+  return `${l.protocol}//${l.host}/api/session`;
+}
+
+const defaultSessionStatus = async (url: string, token: string): Promise<number> => {
+  const f = (globalThis as { fetch?: typeof fetch }).fetch;
+  if (!f) return 0;
+  try {
+    const r = await f(url, {
+      credentials: 'same-origin',
+      cache: 'no-store',
+      headers: token ? { Authorization: `token ${token}` } : {},
+    });
+    return r.status;
+  } catch {
+    return 0;
+  }
+};
+
+/** What the page says when the host refuses its token. */
+export const UNAUTHORIZED_MESSAGE =
+  'this page has no valid token for the lab: open the address `npm run serve` printed (`npm run serve -- list` shows it again)';
 
 function tokenFrom(loc: LocationLike | string): string {
   const search = typeof loc === 'string' ? new URL(loc).search : (loc.search ?? '');
@@ -89,6 +119,7 @@ export function connectLab(loc: LocationLike | string, options: ConnectOptions =
       return new WS(u);
     });
   const reconnect = options.reconnect ?? true;
+  const sessionStatus = options.sessionStatus ?? defaultSessionStatus;
   const firstRetry = options.retryMs ?? 500;
   const maxRetry = options.maxRetryMs ?? 5000;
 
@@ -174,16 +205,30 @@ export function connectLab(loc: LocationLike | string, options: ConnectOptions =
     s.addEventListener('close', () => {
       if (socket !== s) return;
       socket = null;
-      failAll(
-        opened
-          ? 'the connection to the lab was lost'
-          : 'cannot connect to the lab (is it running, and is the token right?)',
-      );
-      setState('closed');
-      if (reconnect && !closedForGood) {
-        timer = setTimeout(open, retry);
-        retry = Math.min(maxRetry, retry * 2);
+      const retryLater = (): void => {
+        if (reconnect && !closedForGood) {
+          timer = setTimeout(open, retry);
+          retry = Math.min(maxRetry, retry * 2);
+        }
+      };
+      if (opened) {
+        failAll('the connection to the lab was lost');
+        setState('closed');
+        return retryLater();
       }
+      // Never opened: a wrong token, or no lab there. Only the first is worth saying plainly and giving up on.
+      void sessionStatus(sessionUrl(loc), token).then((status) => {
+        if (closedForGood) return;
+        if (status === 401) {
+          closedForGood = true;
+          failAll(UNAUTHORIZED_MESSAGE);
+          setState('unauthorized');
+          return;
+        }
+        failAll('cannot connect to the lab (is it running?)');
+        setState('closed');
+        retryLater();
+      });
     });
     // 'error' is always followed by 'close', which does the work.
     s.addEventListener('error', () => {});

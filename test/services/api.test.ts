@@ -273,7 +273,11 @@ test('history edits and bundles: update, list, export from one lab and import in
     assert.equal(imported.name, 'renamed');
     assert.ok(b.events.of('experiment.updated').some((u) => u.experiment.id === e.id));
 
-    assert.deepEqual(await a.service.request('experiments.delete', { id: e.id }), { deleted: true });
+    assert.deepEqual(await a.service.request('experiments.delete', { id: e.id }), {
+      deleted: true,
+      paramSetsDeleted: [],
+      bytesFreed: 0,
+    });
     assert.ok(a.events.of('experiment.deleted').some((d) => d.id === e.id));
     assert.equal((await refused(a.service.request('experiments.get', { id: e.id }))).code, 'not-found');
   } finally {

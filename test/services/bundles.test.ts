@@ -246,6 +246,12 @@ test('export → import into a fresh store gives the same experiments, runs, met
     added: { experiments: 2, runs: runCount, metrics: store.metrics(chosen).length, paramSets: 1 },
     alreadyPresent: { experiments: 0, paramSets: 0 },
     experimentIds: chosen,
+    integrity: {
+      hashes: 'verified',
+      signature: 'valid',
+      keyFingerprint: report.integrity!.keyFingerprint,
+      ownKey: false,
+    },
   });
   assert.deepEqual(
     fresh.metrics(chosen),
@@ -283,6 +289,7 @@ test('export → import into a fresh store gives the same experiments, runs, met
     added: { experiments: 0, runs: 0, metrics: 0, paramSets: 0 },
     alreadyPresent: { experiments: 2, paramSets: 1 },
     experimentIds: chosen,
+    integrity: report.integrity,
   });
   assert.deepEqual(await snapshot(fresh), before);
 
@@ -320,6 +327,14 @@ test('a bundle without weights imports the records; a later one with weights add
 test('unsafe or malformed bundles are rejected with a clear message and change nothing', async () => {
   const { store, ids, sha } = await populated();
   const good = await zipEntries(await exportBundle(store, [ids[0]], { includeWeights: true }));
+  // These cases edit entries on purpose to reach each check; the manifest's hashes (tested in
+  // reliability-bundles.test.ts) would stop them all first, so they go as from an older app.
+  const {
+    files: _hashes,
+    signature: _signature,
+    ...unhashed
+  } = JSON.parse(good.get('manifest.json')!.toString());
+  good.set('manifest.json', Buffer.from(JSON.stringify(unhashed)));
   const target = await openTemp();
   // something already in the target store, so "unchanged" is not trivially "empty"
   await importBundle(target, await exportBundle(store, [ids[1]]));

@@ -352,7 +352,7 @@ test('experiments, runs, metrics and logs round-trip', async () => {
     /spec field "targets"/,
   );
 
-  // deleting cascades to runs, metrics and logs; its trained set goes, a set another uses stays
+  // deleting cascades to runs, metrics and logs; trained sets stay unless named (issue 8, item 1)
   const other = store.createExperiment({ spec, name: 'other' });
   const sha = (await store.putWeights(Buffer.from('weights-1'))).sha256;
   const own = store.addParamSet({
@@ -379,7 +379,8 @@ test('experiments, runs, metrics and logs round-trip', async () => {
   });
   store.updateExperiment(e.id, { sourceParamSetId: own.id });
   store.updateExperiment(other.id, { sourceParamSetId: shared.id });
-  assert.equal(store.deleteExperiment(e.id), true);
+  assert.throws(() => store.deleteExperiment(e.id, [shared.id]), /also used by "other"/);
+  assert.equal(store.deleteExperiment(e.id, [own.id]), true);
   assert.equal(store.deleteExperiment(e.id), false);
   assert.equal(store.getExperiment(e.id), null);
   assert.equal(store.getParamSet(own.id), null);

@@ -9,6 +9,13 @@ import { connectLab, type ConnectionState, type LabWsClient } from '../../shared
 function open(): { api: LabApi; ws: LabWsClient | null } {
   if (window.lab) return { api: window.lab, ws: null };
   const ws = connectLab(window.location);
+  // The token came in the URL once; the host set a cookie with this page, so it leaves the address
+  // bar (and history, bookmarks, screen shares).
+  const url = new URL(window.location.href);
+  if (url.searchParams.has('token')) {
+    url.searchParams.delete('token');
+    window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);
+  }
   return { api: ws, ws };
 }
 

@@ -21,6 +21,7 @@ import {
   type ValidationContext,
   type WizardState,
 } from './lib/wizard.js';
+import { confirmAction } from './confirm.js';
 import { go } from './router.js';
 
 /**
@@ -290,13 +291,31 @@ export async function submit(): Promise<void> {
   try {
     await loadAppInfo();
     const spec = currentSpec();
-    const { id } = await request('experiments.create', {
-      spec: spec as unknown as Record<string, unknown>,
-      name: wiz.state.name.trim(),
-      tags: parseTags(wiz.state.tags),
-      notes: wiz.state.notes,
-    });
-    go('run', id);
+    const create = (allowLarge: boolean) =>
+      request('experiments.create', {
+        spec: spec as unknown as Record<string, unknown>,
+        name: wiz.state.name.trim(),
+        tags: parseTags(wiz.state.tags),
+        notes: wiz.state.notes,
+        allowLarge,
+      });
+    let created: { id: string };
+    try {
+      created = await create(false);
+    } catch (e) {
+      // Over a soft resource limit only: the user may accept it knowingly, having read the estimate.
+      const err = toUiError(e);
+      if (!/allowLarge/.test(err.message)) throw e;
+      const ok = await confirmAction({
+        title: 'Run this large experiment?',
+        message: `${err.message.replace(/\. To run it anyway.*$/, '')}. It may take very long or exhaust this machine.`,
+        confirmLabel: 'Run it anyway',
+        danger: true,
+      });
+      if (!ok) throw e;
+      created = await create(true);
+    }
+    go('run', created.id);
   } catch (e) {
     const err = toUiError(e);
     wiz.submitError = err;

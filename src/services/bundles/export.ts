@@ -1,3 +1,5 @@
+import { sha256Hex } from '../store/weights.js';
+import { labSigningKey, signManifest } from './signing.js';
 import { version_core as tfjsVersion } from '@tensorflow/tfjs';
 import type { LabStore } from '../store/index.js';
 import { invalid, notFound } from '../../shared/domain/index.js';
@@ -82,8 +84,11 @@ export async function exportBundle(
     experimentIds: ids,
     created: now.toISOString(),
     includesWeights: !!opts.includeWeights,
+    files: Object.fromEntries(files.map((f) => [f.name, sha256Hex(f.data)])),
   };
-  json(MANIFEST, manifest);
+  // Signed over exactly the text written before the signature is added (see signing.ts).
+  const signature = signManifest(JSON.stringify(manifest), labSigningKey(store.dataDir));
+  json(MANIFEST, { ...manifest, signature });
   // The manifest first, so a reader can tell what it holds from the start of the file.
   files.unshift(files.pop()!);
   return writeZip(files, now);

@@ -68,6 +68,15 @@ export const manifestSchema = z.object({
   experimentIds: z.array(id).min(1).max(100_000),
   created: isoTime,
   includesWeights: z.boolean().optional(),
+  /** sha256 of every other entry, by name (issue 8, item 9); absent in bundles made before */
+  files: z.record(z.string().max(300), sha256).optional(),
+  signature: z
+    .object({
+      algorithm: z.literal('ed25519'),
+      publicKey: z.string().max(200),
+      value: z.string().max(200),
+    })
+    .optional(),
 });
 export type Manifest = z.infer<typeof manifestSchema>;
 

@@ -1,5 +1,6 @@
 import { parseArch, parseSpec, SpecError, type ExperimentSpec } from '../../shared/domain/index.js';
-import type { ImportReport, MetricPoint, RunRecord } from '../../shared/lab-api.js';
+import type { BundleIntegrity, ImportReport, MetricPoint, RunRecord } from '../../shared/lab-api.js';
+import { keyFingerprint, labSigningKey, signatureValid } from './signing.js';
 import { cachedValues, type LabStore, type LogEntry, type NewParamSet } from '../store/index.js';
 import { sha256Hex } from '../store/weights.js';
 import {
@@ -39,6 +40,7 @@ interface ParsedExperiment {
 
 interface ParsedBundle {
   manifest: Manifest;
+  integrity: BundleIntegrity;
   experiments: ParsedExperiment[];
   paramSets: ParamSetFile[];
   weights: Map<string, Buffer>;
@@ -62,7 +64,7 @@ export async function importBundle(
     (name) => (classifyPath(name) ? null : 'is not part of a bundle (unknown path)'),
     limits,
   );
-  const bundle = parseBundle(entries);
+  const bundle = parseBundle(entries, store.dataDir);
   return applyBundle(store, bundle);
 }
 
@@ -80,9 +82,46 @@ function parseJson<T>(entries: Map<string, Buffer>, name: string, schema: z.ZodT
   return r.data;
 }
 
-function parseBundle(entries: Map<string, Buffer>): ParsedBundle {
+/**
+ * Every entry against the manifest's hashes, and the manifest against its signature (see
+ * signing.ts). A bundle made before hashes were added passes as 'absent', and says so.
+ */
+function checkIntegrity(entries: Map<string, Buffer>, manifest: Manifest, dataDir: string): BundleIntegrity {
+  if (!manifest.files) return { hashes: 'absent', signature: 'absent', keyFingerprint: null, ownKey: false };
+  for (const [name, data] of entries) {
+    if (name === MANIFEST || name.endsWith('/')) continue;
+    const want = manifest.files[name];
+    if (!want) throw new BundleError(`is not listed in ${MANIFEST}'s hashes: the bundle was altered`, name);
+    if (sha256Hex(data) !== want)
+      throw new BundleError(
+        `does not match its hash in ${MANIFEST}: the bundle was altered after export`,
+        name,
+      );
+  }
+  for (const name of Object.keys(manifest.files))
+    if (!entries.has(name))
+      throw new BundleError(`is listed in ${MANIFEST} but missing: the bundle was altered`, name);
+  const raw = JSON.parse(entries.get(MANIFEST)!.toString('utf8')) as Record<string, unknown>;
+  const { signature, ...body } = raw;
+  if (!manifest.signature)
+    return { hashes: 'verified', signature: 'absent', keyFingerprint: null, ownKey: false };
+  if (!signatureValid(JSON.stringify(body), manifest.signature))
+    throw new BundleError('its signature does not match its content: the manifest was altered', MANIFEST);
+  void signature;
+  const fingerprint = keyFingerprint(manifest.signature.publicKey);
+  let ownKey = false;
+  try {
+    ownKey = keyFingerprint(labSigningKey(dataDir).publicKey) === fingerprint;
+  } catch {
+    // no key here yet and none can be made: it is not ours
+  }
+  return { hashes: 'verified', signature: 'valid', keyFingerprint: fingerprint, ownKey };
+}
+
+function parseBundle(entries: Map<string, Buffer>, dataDir: string): ParsedBundle {
   if (!entries.has(MANIFEST)) throw new BundleError(`has no ${MANIFEST}; it is not a Trajectory Lab bundle`);
   const manifest = parseJson(entries, MANIFEST, manifestSchema);
+  const integrity = checkIntegrity(entries, manifest, dataDir);
   if (manifest.bundleSchemaVersion > BUNDLE_SCHEMA_VERSION) {
     throw new BundleError(
       `bundle schema version ${manifest.bundleSchemaVersion} is newer than this app reads (${BUNDLE_SCHEMA_VERSION}); it was made by ${manifest.app.name} ${manifest.app.version}`,
@@ -229,7 +268,7 @@ function parseBundle(entries: Map<string, Buffer>): ParsedBundle {
     }
     if (header) throw new BundleError('is empty (not even a header)', METRICS_CSV);
   }
-  return { manifest, experiments, paramSets, weights };
+  return { manifest, integrity, experiments, paramSets, weights };
 }
 
 async function applyBundle(store: LabStore, bundle: ParsedBundle): Promise<ImportReport> {
@@ -237,6 +276,7 @@ async function applyBundle(store: LabStore, bundle: ParsedBundle): Promise<Impor
     added: { experiments: 0, runs: 0, metrics: 0, paramSets: 0 },
     alreadyPresent: { experiments: 0, paramSets: 0 },
     experimentIds: bundle.manifest.experimentIds,
+    integrity: bundle.integrity,
   };
   const newExperiments = bundle.experiments.filter((e) => !store.hasExperiment(e.id));
   const newExperimentIds = new Set(newExperiments.map((e) => e.id));

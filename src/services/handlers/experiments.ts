@@ -4,7 +4,7 @@
  */
 import { conflict, type MethodName, type MethodResult, notFound } from '../../shared/domain/index.js';
 import type { FinishedMethod } from '../../shared/worker-protocol.js';
-import { parseSpecArg } from '../spec-input.js';
+import { checkResources, parseSpecArg } from '../spec-input.js';
 import type { HandlerTable, ServiceContext } from './context.js';
 
 export function experimentHandlers(
@@ -14,6 +14,7 @@ export function experimentHandlers(
   | 'experiments.get'
   | 'experiments.create'
   | 'experiments.update'
+  | 'experiments.deletePlan'
   | 'experiments.delete'
   | 'experiments.cancel'
   | 'experiments.resume'
@@ -45,13 +46,13 @@ export function experimentHandlers(
       return e;
     },
 
-    'experiments.create': ({ spec: specArg, name, tags, notes }) => {
+    'experiments.create': async ({ spec: specArg, name, tags, notes, allowLarge }) => {
       const spec = parseSpecArg(specArg);
-      const id = store.transaction(() => {
-        const e = store.createExperiment({ spec, name, tags, notes, origin: 'lab' });
-        store.planRuns(e.id, e.spec);
-        return e.id;
-      });
+      checkResources(spec, allowLarge);
+      const e = store.createExperiment({ spec, name, tags, notes, origin: 'lab' });
+      // In chunks: thousands of targets must not hold the other clients (issue 8, item 2).
+      await store.planRunsInChunks(e.id, e.spec);
+      const id = e.id;
       store.appendLog(id, 'info', 'created and queued');
       announce(id);
       ctx.enqueue(id);
@@ -66,15 +67,21 @@ export function experimentHandlers(
       return s;
     },
 
-    'experiments.delete': async ({ id }) => {
+    'experiments.deletePlan': ({ id }) => {
+      const plan = store.deletePlan(id);
+      if (!plan) throw notFound(`experiment ${id}`);
+      return plan;
+    },
+
+    'experiments.delete': async ({ id, paramSets }) => {
       mustExist(id);
       if (queue.has(id)) {
         queue.cancel(id, 'the experiment was deleted');
         await stopped(id);
       }
-      const deleted = store.deleteExperiment(id);
-      if (deleted) ctx.emit({ type: 'experiment.deleted', id });
-      return { deleted };
+      const r = await store.deleteExperimentAndWeights(id, paramSets);
+      if (r.deleted) ctx.emit({ type: 'experiment.deleted', id });
+      return r;
     },
 
     'experiments.cancel': ({ id }) => {

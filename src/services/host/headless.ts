@@ -10,6 +10,10 @@ import type { WorkerLauncher } from '../jobs/worker-process.js';
 import { openLab, type LabService } from '../lab-service.js';
 import { HostError, startHost, type RunningHost } from './server.js';
 import { isLoopback } from './security.js';
+import { removeServerFile, writeServerFile } from './server-file.js';
+import { logger } from '../log.js';
+
+const log = logger('host');
 
 const DEFAULT_RENDERER_DIR = fileURLToPath(new URL('../../../out/renderer', import.meta.url));
 
@@ -65,6 +69,21 @@ export async function startHeadless(o: HeadlessOptions): Promise<Headless> {
     await service.close();
     throw e;
   }
+  try {
+    await writeServerFile({
+      url: server.url,
+      host: server.host,
+      port: server.port,
+      pid: process.pid,
+      dataDir: o.dataDir,
+      startedAt: new Date().toISOString(),
+    });
+  } catch (e) {
+    log.warn(
+      { err: e, dataDir: o.dataDir },
+      'could not write server.json in the data folder (serve -- list will not find this lab)',
+    );
+  }
   let closing: Promise<void> | null = null;
   return {
     service,
@@ -72,6 +91,7 @@ export async function startHeadless(o: HeadlessOptions): Promise<Headless> {
     hasRenderer: existsSync(join(rendererDir, 'index.html')),
     close: () =>
       (closing ??= (async () => {
+        await removeServerFile(o.dataDir).catch(() => undefined);
         await server.close();
         await service.close();
       })()),

@@ -19,6 +19,35 @@ export function tokenMatches(given: string | null | undefined, expected: string)
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** The cookie that carries the token after the first page load; per port, as two labs may share a host name. */
+export function tokenCookieName(port: number): string {
+  return `tlab-token-${port}`;
+}
+
+/**
+ * The token a request presents, as a well-kept local server takes it (Jupyter's rules): the
+ * `Authorization: token …` header, the cookie set on the first page load, or `?token=` in the URL.
+ */
+export function presentedToken(
+  headers: { authorization?: string; cookie?: string },
+  url: URL,
+  port: number,
+): string | null {
+  const auth = /^token\s+(\S+)$/i.exec(headers.authorization ?? '');
+  if (auth) return auth[1];
+  const name = tokenCookieName(port);
+  for (const part of (headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+  }
+  return url.searchParams.get('token');
+}
+
+/** Set on the page that came with a valid `?token=`: HttpOnly (no script reads it), SameSite=Strict. */
+export function tokenCookie(port: number, token: string): string {
+  return `${tokenCookieName(port)}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict`;
+}
+
 /**
  * On a loopback bind only loopback names may appear in Host: a web page that rebinds its own
  * DNS name to 127.0.0.1 then cannot reach us under that name.

@@ -15,8 +15,11 @@ import {
   isLoopback,
   newToken,
   originAllowed,
+  presentedToken,
+  tokenCookie,
   tokenMatches,
 } from './security.js';
+import { frameProblem } from './frame-guard.js';
 import { staticFile } from './static-files.js';
 import { logger } from '../log.js';
 
@@ -53,7 +56,8 @@ export class HostError extends Error {}
 
 /** Base64 bundles up to 400 MiB travel as one frame. */
 const MAX_FRAME = 450 * 1024 * 1024;
-const API_PATH = '/api';
+export const API_PATH = '/api';
+export const SESSION_PATH = '/api/session';
 
 function securityHeaders(res: ServerResponse, csp: string): void {
   res.setHeader('Content-Security-Policy', csp);
@@ -100,9 +104,16 @@ export async function startHost(o: HostOptions): Promise<RunningHost> {
       if (!hostHeaderAllowed(req.headers.host, port, loopbackOnly))
         return plain(res, 421, 'misdirected request');
       const url = requestUrl(req);
+      const authorized = tokenMatches(presentedToken(req.headers, url, port), token);
       if (url.pathname === API_PATH || url.pathname.startsWith(API_PATH + '/')) {
-        if (!tokenMatches(url.searchParams.get('token'), token))
-          return plain(res, 401, 'missing or wrong token');
+        if (!authorized)
+          return plain(
+            res,
+            401,
+            'missing or wrong token: open the address `npm run serve` printed (`npm run serve -- list` shows it again)',
+          );
+        // The page asks this when its socket cannot connect, to tell a bad token from a lab that is down.
+        if (url.pathname === SESSION_PATH) return plain(res, 200, 'ok');
         return plain(res, 426, 'the API speaks WebSocket');
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -112,6 +123,9 @@ export async function startHost(o: HostOptions): Promise<RunningHost> {
       const file = await staticFile(o.rendererDir, url.pathname);
       if (!file) return plain(res, 404, 'not found');
       res.statusCode = 200;
+      // The token arrives in the URL once; from then on the cookie carries it, and the page drops it from the address bar.
+      if (file.isIndex && authorized && tokenMatches(url.searchParams.get('token'), token))
+        res.setHeader('Set-Cookie', tokenCookie(port, token));
       res.setHeader('Content-Type', file.type);
       res.setHeader('Content-Length', file.body.length);
       res.setHeader('Cache-Control', file.isIndex ? 'no-store' : 'no-cache');
@@ -129,7 +143,7 @@ export async function startHost(o: HostOptions): Promise<RunningHost> {
     if (url.pathname !== API_PATH) return rejectUpgrade(socket, 404, 'Not Found');
     if (!hostHeaderAllowed(req.headers.host, port, loopbackOnly))
       return rejectUpgrade(socket, 421, 'Misdirected Request');
-    if (!tokenMatches(url.searchParams.get('token'), token))
+    if (!tokenMatches(presentedToken(req.headers, url, port), token))
       return rejectUpgrade(socket, 401, 'Unauthorized');
     if (!originAllowed(req.headers.origin, req.headers.host)) return rejectUpgrade(socket, 403, 'Forbidden');
     wss.handleUpgrade(req, socket, head, (ws) => serveSocket(ws, o.service));
@@ -180,9 +194,12 @@ function serveSocket(ws: WebSocket, service: HostService): void {
   ws.on('error', () => ws.terminate());
   ws.on('message', (data, isBinary) => {
     if (isBinary) return ws.close(1003, 'text frames only');
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer);
+    const problem = frameProblem(buf);
+    if (problem) return ws.close(problem.startsWith('frame of') ? 1009 : 1008, problem.slice(0, 120));
     let frame: unknown;
     try {
-      frame = JSON.parse(data.toString());
+      frame = JSON.parse(buf.toString());
     } catch {
       return ws.close(1007, 'not JSON');
     }

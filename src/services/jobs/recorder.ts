@@ -11,6 +11,7 @@ import type {
   TrainedSummary,
 } from '../../shared/domain/index.js';
 import type { LabEvent, RunRecord, RunStatus } from '../../shared/lab-api.js';
+import { diskFullMessage, isDiskFull } from '../store/disk-space.js';
 import type {
   ArtifactMessage,
   CacheLoadMessage,
@@ -157,6 +158,12 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
         };
         hit = { path: store.weightsPath(found.sha256), sha256: found.sha256, summary };
         hits.set(slot, { paramSetId: found.id, summary });
+        // Counted as used now: from here on, deleting the experiment that trained it must not take it.
+        store.recordParamSetUse(
+          found.id,
+          experimentId,
+          found.name.startsWith('source ') ? 'source' : 'target',
+        );
       }
     } catch (e) {
       hit = null;
@@ -188,6 +195,7 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
           datasetHash: msg.datasetHash,
           experimentId,
         });
+      store.recordParamSetUse(record.id, experimentId, msg.role);
       if (msg.role === 'source') store.updateExperiment(experimentId, { sourceParamSetId: record.id });
       const run = runFor(msg.phase);
       if (run) patchRun(run, { summary });
@@ -229,18 +237,24 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
       return;
     }
     const open = runs.filter((r) => OPEN.includes(r.status));
+    // One statement for all open runs, then one event each: thousands of targets close at once.
+    const close = (
+      to: RunStatus,
+      error: string | null,
+      except: string | null = null,
+      finishedAt: string | null = at,
+    ): void => {
+      const changed = new Set(store.closeOpenRuns(experimentId, OPEN, to, error, finishedAt, except));
+      for (const run of store.listRuns(experimentId))
+        if (changed.has(run.id)) emit({ type: 'run.updated', run });
+    };
     if (outcome.kind === 'interrupted') {
-      for (const run of open) patchRun(run, { status: 'interrupted' });
+      close('interrupted', null, null, null);
       log('warn', `interrupted: ${outcome.reason}`);
       return;
     }
     if (outcome.kind === 'cancelled') {
-      for (const run of open)
-        patchRun(run, {
-          status: 'cancelled',
-          finishedAt: run.status === 'running' ? at : run.finishedAt,
-          error: outcome.reason,
-        });
+      close('cancelled', outcome.reason);
       log('warn', `cancelled: ${outcome.reason}`);
       return;
     }
@@ -250,15 +264,9 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
       (outcome.phase ? open.find((r) => r.phase === outcome.phase) : undefined) ??
       open.find((r) => r.status === 'running') ??
       open[0];
-    for (const run of open) {
-      if (run === culprit) patchRun(run, { status: 'failed', finishedAt: at, error: outcome.error });
-      else
-        patchRun(run, {
-          status: 'cancelled',
-          ...(run.status === 'running' ? { finishedAt: at } : {}),
-          error: `not finished: ${culprit?.phase ?? 'an earlier phase'} failed`,
-        });
-    }
+    if (culprit) patchRun(culprit, { status: 'failed', finishedAt: at, error: outcome.error });
+    // Phase jobs run side by side: those still running stop now (and get an end time); the rest never ran.
+    close('cancelled', `not finished: ${culprit?.phase ?? 'an earlier phase'} failed`, culprit?.id ?? null);
     log('error', `failed: ${outcome.error}`);
   };
 
@@ -339,8 +347,33 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
     },
 
     ended(outcome) {
-      metrics.flush();
-      store.transaction(() => settle(outcome));
+      // A job that ran out of space must still end as failed, with that cause, where the UI
+      // shows it (issue 8, item 3): the disk reserve is given up for these writes if need be.
+      const cause =
+        outcome.kind === 'failed' && isDiskFull({ message: outcome.error }) ? outcome.error : null;
+      // The phase stays: with phase jobs it names the run that ran out of space.
+      const recorded: JobOutcome =
+        cause && outcome.kind === 'failed'
+          ? { ...outcome, error: diskFullMessage(store.dataDir, cause) }
+          : outcome;
+      try {
+        store.withDiskReserve(() => {
+          metrics.flush();
+          store.transaction(() => settle(recorded));
+        });
+      } catch (e) {
+        if (!isDiskFull(e)) throw e;
+        // Not even the outcome fits: record the failure alone, which needs the least room.
+        store.withDiskReserve(() =>
+          store.transaction(() => settle({ kind: 'failed', error: diskFullMessage(store.dataDir, e) })),
+        );
+      }
+      // A finished result is durable once ended returns, not at the next automatic checkpoint.
+      try {
+        store.checkpoint();
+      } catch (e) {
+        warn(`could not checkpoint the database: ${(e as Error).message}`);
+      }
       experimentChanged();
     },
   };

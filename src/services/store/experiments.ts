@@ -1,8 +1,15 @@
-import { notFound, parseSpec, type ExperimentSpec } from '../../shared/domain/index.js';
-import type { ExperimentDetail, ExperimentSummary, ParsedArgs, RunStatus } from '../../shared/lab-api.js';
+import { conflict, invalid, notFound, parseSpec, type ExperimentSpec } from '../../shared/domain/index.js';
+import type {
+  DeletionPlan,
+  ExperimentDetail,
+  ExperimentSummary,
+  ParsedArgs,
+  RunStatus,
+} from '../../shared/lab-api.js';
 import { likePattern, newId, nowIso, toJson, type Db } from './db.js';
 import { archLabel, datasetLabel } from './describe.js';
 import type { LogRepo } from './logs.js';
+import type { ParamSetRepo } from './param-sets.js';
 import type { RunRepo } from './runs.js';
 
 export type ExperimentOrigin = ExperimentSummary['origin'];
@@ -97,6 +104,7 @@ export class ExperimentRepo {
     private readonly db: Db,
     private readonly runs: RunRepo,
     private readonly logs: LogRepo,
+    private readonly paramSets: ParamSetRepo,
   ) {}
 
   create(input: NewExperiment): ExperimentDetail {
@@ -123,6 +131,7 @@ export class ExperimentRepo {
         t_steps: spec.transfer.T,
         source: input.sourceParamSetId ?? null,
       });
+    if (input.sourceParamSetId) this.paramSets.recordUse(input.sourceParamSetId, id, 'source');
     return this.get(id)!;
   }
 
@@ -230,29 +239,99 @@ export class ExperimentRepo {
       values.source = patch.sourceParamSetId;
     }
     if (sets.length) this.db.prepare(`UPDATE experiments SET ${sets.join(', ')} WHERE id = @id`).run(values);
+    if (patch.sourceParamSetId) this.paramSets.recordUse(patch.sourceParamSetId, id, 'source');
     return this.summary(id);
   }
 
   /**
-   * Deletes an experiment with its runs, metrics, logs and artifacts, and the parameter sets it
-   * produced (its init and trained points) unless another experiment uses them as its source.
-   * Their weights files stay on disk for gcWeights().
+   * What deleting the experiment removes (its runs, metrics, logs, artifacts) and the parameter
+   * sets it produced or used, each with the other experiments that used it and the disk it frees.
    */
-  delete(id: string): boolean {
+  deletePlan(id: string): DeletionPlan | null {
+    const row = this.db.prepare('SELECT id, name FROM experiments WHERE id = ?').get(id) as
+      { id: string; name: string } | undefined;
+    if (!row) return null;
+    const count = (sql: string): number => (this.db.prepare(sql).get(id) as { n: number }).n;
+    const sets = this.paramSets.usedByExperiment(id);
+    const candidates = sets.map((p) => p.id);
+    return {
+      id: row.id,
+      name: row.name,
+      runs: count('SELECT COUNT(*) AS n FROM runs WHERE experiment_id = ?'),
+      metrics: count(
+        'SELECT COUNT(*) AS n FROM metrics WHERE run_id IN (SELECT id FROM runs WHERE experiment_id = ?)',
+      ),
+      logs: count('SELECT COUNT(*) AS n FROM logs WHERE experiment_id = ?'),
+      artifacts: count('SELECT COUNT(*) AS n FROM artifacts WHERE experiment_id = ?'),
+      paramSets: sets.map((p) => {
+        const usedBy = this.paramSets.usesOf(p.id).filter((u) => u.experimentId !== id);
+        return {
+          id: p.id,
+          name: p.name,
+          origin: p.origin,
+          bytes: p.bytes,
+          freesBytes: this.paramSets.sharingWeights(p.sha256, candidates) ? 0 : p.bytes,
+          usedBy,
+          deletable: usedBy.length === 0,
+        };
+      }),
+    };
+  }
+
+  /**
+   * Deletes an experiment with its runs, metrics, logs and artifacts. Parameter sets stay (their
+   * link to it is cleared) unless named in `paramSetIds`: those go too, and only when no other
+   * experiment used them — otherwise nothing is deleted and the conflict names who uses them.
+   * Weights files stay on disk for the caller (or gcWeights) to remove.
+   */
+  delete(
+    id: string,
+    paramSetIds: readonly string[] = [],
+  ): { deleted: boolean; paramSetsDeleted: { id: string; sha256: string; freesBytes: number }[] } {
     return this.db.transaction(() => {
-      const owned = (
-        this.db
-          .prepare(`SELECT id FROM param_sets WHERE experiment_id = ? AND origin IN ('init', 'trained')`)
-          .all(id) as { id: string }[]
-      ).map((r) => r.id);
-      const deleted = this.db.prepare('DELETE FROM experiments WHERE id = ?').run(id).changes > 0;
-      if (!deleted) return false;
-      const del = this.db.prepare(
-        'DELETE FROM param_sets WHERE id = ? AND NOT EXISTS (SELECT 1 FROM experiments WHERE source_param_set_id = ?)',
+      const plan = this.checkDeletion(id, paramSetIds);
+      if (!plan) return { deleted: false, paramSetsDeleted: [] };
+      const byId = new Map(plan.paramSets.map((p) => [p.id, p]));
+      const chosen = [...new Set(paramSetIds)];
+      const sha = new Map(
+        this.paramSets.usedByExperiment(id).map((p) => [p.id, p.sha256] as [string, string]),
       );
-      for (const p of owned) del.run(p, p);
-      return true;
+      this.db.prepare('DELETE FROM experiments WHERE id = ?').run(id);
+      const del = this.db.prepare('DELETE FROM param_sets WHERE id = ?');
+      for (const p of chosen) del.run(p);
+      return {
+        deleted: true,
+        paramSetsDeleted: chosen.map((p) => ({
+          id: p,
+          sha256: sha.get(p)!,
+          freesBytes: this.paramSets.sharingWeights(sha.get(p)!, []) ? 0 : byId.get(p)!.bytes,
+        })),
+      };
     })();
+  }
+
+  /** The deletion plan, after checking that every named parameter set may go (throws if not). */
+  checkDeletion(id: string, paramSetIds: readonly string[]): DeletionPlan | null {
+    const plan = this.deletePlan(id);
+    if (!plan) return null;
+    const byId = new Map(plan.paramSets.map((p) => [p.id, p]));
+    {
+      for (const p of new Set(paramSetIds)) {
+        const entry = byId.get(p);
+        if (!entry)
+          throw invalid(
+            `parameter set ${p} is not one experiment ${id} produced or used; nothing was deleted`,
+          );
+        if (!entry.deletable)
+          throw conflict(
+            `parameter set "${entry.name}" is also used by ${entry.usedBy
+              .slice(0, 3)
+              .map((u) => `"${u.name}" (${u.role})`)
+              .join(', ')}${entry.usedBy.length > 3 ? ', …' : ''}; nothing was deleted`,
+          );
+      }
+    }
+    return plan;
   }
 }
 

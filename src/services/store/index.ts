@@ -7,6 +7,7 @@ import type {
   ExperimentDetail,
   ExperimentSummary,
   MetricPoint,
+  DeletionPlan,
   ParamSetRecord,
   RunRecord,
   RunStatus,
@@ -18,9 +19,10 @@ import { ExperimentRepo, type ExperimentPatch, type ListQuery, type NewExperimen
 import { LogRepo, type LogEntry, type LogLevel } from './logs.js';
 import { MetricRepo } from './metrics.js';
 import { migrate } from './migrations.js';
-import { ParamSetRepo, type NewParamSet, type ParamSetWithSummary } from './param-sets.js';
-import { RunRepo, type RunPatch } from './runs.js';
+import { ParamSetRepo, type NewParamSet, type ParamSetRole, type ParamSetWithSummary } from './param-sets.js';
+import { plannedRuns, RunRepo, type RunPatch } from './runs.js';
 import { storeTrainedCache, type TrainedCacheContext } from './trained-cache.js';
+import { DiskReserve, isDiskFull } from './disk-space.js';
 import { WeightsDir } from './weights.js';
 
 export { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations.js';
@@ -35,10 +37,23 @@ export type {
   NewDataset,
   NewExperiment,
   NewParamSet,
+  ParamSetRole,
   ParamSetWithSummary,
   RunPatch,
   TrainedCacheContext,
 };
+
+/**
+ * Rows written or deleted per transaction by the chunked operations: small enough that one chunk
+ * holds the event loop for milliseconds, large enough that the per-transaction cost (a WAL frame
+ * write) stays small against the rows.
+ */
+export const STORE_CHUNK = 250;
+
+/** One turn of the event loop: lets pending requests (and timers) run between chunks of store work. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /** Rows in each table; used by tests and by import to report what changed. */
 export interface TableCounts {
@@ -68,6 +83,7 @@ export class LabStore {
   private readonly datasetRepo: DatasetRepo;
   private readonly artifactRepo: ArtifactRepo;
   private closed = false;
+  private readonly reserve: DiskReserve;
 
   private constructor(
     dataDir: string,
@@ -76,11 +92,12 @@ export class LabStore {
     this.dataDir = dataDir;
     this.schemaVersion = migrate(db);
     this.weights = new WeightsDir(join(dataDir, 'weights'));
+    this.reserve = new DiskReserve(dataDir);
     this.runRepo = new RunRepo(db);
     this.metricRepo = new MetricRepo(db);
     this.logRepo = new LogRepo(db);
-    this.experimentRepo = new ExperimentRepo(db, this.runRepo, this.logRepo);
     this.paramSetRepo = new ParamSetRepo(db);
+    this.experimentRepo = new ExperimentRepo(db, this.runRepo, this.logRepo, this.paramSetRepo);
     this.datasetRepo = new DatasetRepo(db);
     this.artifactRepo = new ArtifactRepo(db);
   }
@@ -104,6 +121,33 @@ export class LabStore {
     this.closed = true;
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.close();
+  }
+
+  /**
+   * Makes every finished write durable: with synchronous=NORMAL a commit reaches the WAL but is
+   * synced only at a checkpoint, so a power loss could drop the last ones. A passive checkpoint
+   * syncs the WAL (and copies what it can into lab.db) without waiting for readers.
+   */
+  checkpoint(): void {
+    this.db.pragma('wal_checkpoint(PASSIVE)');
+  }
+
+  /** Keeps a reserve of disk space for recording failures (see disk-space.ts); false when there is no room. */
+  ensureDiskReserve(): boolean {
+    return this.reserve.ensure();
+  }
+
+  /**
+   * Runs `fn`; when it fails for lack of space, gives up the disk reserve and runs it once more
+   * (so the record of a failure, at least, gets in). Other errors pass through.
+   */
+  withDiskReserve<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (!isDiskFull(e) || !this.reserve.release()) throw e;
+      return fn();
+    }
   }
 
   /** Runs `fn` in one transaction (nested calls become savepoints). */
@@ -160,11 +204,66 @@ export class LabStore {
     return this.experimentRepo.update(id, patch);
   }
 
-  deleteExperiment(id: string): boolean {
-    return this.experimentRepo.delete(id);
+  /** What deleting it removes and which parameter sets could go too (each with who else used it). */
+  deletePlan(id: string): DeletionPlan | null {
+    return this.experimentRepo.deletePlan(id);
+  }
+
+  /**
+   * Deletes an experiment with its runs, metrics, logs and artifacts. Its parameter sets stay unless
+   * named in `paramSetIds`, and a named one another experiment used refuses the whole deletion.
+   */
+  deleteExperiment(id: string, paramSetIds: readonly string[] = []): boolean {
+    return this.experimentRepo.delete(id, paramSetIds).deleted;
+  }
+
+  /**
+   * deleteExperiment without holding the event loop: after checking the named parameter sets, the
+   * experiment's metrics and runs go in small transactions with a turn of the event loop between
+   * them, then the experiment itself; finally the weights files of the deleted sets that nothing
+   * else references are removed. A crash half-way leaves the experiment with fewer runs, which
+   * resuming plans again, or deleting finishes.
+   */
+  async deleteExperimentAndWeights(
+    id: string,
+    paramSetIds: readonly string[] = [],
+  ): Promise<{ deleted: boolean; paramSetsDeleted: string[]; bytesFreed: number }> {
+    // Refuses (and changes nothing) when a named set is used elsewhere or unknown.
+    this.transaction(() => this.experimentRepo.checkDeletion(id, paramSetIds));
+    const runIds = this.runRepo.ids(id);
+    for (let i = 0; i < runIds.length; i += STORE_CHUNK) {
+      const chunk = runIds.slice(i, i + STORE_CHUNK);
+      this.transaction(() => {
+        for (const runId of chunk) this.metricRepo.deleteForRun(runId);
+      });
+      await yieldToEventLoop();
+    }
+    for (let i = 0; i < runIds.length; i += STORE_CHUNK) {
+      this.runRepo.deleteMany(runIds.slice(i, i + STORE_CHUNK));
+      await yieldToEventLoop();
+    }
+    const r = this.experimentRepo.delete(id, paramSetIds);
+    const referenced = this.paramSetRepo.referencedSha256();
+    const files = [...new Set(r.paramSetsDeleted.map((p) => p.sha256))].filter((s) => !referenced.has(s));
+    const bytesFreed = await this.weights.remove(files);
+    return { deleted: r.deleted, paramSetsDeleted: r.paramSetsDeleted.map((p) => p.id), bytesFreed };
   }
 
   // ── runs ──
+
+  /**
+   * planRuns in small transactions with a turn of the event loop between them, so a spec with
+   * thousands of targets does not hold every other client (the runs are queued only once all are
+   * in; a crash half-way leaves an interrupted experiment whose resume plans the rest).
+   */
+  async planRunsInChunks(experimentId: string, spec: ExperimentSpec): Promise<void> {
+    this.requireExperiment(experimentId);
+    const planned = plannedRuns(spec);
+    for (let i = 0; i < planned.length; i += STORE_CHUNK) {
+      this.runRepo.planSome(experimentId, planned.slice(i, i + STORE_CHUNK));
+      if (i + STORE_CHUNK < planned.length) await yieldToEventLoop();
+    }
+  }
 
   /** Queued runs for every phase the spec implies (idempotent: existing phases are kept); returns all runs. */
   planRuns(experimentId: string, spec: ExperimentSpec): RunRecord[] {
@@ -196,6 +295,18 @@ export class LabStore {
   /** Moves an experiment's runs whose status is in `from` to `to` (cancel, resume); returns how many. */
   setRunsStatus(experimentId: string, from: RunStatus[], to: RunStatus): number {
     return this.runRepo.setStatus(experimentId, from, to);
+  }
+
+  /** Closes an experiment's open runs at once (see RunRepo.closeOpen); returns the ids changed. */
+  closeOpenRuns(
+    experimentId: string,
+    from: readonly RunStatus[],
+    to: RunStatus,
+    error: string | null,
+    finishedAt: string | null,
+    except: string | null = null,
+  ): string[] {
+    return this.runRepo.closeOpen(experimentId, from, to, error, finishedAt, except);
   }
 
   /** At start-up (no queue holds anything): every queued or running run becomes interrupted; returns the experiments touched. */
@@ -266,6 +377,11 @@ export class LabStore {
     return this.weights.put(buf, sha256);
   }
 
+  /** Removes every temporary weights file (a write a crash or a full disk cut short); call before jobs start. */
+  removeTempWeights(): Promise<number> {
+    return this.weights.removeTemps();
+  }
+
   /** Removes weights files no parameter set references (and stale temp files); files touched in the last `graceMs` stay. */
   gcWeights(graceMs?: number): Promise<{ removed: string[]; bytes: number }> {
     return this.weights.gc(this.paramSetRepo.referencedSha256(), graceMs);
@@ -273,6 +389,16 @@ export class LabStore {
 
   addParamSet(p: NewParamSet): ParamSetRecord {
     return this.paramSetRepo.add(p);
+  }
+
+  /** Records that an experiment used (reused) a parameter set, so deleting another never takes it. */
+  recordParamSetUse(paramSetId: string, experimentId: string, role: ParamSetRole): void {
+    this.paramSetRepo.recordUse(paramSetId, experimentId, role);
+  }
+
+  /** The experiments that used a parameter set, and how. */
+  paramSetUses(id: string): { experimentId: string; name: string; role: ParamSetRole }[] {
+    return this.paramSetRepo.usesOf(id);
   }
 
   getParamSet(id: string): ParamSetRecord | null {

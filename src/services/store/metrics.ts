@@ -17,6 +17,11 @@ export class MetricRepo {
   private readonly insert;
   private readonly appendAll;
 
+  /** Removes one run's points (a chunk of a deletion). */
+  deleteForRun(runId: string): number {
+    return this.db.prepare('DELETE FROM metrics WHERE run_id = ?').run(runId).changes;
+  }
+
   constructor(private readonly db: Db) {
     this.insert = db.prepare(`INSERT INTO metrics (run_id, key, step, value, wall_time) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (run_id, key, step) DO UPDATE SET value = excluded.value, wall_time = excluded.wall_time`);

@@ -42,7 +42,12 @@ export interface NewParamSet {
   experimentId?: string | null;
   /** the engine's summary of the training, kept for the trained cache */
   summary?: TrainedSummary | null;
+  /** how `experimentId` used it (recorded as a use); read from origin and name when not given */
+  role?: ParamSetRole;
 }
+
+/** How an experiment used a parameter set: its source, one of its targets, an initialisation. */
+export type ParamSetRole = 'source' | 'target' | 'init';
 
 /** A parameter set as a bundle carries it: the record plus the training summary. */
 export type ParamSetWithSummary = ParamSetRecord & { summary: TrainedSummary | null };
@@ -129,6 +134,12 @@ export class ParamSetRepo {
           @val_accuracy, @test_accuracy, @summary, @dataset_hash, @experiment_id, @created_at)`,
       )
       .run(row);
+    if (row.experiment_id)
+      this.recordUse(
+        row.id,
+        row.experiment_id,
+        p.role ?? (p.origin === 'init' ? 'init' : p.name.startsWith('source ') ? 'source' : 'target'),
+      );
     return withoutSummary(toRecord(row));
   }
 
@@ -187,6 +198,59 @@ export class ParamSetRepo {
       if (users.length) throw new ParamSetInUseError(id, users);
       return this.db.prepare('DELETE FROM param_sets WHERE id = ?').run(id).changes > 0;
     })();
+  }
+
+  /**
+   * Records that an experiment used a parameter set (saved it, or reused it from the trained cache).
+   * Uses are what deleting counts: a set another experiment used never goes with one experiment.
+   * A use of something not (or no longer) there is not recorded.
+   */
+  recordUse(paramSetId: string, experimentId: string, role: ParamSetRole): void {
+    this.db
+      .prepare(
+        `INSERT OR IGNORE INTO param_set_uses (param_set_id, experiment_id, role)
+         SELECT @p, @e, @role WHERE EXISTS (SELECT 1 FROM param_sets WHERE id = @p)
+           AND EXISTS (SELECT 1 FROM experiments WHERE id = @e)`,
+      )
+      .run({ p: paramSetId, e: experimentId, role });
+  }
+
+  /** Every experiment that used this parameter set, with how (a source counts whether or not a use was recorded). */
+  usesOf(id: string): { experimentId: string; name: string; role: ParamSetRole }[] {
+    return this.db
+      .prepare(
+        `SELECT e.id AS experimentId, e.name AS name, u.role AS role FROM (
+           SELECT experiment_id, role FROM param_set_uses WHERE param_set_id = @id
+           UNION SELECT id, 'source' FROM experiments WHERE source_param_set_id = @id) u
+         JOIN experiments e ON e.id = u.experiment_id ORDER BY e.created_at, e.id, u.role`,
+      )
+      .all({ id }) as { experimentId: string; name: string; role: ParamSetRole }[];
+  }
+
+  /** The parameter sets an experiment produced or used. */
+  usedByExperiment(experimentId: string): ParamSetRecord[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT * FROM param_sets WHERE id IN (
+             SELECT param_set_id FROM param_set_uses WHERE experiment_id = @e
+             UNION SELECT source_param_set_id FROM experiments WHERE id = @e
+             UNION SELECT id FROM param_sets WHERE experiment_id = @e)
+           ORDER BY created_at, id`,
+        )
+        .all({ e: experimentId }) as ParamSetRow[]
+    ).map((r) => withoutSummary(toRecord(r)));
+  }
+
+  /** Other parameter sets that share this weights file (deleting one of them frees nothing). */
+  sharingWeights(sha256: string, except: readonly string[]): number {
+    return (
+      this.db
+        .prepare(
+          'SELECT COUNT(*) AS n FROM param_sets WHERE sha256 = @sha AND id NOT IN (SELECT value FROM json_each(@except))',
+        )
+        .get({ sha: sha256, except: toJson(except) }) as { n: number }
+    ).n;
   }
 
   referencedSha256(): Set<string> {

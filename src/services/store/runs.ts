@@ -151,7 +151,12 @@ export class RunRepo {
 
   /** Creates the queued runs the spec implies; phases that already have a run keep theirs. */
   plan(experimentId: string, spec: ExperimentSpec): RunRecord[] {
-    const planned = plannedRuns(spec);
+    this.planSome(experimentId, plannedRuns(spec));
+    return this.list(experimentId);
+  }
+
+  /** Inserts these planned runs (one transaction); phases that already have a run keep theirs. */
+  planSome(experimentId: string, planned: readonly PlannedRun[]): void {
     this.db.transaction(() => {
       const start = (
         this.db
@@ -182,7 +187,23 @@ export class RunRepo {
         });
       });
     })();
-    return this.list(experimentId);
+  }
+
+  /** Deletes these runs (one transaction; their metrics cascade). */
+  deleteMany(ids: readonly string[]): void {
+    const del = this.db.prepare('DELETE FROM runs WHERE id = ?');
+    this.db.transaction(() => {
+      for (const id of ids) del.run(id);
+    })();
+  }
+
+  /** Ids of an experiment's runs in their order. */
+  ids(experimentId: string): string[] {
+    return (
+      this.db.prepare('SELECT id FROM runs WHERE experiment_id = ? ORDER BY ordinal').all(experimentId) as {
+        id: string;
+      }[]
+    ).map((r) => r.id);
   }
 
   /** Inserts runs as recorded elsewhere (a bundle), keeping their ids and order. */
@@ -270,6 +291,31 @@ export class RunRepo {
         `UPDATE runs SET status = ? WHERE experiment_id = ? AND status IN (SELECT value FROM json_each(?))`,
       )
       .run(to, experimentId, toJson(from)).changes;
+  }
+
+  /**
+   * Closes an experiment's open runs in one statement (a job that ended with thousands of them):
+   * they take `to`, and `error` unless it is null; a running one also gets `finishedAt` unless it
+   * is null. Returns the ids changed.
+   */
+  closeOpen(
+    experimentId: string,
+    from: readonly RunStatus[],
+    to: RunStatus,
+    error: string | null,
+    finishedAt: string | null,
+    except: string | null = null,
+  ): string[] {
+    return (
+      this.db
+        .prepare(
+          `UPDATE runs SET status = @to, error = COALESCE(@error, error),
+             finished_at = CASE WHEN status = 'running' AND @at IS NOT NULL THEN @at ELSE finished_at END
+           WHERE experiment_id = @e AND status IN (SELECT value FROM json_each(@from)) AND id IS NOT @except
+           RETURNING id`,
+        )
+        .all({ to, error, at: finishedAt, e: experimentId, from: toJson(from), except }) as { id: string }[]
+    ).map((r) => r.id);
   }
 
   /**

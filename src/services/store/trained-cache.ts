@@ -45,6 +45,8 @@ export function storeTrainedCache(store: LabStore, ctx: TrainedCacheContext): Tr
         seconds: 0,
       };
       // The engine does not say which role a load is for; the file remembers who saved it.
+      if (ctx.experimentId)
+        store.recordParamSetUse(found.id, ctx.experimentId, metadata.role === 'source' ? 'source' : 'target');
       if (metadata.role === 'source') linkSource('source', found.id);
       return { points, summary };
     },
@@ -81,6 +83,7 @@ export function storeTrainedCache(store: LabStore, ctx: TrainedCacheContext): Tr
           datasetHash: ctx.datasetHash ?? null,
           experimentId: ctx.experimentId ?? null,
         });
+      if (ctx.experimentId) store.recordParamSetUse(record.id, ctx.experimentId, role);
       linkSource(role, record.id);
     },
   };

@@ -55,9 +55,13 @@ export class WeightsDir {
     try {
       await fh.writeFile(buf);
       await fh.sync();
-    } finally {
-      await fh.close();
+    } catch (e) {
+      // A full disk must not leave a partial temporary file behind (issue 8, item 3).
+      await fh.close().catch(() => undefined);
+      await unlink(temp).catch(() => undefined);
+      throw e;
     }
+    await fh.close();
     try {
       await rename(temp, target);
     } catch (e) {
@@ -95,6 +99,37 @@ export class WeightsDir {
         return m ? [m[1]] : [];
       })
       .sort();
+  }
+
+  /** Removes every temporary file: at start, before any job writes, none of them is in use. */
+  async removeTemps(): Promise<number> {
+    let n = 0;
+    for (const name of await readdir(this.dir))
+      if (name.startsWith(TEMP_PREFIX))
+        await unlink(join(this.dir, name)).then(
+          () => n++,
+          () => undefined,
+        );
+    return n;
+  }
+
+  /**
+   * Removes these weights files now (the caller knows nothing references them); returns the bytes
+   * freed. A file touched in the last few seconds stays for gc: a put() of the same content may be about
+   * to be referenced.
+   */
+  async remove(sha256s: readonly string[], graceMs = 5_000): Promise<number> {
+    let bytes = 0;
+    for (const sha of sha256s) {
+      const full = this.path(sha);
+      const st = await stat(full).catch(() => null);
+      if (!st || !st.isFile() || st.mtimeMs > Date.now() - graceMs) continue;
+      await unlink(full).then(
+        () => (bytes += st.size),
+        () => undefined,
+      );
+    }
+    return bytes;
   }
 
   /**

@@ -50,14 +50,18 @@ export type FieldRule = NumberRule | ChoiceRule | BooleanRule | StringRule;
 const hard = (value: number, exclusive = false): Limit => ({ value, ...(exclusive ? { exclusive } : {}) });
 const soft = (value: number): Limit => ({ value, soft: true });
 
+/** Names and labels are table cells and file names; paths are at most Linux's PATH_MAX (issue 8, item 6). */
+export const MAX_NAME = 200;
+export const MAX_PATH = 4096;
+
 const seed: NumberRule = { type: 'number', label: 'Seed', int: true, min: hard(0), max: hard(2 ** 31 - 1) };
 
 export const SPEC_FIELDS = {
-  name: { type: 'string', label: 'Name', maxLength: 200 },
+  name: { type: 'string', label: 'Name', maxLength: MAX_NAME },
   'dataset.builtin': { type: 'choice', label: 'Built-in dataset', options: ['fashion-mnist-mini'] },
   'dataset.format': { type: 'choice', label: 'Format', options: ['idx', 'cifar10', 'cifar100'] },
-  'dataset.dir': { type: 'string', label: 'Folder', nonEmpty: true },
-  'dataset.name': { type: 'string', label: 'Dataset name' },
+  'dataset.dir': { type: 'string', label: 'Folder', nonEmpty: true, maxLength: MAX_PATH },
+  'dataset.name': { type: 'string', label: 'Dataset name', maxLength: MAX_NAME },
   'dataset.labelKind': { type: 'choice', label: 'Labels', options: ['fine', 'coarse'] },
   'datasetOptions.valFraction': {
     type: 'number',
@@ -130,11 +134,16 @@ export const SPEC_FIELDS = {
   },
 
   'source.init.seed': { ...seed, label: 'Source seed' },
-  'source.init.file': { type: 'string', label: 'Source parameter file', nonEmpty: true },
-  'source.init.label': { type: 'string', label: 'Source label' },
+  'source.init.file': { type: 'string', label: 'Source parameter file', nonEmpty: true, maxLength: MAX_PATH },
+  'source.init.label': { type: 'string', label: 'Source label', maxLength: MAX_NAME },
   'targets[].init.seed': { ...seed, label: 'Target {i} seed' },
-  'targets[].init.file': { type: 'string', label: 'Target {i} parameter file', nonEmpty: true },
-  'targets[].init.label': { type: 'string', label: 'Target {i} label' },
+  'targets[].init.file': {
+    type: 'string',
+    label: 'Target {i} parameter file',
+    nonEmpty: true,
+    maxLength: MAX_PATH,
+  },
+  'targets[].init.label': { type: 'string', label: 'Target {i} label', maxLength: MAX_NAME },
 
   'source.train.epochs': {
     type: 'number',

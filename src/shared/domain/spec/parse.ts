@@ -54,7 +54,13 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'number' && !Number.isFinite(v)) return `number ${v}`;
-  return `${typeof v} ${JSON.stringify(v)}`;
+  if (typeof v === 'object') return 'an object';
+  return `${typeof v} ${clip(JSON.stringify(v))}`;
+}
+
+/** An echoed value, cut so an error never carries a huge wrong value back (issue 8, item 6). */
+export function clip(s: string, max = 80): string {
+  return s.length <= max ? s : `${s.slice(0, max)}… (${s.length} characters)`;
 }
 
 /**
@@ -88,7 +94,7 @@ export class SpecReader {
     for (const k of Object.keys(o))
       if (!allowed.includes(k))
         this.fail({
-          field: field ? `${field}.${k}` : k,
+          field: clip(field ? `${field}.${k}` : k),
           kind: 'unknown',
           message: `unknown field (allowed: ${allowed.join(', ')})`,
         });
@@ -151,7 +157,12 @@ export class SpecReader {
     }
     if (r?.nonEmpty && !v) this.fail({ field, kind: 'required', value: v, message: 'must not be empty' });
     if (r?.maxLength !== undefined && v.length > r.maxLength)
-      this.fail({ field, kind: 'max', value: v, message: `must be at most ${r.maxLength} characters` });
+      this.fail({
+        field,
+        kind: 'max',
+        value: clip(v),
+        message: `must be at most ${r.maxLength} characters, got ${v.length}`,
+      });
     return v;
   }
 
@@ -174,7 +185,7 @@ export class SpecReader {
         field,
         kind: 'choice',
         value: v,
-        message: `must be one of ${allowed.join(', ')}; got "${v}"`,
+        message: `must be one of ${allowed.join(', ')}; got "${clip(v)}"`,
       });
     return v as T;
   }
