@@ -218,6 +218,8 @@ export async function workerCommand(c: WorkerCommand): Promise<number> {
     launcher: nodeWorkerLauncher(),
     gateway: c.gateway,
     lockMs: c.lockMs,
+    // what the worker takes, finishes and refuses is this command's own output, at any log level
+    log: (line) => process.stderr.write(`${line}\n`),
   });
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

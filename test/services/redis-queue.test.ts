@@ -167,9 +167,13 @@ test(
           const points = store.metrics([p.experimentId]);
           for (const r of runs) {
             const mine = points.filter((x) => x.runId === r.id);
-            // A source reused from the point with the other T has no curve of its own.
+            const keys = mine.map((x) => `${x.key}@${x.step}`);
+            assert.equal(new Set(keys).size, keys.length, `${p.point.label} ${r.phase}: each point once`);
+            // Validation curves (training also records its loss per step). A source reused from the
+            // point with the other T has no curve of its own.
             const want = r.kind === 'source' ? ((r.summary as { reused?: boolean }).reused ? 0 : 2) : 2 * T;
-            assert.equal(mine.length, want, `${p.point.label} ${r.phase}: metric points`);
+            const validation = mine.filter((x) => x.key.startsWith('val'));
+            assert.equal(validation.length, want, `${p.point.label} ${r.phase}: validation points`);
           }
         }
         const trained = store.listParamSets();
