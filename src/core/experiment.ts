@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { AnalysesRunner, analysesNeeds, type TargetState } from './analyses/runner.js';
 import { initBackend } from './backend.js';
 import type { Dataset } from './data/dataset.js';
 import { loadDataset } from './data/load.js';
@@ -92,13 +93,15 @@ export async function runExperiment(
   });
   const owned: Params[] = [];
   let trajectory: Trajectory | null = null;
+  let runner: AnalysesRunner | null = null;
   try {
     const model = buildModel(spec.model, data.inputShape, data.classes);
     const methods = spec.transfer.methods;
     const withCheckpoints = spec.transfer.trajectory === 'actual';
+    const needs = analysesNeeds(spec);
     const sourceTrain: TrainSpec = {
       ...spec.source.train,
-      checkpoints: withCheckpoints || !!spec.source.train.checkpoints,
+      checkpoints: withCheckpoints || !!spec.source.train.checkpoints || needs.sourceCheckpoints,
     };
 
     const src = await trainedOrCached(
@@ -126,6 +129,29 @@ export async function runExperiment(
       );
     }
 
+    if (spec.analyses) {
+      runner = new AnalysesRunner({
+        spec,
+        model,
+        data,
+        trajectory,
+        sourcePoints: src.points,
+        emit,
+        signal: hooks.signal,
+        trainPoints: (m, s, init, train, phase) =>
+          trainedOrCached(
+            m,
+            data,
+            s,
+            init,
+            train,
+            init === spec.source.init ? 'source' : 'target',
+            phase,
+            hooks,
+          ),
+      });
+    }
+
     const targets: TargetResult[] = [];
     for (let i = 0; i < spec.targets.length; i++) {
       const { init } = spec.targets[i];
@@ -138,12 +164,15 @@ export async function runExperiment(
         methods: {},
       };
       let trained: Params | undefined;
+      let trainedPoints: Params[] | undefined;
       try {
-        const needsTrained = methods.some((m) => METHODS[m].needsTrainedTarget && !hooks.finished?.(i, m));
+        const needsTrained =
+          needs.trainedTarget ||
+          methods.some((m) => METHODS[m].needsTrainedTarget && !hooks.finished?.(i, m));
         if (needsTrained) {
           const targetTrain: TrainSpec = {
             ...spec.source.train,
-            checkpoints: false,
+            checkpoints: needs.targetCheckpoints,
             dataSeed: spec.source.train.dataSeed ?? init.seed,
           };
           const tr = await trainedOrCached(
@@ -158,9 +187,22 @@ export async function runExperiment(
           );
           target.trained = tr.summary;
           trained = tr.points[tr.points.length - 1];
-          disposeParams(tr.points[0]);
-          for (const p of tr.points.slice(1, -1)) disposeParams(p);
+          if (needs.targetCheckpoints) trainedPoints = tr.points;
+          else for (const p of tr.points.slice(0, -1)) disposeParams(p);
         }
+        const state: TargetState = {
+          index: i,
+          result: target,
+          theta20,
+          trained,
+          trainedPoints,
+          match: {
+            tolerance: spec.transfer.matchTolerance,
+            maxIter: spec.transfer.matchMaxIter,
+            seed: spec.transfer.seed + 1000 * i,
+          },
+        };
+        await runner?.beginTarget(state);
         for (const m of methods) {
           const phase = phaseId.transfer(i, m);
           const previous = hooks.finished?.(i, m);
@@ -170,7 +212,7 @@ export async function runExperiment(
             continue;
           }
           emit({ type: 'phase', phase, state: 'start' });
-          const { result, final } = await runMethod(METHODS[m], {
+          const run = await runMethod(METHODS[m], {
             model,
             data,
             trajectory,
@@ -188,20 +230,28 @@ export async function runExperiment(
             onProgress: (done, total, detail) => emit({ type: 'progress', phase, done, total, detail }),
             onMetric: (key, step, value) => emit({ type: 'metric', phase, key, step, value }),
           });
-          disposeParams(final);
+          const { result } = run;
           if (METHODS[m].needsTrainedTarget && target.trained) {
             result.phases['target training'] = target.trained.seconds;
+          }
+          try {
+            await runner?.afterMethod(state, m, run, result);
+          } finally {
+            disposeParams(run.final);
           }
           target.methods[m] = result;
           emit({ type: 'phase', phase, state: 'done', seconds: result.seconds });
           emit({ type: 'method-done', target: i, result });
         }
+        await runner?.endTarget(state);
       } finally {
         disposeParams(theta20);
-        disposeParams(trained);
+        if (trainedPoints) for (const p of trainedPoints) disposeParams(p);
+        else disposeParams(trained);
       }
       targets.push(target);
     }
+    const analyses = (await runner?.finish()) ?? {};
     const finishedAt = new Date();
     return {
       formatVersion: 1,
@@ -224,11 +274,13 @@ export async function runExperiment(
       },
       source: src.summary,
       targets,
+      ...analyses,
       seconds: (performance.now() - t0) / 1000,
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
     };
   } finally {
+    runner?.dispose();
     for (const p of owned) disposeParams(p);
     data.dispose();
   }

@@ -1,3 +1,12 @@
+import type {
+  AssumptionPResult,
+  EnsemblesResult,
+  FinetuneResult,
+  PathsResult,
+  PermutationDiagnostics,
+  PlaneResult,
+  ScratchResult,
+} from './analyses/types.js';
 import type { ExperimentSpec, MethodName } from './spec.js';
 
 /** Which TensorFlow.js backend ran the numbers; reported with every result. */
@@ -43,6 +52,10 @@ export interface MethodResult {
   phases: Record<string, number>;
   /** gradient evaluations used (each = one minibatch gradient of one network) */
   gradientEvaluations: number;
+  /** analyses (spec `analyses`), when asked for */
+  finetune?: FinetuneResult;
+  paths?: PathsResult;
+  permutation?: PermutationDiagnostics;
 }
 
 export interface TargetResult {
@@ -52,6 +65,9 @@ export interface TargetResult {
   /** θ2 actually trained with the source's settings (present when Oracle ran) */
   trained?: TrainedSummary;
   methods: Partial<Record<MethodName, MethodResult>>;
+  /** analyses: the scratch baseline of subsequent training, the loss plane */
+  scratch?: ScratchResult;
+  plane?: PlaneResult;
 }
 
 export interface ExperimentResult {
@@ -62,6 +78,8 @@ export interface ExperimentResult {
   model: { arch: string; parameters: number; permutations: Record<string, number> };
   source: TrainedSummary;
   targets: TargetResult[];
+  assumptionP?: AssumptionPResult;
+  ensembles?: EnsemblesResult;
   seconds: number;
   startedAt: string;
   finishedAt: string;

@@ -1,3 +1,5 @@
+import type { AnalysesSpec } from './analyses/spec.js';
+
 /**
  * The experiment spec: the one JSON document that describes a run, shared by the CLI, the worker,
  * the lab's store and the wizard. `parseSpec` fills defaults and names the field that is wrong.
@@ -94,6 +96,8 @@ export interface ExperimentSpec {
   backend: BackendChoice;
   /** validation examples used per evaluation (0 = all); evaluation happens T+1 times per method */
   evalLimit: number;
+  /** the paper's analyses of the transferred parameters (all optional) */
+  analyses?: AnalysesSpec;
 }
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu' | 'webgpu';
@@ -334,6 +338,7 @@ export function parseSpec(input: unknown): ExperimentSpec {
     'transfer',
     'backend',
     'evalLimit',
+    'analyses',
   ]);
   const source = obj(o.source, 'source');
   noExtra(source, 'source', ['init', 'train']);
@@ -355,6 +360,7 @@ export function parseSpec(input: unknown): ExperimentSpec {
     backend: str(o.backend, 'backend', BACKENDS, 'auto'),
     evalLimit: num(o.evalLimit, 'evalLimit', { int: true, min: 0, def: 0 }),
   };
+  if (o.analyses !== undefined) spec.analyses = parseAnalyses(o.analyses, spec);
   if (spec.transfer.trajectory === 'actual') {
     if (!spec.source.train.checkpoints) spec.source.train.checkpoints = true;
     if (spec.transfer.T !== spec.source.train.epochs) {
@@ -365,4 +371,92 @@ export function parseSpec(input: unknown): ExperimentSpec {
     }
   }
   return spec;
+}
+
+/**
+ * The `analyses` section. Defaults follow the paper: subsequent training with Adam, lr 1e-4, 10
+ * epochs from the best step, with a scratch baseline; 25 points per path; a 21×21 plane with 20 %
+ * margin around FGMT's point (the first method listed when FGMT does not run).
+ */
+function parseAnalyses(v: unknown, spec: ExperimentSpec): AnalysesSpec {
+  const o = obj(v, 'analyses');
+  noExtra(o, 'analyses', ['finetune', 'paths', 'plane', 'assumptionP', 'ensembles', 'evalLimit']);
+  const out: AnalysesSpec = {
+    evalLimit: num(o.evalLimit, 'analyses.evalLimit', { int: true, min: 0, def: 0 }),
+  };
+  const section = (k: string): Obj | null => {
+    const x = o[k];
+    if (x === undefined || x === false) return null;
+    if (x === true) return {};
+    return obj(x, `analyses.${k}`);
+  };
+  const ft = section('finetune');
+  if (ft) {
+    const f = 'analyses.finetune';
+    noExtra(ft, f, ['optimizer', 'lr', 'epochs', 'from', 'scratch', 'batchSize', 'weightDecay', 'momentum']);
+    out.finetune = {
+      optimizer: str(ft.optimizer, `${f}.optimizer`, ['adam', 'adamw', 'sgd'] as const, 'adam'),
+      lr: num(ft.lr, `${f}.lr`, { min: 0, max: 10, def: 1e-4 }),
+      epochs: num(ft.epochs, `${f}.epochs`, { int: true, min: 1, max: 1000, def: 10 }),
+      from: str(ft.from, `${f}.from`, ['best', 'final'] as const, 'best'),
+      scratch: ft.scratch === undefined ? true : bool(ft.scratch, `${f}.scratch`),
+      weightDecay: num(ft.weightDecay, `${f}.weightDecay`, { min: 0, max: 1, def: 0 }),
+      momentum: num(ft.momentum, `${f}.momentum`, { min: 0, max: 0.9999, def: 0 }),
+      ...(ft.batchSize !== undefined
+        ? { batchSize: num(ft.batchSize, `${f}.batchSize`, { int: true, min: 1, max: 65536 }) }
+        : {}),
+    };
+  }
+  const pa = section('paths');
+  if (pa) {
+    noExtra(pa, 'analyses.paths', ['points']);
+    out.paths = {
+      points: num(pa.points, 'analyses.paths.points', { int: true, min: 2, max: 1001, def: 25 }),
+    };
+  }
+  const pl = section('plane');
+  if (pl) {
+    const f = 'analyses.plane';
+    noExtra(pl, f, ['method', 'grid', 'margin', 'from']);
+    const methods = spec.transfer.methods;
+    const method = str(
+      pl.method,
+      `${f}.method`,
+      METHOD_NAMES,
+      methods.includes('fgmt') ? 'fgmt' : methods[0],
+    );
+    if (!methods.includes(method))
+      throw new SpecError(`${f}.method`, `"${method}" is not among transfer.methods (${methods.join(', ')})`);
+    out.plane = {
+      method,
+      grid: num(pl.grid, `${f}.grid`, { int: true, min: 2, max: 201, def: 21 }),
+      margin: num(pl.margin, `${f}.margin`, { min: 0, max: 10, def: 0.2 }),
+      from: str(pl.from, `${f}.from`, ['transferred', 'finetuned'] as const, 'transferred'),
+    };
+    if (out.plane.from === 'finetuned' && !out.finetune)
+      throw new SpecError(`${f}.from`, '"finetuned" needs analyses.finetune');
+  }
+  const ap = section('assumptionP');
+  if (ap) {
+    const f = 'analyses.assumptionP';
+    noExtra(ap, f, ['widths']);
+    let widths: number[] = [];
+    if (ap.widths !== undefined) {
+      if (!Array.isArray(ap.widths)) throw new SpecError(`${f}.widths`, 'expected an array of widths');
+      widths = ap.widths.map((w, i) => positiveInt(w, `${f}.widths[${i}]`, 65536));
+    }
+    if (widths.length && spec.model.arch === 'cnn')
+      throw new SpecError(`${f}.widths`, 'a width sweep needs an mlp or conv8 model');
+    if (widths.length && (spec.source.init.seed === undefined || spec.targets[0].init.seed === undefined))
+      throw new SpecError(`${f}.widths`, 'a width sweep needs seeded inits (a parameter file has one width)');
+    out.assumptionP = { widths };
+  }
+  const en = section('ensembles');
+  if (en) {
+    noExtra(en, 'analyses.ensembles', ['from']);
+    if (spec.targets.length < 2)
+      throw new SpecError('analyses.ensembles', `needs at least 2 targets, got ${spec.targets.length}`);
+    out.ensembles = { from: str(en.from, 'analyses.ensembles.from', ['best', 'final'] as const, 'best') };
+  }
+  return out;
 }

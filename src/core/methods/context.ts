@@ -37,6 +37,8 @@ export interface TransferContext {
   /** counts minibatch gradients (one network, one minibatch) */
   countGradients(n: number): void;
   progress(done: number, total: number, detail?: string): void;
+  /** the objective Σ⟨target, π·source⟩ each matching step reached (for diagnostics) */
+  recordObjective?(score: number): void;
 }
 
 /**
@@ -54,7 +56,11 @@ export interface TransferMethod {
 }
 
 /** θ2^0 + π(θ1^t − θ1^0): the transferred parameters at step t. */
-export function transferredAt(ctx: TransferContext, t: number, perm: Permutation): Params {
+export function transferredAt(
+  ctx: Pick<TransferContext, 'model' | 'trajectory' | 'theta20'>,
+  t: number,
+  perm: Permutation,
+): Params {
   const theta1t = ctx.trajectory.at(t);
   try {
     const diff: Params = {};
@@ -142,15 +148,15 @@ export function addGradientPair(
 
 /** π_s from the pairs a matcher holds, with the spec's stopping rule. */
 export function solveMatching(ctx: TransferContext, matcher: WeightMatcher, s: number): Permutation {
-  return ctx.time(
-    'matching',
-    () =>
-      matcher.solve({
-        tolerance: ctx.options.matchTolerance,
-        maxIter: ctx.options.matchMaxIter,
-        seed: ctx.options.seed + s,
-      }).perm,
+  const r = ctx.time('matching', () =>
+    matcher.solve({
+      tolerance: ctx.options.matchTolerance,
+      maxIter: ctx.options.matchMaxIter,
+      seed: ctx.options.seed + s,
+    }),
   );
+  ctx.recordObjective?.(r.score);
+  return r.perm;
 }
 
 function accumulate(acc: Params | null, g: Params): Params {
