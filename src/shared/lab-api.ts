@@ -8,6 +8,7 @@
  * renderer bundle never pulls in the engine.
  */
 import { z } from 'zod';
+import type { ExperimentAnalyses } from '../core/analyses/types.js';
 import type { BackendInfo, EngineEvent, MethodResult, TrainedSummary } from '../core/result.js';
 import type { ExperimentSpec } from '../core/spec.js';
 
@@ -80,6 +81,8 @@ export interface ExperimentDetail extends ExperimentSummary {
   /** the trained source used (a parameter set), once known */
   sourceParamSetId: string | null;
   log: { at: string; level: 'info' | 'warn' | 'error'; message: string }[];
+  /** the experiment-level analyses (scratch baselines, planes, Assumption (P), ensembles), once run */
+  analyses?: ExperimentAnalyses | null;
 }
 
 export interface MetricPoint {

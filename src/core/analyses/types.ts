@@ -109,3 +109,37 @@ export interface EnsemblesResult {
   from: 'best' | 'final';
   entries: EnsembleEntry[];
 }
+
+/**
+ * The analyses of one experiment that are not per method (per-method ones ride on each method's
+ * result): per target the scratch baseline and the plane, and the experiment-wide Assumption (P)
+ * and ensembles. What the lab stores, shows and carries in bundles next to the runs.
+ */
+export interface ExperimentAnalyses {
+  targets: { label: string; scratch?: ScratchResult; plane?: PlaneResult }[];
+  assumptionP?: AssumptionPResult;
+  ensembles?: EnsemblesResult;
+}
+
+/** The experiment-level analyses of a result, or null when it has none. */
+export function experimentAnalyses(result: {
+  targets: { label: string; scratch?: ScratchResult; plane?: PlaneResult }[];
+  assumptionP?: AssumptionPResult;
+  ensembles?: EnsemblesResult;
+}): ExperimentAnalyses | null {
+  const targets = result.targets.map((t) => ({
+    label: t.label,
+    ...(t.scratch ? { scratch: t.scratch } : {}),
+    ...(t.plane ? { plane: t.plane } : {}),
+  }));
+  const any = targets.some((t) => t.scratch || t.plane) || result.assumptionP || result.ensembles;
+  if (!any) return null;
+  return {
+    targets,
+    ...(result.assumptionP ? { assumptionP: result.assumptionP } : {}),
+    ...(result.ensembles ? { ensembles: result.ensembles } : {}),
+  };
+}
+
+/** The artifact kind under which the lab's store keeps an experiment's ExperimentAnalyses. */
+export const ANALYSES_ARTIFACT = 'analyses';

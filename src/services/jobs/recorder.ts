@@ -4,6 +4,7 @@
  * written in batches and pushed live; trained weights the worker wrote become parameter sets; the
  * end of the job settles every run that is still open.
  */
+import { experimentAnalyses } from '../../core/analyses/types.js';
 import type { BackendInfo, ExperimentResult, MethodResult, TrainedSummary } from '../../core/result.js';
 import type { LabEvent, RunRecord, RunStatus } from '../../shared/lab-api.js';
 import type {
@@ -212,6 +213,8 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
         kind: 'result',
         meta: outcome.result as unknown as Record<string, unknown>,
       });
+      const analyses = experimentAnalyses(outcome.result);
+      if (analyses) store.setAnalyses(experimentId, analyses);
       log('info', `finished in ${outcome.result.seconds.toFixed(1)} s on ${outcome.result.backend.name}`);
       return;
     }

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TrainedCache } from '../../core/experiment.js';
+import { ANALYSES_ARTIFACT, type ExperimentAnalyses } from '../../core/analyses/types.js';
 import type { TrainedSummary } from '../../core/result.js';
 import type { ExperimentSpec } from '../../core/spec.js';
 import {
@@ -144,7 +145,9 @@ export class LabStore {
   }
 
   getExperiment(id: string): ExperimentDetail | null {
-    return this.experimentRepo.get(id);
+    const e = this.experimentRepo.get(id);
+    if (e) e.analyses = this.getAnalyses(id);
+    return e;
   }
 
   getExperimentSummary(id: string): ExperimentSummary | null {
@@ -350,5 +353,22 @@ export class LabStore {
 
   listArtifacts(experimentId: string): ArtifactRecord[] {
     return this.artifactRepo.list(experimentId);
+  }
+
+  /** The experiment-level analyses last recorded for an experiment (an artifact), or null. */
+  getAnalyses(experimentId: string): ExperimentAnalyses | null {
+    const latest = this.artifactRepo
+      .list(experimentId)
+      .filter((a) => a.kind === ANALYSES_ARTIFACT)
+      .at(-1);
+    return latest ? (latest.meta as unknown as ExperimentAnalyses) : null;
+  }
+
+  setAnalyses(experimentId: string, analyses: ExperimentAnalyses): void {
+    this.artifactRepo.add({
+      experimentId,
+      kind: ANALYSES_ARTIFACT,
+      meta: analyses as unknown as Record<string, unknown>,
+    });
   }
 }
