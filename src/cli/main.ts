@@ -8,6 +8,7 @@ import { runExperiment } from '../core/experiment.js';
 import { buildModel } from '../core/models/index.js';
 import { disposeParams } from '../core/params.js';
 import { saveParams } from '../core/params-io.js';
+import type { ExperimentResult } from '../core/result.js';
 import { parseSpec, SpecError, type BackendChoice, type ExperimentSpec } from '../core/spec.js';
 import { defaultDataDir } from '../services/data-dir.js';
 import { acquireDataLock } from '../services/data-lock.js';
@@ -15,6 +16,7 @@ import { startHeadless } from '../services/host/headless.js';
 import { HostError } from '../services/host/server.js';
 import { runRecorded } from '../services/jobs/in-process.js';
 import { LabStore } from '../services/store/index.js';
+import { analysesSummary, writeFigures } from './figures.js';
 import { progressPrinter } from './progress.js';
 import { summaryTable } from './summary.js';
 
@@ -32,6 +34,9 @@ usage:
       prints the address to open (it carries a random access token)
   npm run lab -- init-params <spec.json> --seed <n> --out <file.safetensors>
       write a seeded initialisation of the spec's model (for "init": { "file": … })
+  npm run lab -- figures <result.json> --out <dir> [--target <n>]
+      draw the analyses of a result (subsequent training, paths, plane, Assumption (P),
+      permutation diagnostics, ensembles) as SVG with their CSV, target n (1-based, default 1)
   npm run lab -- check <spec.json>
       validate a spec and print it with every default filled in
   npm run lab -- backend [--backend …]
@@ -86,6 +91,7 @@ async function main(argv: string[]): Promise<number> {
       port: { type: 'string' },
       host: { type: 'string' },
       concurrency: { type: 'string' },
+      target: { type: 'string' },
       'allow-remote': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -142,6 +148,8 @@ async function main(argv: string[]): Promise<number> {
       }
       await writeFile(join(out, 'result.json'), JSON.stringify(result, null, 2) + '\n');
       process.stdout.write(summaryTable(result) + '\n');
+      const analyses = analysesSummary(result);
+      if (analyses) process.stdout.write(analyses + '\n');
       process.stdout.write(`wrote ${join(out, 'result.json')}\n`);
       return 0;
     }
@@ -162,6 +170,19 @@ async function main(argv: string[]): Promise<number> {
       });
       disposeParams(params);
       process.stdout.write(`wrote ${values.out} (${model.describe}, seed ${seed}, sha256 ${sha})\n`);
+      return 0;
+    }
+    case 'figures': {
+      if (!positionals[0]) throw new UsageError('missing <result.json>');
+      if (!values.out) throw new UsageError('missing --out <dir>');
+      const result = JSON.parse(await readFile(positionals[0], 'utf8')) as ExperimentResult;
+      const target = (intOption(values.target, 'target', 1, 100_000) ?? 1) - 1;
+      const files = await writeFigures(result, resolve(values.out), target);
+      process.stdout.write(
+        files.length
+          ? `wrote ${files.length} files to ${values.out}: ${files.join(', ')}\n`
+          : 'the result has no analyses to draw\n',
+      );
       return 0;
     }
     case 'check': {

@@ -1,0 +1,289 @@
+/**
+ * The paper's analyses as chart series, tables and CSV, from the stored results (per-method
+ * analyses in each method's result, experiment-level ones in ExperimentAnalyses). Pure: the run
+ * view, Compare and the CLI's `figures` command all draw from these.
+ */
+import type {
+  AssumptionPResult,
+  EnsemblesResult,
+  ExperimentAnalyses,
+  PathResult,
+  PermutationDiagnostics,
+  PlaneResult,
+  ScratchResult,
+} from '../../../core/analyses/types.js';
+import type { MethodResult } from '../../../core/result.js';
+import { DASHES, type ChartSeries } from './chart-series.js';
+import { toCsv } from './csv.js';
+import { renderSvgHeatmap, type HeatmapOptions } from './svg-heatmap.js';
+
+/** Colour of a method or of another curve ('scratch', 'trained', 'identity', a width). */
+export type Palette = (key: string) => string;
+export type MethodResults = Partial<Record<string, MethodResult>>;
+/** How a method is named in legends. */
+export type Labeler = (key: string) => string;
+
+const byName: Labeler = (k) => k;
+
+/** The methods in `methods` that carry a given analysis, in the given order. */
+function having<K extends keyof MethodResult>(methods: MethodResults, key: K): [string, MethodResult][] {
+  return Object.entries(methods).filter(
+    (e): e is [string, MethodResult] => !!e[1] && e[1][key] !== undefined,
+  );
+}
+
+/** Subsequent training (Sec. 4.2): per method, the metric per epoch; the scratch run dashed. */
+export function finetuneSeries(
+  methods: MethodResults,
+  scratch: ScratchResult | undefined,
+  palette: Palette,
+  metric: 'valAccuracy' | 'valLoss' = 'valAccuracy',
+  label: Labeler = byName,
+): ChartSeries[] {
+  const out: ChartSeries[] = having(methods, 'finetune').map(([m, r]) => ({
+    id: `finetune:${m}`,
+    label: `${label(m)} → fine-tuned`,
+    color: palette(m),
+    points: r.finetune![metric].map((y, x) => ({ x, y })),
+  }));
+  if (scratch)
+    out.push({
+      id: 'scratch',
+      label: 'from scratch (source settings)',
+      color: palette('scratch'),
+      dash: DASHES[1],
+      points: scratch[metric].map((y, x) => ({ x, y })),
+    });
+  return out;
+}
+
+export type PathLeg = 'toSource' | 'toTrained';
+
+/** The path a method's result holds for a leg, from its transferred or fine-tuned parameters. */
+export function pathOf(r: MethodResult, leg: PathLeg, finetuned = false): PathResult | undefined {
+  return finetuned ? r.paths?.finetuned?.[leg] : r.paths?.[leg];
+}
+
+/** Linear paths (Fig. 6a/b): the metric along α per method (fine-tuned ones dashed). */
+export function pathSeries(
+  methods: MethodResults,
+  leg: PathLeg,
+  palette: Palette,
+  opts: { metric?: 'valLoss' | 'valAccuracy'; finetuned?: boolean; label?: Labeler } = {},
+): ChartSeries[] {
+  const metric = opts.metric ?? 'valLoss';
+  const label = opts.label ?? byName;
+  const out: ChartSeries[] = [];
+  for (const [m, r] of having(methods, 'paths')) {
+    for (const tuned of opts.finetuned ? [false, true] : [false]) {
+      const p = pathOf(r, leg, tuned);
+      if (!p) continue;
+      out.push({
+        id: `path:${leg}:${m}${tuned ? ':ft' : ''}`,
+        label: `${label(m)}${tuned ? ' (fine-tuned)' : ''}`,
+        color: palette(m),
+        dash: tuned ? DASHES[1] : undefined,
+        points: p.alpha.map((x, i) => ({ x, y: p[metric][i] })),
+      });
+    }
+  }
+  return out;
+}
+
+export const PERMUTATION_METRICS: readonly {
+  key: keyof PermutationDiagnostics;
+  label: string;
+  percent: boolean;
+}[] = [
+  { key: 'changedFraction', label: 'units moved from identity', percent: true },
+  { key: 'agreementWithOracle', label: 'agreement with Oracle’s π', percent: true },
+  { key: 'agreementWithPrevious', label: 'agreement with π_{s−1}', percent: true },
+  { key: 'objective', label: 'matching objective Σ⟨g2, πg1⟩', percent: false },
+];
+
+/** Permutation diagnostics: one metric per step s = 1..T for GMT/FGMT. */
+export function permutationSeries(
+  methods: MethodResults,
+  key: keyof PermutationDiagnostics,
+  palette: Palette,
+  label: Labeler = byName,
+): ChartSeries[] {
+  return having(methods, 'permutation')
+    .filter(([, r]) => r.permutation![key] !== undefined)
+    .map(([m, r]) => ({
+      id: `perm:${key}:${m}`,
+      label: label(m),
+      color: palette(m),
+      points: (r.permutation![key] as number[]).map((y, i) => ({ x: i + 1, y })),
+    }));
+}
+
+/** Assumption (P) (Fig. 3): one curve per π for one target. */
+export function assumptionPSeries(
+  ap: AssumptionPResult,
+  target: number,
+  palette: Palette,
+  label: Labeler = byName,
+): ChartSeries[] {
+  const t = ap.targets[target];
+  if (!t) return [];
+  return t.curves.map((c) => ({
+    id: `ap:${c.permutation}`,
+    label: c.permutation === 'identity' ? 'identity' : `π of ${label(c.permutation)}`,
+    color: palette(c.permutation),
+    dash: c.permutation === 'identity' ? DASHES[1] : undefined,
+    points: c.cosine.map((y, i) => ({ x: ap.steps[i] ?? i + 1, y })),
+  }));
+}
+
+/** Assumption (P) over widths (Fig. 3a): Oracle's π solid and identity dashed, one colour per width. */
+export function assumptionPWidthSeries(ap: AssumptionPResult, palette: Palette): ChartSeries[] {
+  const out: ChartSeries[] = [];
+  for (const w of ap.widths ?? [])
+    for (const c of w.curves)
+      out.push({
+        id: `apw:${w.width}:${c.permutation}`,
+        label: `width ${w.width}, ${c.permutation === 'identity' ? 'identity' : 'Oracle’s π'}`,
+        color: palette(`width:${w.width}`),
+        dash: c.permutation === 'identity' ? DASHES[1] : undefined,
+        points: c.cosine.map((y, i) => ({ x: ap.steps[i] ?? i + 1, y })),
+      });
+  return out;
+}
+
+/** Ensembles (App. E.2): test accuracy against gradient evaluations, one point per ensemble. */
+export function ensembleSeries(
+  en: EnsemblesResult,
+  palette: Palette,
+  label: Labeler = byName,
+): ChartSeries[] {
+  return en.entries.map((e) => ({
+    id: `ens:${e.kind}`,
+    label: `${e.method ? label(e.method) : 'trained'}${e.finetuned ? ' + fine-tuning' : ''} (${e.members})`,
+    color: palette(e.method ?? 'trained'),
+    points: [{ x: e.gradientEvaluations, y: e.testAccuracy }],
+    marker: e.finetuned ? { x: e.gradientEvaluations, y: e.testAccuracy } : null,
+  }));
+}
+
+/** The loss plane (Fig. 6c) as an SVG heatmap with contours and the three points marked. */
+export function planeSvg(
+  plane: PlaneResult,
+  palette: Palette,
+  opts: HeatmapOptions & { metric?: 'valLoss' | 'valAccuracy'; label?: Labeler } = {},
+): string {
+  const metric = opts.metric ?? 'valLoss';
+  const label = opts.label ?? byName;
+  const who = `${label(plane.method)}${plane.from === 'finetuned' ? ' (fine-tuned)' : ''}`;
+  return renderSvgHeatmap(plane.u, plane.v, plane[metric], {
+    title: `Validation ${metric === 'valLoss' ? 'loss' : 'accuracy'} on the plane through ${who}, θ2^T and Source*`,
+    xLabel: 'u',
+    yLabel: 'v',
+    zLabel: metric === 'valLoss' ? 'validation loss (log scale)' : 'validation accuracy',
+    logScale: metric === 'valLoss',
+    contours: 10,
+    ...opts,
+    points: [
+      {
+        label: who,
+        x: plane.points.transferred[0],
+        y: plane.points.transferred[1],
+        color: palette(plane.method),
+      },
+      {
+        label: 'trained θ2^T',
+        x: plane.points.trained[0],
+        y: plane.points.trained[1],
+        color: palette('trained'),
+      },
+      {
+        label: 'Source* (πθ1^T)',
+        x: plane.points.source[0],
+        y: plane.points.source[1],
+        color: palette('source'),
+      },
+    ],
+  });
+}
+
+/** Any drawn series as CSV: series, x, y (what is on the chart, nothing else). */
+export function seriesCsv(series: readonly ChartSeries[], xName: string, yName: string): string {
+  return toCsv(
+    ['series', xName, yName],
+    series.flatMap((s) => s.points.map((p) => [s.label, p.x, p.y])),
+  );
+}
+
+/** The plane's grid as CSV: one row per grid point, then the three points. */
+export function planeCsv(plane: PlaneResult): string {
+  const rows: (string | number)[][] = [];
+  plane.v.forEach((v, j) =>
+    plane.u.forEach((u, i) => rows.push(['grid', u, v, plane.valLoss[j][i], plane.valAccuracy[j][i]])),
+  );
+  for (const [name, [u, v]] of Object.entries(plane.points)) rows.push([name, u, v, '', '']);
+  return toCsv(['point', 'u', 'v', 'valLoss', 'valAccuracy'], rows);
+}
+
+export function ensemblesCsv(en: EnsemblesResult): string {
+  return toCsv(
+    [
+      'ensemble',
+      'method',
+      'finetuned',
+      'members',
+      'valAccuracy',
+      'testAccuracy',
+      'memberTestAccuracy',
+      'gradientEvaluations',
+      'seconds',
+    ],
+    en.entries.map((e) => [
+      e.kind,
+      e.method ?? '',
+      e.finetuned,
+      e.members,
+      e.valAccuracy,
+      e.testAccuracy,
+      e.memberTestAccuracy,
+      e.gradientEvaluations,
+      e.seconds,
+    ]),
+  );
+}
+
+/** One row per method of a target: what the analyses say about it, for tables. */
+export interface AnalysisRow {
+  method: string;
+  fromStep: number | null;
+  finetunedVal: number | null;
+  finetunedTest: number | null;
+  epochsSaved: number | null;
+  barrierToSource: number | null;
+  barrierToTrained: number | null;
+  barrierToSourceFinetuned: number | null;
+  barrierToTrainedFinetuned: number | null;
+  agreementWithOracle: number | null;
+}
+
+export function analysisRows(methods: MethodResults): AnalysisRow[] {
+  return Object.entries(methods)
+    .filter((e): e is [string, MethodResult] => !!e[1])
+    .map(([m, r]) => ({
+      method: m,
+      fromStep: r.finetune?.fromStep ?? null,
+      finetunedVal: r.finetune?.valAccuracy.at(-1) ?? null,
+      finetunedTest: r.finetune?.testAccuracy ?? null,
+      epochsSaved: r.finetune?.epochsSaved ?? null,
+      barrierToSource: r.paths?.toSource.barrier ?? null,
+      barrierToTrained: r.paths?.toTrained?.barrier ?? null,
+      barrierToSourceFinetuned: r.paths?.finetuned?.toSource.barrier ?? null,
+      barrierToTrainedFinetuned: r.paths?.finetuned?.toTrained?.barrier ?? null,
+      agreementWithOracle: r.permutation?.agreementWithOracle?.at(-1) ?? null,
+    }))
+    .filter((row) => Object.entries(row).some(([k, v]) => k !== 'method' && v !== null));
+}
+
+/** Whether anything of the analyses is there to show for a target. */
+export function hasAnalyses(methods: MethodResults, exp: ExperimentAnalyses | null | undefined): boolean {
+  return analysisRows(methods).length > 0 || !!exp;
+}
