@@ -21,6 +21,7 @@ import {
   type Palette,
 } from '../renderer/src/lib/analyses.js';
 import { toSvgSeries, type ChartSeries } from '../renderer/src/lib/chart-series.js';
+import { methodLabel } from '../renderer/src/lib/status.js';
 import { renderSvgChart, type SvgChartOptions } from '../renderer/src/lib/svg-chart.js';
 import { pct } from './progress.js';
 
@@ -43,8 +44,7 @@ export const cliPalette: Palette = (key) => {
   return EXTRA[h % EXTRA.length];
 };
 
-const LABELS: Record<string, string> = { gmt: 'GMT', fgmt: 'FGMT', oracle: 'Oracle', naive: 'Naive' };
-const label = (k: string): string => LABELS[k] ?? k;
+const label = methodLabel;
 const percent = (v: number): string => `${Math.round(v * 1000) / 10}%`;
 
 /** Writes every figure the result has analyses for; returns the files written. */
