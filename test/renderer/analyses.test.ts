@@ -3,6 +3,10 @@ import { test } from 'node:test';
 import type { MethodResult } from '../../src/core/result.js';
 import {
   analysisRows,
+  compareCsv,
+  compareRows,
+  compareSeries,
+  meanCurve,
   ensembleSeries,
   finetuneSeries,
   pathSeries,
@@ -144,4 +148,37 @@ test('plane SVG: one cell per grid point, the three points marked, CSV with ever
   assert.equal(rows.length, 1 + 6 + 3);
   assert.deepEqual(rows[1], ['grid', '-1', '0', '1', '0.5']);
   assert.ok(renderSvgHeatmap([0], [0], [[1]]).startsWith('<?xml'));
+});
+
+test('compare: per experiment and method, means over targets; curves averaged point by point', () => {
+  const other: MethodResult = {
+    ...gmt,
+    finetune: { ...gmt.finetune!, valAccuracy: [0.5, 0.6, 0.75], testAccuracy: 0.74, epochsSaved: null },
+    paths: { toSource: path(0.3) },
+  };
+  const exps = [
+    { id: 'a', name: 'A', targets: [{ gmt }, { gmt: other }], analyses: null },
+    {
+      id: 'b',
+      name: 'B',
+      targets: [{ gmt: { ...gmt, finetune: undefined, paths: undefined, permutation: undefined } }],
+      analyses: null,
+    },
+  ];
+  const rows = compareRows(exps);
+  assert.equal(rows.length, 1, 'B has no analyses to show');
+  assert.ok(Math.abs(rows[0].finetunedVal! - 0.8) < 1e-12);
+  assert.equal(rows[0].epochsSaved, 1, 'a target that never reached scratch is left out of the mean');
+  assert.ok(Math.abs(rows[0].barrierToSource! - 0.2) < 1e-12);
+  assert.equal(rows[0].barrierToTrained, 2);
+  const series = compareSeries(exps, (r) => r.finetune?.valAccuracy.map((y, x) => ({ x, y })), palette);
+  assert.equal(series.length, 1);
+  assert.deepEqual(
+    series[0].points.map((p) => Number(p.y.toFixed(6))),
+    [0.6, 0.7, 0.8],
+  );
+  assert.deepEqual(meanCurve([[1, 2], [3]]), [2, 2]);
+  const csv = parseCsv(compareCsv(rows));
+  assert.equal(csv[0][0], 'experiment');
+  assert.equal(csv.length, 2);
 });

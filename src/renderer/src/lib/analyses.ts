@@ -287,3 +287,109 @@ export function analysisRows(methods: MethodResults): AnalysisRow[] {
 export function hasAnalyses(methods: MethodResults, exp: ExperimentAnalyses | null | undefined): boolean {
   return analysisRows(methods).length > 0 || !!exp;
 }
+
+/** Element-wise mean of curves (over targets); positions some curves lack use the others. */
+export function meanCurve(curves: readonly (readonly number[])[]): number[] {
+  const n = Math.max(0, ...curves.map((c) => c.length));
+  return Array.from({ length: n }, (_, i) => {
+    const xs = curves.map((c) => c[i]).filter((v) => Number.isFinite(v));
+    return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
+  });
+}
+
+const meanOf = (xs: readonly (number | null | undefined)[]): number | null => {
+  const ok = xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  return ok.length ? ok.reduce((a, b) => a + b, 0) / ok.length : null;
+};
+
+/** One experiment as Compare sees it: its name and, per target, its methods' results. */
+export interface CompareInput {
+  id: string;
+  name: string;
+  targets: MethodResults[];
+  analyses: ExperimentAnalyses | null;
+}
+
+/** Per experiment and method, the analyses' headline numbers averaged over targets. */
+export interface CompareRow {
+  experiment: string;
+  method: string;
+  finetunedVal: number | null;
+  finetunedTest: number | null;
+  epochsSaved: number | null;
+  barrierToSource: number | null;
+  barrierToTrained: number | null;
+  agreementWithOracle: number | null;
+  /** mean cosine of Assumption (P) with this method's π_T (Oracle's π for oracle) */
+  assumptionP: number | null;
+  ensembleTest: number | null;
+  ensembleFinetunedTest: number | null;
+}
+
+export function compareRows(exps: readonly CompareInput[]): CompareRow[] {
+  const out: CompareRow[] = [];
+  for (const e of exps) {
+    const methods = [...new Set(e.targets.flatMap((t) => Object.keys(t)))];
+    for (const m of methods) {
+      const rs = e.targets.map((t) => t[m]).filter((r): r is MethodResult => !!r);
+      const cos = (e.analyses?.assumptionP?.targets ?? []).flatMap((t) =>
+        t.curves.filter((c) => c.permutation === m).map((c) => meanOf(c.cosine)),
+      );
+      const ens = e.analyses?.ensembles?.entries ?? [];
+      const row: CompareRow = {
+        experiment: e.name,
+        method: m,
+        finetunedVal: meanOf(rs.map((r) => r.finetune?.valAccuracy.at(-1))),
+        finetunedTest: meanOf(rs.map((r) => r.finetune?.testAccuracy)),
+        epochsSaved: meanOf(rs.map((r) => r.finetune?.epochsSaved)),
+        barrierToSource: meanOf(rs.map((r) => r.paths?.toSource.barrier)),
+        barrierToTrained: meanOf(rs.map((r) => r.paths?.toTrained?.barrier)),
+        agreementWithOracle: meanOf(rs.map((r) => r.permutation?.agreementWithOracle?.at(-1))),
+        assumptionP: meanOf(cos),
+        ensembleTest: ens.find((x) => x.kind === m)?.testAccuracy ?? null,
+        ensembleFinetunedTest: ens.find((x) => x.method === m && x.finetuned)?.testAccuracy ?? null,
+      };
+      const { experiment: _e, method: _m, ...values } = row;
+      if (Object.values(values).some((v) => v !== null)) out.push(row);
+    }
+  }
+  return out;
+}
+
+export function compareCsv(rows: readonly CompareRow[]): string {
+  const keys = Object.keys(rows[0] ?? { experiment: '', method: '' }) as (keyof CompareRow)[];
+  return toCsv(
+    keys,
+    rows.map((r) => keys.map((k) => r[k])),
+  );
+}
+
+/**
+ * Across experiments: a per-method analysis curve averaged over each experiment's targets, one
+ * dash pattern per experiment, one colour per method.
+ */
+export function compareSeries(
+  exps: readonly CompareInput[],
+  pick: (r: MethodResult) => { x: number; y: number }[] | undefined,
+  palette: Palette,
+  label: Labeler = byName,
+): ChartSeries[] {
+  const out: ChartSeries[] = [];
+  exps.forEach((e, i) => {
+    const methods = [...new Set(e.targets.flatMap((t) => Object.keys(t)))];
+    for (const m of methods) {
+      const curves = e.targets.map((t) => (t[m] ? pick(t[m]!) : undefined)).filter((c) => !!c);
+      if (!curves.length) continue;
+      const ys = meanCurve(curves.map((c) => c.map((p) => p.y)));
+      const xs = curves[0].map((p) => p.x);
+      out.push({
+        id: `${e.id}:${m}`,
+        label: `${e.name} · ${label(m)}`,
+        color: palette(m),
+        dash: DASHES[i % DASHES.length],
+        points: ys.map((y, k) => ({ x: xs[k] ?? k, y })),
+      });
+    }
+  });
+  return out;
+}
