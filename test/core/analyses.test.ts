@@ -420,3 +420,52 @@ test(
     assert.deepEqual(JSON.parse(JSON.stringify(result)).targets[0].plane, result.targets[0].plane);
   },
 );
+
+test('cost: analyses add their training steps and validation passes', async () => {
+  const { estimateAnalysesCost } = await import('../../src/core/analyses/cost.js');
+  const spec = parseSpec({
+    dataset: { builtin: 'fashion-mnist-mini' },
+    model: { arch: 'mlp', hidden: [16] },
+    source: { init: { seed: 1 }, train: { epochs: 2, batchSize: 100 } },
+    targets: [{ init: { seed: 2 } }, { init: { seed: 3 } }],
+    transfer: { T: 3, methods: ['naive', 'fgmt'] },
+    analyses: {
+      finetune: { epochs: 3, batchSize: 50 },
+      paths: { points: 5 },
+      plane: { grid: 4 },
+      evalLimit: 300,
+    },
+  });
+  const c = estimateAnalysesCost(spec, 1000, 500);
+  const line = (k: string) => c.lines.find((l) => l.analysis === k)!;
+  assert.equal(line('finetune').gradients, 2 * 2 * 3 * 20);
+  assert.equal(line('scratch').gradients, 2 * 3 * 10);
+  assert.equal(
+    line('paths').evaluations,
+    2 * 2 * 4 * 5,
+    'to Source* and to trained, from transferred and fine-tuned',
+  );
+  assert.equal(line('plane').evaluations, 2 * 16);
+  assert.equal(c.evalExamples, 300);
+  // the plane needs the trained targets, which Oracle does not train here
+  assert.equal(c.gradients, 240 + 60 + 2 * 20);
+  const none = estimateAnalysesCost({ ...spec, analyses: undefined }, 1000, 500);
+  assert.deepEqual([none.lines.length, none.gradients, none.evaluations], [0, 0, 0]);
+});
+
+test('cost: targets trained for the analyses only when Oracle does not train them; width sweeps', async () => {
+  const { estimateAnalysesCost } = await import('../../src/core/analyses/cost.js');
+  const base = {
+    dataset: { builtin: 'fashion-mnist-mini' },
+    model: { arch: 'mlp', hidden: [16] },
+    source: { init: { seed: 1 }, train: { epochs: 2, batchSize: 100 } },
+    targets: [{ init: { seed: 2 } }, { init: { seed: 3 } }],
+  };
+  const withOracle = parseSpec({
+    ...base,
+    analyses: { assumptionP: { widths: [8, 16, 32] }, ensembles: {} },
+  });
+  assert.equal(estimateAnalysesCost(withOracle, 1000, 500).gradients, 2 * 3 * 20);
+  const without = parseSpec({ ...base, transfer: { methods: ['fgmt'] }, analyses: { ensembles: {} } });
+  assert.equal(estimateAnalysesCost(without, 1000, 500).gradients, 2 * 20);
+});
