@@ -9,7 +9,7 @@ import type { ExperimentResult } from '../core/result.js';
 import {
   assumptionPSeries,
   assumptionPWidthSeries,
-  ensembleSeries,
+  ensemblesSvg,
   ensemblesCsv,
   finetuneSeries,
   pathSeries,
@@ -121,16 +121,12 @@ export async function writeFigures(result: ExperimentResult, out: string, target
     });
   }
   if (exp?.ensembles) {
-    await chart('ensembles', ensembleSeries(exp.ensembles, cliPalette, label), {
-      title: 'Ensembles: test accuracy of the averaged softmax vs gradient evaluations',
-      xLabel: 'gradient evaluations (all members)',
-      yLabel: 'test accuracy',
-      yFormat: percent,
-      x: 'gradientEvaluations',
-      y: 'testAccuracy',
-    });
-    await writeFile(join(out, 'ensembles-table.csv'), ensemblesCsv(exp.ensembles));
-    written.push('ensembles-table.csv');
+    await writeFile(
+      join(out, 'ensembles.svg'),
+      ensemblesSvg(exp.ensembles, cliPalette, { label, background: '#ffffff' }),
+    );
+    await writeFile(join(out, 'ensembles.csv'), ensemblesCsv(exp.ensembles));
+    written.push('ensembles.svg', 'ensembles.csv');
   }
   return written;
 }

@@ -7,7 +7,7 @@ import {
   compareRows,
   compareSeries,
   meanCurve,
-  ensembleSeries,
+  ensemblesSvg,
   finetuneSeries,
   pathSeries,
   permutationSeries,
@@ -84,7 +84,7 @@ test('analysis series carry exactly the stored numbers', () => {
   const csv = parseCsv(seriesCsv(ps, 'alpha', 'valLoss'));
   assert.deepEqual(csv[0], ['series', 'alpha', 'valLoss']);
   assert.equal(csv.length, 1 + 6);
-  const en = ensembleSeries(
+  const svg = ensemblesSvg(
     {
       from: 'best',
       entries: [
@@ -99,11 +99,22 @@ test('analysis series carry exactly the stored numbers', () => {
           gradientEvaluations: 60,
           seconds: 3,
         },
+        {
+          kind: 'trained',
+          finetuned: false,
+          members: 3,
+          valAccuracy: 0.8,
+          testAccuracy: 0.85,
+          memberTestAccuracy: 0.8,
+          gradientEvaluations: 600,
+          seconds: 30,
+        },
       ],
     },
     palette,
   );
-  assert.deepEqual(en[0].points, [{ x: 60, y: 0.81 }]);
+  assert.equal((svg.match(/<rect x=/g) ?? []).length, 2, 'one bar per ensemble');
+  assert.ok(svg.includes('81.0%') && svg.includes('60 grads') && svg.includes('Trained targets'));
 });
 
 test('contours: a plane z = x crosses level 0.5 on a vertical line', () => {

@@ -15,6 +15,7 @@ import type {
 import type { MethodResult } from '../../../core/result.js';
 import { DASHES, type ChartSeries } from './chart-series.js';
 import { toCsv } from './csv.js';
+import { renderSvgBars } from './svg-bars.js';
 import { renderSvgHeatmap, type HeatmapOptions } from './svg-heatmap.js';
 
 /** Colour of a method or of another curve ('scratch', 'trained', 'identity', a width). */
@@ -151,19 +152,38 @@ export function assumptionPWidthSeries(ap: AssumptionPResult, palette: Palette):
   return out;
 }
 
-/** Ensembles (App. E.2): test accuracy against gradient evaluations, one point per ensemble. */
-export function ensembleSeries(
+/** How an ensemble is named: its method (or the trained targets) and whether it was fine-tuned. */
+export function ensembleLabel(e: EnsemblesResult['entries'][number], label: Labeler = byName): string {
+  return `${e.method ? label(e.method) : 'Trained targets'}${e.finetuned ? ' + fine-tuning' : ''}`;
+}
+
+/**
+ * Ensembles (App. E.2) as bars: test accuracy of each ensemble's averaged softmax, with the
+ * compute it took (gradient evaluations over all members, seconds) next to it.
+ */
+export function ensemblesSvg(
   en: EnsemblesResult,
   palette: Palette,
-  label: Labeler = byName,
-): ChartSeries[] {
-  return en.entries.map((e) => ({
-    id: `ens:${e.kind}`,
-    label: `${e.method ? label(e.method) : 'trained'}${e.finetuned ? ' + fine-tuning' : ''} (${e.members})`,
-    color: palette(e.method ?? 'trained'),
-    points: [{ x: e.gradientEvaluations, y: e.testAccuracy }],
-    marker: e.finetuned ? { x: e.gradientEvaluations, y: e.testAccuracy } : null,
-  }));
+  opts: { label?: Labeler; background?: string; foreground?: string; grid?: string; title?: string } = {},
+): string {
+  const label = opts.label ?? byName;
+  const members = en.entries[0]?.members ?? 0;
+  return renderSvgBars(
+    en.entries.map((e) => ({
+      label: ensembleLabel(e, label),
+      value: e.testAccuracy,
+      color: palette(e.method ?? 'trained'),
+      note: `${e.gradientEvaluations} grads, ${e.seconds.toFixed(0)} s`,
+    })),
+    {
+      title: opts.title ?? `Ensembles of ${members}: test accuracy of the averaged softmax (${en.from} step)`,
+      xLabel: 'test accuracy',
+      format: (v) => `${(v * 100).toFixed(1)}%`,
+      background: opts.background,
+      foreground: opts.foreground,
+      grid: opts.grid,
+    },
+  );
 }
 
 /** The loss plane (Fig. 6c) as an SVG heatmap with contours and the three points marked. */
