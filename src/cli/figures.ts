@@ -4,8 +4,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { experimentAnalyses } from '../core/analyses/types.js';
-import type { ExperimentResult } from '../core/result.js';
+import { experimentAnalyses, type ExperimentResult } from '../shared/domain/index.js';
 import {
   assumptionPSeries,
   assumptionPWidthSeries,

@@ -9,14 +9,18 @@ import { buildModel, type Model } from './models/index.js';
 import { disposeParams, type Params } from './params.js';
 import { checkParamsFit, loadParams } from './params-io.js';
 import {
-  phaseId,
   type EngineEvent,
   type ExperimentResult,
+  type ExperimentSpec,
+  initLabel,
+  type InitSpec,
+  type MethodName,
   type MethodResult,
+  phaseId,
   type TargetResult,
   type TrainedSummary,
-} from './result.js';
-import { initLabel, type ExperimentSpec, type InitSpec, type MethodName, type TrainSpec } from './spec.js';
+  type TrainSpec,
+} from '../shared/domain/index.js';
 import { trainModel } from './train.js';
 import { actualTrajectory, linearTrajectory, type Trajectory } from './trajectory.js';
 
@@ -138,17 +142,6 @@ export async function runExperiment(
         sourcePoints: src.points,
         emit,
         signal: hooks.signal,
-        trainPoints: (m, s, init, train, phase) =>
-          trainedOrCached(
-            m,
-            data,
-            s,
-            init,
-            train,
-            init === spec.source.init ? 'source' : 'target',
-            phase,
-            hooks,
-          ),
       });
     }
 

@@ -44,13 +44,11 @@ export {
   type PermutationSpec,
 } from './permutation.js';
 export { rng, deriveSeed, type Rng } from './random.js';
-export * from './result.js';
-export * from './spec.js';
+export * from '../shared/domain/index.js';
 export { trainModel, sgdRule, lossAndGrads, type StepRule } from './train.js';
 export { lambdas, linearTrajectory, actualTrajectory, type Trajectory } from './trajectory.js';
 export { WeightMatcher, weightMatching, type MatchOptions, type MatchResult } from './weight-matching.js';
 export { linearSumAssignment } from './assignment.js';
-export { estimateCost, type CostEstimate } from './cost.js';
 export { oraclePermutation } from './methods/oracle.js';
 export type { MethodRun } from './methods/run-method.js';
 export { adamRule, type AdamOptions } from './analyses/adam.js';
@@ -61,6 +59,4 @@ export { planeBasis, planePoint, lossPlane, type PlaneBasis } from './analyses/p
 export { assumptionPCurves, cosineSimilarity } from './analyses/assumption-p.js';
 export { permutationDiagnostics, agreement, changedFraction } from './analyses/permutation-diagnostics.js';
 export { SoftmaxEnsemble } from './analyses/ensembles.js';
-export { AnalysesRunner, analysisPhase, analysesNeeds } from './analyses/runner.js';
-export type * from './analyses/spec.js';
-export type * from './analyses/types.js';
+export { AnalysesRunner, analysesNeeds } from './analyses/runner.js';

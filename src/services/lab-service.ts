@@ -5,7 +5,7 @@
  * into a LabError. Events go to whoever subscribed with `onEvent`.
  */
 import { dirname } from 'node:path';
-import type { BackendInfo } from '../core/result.js';
+import { notFound, unavailable, type BackendInfo } from '../shared/domain/index.js';
 import {
   API_VERSION,
   LabRequestError,
@@ -132,8 +132,7 @@ export function createLabService(o: LabServiceOptions): LabService {
     backend: () => backend,
     enqueue(experimentId: string, finished: FinishedMethod[] = []) {
       const e = store.getExperiment(experimentId);
-      if (!e)
-        throw new LabRequestError({ code: 'not-found', message: `experiment ${experimentId} not found` });
+      if (!e) throw notFound(`experiment ${experimentId}`);
       queue.enqueue({ experimentId, spec: e.spec, finished });
     },
   };
@@ -160,7 +159,7 @@ export function createLabService(o: LabServiceOptions): LabService {
     store,
     queue,
     async request(name: string, args: unknown): Promise<unknown> {
-      if (closed) throw new LabRequestError({ code: 'internal', message: 'the lab is shutting down' });
+      if (closed) throw new LabRequestError(toLabError(unavailable('the lab is shutting down')));
       const v = validateRequest(name, args);
       const handler = handlers[v.name] as (a: unknown) => unknown;
       try {

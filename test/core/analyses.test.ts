@@ -13,7 +13,7 @@ import {
   permutationDiagnostics,
 } from '../../src/core/analyses/permutation-diagnostics.js';
 import { lossPlane, planeBasis, planePoint } from '../../src/core/analyses/plane.js';
-import type { FinetuneSpec } from '../../src/core/analyses/spec.js';
+import { type FinetuneSpec, parseSpec, SpecError, estimateAnalysesCost } from '../../src/shared/domain/index.js';
 import { initBackend } from '../../src/core/backend.js';
 import type { Dataset } from '../../src/core/data/dataset.js';
 import { loadDataset } from '../../src/core/data/load.js';
@@ -23,7 +23,6 @@ import { buildModel, type Model } from '../../src/core/models/index.js';
 import { cloneParams, disposeParams, type Params } from '../../src/core/params.js';
 import { applyPermutation, identityPermutation, randomPermutation } from '../../src/core/permutation.js';
 import { rng } from '../../src/core/random.js';
-import { parseSpec, SpecError } from '../../src/core/spec.js';
 import { lossAndGrads } from '../../src/core/train.js';
 
 /** A tiny MLP on a few hundred bundled Fashion-MNIST images: every test here takes seconds. */
@@ -422,7 +421,7 @@ test(
 );
 
 test('cost: analyses add their training steps and validation passes', async () => {
-  const { estimateAnalysesCost } = await import('../../src/core/analyses/cost.js');
+
   const spec = parseSpec({
     dataset: { builtin: 'fashion-mnist-mini' },
     model: { arch: 'mlp', hidden: [16] },
@@ -454,7 +453,7 @@ test('cost: analyses add their training steps and validation passes', async () =
 });
 
 test('cost: targets trained for the analyses only when Oracle does not train them; width sweeps', async () => {
-  const { estimateAnalysesCost } = await import('../../src/core/analyses/cost.js');
+
   const base = {
     dataset: { builtin: 'fashion-mnist-mini' },
     model: { arch: 'mlp', hidden: [16] },

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { MethodResult } from '../../src/core/result.js';
+import type { MethodResult } from '../../src/shared/domain/index.js';
 import {
   analysisRows,
   compareCsv,

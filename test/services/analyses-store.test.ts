@@ -3,9 +3,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { experimentAnalyses, type ExperimentAnalyses } from '../../src/core/analyses/types.js';
-import type { MethodResult } from '../../src/core/result.js';
-import { parseSpec } from '../../src/core/spec.js';
+import {
+  experimentAnalyses,
+  type ExperimentAnalyses,
+  type MethodResult,
+  parseSpec,
+} from '../../src/shared/domain/index.js';
 import { exportBundle } from '../../src/services/bundles/export.js';
 import { importBundle } from '../../src/services/bundles/import.js';
 import { LabStore } from '../../src/services/store/index.js';

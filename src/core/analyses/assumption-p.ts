@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { disposeParams, subParams, type Params } from '../params.js';
 import { applyPermutation, type Permutation, type PermutationSpec } from '../permutation.js';
-import type { AssumptionPCurve } from './types.js';
+import type { AssumptionPCurve } from '../../shared/domain/index.js';
 
 /** cos(a, b) over every parameter flattened into one vector. */
 export function cosineSimilarity(a: Params, b: Params): number {

@@ -2,7 +2,7 @@ import type { Dataset, Split } from '../data/dataset.js';
 import { evaluate } from '../evaluate.js';
 import type { Model } from '../models/model.js';
 import type { Params } from '../params.js';
-import type { EvalResult } from '../result.js';
+import type { EvalResult } from '../../shared/domain/index.js';
 
 /**
  * Makes parameters that no training produced (an interpolation, a point on a plane, a permuted

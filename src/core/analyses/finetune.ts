@@ -1,12 +1,10 @@
 import type { Dataset } from '../data/dataset.js';
 import type { Model } from '../models/model.js';
 import type { Params } from '../params.js';
-import type { TrainSpec } from '../spec.js';
+import type { TrainSpec, FinetuneSpec, ScratchResult } from '../../shared/domain/index.js';
 import { trainModel, type StepRule, type TrainOutcome } from '../train.js';
 import { adamRule } from './adam.js';
 import { evaluateParams, type PrepareParams } from './evaluate-params.js';
-import type { FinetuneSpec } from './spec.js';
-import type { ScratchResult } from './types.js';
 
 export interface TrainCurveOptions {
   /** seed of the data order */

@@ -1,6 +1,5 @@
 import { lerpParams, disposeParams, type Params } from '../params.js';
-import type { EvalResult } from '../result.js';
-import type { PathResult } from './types.js';
+import type { EvalResult, PathResult } from '../../shared/domain/index.js';
 
 /** Validation accuracy and loss of parameters (the caller's; not disposed). */
 export type Evaluator = (params: Params) => EvalResult;

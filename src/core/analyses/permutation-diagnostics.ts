@@ -1,5 +1,5 @@
 import type { Permutation } from '../permutation.js';
-import type { PermutationDiagnostics } from './types.js';
+import type { PermutationDiagnostics } from '../../shared/domain/index.js';
 
 /** Fraction of all units (over every permutation group) where a and b agree. */
 export function agreement(a: Permutation, b: Permutation): number {

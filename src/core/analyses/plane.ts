@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { disposeParams, type Params } from '../params.js';
 import type { Evaluator } from './paths.js';
-import type { PlanePointName, PlaneResult } from './types.js';
+import type { PlanePointName, PlaneResult } from '../../shared/domain/index.js';
 
 /**
  * The plane through three parameter vectors w1, w2, w3 as in Garipov et al. 2018: origin w1,

@@ -5,8 +5,24 @@ import { transferredAt } from '../methods/context.js';
 import { buildModel, type Model } from '../models/index.js';
 import { cloneParams, disposeParams, type Params } from '../params.js';
 import { applyPermutation, identityPermutation, type Permutation } from '../permutation.js';
-import type { EngineEvent, MethodResult, TargetResult, TrainedSummary } from '../result.js';
-import type { ArchSpec, ExperimentSpec, InitSpec, MethodName, TrainSpec } from '../spec.js';
+import {
+  type EngineEvent,
+  type MethodResult,
+  type TargetResult,
+  type ArchSpec,
+  type ExperimentSpec,
+  type InitSpec,
+  type MethodName,
+  type TrainSpec,
+  type AnalysesSpec,
+  type AssumptionPResult,
+  type EnsembleEntry,
+  type EnsemblesResult,
+  type PathsResult,
+  phaseId,
+  initLabel,
+} from '../../shared/domain/index.js';
+import { trainModel } from '../train.js';
 import type { Trajectory } from '../trajectory.js';
 import type { MatchOptions } from '../weight-matching.js';
 import { assumptionPCurves } from './assumption-p.js';
@@ -16,18 +32,6 @@ import { epochsSaved, finetuneCurve, trainCurve } from './finetune.js';
 import { linearPath, type Evaluator } from './paths.js';
 import { permutationDiagnostics } from './permutation-diagnostics.js';
 import { lossPlane } from './plane.js';
-import type { AnalysesSpec } from './spec.js';
-import type { AssumptionPResult, EnsembleEntry, EnsemblesResult, PathsResult } from './types.js';
-
-/** Phase ids of the analyses, next to the engine's ('transfer:0:gmt'). */
-export const analysisPhase = {
-  scratch: (i: number) => `scratch:${i}`,
-  finetune: (i: number, m: MethodName) => `finetune:${i}:${m}`,
-  paths: (i: number, m: MethodName) => `paths:${i}:${m}`,
-  plane: (i: number) => `plane:${i}`,
-  assumptionP: 'assumptionP',
-  ensembles: 'ensembles',
-};
 
 /** What the experiment must provide for the analyses a spec asks for. */
 export function analysesNeeds(spec: ExperimentSpec): {
@@ -66,14 +70,6 @@ export interface AnalysesEnv {
   signal?: AbortSignal;
   /** the BN re-estimation hook for parameters no training produced */
   prepare?: PrepareParams;
-  /** trains an init (or takes it from the cache): the experiment's own training path */
-  trainPoints: (
-    model: Model,
-    spec: ExperimentSpec,
-    init: InitSpec,
-    train: TrainSpec,
-    phase: string,
-  ) => Promise<{ points: Params[]; summary: TrainedSummary }>;
 }
 
 export interface TargetState {
@@ -198,7 +194,7 @@ export class AnalysesRunner {
     this.oracle = null;
     const ft = this.a.finetune;
     if (ft?.scratch) {
-      const phase = analysisPhase.scratch(t.index);
+      const phase = phaseId.scratch(t.index);
       const curve = await this.phase(phase, () =>
         trainCurve(
           this.env.model,
@@ -279,7 +275,7 @@ export class AnalysesRunner {
         const fromStep = startStep(ft.from);
         const start = pointAt(fromStep);
         owned.push(start);
-        const phase = analysisPhase.finetune(t.index, m);
+        const phase = phaseId.finetune(t.index, m);
         const curve = await this.phase(phase, () =>
           finetuneCurve(model, start, data, ft, this.env.spec.source.train.batchSize, {
             seed: this.dataSeed(t),
@@ -313,7 +309,7 @@ export class AnalysesRunner {
 
       if (this.a.paths && permSource) {
         const points = this.a.paths.points;
-        const phase = analysisPhase.paths(t.index, m);
+        const phase = phaseId.paths(t.index, m);
         const legs = (t.trained ? 2 : 1) * (tuned ? 2 : 1);
         let leg = 0;
         const path = (a: Params, b: Params) => {
@@ -345,7 +341,7 @@ export class AnalysesRunner {
       const pl = this.a.plane;
       if (pl && pl.method === m && t.trained && permSource) {
         const usesTuned = pl.from === 'finetuned' && tuned !== null;
-        const phase = analysisPhase.plane(t.index);
+        const phase = phaseId.plane(t.index);
         t.result.plane = await this.phase(phase, () =>
           lossPlane(
             this.evaluate,
@@ -403,7 +399,7 @@ export class AnalysesRunner {
       });
       return;
     }
-    await this.phase(analysisPhase.assumptionP, async () => {
+    await this.phase(phaseId.assumptionP, async () => {
       const perms: { name: string; perm: Permutation }[] = [
         { name: 'identity', perm: identityPermutation(this.env.model.permSpec) },
       ];
@@ -428,7 +424,8 @@ export class AnalysesRunner {
         steps: Array.from({ length: epochs }, (_, i) => i + 1),
         targets: this.assumption,
       };
-      if (ap.widths.length) out.assumptionP.widths = await this.widthSweep(ap.widths);
+      if (ap.widths.length)
+        out.assumptionP.widths = await this.phase(phaseId.assumptionP, () => this.widthSweep(ap.widths));
     }
     if (this.a.ensembles) {
       const entries: EnsembleEntry[] = [];
@@ -454,23 +451,20 @@ export class AnalysesRunner {
     for (const width of widths) {
       this.env.signal?.throwIfAborted();
       const arch = archAtWidth(spec.model, width);
-      const wSpec: ExperimentSpec = { ...spec, model: arch };
       const model = buildModel(arch, data.inputShape, data.classes);
-      const phase = analysisPhase.assumptionP;
       const targetInit = spec.targets[0].init;
-      const src = await this.env.trainPoints(model, wSpec, spec.source.init, train, phase);
+      const src = await this.trainAtWidth(model, spec.source.init, train);
       let tgt: { points: Params[] } | null = null;
       try {
-        tgt = await this.env.trainPoints(
-          model,
-          wSpec,
-          targetInit,
-          { ...train, dataSeed: spec.source.train.dataSeed ?? targetInit.seed },
-          phase,
-        );
+        tgt = {
+          points: await this.trainAtWidth(model, targetInit, {
+            ...train,
+            dataSeed: spec.source.train.dataSeed ?? targetInit.seed,
+          }),
+        };
         const oracle = oraclePermutation(
           model.permSpec,
-          { start: src.points[0], end: src.points[src.points.length - 1] },
+          { start: src[0], end: src[src.length - 1] },
           { start: tgt.points[0], end: tgt.points[tgt.points.length - 1] },
           {
             tolerance: spec.transfer.matchTolerance,
@@ -480,17 +474,44 @@ export class AnalysesRunner {
         );
         rows.push({
           width,
-          curves: assumptionPCurves(model.permSpec, src.points, tgt.points, [
+          curves: assumptionPCurves(model.permSpec, src, tgt.points, [
             { name: 'identity', perm: identityPermutation(model.permSpec) },
             { name: 'oracle', perm: oracle },
           ]),
         });
       } finally {
-        for (const p of src.points) disposeParams(p);
+        for (const p of src) disposeParams(p);
         for (const p of tgt?.points ?? []) disposeParams(p);
       }
     }
     return rows;
+  }
+
+  /**
+   * θ^0..θ^E of one training at another width, trained here rather than through the experiment's
+   * cache: these networks are the sweep's own, not the experiment's source or targets.
+   */
+  private async trainAtWidth(model: Model, init: InitSpec, train: TrainSpec): Promise<Params[]> {
+    const theta0 = model.init(init.seed ?? 0);
+    try {
+      const res = await trainModel(model, theta0, this.env.data, train, {
+        seed: train.dataSeed ?? init.seed ?? 0,
+        checkpoints: true,
+        evalLimit: this.env.spec.evalLimit,
+        signal: this.env.signal,
+        onProgress: (done, total, info) =>
+          this.progress(phaseId.assumptionP)(
+            done,
+            total,
+            `width ${model.describe}, ${initLabel(init)}: epoch ${info.epoch + 1}/${train.epochs}`,
+          ),
+      });
+      disposeParams(res.final);
+      return [theta0, ...res.checkpoints];
+    } catch (e) {
+      disposeParams(theta0);
+      throw e;
+    }
   }
 
   dispose(): void {

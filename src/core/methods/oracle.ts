@@ -1,7 +1,7 @@
 import { disposeParams, subParams, type Params } from '../params.js';
 import type { Permutation, PermutationSpec } from '../permutation.js';
 import { weightMatching, type MatchOptions } from '../weight-matching.js';
-import type { TransferMethod } from './context.js';
+import type { MethodImpl } from './context.js';
 
 /**
  * Oracle's π = argmin ‖(θ2^T − θ2^0) − π(θ1^T − θ1^0)‖ by weight matching the two displacements.
@@ -28,10 +28,8 @@ export function oraclePermutation(
  * displacements. An upper reference, not a method one would deploy: it needs the very training
  * that learning transfer avoids.
  */
-export const oracle: TransferMethod = {
+export const oracle: MethodImpl = {
   name: 'oracle',
-  label: 'Oracle',
-  needsTrainedTarget: true,
   async *permutations(ctx) {
     if (!ctx.trained) throw new Error('Oracle needs the target trained with the source settings');
     const trained = ctx.trained;
@@ -45,5 +43,4 @@ export const oracle: TransferMethod = {
     );
     for (let s = 1; s <= ctx.trajectory.T; s++) yield perm;
   },
-  gradientEvaluations: () => 0,
 };

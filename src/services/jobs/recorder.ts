@@ -4,8 +4,13 @@
  * written in batches and pushed live; trained weights the worker wrote become parameter sets; the
  * end of the job settles every run that is still open.
  */
-import { experimentAnalyses } from '../../core/analyses/types.js';
-import type { BackendInfo, ExperimentResult, MethodResult, TrainedSummary } from '../../core/result.js';
+import {
+  experimentAnalyses,
+  type BackendInfo,
+  type ExperimentResult,
+  type MethodResult,
+  type TrainedSummary,
+} from '../../shared/domain/index.js';
 import type { LabEvent, RunRecord, RunStatus } from '../../shared/lab-api.js';
 import type {
   ArtifactMessage,

@@ -1,11 +1,14 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TrainedCache } from '../../core/experiment.js';
-import { ANALYSES_ARTIFACT, type ExperimentAnalyses } from '../../core/analyses/types.js';
-import type { TrainedSummary } from '../../core/result.js';
-import type { ExperimentSpec } from '../../core/spec.js';
 import {
-  LabRequestError,
+  ANALYSES_ARTIFACT,
+  type ExperimentAnalyses,
+  type ExperimentSpec,
+  notFound,
+  type TrainedSummary,
+} from '../../shared/domain/index.js';
+import {
   type DatasetRecord,
   type ExperimentDetail,
   type ExperimentSummary,
@@ -134,8 +137,7 @@ export class LabStore {
   }
 
   private requireExperiment(id: string): void {
-    if (!this.experimentRepo.exists(id))
-      throw new LabRequestError({ code: 'not-found', message: `experiment ${id} not found` });
+    if (!this.experimentRepo.exists(id)) throw notFound(`experiment ${id}`);
   }
 
   // ── experiments ──

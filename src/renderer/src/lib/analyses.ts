@@ -11,8 +11,8 @@ import type {
   PermutationDiagnostics,
   PlaneResult,
   ScratchResult,
-} from '../../../core/analyses/types.js';
-import type { MethodResult } from '../../../core/result.js';
+  MethodResult,
+} from '../../../shared/domain/index.js';
 import { DASHES, type ChartSeries } from './chart-series.js';
 import { toCsv } from './csv.js';
 import { renderSvgBars } from './svg-bars.js';

@@ -1,3 +1,4 @@
+/** What the engine reports: results of methods, trained networks and whole experiments. Types only. */
 import type {
   AssumptionPResult,
   EnsemblesResult,
@@ -6,8 +7,9 @@ import type {
   PermutationDiagnostics,
   PlaneResult,
   ScratchResult,
-} from './analyses/types.js';
-import type { ExperimentSpec, MethodName } from './spec.js';
+} from './analyses.js';
+import type { MethodName } from './methods.js';
+import type { ExperimentSpec } from './spec/types.js';
 
 /** Which TensorFlow.js backend ran the numbers; reported with every result. */
 export interface BackendInfo {
@@ -96,28 +98,3 @@ export interface DatasetSummary {
   /** sha256 over the files read, so a store can tell datasets apart */
   contentHash: string;
 }
-
-/**
- * Everything the engine tells its host while it works. The CLI draws these, the worker forwards
- * them to main, and the store persists the metric events.
- */
-export type EngineEvent =
-  | { type: 'log'; level: 'info' | 'warn'; message: string }
-  | { type: 'backend'; backend: BackendInfo }
-  | { type: 'phase'; phase: PhaseId; state: 'start' | 'done' | 'reused'; seconds?: number }
-  | { type: 'progress'; phase: PhaseId; done: number; total: number; detail?: string }
-  | { type: 'metric'; phase: PhaseId; key: string; step: number; value: number }
-  | { type: 'method-done'; target: number; result: MethodResult };
-
-/**
- * Phases are addressed by kind and, where there are several, by target index:
- * 'source', 'target:0', 'transfer:0:gmt', 'data'.
- */
-export type PhaseId = string;
-
-export const phaseId = {
-  data: 'data',
-  source: 'source',
-  target: (i: number) => `target:${i}`,
-  transfer: (i: number, m: MethodName) => `transfer:${i}:${m}`,
-};

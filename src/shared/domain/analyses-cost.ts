@@ -1,4 +1,4 @@
-import type { ExperimentSpec } from '../spec.js';
+import type { ExperimentSpec } from './spec/types.js';
 
 /** What one analysis adds to an experiment, in the units the cost model uses. */
 export interface AnalysisCostLine {

@@ -1,4 +1,5 @@
-import type { MethodName } from '../spec.js';
+/** The analyses of transferred parameters (the paper's Sec. 3.2, 4.2, 4.3, App. E.2): result types. */
+import type { MethodName } from './methods.js';
 
 /** Subsequent training (Sec. 4.2) of one method's transferred parameters. */
 export interface FinetuneResult {
