@@ -4,7 +4,12 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { experimentAnalyses, type ExperimentResult } from '../shared/domain/index.js';
+import {
+  experimentAnalyses,
+  methodInfo,
+  methodLabel,
+  type ExperimentResult,
+} from '../shared/domain/index.js';
 import {
   assumptionPSeries,
   assumptionPWidthSeries,
@@ -20,15 +25,11 @@ import {
   type Palette,
 } from '../renderer/src/lib/analyses.js';
 import { toSvgSeries, type ChartSeries } from '../renderer/src/lib/chart-series.js';
-import { methodLabel } from '../renderer/src/lib/status.js';
 import { renderSvgChart, type SvgChartOptions } from '../renderer/src/lib/svg-chart.js';
 import { pct } from './progress.js';
 
-const COLOURS: Record<string, string> = {
-  gmt: '#2563eb',
-  fgmt: '#e8590c',
-  oracle: '#8b3fd9',
-  naive: '#6b7280',
+/** Method colours from the registry; the other curves' as the app's defaults (styles.css). */
+const OTHER: Record<string, string> = {
   source: '#15803d',
   trained: '#0f8f86',
   scratch: '#0f8f86',
@@ -37,7 +38,8 @@ const COLOURS: Record<string, string> = {
 const EXTRA = ['#c2185b', '#00838f', '#6d4c41', '#558b2f', '#283593', '#ef6c00'];
 
 export const cliPalette: Palette = (key) => {
-  if (COLOURS[key]) return COLOURS[key];
+  const own = methodInfo(key)?.colour ?? OTHER[key];
+  if (own) return own;
   let h = 0;
   for (const c of key) h = (h * 31 + c.charCodeAt(0)) >>> 0;
   return EXTRA[h % EXTRA.length];

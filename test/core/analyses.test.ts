@@ -13,7 +13,12 @@ import {
   permutationDiagnostics,
 } from '../../src/core/analyses/permutation-diagnostics.js';
 import { lossPlane, planeBasis, planePoint } from '../../src/core/analyses/plane.js';
-import { type FinetuneSpec, parseSpec, SpecError, estimateAnalysesCost } from '../../src/shared/domain/index.js';
+import {
+  type FinetuneSpec,
+  parseSpec,
+  SpecError,
+  estimateAnalysesCost,
+} from '../../src/shared/domain/index.js';
 import { initBackend } from '../../src/core/backend.js';
 import type { Dataset } from '../../src/core/data/dataset.js';
 import { loadDataset } from '../../src/core/data/load.js';
@@ -421,7 +426,6 @@ test(
 );
 
 test('cost: analyses add their training steps and validation passes', async () => {
-
   const spec = parseSpec({
     dataset: { builtin: 'fashion-mnist-mini' },
     model: { arch: 'mlp', hidden: [16] },
@@ -453,7 +457,6 @@ test('cost: analyses add their training steps and validation passes', async () =
 });
 
 test('cost: targets trained for the analyses only when Oracle does not train them; width sweeps', async () => {
-
   const base = {
     dataset: { builtin: 'fashion-mnist-mini' },
     model: { arch: 'mlp', hidden: [16] },
