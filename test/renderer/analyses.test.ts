@@ -193,3 +193,20 @@ test('compare: per experiment and method, means over targets; curves averaged po
   assert.equal(csv[0][0], 'experiment');
   assert.equal(csv.length, 2);
 });
+
+test('wizard: analyses are off by default; the preset builds a spec the domain parser accepts', async () => {
+  const { buildSpec, emptyState, presetState, stepOfField, VALIDATION_BUILD } =
+    await import('../../src/renderer/src/lib/wizard.js');
+  const { validateSpec } = await import('../../src/shared/domain/index.js');
+  assert.equal(buildSpec(emptyState(), VALIDATION_BUILD).analyses, undefined);
+  const s = presetState('analyses');
+  const { spec, issues } = validateSpec(buildSpec(s, VALIDATION_BUILD));
+  assert.deepEqual(issues, []);
+  assert.deepEqual(spec.analyses?.assumptionP, { widths: [32, 128, 512] });
+  assert.equal(spec.analyses?.plane?.method, 'fgmt');
+  assert.equal(spec.analyses?.finetune?.lr, 1e-4);
+  s.analyses.assumptionP.widths = '32, x';
+  const bad = validateSpec(buildSpec(s, VALIDATION_BUILD)).issues;
+  assert.ok(bad.some((i) => i.field.startsWith('analyses.assumptionP.widths')));
+  assert.equal(stepOfField('spec.analyses.plane.grid'), 'analyses');
+});
