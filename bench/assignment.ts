@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assignmentWithDuals } from '../src/core/assignment.js';
 import { rng } from '../src/core/random.js';
+import { npy } from './npy.js';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./lsa_scipy.py', import.meta.url));
@@ -64,7 +65,7 @@ export async function benchAssignment(opts: { quick: boolean }): Promise<void> {
       for (const kind of KINDS) {
         const a = await makeMatrix(kind, n, 1000 * n + KINDS.indexOf(kind));
         const file = join(dir, `${kind}-${n}.npy`);
-        writeFileSync(file, npy(a, n, n));
+        writeFileSync(file, npy(a, [n, n]));
         const times: number[] = [];
         let total = 0;
         for (let r = 0; r < repeats; r++) {
@@ -284,26 +285,6 @@ async function restoreBackend(): Promise<void> {
   if (tf.getBackend() !== previousBackend) await tf.setBackend(previousBackend);
   previousBackend = null;
   wasmState = 'untried';
-}
-
-/** A row-major float64 matrix in NumPy's .npy format (version 1.0). */
-function npy(a: Float64Array, rows: number, cols: number): Buffer {
-  let header = `{'descr': '<f8', 'fortran_order': False, 'shape': (${rows}, ${cols}), }`;
-  const unpadded = 10 + header.length + 1;
-  header += ' '.repeat((64 - (unpadded % 64)) % 64) + '\n';
-  const head = Buffer.alloc(10 + header.length);
-  head.write('\x93NUMPY', 0, 'latin1');
-  head[6] = 1;
-  head[7] = 0;
-  head.writeUInt16LE(header.length, 8);
-  head.write(header, 10, 'latin1');
-  const body = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-  if (!isLittleEndian()) throw new Error('npy writer assumes a little-endian machine');
-  return Buffer.concat([head, body]);
-}
-
-function isLittleEndian(): boolean {
-  return new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 }
 
 /**

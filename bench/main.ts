@@ -2,14 +2,22 @@
  * `npm run bench` — not part of the tests, never gates CI. Every figure is a ratio against a
  * baseline measured in the same run on the same machine (scipy for assignment, PyTorch for
  * training; Debian's python3-scipy / python3-torch when installed).
- * `npm run bench -- --quick` for smaller sizes; `--only assignment|training` for one part.
+ * `npm run bench -- --quick` for smaller sizes; `--only assignment|training|floors` for one part;
+ * `--reps N` (≥ 3) interleaved pairs per floor; `--rows a,b` picks floors (assignment, evaluation,
+ * step, similarity, experiment, threads); `--threads N` for both sides of the floors (default: the
+ * wasm backend's, TRAJECTORY_LAB_WASM_THREADS or every core).
  */
 import { benchAssignment } from './assignment.js';
+import { benchFloors } from './floors.js';
 import { benchTraining } from './training.js';
 
 const quick = process.argv.includes('--quick');
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
+const flag = (name: string): number | undefined => {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? Number(process.argv[at + 1]) : undefined;
+};
 
 async function main(): Promise<void> {
   console.log(`Trajectory Lab benchmarks (${quick ? 'quick' : 'full'}), ${new Date().toISOString()}`);
@@ -20,6 +28,16 @@ async function main(): Promise<void> {
   if (!only || only === 'training') {
     console.log('\n== 2-MLP training: TensorFlow.js vs PyTorch CPU ==');
     await benchTraining({ quick });
+  }
+  if (!only || only === 'floors') {
+    console.log('\n== Floors of issue 9: engine vs PyTorch/scipy, interleaved ==');
+    const rowsAt = process.argv.indexOf('--rows');
+    await benchFloors({
+      quick,
+      reps: flag('--reps'),
+      threads: flag('--threads'),
+      rows: rowsAt >= 0 ? process.argv[rowsAt + 1].split(',') : undefined,
+    });
   }
 }
 

@@ -30,17 +30,17 @@ const HIDDEN = 4096;
 const SHAPE: [number, number, number] = [28, 28, 1];
 
 /** The 2-MLP written out here so the bench runs whatever the models module looks like. */
-function mlp(): Model {
+export function mlp(hidden = 4096): Model {
   const inDim = 784;
   const params = [
-    { name: 'fc1.kernel', shape: [inDim, HIDDEN], fanIn: inDim },
-    { name: 'fc1.bias', shape: [HIDDEN], fanIn: inDim },
-    { name: 'fc2.kernel', shape: [HIDDEN, 10], fanIn: HIDDEN },
-    { name: 'fc2.bias', shape: [10], fanIn: HIDDEN },
+    { name: 'fc1.kernel', shape: [inDim, hidden], fanIn: inDim },
+    { name: 'fc1.bias', shape: [hidden], fanIn: inDim },
+    { name: 'fc2.kernel', shape: [hidden, 10], fanIn: hidden },
+    { name: 'fc2.bias', shape: [10], fanIn: hidden },
   ];
   return {
-    arch: { arch: 'mlp', hidden: [HIDDEN] },
-    describe: `MLP 784-${HIDDEN}-10`,
+    arch: { arch: 'mlp', hidden: [hidden] },
+    describe: `MLP 784-${hidden}-10`,
     inputShape: SHAPE,
     classes: 10,
     params,
@@ -108,7 +108,7 @@ const SPEC: TrainSpec = {
 };
 
 /** Steps per second of trainModel, timed between progress reports after `warmup` steps. */
-async function trainSteps(model: Model, warmup: number, steps: number): Promise<number> {
+export async function trainSteps(model: Model, warmup: number, steps: number): Promise<number> {
   const data = syntheticData(warmup + steps);
   const init = model.init(0);
   let tStart = 0;

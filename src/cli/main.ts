@@ -51,6 +51,7 @@ usage:
       print the TensorFlow.js backend that would be used
 
 environment: TRAJECTORY_LAB_BACKEND picks the backend when the spec says "auto";
+TRAJECTORY_LAB_WASM_THREADS sets the wasm backend's threads (default: every core, at most 8);
 TRAJECTORY_LAB_DATA overrides the default data folder (${defaultDataDir()}).
 `;
 

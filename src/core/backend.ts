@@ -179,6 +179,14 @@ async function tryWasm(): Promise<Attempt> {
     return { skipped: `@tensorflow/tfjs-backend-wasm failed to load: ${errText(e)}` };
   }
   registerWasmKernels();
+  // Node: the threaded binary, with the thread count of wasm-threads.ts (tfjs itself runs 1 thread).
+  const threading =
+    typeof process !== 'undefined' && process.versions?.node ? await import('./wasm-threads.js') : null;
+  try {
+    threading?.prepareWasmThreads();
+  } catch (e) {
+    return { skipped: errText(e) };
+  }
   try {
     if (!(await tf.setBackend('wasm'))) return { skipped: 'the wasm backend did not initialise' };
   } catch (e) {
@@ -195,7 +203,15 @@ async function tryWasm(): Promise<Attempt> {
   const notes = [
     'wasm: kernel repairs installed (src/core/wasm-kernels.ts): matMul with transposed inputs, copy-free Identity, Conv2DBackpropInput via Conv2D, the missing Conv2DBackpropFilter',
   ];
-  if (!threadsSupported)
+  const threaded = threading?.wasmThreadsOutcome();
+  if (threaded?.note) notes.push(threaded.note);
+  if (threading && !threaded?.note)
+    notes.push(
+      threads > 1
+        ? `wasm: threaded SIMD binary on worker_threads, ${threads} threads (${threading.WASM_THREADS_ENV} sets the count)`
+        : `wasm: 1 thread (${threading.WASM_THREADS_ENV} sets more)`,
+    );
+  else if (!threadsSupported)
     notes.push(
       'wasm: multithreading is unavailable here (Node.js, or a page without cross-origin isolation); 1 thread',
     );

@@ -171,9 +171,13 @@ export class WeightMatcher {
   }
 }
 
-/** T(axis→0).reshape(n, −1) · S(axis→0).reshape(n, −1)ᵀ */
+/** T(axis→0).reshape(n, −1) · S(axis→0).reshape(n, −1)ᵀ, an n×n float32 product on the backend */
 function block(target: tf.Tensor, source: tf.Tensor, axis: number): tf.Tensor2D {
   return tf.tidy(() => {
+    // A matrix's column axis (a dense kernel's output units): Tᵀ·S as it stands, so at most one
+    // operand is transposed (by the backend's matMul), not both moved and one moved back.
+    if (target.rank === 2 && axis === 1)
+      return tf.matMul(target as tf.Tensor2D, source as tf.Tensor2D, true, false);
     const n = target.shape[axis];
     const t2 = tf.reshape(moveToFront(target, axis), [n, -1]) as tf.Tensor2D;
     const s2 = tf.reshape(moveToFront(source, axis), [n, -1]) as tf.Tensor2D;

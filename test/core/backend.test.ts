@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BACKEND_ENV, initBackend } from '../../src/core/backend.js';
 import { softmaxCrossEntropy } from '../../src/core/evaluate.js';
 import { rng } from '../../src/core/random.js';
+import { wasmThreadsWanted } from '../../src/core/wasm-threads.js';
 
 /**
  * The wasm backend with the kernel repairs of src/core/wasm-kernels.ts must compute what the
@@ -231,7 +232,7 @@ test('initBackend reports what it chose and is idempotent', async () => {
   const wasm = await initBackend('wasm');
   assert.equal(wasm.name, 'wasm');
   assert.equal(tf.getBackend(), 'wasm');
-  assert.equal(wasm.threads, 1); // Node.js: no wasm threads
+  assert.equal(wasm.threads, wasmThreadsWanted()); // TRAJECTORY_LAB_WASM_THREADS, else the cores
   assert.equal(typeof wasm.simd, 'boolean');
   assert.match(wasm.version, /tfjs-backend-wasm 4\./);
   assert.equal(await initBackend('wasm'), wasm, 'a second call returns the same info');

@@ -212,6 +212,17 @@ test('loadDataset: split sizes, labels follow images, standardisation from train
     assert.equal(ds.train.x.dtype, 'float32');
     assert.equal(ds.train.y.dtype, 'int32');
     assert.deepEqual(ds.test.y.shape, [30]);
+    // validation and test come with ready evaluation batches holding the same examples in order
+    for (const sp of [ds.validation, ds.test]) {
+      assert.ok(sp.batches?.length, 'ready batches');
+      assert.equal(
+        sp.batches!.reduce((a, b) => a + b.size, 0),
+        sp.n,
+      );
+      const joined = tf.tidy(() => tf.concat(sp.batches!.map((b) => b.x)).dataSync());
+      assert.deepEqual(Array.from(joined), Array.from(sp.x.dataSync()));
+    }
+    assert.equal(ds.train.batches, undefined, 'the training split is only gathered from');
 
     const { train, validation } = splitTrainValidation(200, 0.1, 777);
     const yVal = await ds.validation.y.data();

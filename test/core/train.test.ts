@@ -339,6 +339,28 @@ test('evaluate counts accuracy and mean cross-entropy exactly, in batches, with 
   const lim = evaluate(model, params, s, { limit: 3, batchSize: 2 });
   assert.equal(lim.accuracy, 2 / 3);
   assert.ok(Math.abs(lim.loss - (losses[0] + losses[1] + losses[2]) / 3) < 1e-5);
+  // The same split with ready batches (as the loader makes them): same numbers, nothing sliced
+  // but the batch a limit cuts, nothing leaked.
+  const ready: Split = {
+    ...s,
+    batches: [0, 2, 4].map((start) => {
+      const size = Math.min(2, 5 - start);
+      return {
+        x: tf.tensor4d(xs.subarray(start * 2, (start + size) * 2), [size, ...shape]),
+        y: tf.tensor1d(ys.subarray(start, start + size), 'int32'),
+        size,
+      };
+    }),
+  };
+  const withBatches = tf.memory().numTensors;
+  assert.deepEqual(evaluate(model, params, ready), full);
+  const limReady = evaluate(model, params, ready, { limit: 3 });
+  assert.equal(limReady.accuracy, lim.accuracy);
+  assert.ok(Math.abs(limReady.loss - lim.loss) < 1e-6);
+  // a batch size other than the ready one falls back to gathering
+  assert.deepEqual(evaluate(model, params, ready, { batchSize: 3 }).accuracy, full.accuracy);
+  assert.equal(tf.memory().numTensors, withBatches, 'tensors leaked (ready batches)');
+  for (const b of ready.batches!) tf.dispose([b.x, b.y]);
   assert.equal(tf.memory().numTensors, before, 'tensors leaked');
   disposeParams(params);
   tf.dispose([s.x, s.y]);

@@ -7,6 +7,19 @@ export interface Split {
   /** [n] int32 class indices */
   y: tf.Tensor1D;
   n: number;
+  /**
+   * The same examples cut once, when the split is made, into consecutive evaluation batches
+   * (x [size, h, w, c], y [size]), so an evaluation never slices the whole 4-D tensor again (on
+   * wasm each slice reads the whole input back first). Owned by the split's dataset. Absent on
+   * splits built by hand; evaluation then gathers rows itself.
+   */
+  batches?: SplitBatch[];
+}
+
+export interface SplitBatch {
+  x: tf.Tensor4D;
+  y: tf.Tensor1D;
+  size: number;
 }
 
 /**

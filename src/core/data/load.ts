@@ -8,7 +8,8 @@ import { basename, resolve } from 'node:path';
 import { fieldDefault, type DatasetOptions, type DatasetSpec } from '../../shared/domain/index.js';
 import { readCifarDir } from './cifar.js';
 import { FASHION_MNIST_CLASS_NAMES, MNIST_CLASS_NAMES } from './class-names.js';
-import type { Dataset, Split } from './dataset.js';
+import { evalBatchSize } from '../evaluate.js';
+import type { Dataset, Split, SplitBatch } from './dataset.js';
 import { readIdxDir } from './idx.js';
 import { classCounts, type RawDataset, type RawSplit } from './raw.js';
 import { builtinDatasetDir } from './resources.js';
@@ -52,15 +53,34 @@ function makeSplit(
   indices: ArrayLike<number>,
   shape: [number, number, number],
   stats: ChannelStats,
+  /** examples per ready evaluation batch; 0 = none (the training split is only ever gathered from) */
+  evalBatch = 0,
 ): Split {
   const [h, w, c] = shape;
   const size = h * w * c;
   const n = indices.length;
   const labels = new Int32Array(n);
   for (let k = 0; k < n; k++) labels[k] = raw.labels[indices[k]!]!;
-  const x = tf.tensor4d(gatherStandardised(raw.images, indices, size, c, stats), [n, h, w, c], 'float32');
+  const pixels = gatherStandardised(raw.images, indices, size, c, stats);
+  const x = tf.tensor4d(pixels, [n, h, w, c], 'float32');
   const y = tf.tensor1d(labels, 'int32');
-  return { x, y, n };
+  if (!evalBatch) return { x, y, n };
+  // Cut from the host arrays, not from x: no backend slice at all.
+  const batches: SplitBatch[] = [];
+  for (let start = 0; start < n; start += evalBatch) {
+    const end = Math.min(n, start + evalBatch);
+    batches.push({
+      x: tf.tensor4d(pixels.subarray(start * size, end * size), [end - start, h, w, c], 'float32'),
+      y: tf.tensor1d(labels.subarray(start, end), 'int32'),
+      size: end - start,
+    });
+  }
+  return { x, y, n, batches };
+}
+
+function disposeSplit(s: Split): void {
+  tf.dispose([s.x, s.y]);
+  for (const b of s.batches ?? []) tf.dispose([b.x, b.y]);
 }
 
 function allIndices(n: number): Int32Array {
@@ -90,10 +110,10 @@ export function buildDataset(raw: RawDataset, opts: DatasetOptions = DEFAULT_DAT
   const splits: Split[] = [];
   try {
     splits.push(makeSplit(raw.train, train, raw.shape, stats));
-    splits.push(makeSplit(raw.train, validation, raw.shape, stats));
-    splits.push(makeSplit(raw.test, allIndices(raw.test.n), raw.shape, stats));
+    splits.push(makeSplit(raw.train, validation, raw.shape, stats, evalBatchSize()));
+    splits.push(makeSplit(raw.test, allIndices(raw.test.n), raw.shape, stats, evalBatchSize()));
   } catch (e) {
-    for (const s of splits) tf.dispose([s.x, s.y]);
+    splits.forEach(disposeSplit);
     throw e;
   }
   const [trainSplit, validationSplit, testSplit] = splits as [Split, Split, Split];
@@ -113,7 +133,7 @@ export function buildDataset(raw: RawDataset, opts: DatasetOptions = DEFAULT_DAT
     dispose() {
       if (disposed) return;
       disposed = true;
-      for (const s of splits) tf.dispose([s.x, s.y]);
+      splits.forEach(disposeSplit);
     },
   };
 }

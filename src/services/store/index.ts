@@ -8,14 +8,14 @@ import {
   notFound,
   type TrainedSummary,
 } from '../../shared/domain/index.js';
-import {
-  type DatasetRecord,
-  type ExperimentDetail,
-  type ExperimentSummary,
-  type MetricPoint,
-  type ParamSetRecord,
-  type RunRecord,
-  type RunStatus,
+import type {
+  DatasetRecord,
+  ExperimentDetail,
+  ExperimentSummary,
+  MetricPoint,
+  ParamSetRecord,
+  RunRecord,
+  RunStatus,
 } from '../../shared/lab-api.js';
 import { ArtifactRepo, type ArtifactRecord } from './artifacts.js';
 import { DatasetRepo, type NewDataset } from './datasets.js';
