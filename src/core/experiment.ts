@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
+import { AnalysesRunner, analysesNeeds, type TargetState } from './analyses/runner.js';
 import { initBackend } from './backend.js';
 import type { Dataset } from './data/dataset.js';
 import { loadDataset } from './data/load.js';
 import { evaluate } from './evaluate.js';
 import { METHODS, runMethod } from './methods/index.js';
+import type { MethodRun } from './methods/run-method.js';
 import { buildModel, type Model } from './models/index.js';
 import { disposeParams, type Params } from './params.js';
 import { checkParamsFit, loadParams } from './params-io.js';
@@ -105,9 +107,11 @@ export async function runExperiment(
   });
   const owned: Params[] = [];
   let trajectory: Trajectory | null = null;
+  let runner: AnalysesRunner | null = null;
   try {
     const model = buildModel(spec.model, data.inputShape, data.classes);
     const methods = spec.transfer.methods;
+    const needs = analysesNeeds(spec);
     const sourceTrain = sourceTrainSpec(spec);
     const src = await trainedOrCached(
       model,
@@ -122,6 +126,18 @@ export async function runExperiment(
     owned.push(...src.points);
     trajectory = sourceTrajectory(spec, src.points);
 
+    if (spec.analyses) {
+      runner = new AnalysesRunner({
+        spec,
+        model,
+        data,
+        trajectory,
+        sourcePoints: src.points,
+        emit,
+        signal: hooks.signal,
+      });
+    }
+
     const targets: TargetResult[] = [];
     for (let i = 0; i < spec.targets.length; i++) {
       const { init } = spec.targets[i];
@@ -134,8 +150,11 @@ export async function runExperiment(
         methods: {},
       };
       let trained: Params | undefined;
+      let trainedPoints: Params[] | undefined;
       try {
-        const needsTrained = methods.some((m) => METHODS[m].needsTrainedTarget && !hooks.finished?.(i, m));
+        const needsTrained =
+          needs.trainedTarget ||
+          methods.some((m) => METHODS[m].needsTrainedTarget && !hooks.finished?.(i, m));
         if (needsTrained) {
           const targetTrain = targetTrainSpec(spec, init);
           const tr = await trainedOrCached(
@@ -150,9 +169,22 @@ export async function runExperiment(
           );
           target.trained = tr.summary;
           trained = tr.points[tr.points.length - 1];
-          disposeParams(tr.points[0]);
-          for (const p of tr.points.slice(1, -1)) disposeParams(p);
+          if (needs.targetCheckpoints) trainedPoints = tr.points;
+          else for (const p of tr.points.slice(0, -1)) disposeParams(p);
         }
+        const state: TargetState = {
+          index: i,
+          result: target,
+          theta20,
+          trained,
+          trainedPoints,
+          match: {
+            tolerance: spec.transfer.matchTolerance,
+            maxIter: spec.transfer.matchMaxIter,
+            seed: spec.transfer.seed + 1000 * i,
+          },
+        };
+        await runner?.beginTarget(state);
         for (const m of methods) {
           const phase = phaseId.transfer(i, m);
           const previous = hooks.finished?.(i, m);
@@ -172,14 +204,18 @@ export async function runExperiment(
             m,
             target.trained,
             hooks,
+            (run, result) => runner?.afterMethod(state, m, run, result),
           );
         }
+        await runner?.endTarget(state);
       } finally {
         disposeParams(theta20);
-        disposeParams(trained);
+        if (trainedPoints) for (const p of trainedPoints) disposeParams(p);
+        else disposeParams(trained);
       }
       targets.push(target);
     }
+    const analyses = (await runner?.finish()) ?? {};
     const finishedAt = new Date();
     return {
       formatVersion: 1,
@@ -188,11 +224,13 @@ export async function runExperiment(
       ...describeRun(data, model),
       source: src.summary,
       targets,
+      ...analyses,
       seconds: (performance.now() - t0) / 1000,
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
     };
   } finally {
+    runner?.dispose();
     for (const p of owned) disposeParams(p);
     data.dispose();
   }
@@ -326,12 +364,20 @@ export async function trainedOrCached(
 /** The source's training: an actual trajectory needs every epoch's checkpoint. */
 export function sourceTrainSpec(spec: ExperimentSpec): TrainSpec {
   const withCheckpoints = spec.transfer.trajectory === 'actual';
-  return { ...spec.source.train, checkpoints: withCheckpoints || !!spec.source.train.checkpoints };
+  return {
+    ...spec.source.train,
+    checkpoints: withCheckpoints || !!spec.source.train.checkpoints || analysesNeeds(spec).sourceCheckpoints,
+  };
 }
 
 /** A target trained directly (Oracle) uses the source's settings and, unless set, its own seed for the data order. */
 export function targetTrainSpec(spec: ExperimentSpec, init: InitSpec): TrainSpec {
-  return { ...spec.source.train, checkpoints: false, dataSeed: spec.source.train.dataSeed ?? init.seed };
+  return {
+    ...spec.source.train,
+    // some analyses need the trained target's checkpoints
+    checkpoints: analysesNeeds(spec).targetCheckpoints,
+    dataSeed: spec.source.train.dataSeed ?? init.seed,
+  };
 }
 
 /** The source's trajectory θ^0 … θ^T from its trained points; checks T against the spec. */
@@ -385,11 +431,13 @@ export async function transferOne(
   m: MethodName,
   targetTrained: TrainedSummary | undefined,
   hooks: ExperimentHooks,
+  /** sees the method's run (π_s, final θ) before its parameters are disposed (the analyses) */
+  afterRun?: (run: MethodRun, result: MethodResult) => Promise<void> | undefined,
 ): Promise<MethodResult> {
   const emit = (e: EngineEvent): void => hooks.onEvent?.(e);
   const phase = phaseId.transfer(i, m);
   emit({ type: 'phase', phase, state: 'start' });
-  const { result, final } = await runMethod(METHODS[m], {
+  const run = await runMethod(METHODS[m], {
     model,
     data,
     trajectory,
@@ -407,9 +455,14 @@ export async function transferOne(
     onProgress: (done, total, detail) => emit({ type: 'progress', phase, done, total, detail }),
     onMetric: (key, step, value) => emit({ type: 'metric', phase, key, step, value }),
   });
-  disposeParams(final);
+  const { result } = run;
   if (METHODS[m].needsTrainedTarget && targetTrained) {
     result.phases['target training'] = targetTrained.seconds;
+  }
+  try {
+    await afterRun?.(run, result);
+  } finally {
+    disposeParams(run.final);
   }
   emit({ type: 'phase', phase, state: 'done', seconds: result.seconds });
   emit({ type: 'method-done', target: i, result });

@@ -27,6 +27,34 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** steps between host reads of the loss (each read waits for the backend); default 25 */
   progressEvery?: number;
+  /** the update rule; SGD with the spec's momentum and weight decay when absent */
+  stepRule?: StepRule;
+}
+
+/**
+ * An optimiser's update: one step on (xb, yb) at learning rate `lr`, returning new tensors (it is
+ * called inside tf.tidy). `state` is the optimiser's own tensors (momentum buffers, Adam moments),
+ * null before the first step.
+ */
+export interface StepRule {
+  step(
+    model: Model,
+    names: string[],
+    theta: tf.Tensor[],
+    state: tf.Tensor[] | null,
+    xb: tf.Tensor4D,
+    yb: tf.Tensor1D,
+    lr: number,
+  ): { theta: tf.Tensor[]; state: tf.Tensor[] | null; loss: tf.Scalar };
+}
+
+export function sgdRule(hp: { momentum: number; weightDecay: number }): StepRule {
+  return {
+    step: (model, names, theta, state, xb, yb, lr) => {
+      const r = sgdStep(model, names, theta, state, xb, yb, { lr, ...hp });
+      return { theta: r.theta, state: r.bufs, loss: r.loss };
+    },
+  };
 }
 
 export interface TrainHistoryEntry {
@@ -67,6 +95,20 @@ function toParams(names: string[], list: tf.Tensor[]): Params {
   return p;
 }
 
+/** The minibatch's mean cross-entropy and its gradient for every parameter (call inside tf.tidy). */
+export function lossAndGrads(
+  model: Model,
+  names: string[],
+  theta: tf.Tensor[],
+  xb: tf.Tensor4D,
+  yb: tf.Tensor1D,
+): { value: tf.Scalar; grads: tf.Tensor[] } {
+  const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) =>
+    softmaxCrossEntropy(model.apply(toParams(names, ps), xb), yb),
+  )(theta);
+  return { value: value as tf.Scalar, grads };
+}
+
 /**
  * One SGD step on the minibatch (xb, yb) in the model's parameter order; returns new tensors
  * (call inside tf.tidy). `bufs` is null before the first step and stays null without momentum.
@@ -81,9 +123,7 @@ export function sgdStep(
   hp: { lr: number; momentum: number; weightDecay: number },
 ): { theta: tf.Tensor[]; bufs: tf.Tensor[] | null; loss: tf.Scalar } {
   const { lr, momentum: mu, weightDecay: wd } = hp;
-  const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) =>
-    softmaxCrossEntropy(model.apply(toParams(names, ps), xb), yb),
-  )(theta);
+  const { value, grads } = lossAndGrads(model, names, theta, xb, yb);
   const nextTheta: tf.Tensor[] = [];
   const nextBufs: tf.Tensor[] = [];
   theta.forEach((p, i) => {
@@ -126,7 +166,7 @@ export async function trainModel(
   const progressEvery = Math.max(1, opts.progressEvery ?? 25);
   const wantCheckpoints = opts.checkpoints ?? !!spec.checkpoints;
   const nextOrder = dataOrder(n, spec.dataSeed ?? opts.seed ?? 0);
-  const { momentum: mu, weightDecay: wd } = spec;
+  const rule = opts.stepRule ?? sgdRule({ momentum: spec.momentum, weightDecay: spec.weightDecay });
 
   let theta: tf.Tensor[] = names.map((k) => init[k]);
   let ownsTheta = false;
@@ -163,8 +203,8 @@ export async function trainModel(
           const idx = tf.tensor1d(order.subarray(start, start + size), 'int32');
           const xb = tf.gather(trainX, idx) as tf.Tensor4D;
           const yb = tf.gather(trainY, idx) as tf.Tensor1D;
-          const r = sgdStep(model, names, theta, bufs, xb, yb, { lr, momentum: mu, weightDecay: wd });
-          return { theta: r.theta, bufs: r.bufs ?? [], loss: tf.add(epochLoss!, tf.mul(r.loss, size)) };
+          const r = rule.step(model, names, theta, bufs, xb, yb, lr);
+          return { theta: r.theta, bufs: r.state ?? [], loss: tf.add(epochLoss!, tf.mul(r.loss, size)) };
         });
         if (ownsTheta) tf.dispose(theta);
         if (bufs) tf.dispose(bufs);

@@ -37,6 +37,8 @@ export interface TransferContext {
   /** counts minibatch gradients (one network, one minibatch) */
   countGradients(n: number): void;
   progress(done: number, total: number, detail?: string): void;
+  /** the objective Σ⟨target, π·source⟩ each matching step reached (for diagnostics) */
+  recordObjective?(score: number): void;
 }
 
 /**
@@ -53,7 +55,11 @@ export interface MethodImpl {
 export type TransferMethod = MethodImpl & Omit<MethodInfo, 'name'>;
 
 /** θ2^0 + π(θ1^t − θ1^0): the transferred parameters at step t. */
-export function transferredAt(ctx: TransferContext, t: number, perm: Permutation): Params {
+export function transferredAt(
+  ctx: Pick<TransferContext, 'model' | 'trajectory' | 'theta20'>,
+  t: number,
+  perm: Permutation,
+): Params {
   const theta1t = ctx.trajectory.at(t);
   try {
     const diff: Params = {};
@@ -152,6 +158,7 @@ export async function solveMatching(
       seed: ctx.options.seed + s,
     }),
   );
+  ctx.recordObjective?.(r.score);
   return r.perm;
 }
 

@@ -13,18 +13,26 @@ export type RunMethodArgs = Pick<
   onMetric?: (key: 'valAccuracy' | 'valLoss', step: number, value: number) => void;
 };
 
+export interface MethodRun {
+  result: MethodResult;
+  /** θ2^T (the caller's) */
+  final: Params;
+  /** π_1..π_T, so callers can rebuild any θ2^s or study the permutations */
+  perms: Permutation[];
+  /** the matching objective of each step that solved a matching (GMT/FGMT: one per step) */
+  objectives: number[];
+}
+
 /**
  * Runs one method along the whole trajectory: θ2^s is evaluated on validation right after π_s is
  * known (so a host can draw the curve live), and at the end the test accuracy is measured at T
  * and at the best step by validation accuracy (early stopping).
  */
-export async function runMethod(
-  method: TransferMethod,
-  args: RunMethodArgs,
-): Promise<{ result: MethodResult; final: Params }> {
+export async function runMethod(method: TransferMethod, args: RunMethodArgs): Promise<MethodRun> {
   const started = performance.now();
   const phases: Record<string, number> = {};
   let gradientEvaluations = 0;
+  const objectives: number[] = [];
   const ctx: TransferContext = {
     model: args.model,
     data: args.data,
@@ -55,6 +63,9 @@ export async function runMethod(
     },
     progress(done, total, detail) {
       args.onProgress?.(done, total, detail);
+    },
+    recordObjective(score) {
+      objectives.push(score);
     },
   };
   const limit = args.options.evalLimit;
@@ -113,7 +124,7 @@ export async function runMethod(
     };
     const final = last;
     last = null;
-    return { result, final };
+    return { result, final, perms, objectives };
   } finally {
     disposeParams(last);
   }

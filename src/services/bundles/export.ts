@@ -55,6 +55,7 @@ export async function exportBundle(
       origin: e.origin,
       sourceParamSetId: e.sourceParamSetId,
       runs: e.runs.map((r) => ({ ...r, summary: r.summary as Record<string, unknown> | null })),
+      ...(e.analyses ? { analyses: e.analyses as unknown as Record<string, unknown> } : {}),
     };
     json(experimentFile(id, 'spec.json'), e.spec);
     json(experimentFile(id, 'experiment.json'), record);

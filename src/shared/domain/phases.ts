@@ -20,6 +20,13 @@ const PHASE_KINDS = {
   source: [],
   target: ['target'],
   transfer: ['target', 'method'],
+  // the analyses (spec `analyses`): subsequent training and its scratch baseline, linear paths,
+  // the loss plane, Assumption (P); events only, not rows of the run table
+  scratch: ['target'],
+  finetune: ['target', 'method'],
+  paths: ['target', 'method'],
+  plane: ['target'],
+  assumptionP: [],
 } as const satisfies Record<string, readonly PhasePart[]>;
 
 export type PhaseKind = keyof typeof PHASE_KINDS;
@@ -68,6 +75,12 @@ export const phaseId = {
   target: (target: number): PhaseId => formatPhase({ kind: 'target', target }),
   transfer: (target: number, method: MethodName): PhaseId =>
     formatPhase({ kind: 'transfer', target, method }),
+  scratch: (target: number): PhaseId => formatPhase({ kind: 'scratch', target }),
+  finetune: (target: number, method: MethodName): PhaseId =>
+    formatPhase({ kind: 'finetune', target, method }),
+  paths: (target: number, method: MethodName): PhaseId => formatPhase({ kind: 'paths', target, method }),
+  plane: (target: number): PhaseId => formatPhase({ kind: 'plane', target }),
+  assumptionP: 'assumptionP' as PhaseId,
 };
 
 /** The target index a phase belongs to, or null (data, source). */

@@ -1,4 +1,13 @@
 /** What the engine reports: results of methods, trained networks and whole experiments. Types only. */
+import type {
+  AssumptionPResult,
+  EnsemblesResult,
+  FinetuneResult,
+  PathsResult,
+  PermutationDiagnostics,
+  PlaneResult,
+  ScratchResult,
+} from './analyses.js';
 import type { MethodName } from './methods.js';
 import type { ExperimentSpec } from './spec/types.js';
 
@@ -55,6 +64,10 @@ export interface MethodResult {
   phases: Record<string, number>;
   /** gradient evaluations used (each = one minibatch gradient of one network) */
   gradientEvaluations: number;
+  /** analyses (spec `analyses`), when asked for */
+  finetune?: FinetuneResult;
+  paths?: PathsResult;
+  permutation?: PermutationDiagnostics;
 }
 
 export interface TargetResult {
@@ -64,6 +77,9 @@ export interface TargetResult {
   /** θ2 actually trained with the source's settings (present when Oracle ran) */
   trained?: TrainedSummary;
   methods: Partial<Record<MethodName, MethodResult>>;
+  /** analyses: the scratch baseline of subsequent training, the loss plane */
+  scratch?: ScratchResult;
+  plane?: PlaneResult;
 }
 
 export interface ExperimentResult {
@@ -74,6 +90,8 @@ export interface ExperimentResult {
   model: { arch: string; parameters: number; permutations: Record<string, number> };
   source: TrainedSummary;
   targets: TargetResult[];
+  assumptionP?: AssumptionPResult;
+  ensembles?: EnsemblesResult;
   seconds: number;
   startedAt: string;
   finishedAt: string;

@@ -4,6 +4,7 @@ import {
   listMethods,
   validateArch,
   validateSpec,
+  type AnalysesSpec,
   type ArchSpec,
   type DatasetSpec,
   type ExperimentSpec,
@@ -20,7 +21,7 @@ import {
  * services report for a spec field lands on the same input as a local one.
  */
 
-export const STEPS = ['dataset', 'model', 'source', 'targets', 'transfer', 'review'] as const;
+export const STEPS = ['dataset', 'model', 'source', 'targets', 'transfer', 'analyses', 'review'] as const;
 export type StepId = (typeof STEPS)[number];
 export const STEP_TITLES: Record<StepId, string> = {
   dataset: 'Dataset',
@@ -28,6 +29,7 @@ export const STEP_TITLES: Record<StepId, string> = {
   source: 'Source',
   targets: 'Targets',
   transfer: 'Transfer',
+  analyses: 'Analyses',
   review: 'Review & run',
 };
 
@@ -89,10 +91,89 @@ export interface WizardState {
     methods: MethodName[];
     seed: number | string;
   };
+  /** the paper's analyses; each off until switched on, with the paper's settings */
+  analyses: AnalysesForm;
   name: string;
   /** comma-separated as typed */
   tags: string;
   notes: string;
+}
+
+export interface AnalysesForm {
+  finetune: {
+    on: boolean;
+    optimizer: 'adam' | 'adamw' | 'sgd';
+    lr: number | string;
+    epochs: number | string;
+    from: 'best' | 'final';
+    scratch: boolean;
+  };
+  paths: { on: boolean; points: number | string };
+  plane: {
+    on: boolean;
+    /** '' = the default (FGMT when it runs, else the first method) */
+    method: MethodName | '';
+    grid: number | string;
+    margin: number | string;
+    from: 'transferred' | 'finetuned';
+  };
+  assumptionP: { on: boolean; /** comma-separated, may be empty */ widths: string };
+  ensembles: { on: boolean; from: 'best' | 'final' };
+  evalLimit: number | string;
+}
+
+export function emptyAnalyses(): AnalysesForm {
+  return {
+    finetune: {
+      on: false,
+      optimizer: fieldDefault('analyses.finetune.optimizer') as 'adam',
+      lr: fieldDefault('analyses.finetune.lr'),
+      epochs: fieldDefault('analyses.finetune.epochs'),
+      from: fieldDefault('analyses.finetune.from') as 'best',
+      scratch: fieldDefault('analyses.finetune.scratch'),
+    },
+    paths: { on: false, points: fieldDefault('analyses.paths.points') },
+    plane: {
+      on: false,
+      method: '',
+      grid: fieldDefault('analyses.plane.grid'),
+      margin: fieldDefault('analyses.plane.margin'),
+      from: fieldDefault('analyses.plane.from') as 'transferred',
+    },
+    assumptionP: { on: false, widths: '' },
+    ensembles: { on: false, from: fieldDefault('analyses.ensembles.from') as 'best' },
+    evalLimit: fieldDefault('analyses.evalLimit'),
+  };
+}
+
+/** The `analyses` section the form describes, or undefined when none is on. */
+export function analysesSpec(a: AnalysesForm): AnalysesSpec | undefined {
+  if (!a.finetune.on && !a.paths.on && !a.plane.on && !a.assumptionP.on && !a.ensembles.on) return undefined;
+  const out: AnalysesSpec = { evalLimit: toNumber(a.evalLimit) };
+  if (a.finetune.on)
+    out.finetune = {
+      optimizer: a.finetune.optimizer,
+      lr: toNumber(a.finetune.lr),
+      epochs: toNumber(a.finetune.epochs),
+      from: a.finetune.from,
+      scratch: a.finetune.scratch,
+      weightDecay: 0,
+      momentum: 0,
+    };
+  if (a.paths.on) out.paths = { points: toNumber(a.paths.points) };
+  if (a.plane.on)
+    out.plane = {
+      method: a.plane.method as MethodName,
+      grid: toNumber(a.plane.grid),
+      margin: toNumber(a.plane.margin),
+      from: a.plane.from,
+    };
+  if (a.assumptionP.on)
+    out.assumptionP = {
+      widths: a.assumptionP.widths.trim() ? (parseWidths(a.assumptionP.widths) ?? [NaN]) : [],
+    };
+  if (a.ensembles.on) out.ensembles = { from: a.ensembles.from };
+  return out;
 }
 
 export type Errors = Record<string, string>;
@@ -115,6 +196,12 @@ export const PRESETS: readonly PresetInfo[] = [
     title: 'Paper: 2-MLP on Fashion-MNIST',
     description:
       "Debian's full Fashion-MNIST, hidden 4096, SGD lr 0.01 momentum 0.9, 10 epochs, batch 128, T = 10 cosine (the paper's MNIST setting).",
+  },
+  {
+    id: 'analyses',
+    title: "The paper's analyses (bundled data)",
+    description:
+      'Bundled subset, MLP 256, two targets, all four methods, then subsequent training, linear paths, the loss plane, Assumption (P) over widths and ensembles (examples/analyses-fashion-mnist.json).',
   },
   {
     id: 'conv8-cifar10',
@@ -164,6 +251,7 @@ export function emptyState(): WizardState {
       methods: methodOptions(),
       seed: fieldDefault('transfer.seed'),
     },
+    analyses: emptyAnalyses(),
     name: '',
     tags: '',
     notes: '',
@@ -236,6 +324,37 @@ export function presetState(id: string): WizardState {
       };
       s.name = '2-MLP on Fashion-MNIST (paper)';
       s.tags = 'paper, mlp';
+      return s;
+    case 'analyses':
+      s.dataset = { ...s.dataset, choice: 'builtin', trainLimit: 0, evalLimit: 0 };
+      s.model = { ...s.model, arch: 'mlp', hidden: '256' };
+      s.source.train = {
+        epochs: 5,
+        batchSize: 128,
+        lr: 0.01,
+        momentum: 0.9,
+        weightDecay: 0,
+        lrSchedule: 'constant',
+        checkpoints: false,
+      };
+      s.targets = [seedInit(102), seedInit(103)];
+      s.transfer = {
+        ...s.transfer,
+        T: 10,
+        schedule: 'cosine',
+        trajectory: 'linear',
+        batchSize: 128,
+        gradBatches: 1,
+      };
+      s.analyses = emptyAnalyses();
+      s.analyses.finetune = { ...s.analyses.finetune, on: true, epochs: 5 };
+      s.analyses.paths.on = true;
+      s.analyses.plane = { ...s.analyses.plane, on: true, method: 'fgmt' };
+      s.analyses.assumptionP = { on: true, widths: '32, 128, 512' };
+      s.analyses.ensembles.on = true;
+      s.analyses.evalLimit = 500;
+      s.name = "The paper's analyses";
+      s.tags = 'analyses, demo';
       return s;
     case 'conv8-cifar10':
       s.dataset = { ...s.dataset, choice: 'files', format: 'cifar10', dir: '', trainLimit: 0, evalLimit: 0 };
@@ -336,7 +455,7 @@ function issuesToErrors(issues: readonly SpecIssue[], step?: StepId): Errors {
 }
 
 /** Where a parameter set's file would be, for validation: any absolute path will do. */
-const VALIDATION_BUILD: BuildContext = {
+export const VALIDATION_BUILD: BuildContext = {
   paramFile: (id) => `/param-sets/${id}`,
   paramName: () => null,
 };
@@ -457,6 +576,7 @@ function trainSpec(s: WizardState): TrainSpec {
 /** The spec the wizard describes, every field explicit so the review shows what will run. */
 export function buildSpec(s: WizardState, ctx: BuildContext): ExperimentSpec {
   const methods = methodOptions().filter((m) => s.transfer.methods.includes(m));
+  const analyses = analysesSpec(s.analyses ?? emptyAnalyses());
   return {
     name: s.name.trim(),
     dataset: datasetSpec(s),
@@ -481,6 +601,7 @@ export function buildSpec(s: WizardState, ctx: BuildContext): ExperimentSpec {
     },
     backend: 'auto',
     evalLimit: toNumber(s.dataset.evalLimit),
+    ...(analyses ? { analyses } : {}),
   };
 }
 
@@ -528,6 +649,7 @@ export function stepOfField(field: string): StepId {
   if (f.startsWith('source')) return 'source';
   if (f.startsWith('targets')) return 'targets';
   if (f.startsWith('transfer')) return 'transfer';
+  if (f.startsWith('analyses')) return 'analyses';
   return 'review';
 }
 
@@ -535,5 +657,6 @@ export function stepOfField(field: string): StepId {
 export function normaliseField(field: string): string {
   let f = field.replace(/^spec\./, '');
   if (/^model\.hidden\[\d+\]$/.test(f)) f = 'model.hidden';
+  if (/^analyses\.assumptionP\.widths\[\d+\]$/.test(f)) f = 'analyses.assumptionP.widths';
   return f;
 }

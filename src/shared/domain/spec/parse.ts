@@ -10,6 +10,7 @@ import { DomainError } from '../errors.js';
 import { methodNames, type MethodName } from '../methods.js';
 import { fieldLabel, fieldRule, type FieldRule, type Limit, type NumberRule } from './fields.js';
 import type {
+  AnalysesSpec,
   ArchSpec,
   BackendChoice,
   DatasetOptions,
@@ -381,6 +382,112 @@ function readTransfer(r: SpecReader, v: unknown): TransferSpec {
   };
 }
 
+/**
+ * The `analyses` section. A sub-section may be `true` (all its defaults) or an object; defaults
+ * follow the paper: subsequent training with Adam, lr 1e-4, 10 epochs from the best step, with a
+ * scratch baseline; 25 points per path; a 21×21 plane with 20 % margin around FGMT's point.
+ */
+function readAnalyses(r: SpecReader, v: unknown): AnalysesSpec | undefined {
+  if (v === undefined) return undefined;
+  const o = r.obj(v, 'analyses');
+  r.noExtra(o, 'analyses', ['finetune', 'paths', 'plane', 'assumptionP', 'ensembles', 'evalLimit']);
+  const out: AnalysesSpec = { evalLimit: r.num(o.evalLimit, 'analyses.evalLimit') };
+  const section = (k: string, allowed: string[]): Record<string, unknown> | null => {
+    const x = o[k];
+    if (x === undefined || x === false) return null;
+    const s = x === true ? {} : r.obj(x, `analyses.${k}`);
+    r.noExtra(s, `analyses.${k}`, allowed);
+    return s;
+  };
+  const ft = section('finetune', [
+    'optimizer',
+    'lr',
+    'epochs',
+    'from',
+    'scratch',
+    'batchSize',
+    'weightDecay',
+    'momentum',
+  ]);
+  if (ft) {
+    const f = 'analyses.finetune';
+    out.finetune = {
+      optimizer: r.choice(ft.optimizer, `${f}.optimizer`) as 'adam' | 'adamw' | 'sgd',
+      lr: r.num(ft.lr, `${f}.lr`),
+      epochs: r.num(ft.epochs, `${f}.epochs`),
+      from: r.choice(ft.from, `${f}.from`) as 'best' | 'final',
+      scratch: r.bool(ft.scratch, `${f}.scratch`),
+      weightDecay: r.num(ft.weightDecay, `${f}.weightDecay`),
+      momentum: r.num(ft.momentum, `${f}.momentum`),
+      ...(ft.batchSize !== undefined ? { batchSize: r.num(ft.batchSize, `${f}.batchSize`) } : {}),
+    };
+  }
+  const pa = section('paths', ['points']);
+  if (pa) out.paths = { points: r.num(pa.points, 'analyses.paths.points') };
+  const pl = section('plane', ['method', 'grid', 'margin', 'from']);
+  if (pl) {
+    const f = 'analyses.plane';
+    out.plane = {
+      // the default (FGMT, else the first method) needs transfer.methods: filled in CHECKS
+      method: (pl.method === undefined
+        ? ''
+        : r.choice(pl.method, `${f}.method`, methodNames())) as MethodName,
+      grid: r.num(pl.grid, `${f}.grid`),
+      margin: r.num(pl.margin, `${f}.margin`),
+      from: r.choice(pl.from, `${f}.from`) as 'transferred' | 'finetuned',
+    };
+  }
+  const ap = section('assumptionP', ['widths']);
+  if (ap) {
+    const widths =
+      ap.widths === undefined || (Array.isArray(ap.widths) && ap.widths.length === 0)
+        ? []
+        : r.list(ap.widths, 'analyses.assumptionP.widths', 'widths', (w, p) => r.num(w, p));
+    out.assumptionP = { widths };
+  }
+  const en = section('ensembles', ['from']);
+  if (en) out.ensembles = { from: r.choice(en.from, 'analyses.ensembles.from') as 'best' | 'final' };
+  return out;
+}
+
+/** What the analyses need from the rest of the spec. */
+function checkAnalyses(r: SpecReader, spec: ExperimentSpec): void {
+  const a = spec.analyses;
+  if (!a) return;
+  const methods = spec.transfer.methods;
+  if (a.plane) {
+    if (!a.plane.method) a.plane.method = methods.includes('fgmt') ? 'fgmt' : methods[0];
+    else if (!methods.includes(a.plane.method))
+      r.fail({
+        field: 'analyses.plane.method',
+        kind: 'other',
+        value: a.plane.method,
+        message: `"${a.plane.method}" is not among transfer.methods (${methods.join(', ')})`,
+      });
+    if (a.plane.from === 'finetuned' && !a.finetune)
+      r.fail({ field: 'analyses.plane.from', kind: 'other', message: '"finetuned" needs analyses.finetune' });
+  }
+  const widths = a.assumptionP?.widths ?? [];
+  if (widths.length && spec.model.arch === 'cnn')
+    r.fail({
+      field: 'analyses.assumptionP.widths',
+      kind: 'other',
+      message: 'a width sweep needs an mlp or conv8 model (a cnn has no single width)',
+    });
+  if (widths.length && (spec.source.init.seed === undefined || spec.targets[0]?.init.seed === undefined))
+    r.fail({
+      field: 'analyses.assumptionP.widths',
+      kind: 'other',
+      message: 'a width sweep needs seeded inits (a parameter file has one width)',
+    });
+  if (a.ensembles && spec.targets.length < 2)
+    r.fail({
+      field: 'analyses.ensembles',
+      kind: 'other',
+      message: `needs at least 2 targets, got ${spec.targets.length}`,
+    });
+}
+
 type Section<K extends keyof ExperimentSpec> = (r: SpecReader, v: unknown) => ExperimentSpec[K];
 
 /** Each top-level key of a spec and how it is read; a key not listed here is refused. */
@@ -403,10 +510,12 @@ const SECTIONS: { [K in keyof ExperimentSpec]-?: Section<K> } = {
   transfer: readTransfer,
   backend: (r, v) => r.choice(v, 'backend') as BackendChoice,
   evalLimit: (r, v) => r.num(v, 'evalLimit'),
+  analyses: readAnalyses,
 };
 
 /** Rules across sections, run once every section has been read (and may fill implied values). */
 const CHECKS: ((r: SpecReader, spec: ExperimentSpec) => void)[] = [
+  checkAnalyses,
   (r, spec) => {
     if (spec.transfer.trajectory !== 'actual') return;
     if (!spec.source.train.checkpoints) spec.source.train.checkpoints = true;
