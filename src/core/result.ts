@@ -1,3 +1,4 @@
+import type { PretrainSummary } from './pretrain.js';
 import type { ExperimentSpec, MethodName } from './spec.js';
 
 /** Which TensorFlow.js backend ran the numbers; reported with every result. */
@@ -26,6 +27,8 @@ export interface TrainedSummary {
   seconds: number;
   /** true when the parameters came from a cache (a previous run) instead of being trained */
   reused?: boolean;
+  /** the file θ^T was read from when it was trained elsewhere (`trained: { file }`) */
+  fromFile?: string;
 }
 
 export interface MethodResult {
@@ -61,6 +64,8 @@ export interface ExperimentResult {
   dataset: DatasetSummary;
   model: { arch: string; parameters: number; permutations: Record<string, number> };
   source: TrainedSummary;
+  /** the pre-trained scenario: the pre-training task, the head choice and the pre-trained models */
+  pretrain?: PretrainSummary;
   targets: TargetResult[];
   seconds: number;
   startedAt: string;
@@ -102,4 +107,6 @@ export const phaseId = {
   source: 'source',
   target: (i: number) => `target:${i}`,
   transfer: (i: number, m: MethodName) => `transfer:${i}:${m}`,
+  /** pre-training of the source's ('pretrain:source') or a target's ('pretrain:0') initialisation */
+  pretrain: (who: 'source' | number) => (who === 'source' ? 'pretrain:source' : `pretrain:${who}`),
 };

@@ -2,7 +2,7 @@ import { evaluate } from '../evaluate.js';
 import { disposeParams, type Params } from '../params.js';
 import type { Permutation } from '../permutation.js';
 import type { MethodResult } from '../result.js';
-import { throwIfAborted, transferredAt, type TransferContext, type TransferMethod } from './context.js';
+import { throwIfAborted, transferredForEval, type TransferContext, type TransferMethod } from './context.js';
 
 export type RunMethodArgs = Pick<
   TransferContext,
@@ -68,7 +68,7 @@ export async function runMethod(
       throwIfAborted(args.signal);
       const s = perms.length + 1;
       perms.push(perm);
-      const theta2s = transferredAt(ctx, s, perm);
+      const theta2s = transferredForEval(ctx, s, perm);
       record(s, theta2s);
       disposeParams(last);
       last = theta2s;
@@ -82,7 +82,7 @@ export async function runMethod(
     const testAccuracy = ctx.time('evaluation', () => evaluate(args.model, last!, args.data.test).accuracy);
     let testAccuracyAtBest = testAccuracy;
     if (bestStep !== T) {
-      const best = bestStep === 0 ? null : transferredAt(ctx, bestStep, perms[bestStep - 1]);
+      const best = bestStep === 0 ? null : transferredForEval(ctx, bestStep, perms[bestStep - 1]);
       testAccuracyAtBest = ctx.time(
         'evaluation',
         () => evaluate(args.model, best ?? args.theta20, args.data.test).accuracy,

@@ -557,6 +557,7 @@ export function buildSpec(s: WizardState, ctx: BuildContext): ExperimentSpec {
       seed: toNumber(s.transfer.seed),
       matchTolerance: 1e-7,
       matchMaxIter: 100,
+      bnBatches: 10,
     },
     backend: 'auto',
     evalLimit: toNumber(s.dataset.evalLimit),
