@@ -332,7 +332,8 @@ async function endpointsFromFiles(
     throw e;
   }
   const final = points[points.length - 1]!;
-  const val = evaluate(model, final, data.validation, { limit: spec.evalLimit });
+  // the whole validation split, as for a training done here
+  const val = evaluate(model, final, data.validation);
   const summary: TrainedSummary = {
     label: initLabel(init),
     valAccuracy: val.accuracy,
