@@ -252,7 +252,17 @@ export async function loadParamsFor(
       `cannot read parameter file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
     );
   }
-  const { tensors, metadata } = readSafetensors(buf, `parameter file ${path}`);
+  let { tensors, metadata } = readSafetensors(buf, `parameter file ${path}`);
+  // A stored trajectory (the lab's "0/fc1.kernel", … files): its last point is the parameter set.
+  const points = Number(metadata.points ?? 0);
+  if (Number.isInteger(points) && points > 0) {
+    const prefix = `${points - 1}/`;
+    tensors = Object.fromEntries(
+      Object.entries(tensors)
+        .filter(([k]) => k.startsWith(prefix))
+        .map(([k, v]) => [k.slice(prefix.length), v]),
+    );
+  }
   const params = importParams(model, tensors, layout, `parameter file ${path}`);
   return { params, sha256: createHash('sha256').update(buf).digest('hex'), metadata };
 }

@@ -4,6 +4,7 @@
  * `request(name, args)`; it validates the arguments before anything else and turns every failure
  * into a LabError. Events go to whoever subscribed with `onEvent`.
  */
+import { resolveParamSets } from './param-set-refs.js';
 import { dirname } from 'node:path';
 import type { BackendInfo } from '../core/result.js';
 import {
@@ -134,7 +135,7 @@ export function createLabService(o: LabServiceOptions): LabService {
       const e = store.getExperiment(experimentId);
       if (!e)
         throw new LabRequestError({ code: 'not-found', message: `experiment ${experimentId} not found` });
-      queue.enqueue({ experimentId, spec: e.spec, finished });
+      queue.enqueue({ experimentId, spec: e.spec, finished, paramSets: resolveParamSets(store, e.spec) });
     },
   };
 

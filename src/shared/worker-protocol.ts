@@ -36,6 +36,8 @@ export interface StartMessage {
   /** the store's weights folder; trained weights go to `<weightsDir>/<sha256>.safetensors` */
   weightsDir: string;
   finished: FinishedMethod[];
+  /** weights files of the stored parameter sets the spec names (`init.paramSet`), by id */
+  paramSets?: Record<string, string>;
 }
 
 export interface CancelMessage {

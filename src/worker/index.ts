@@ -3,6 +3,7 @@
  * its parent over the protocol in src/shared/worker-protocol.ts. It never touches the database;
  * trained weights are files it writes itself and main records.
  */
+import { paramSetResolver } from '../services/param-set-refs.js';
 import { initBackend } from '../core/backend.js';
 import { previewDataset } from '../core/data/load.js';
 import { runExperiment } from '../core/experiment.js';
@@ -127,6 +128,7 @@ async function run(msg: StartMessage): Promise<never> {
       signal: controller.signal,
       cache,
       finished: (target: number, method: MethodName) => finished.get(`${target}:${method}`),
+      resolveParamSet: paramSetResolver(msg.paramSets),
     });
     return finish({ type: 'done', result }, 0);
   } catch (e) {

@@ -21,6 +21,8 @@ export interface JobRequest {
   spec: ExperimentSpec;
   /** methods finished by an earlier attempt (resume) */
   finished: FinishedMethod[];
+  /** weights files of the stored parameter sets the spec names (`init.paramSet`), by id */
+  paramSets?: Record<string, string>;
 }
 
 export type JobOutcome =
@@ -223,6 +225,7 @@ export class JobQueue {
             spec: job.spec,
             weightsDir: this.o.weightsDir,
             finished: job.finished,
+            ...(job.paramSets ? { paramSets: job.paramSets } : {}),
           });
           this.changed();
           return;
