@@ -5,6 +5,8 @@ import { buildModel } from '../../src/core/models/index.js';
 import { disposeParams } from '../../src/core/params.js';
 import { encodeParams, encodePoints } from '../../src/core/params-io.js';
 import { parseSpec } from '../../src/core/spec.js';
+import { exportBundle } from '../../src/services/bundles/export.js';
+import { importBundle } from '../../src/services/bundles/import.js';
 import { runRecorded } from '../../src/services/jobs/in-process.js';
 import { paramSetRefs, resolveParamSets } from '../../src/services/param-set-refs.js';
 import { LabStore } from '../../src/services/store/index.js';
@@ -52,6 +54,19 @@ test('init.paramSet: a stored set named by id is resolved by the lab, and an unk
     assert.equal(result.targets[0]!.methods.naive!.valAccuracy.length, 3);
     // the spec stays portable: ids, no paths
     assert.equal(JSON.stringify(store.getExperiment(experimentId)!.spec).includes(data.dir), false);
+
+    // a bundle of the experiment carries the sets it names, weights included, into another lab
+    const zip = await exportBundle(store, [experimentId], { includeWeights: true });
+    const other = await tempDir();
+    const store2 = LabStore.open(other.dir);
+    try {
+      await importBundle(store2, zip);
+      assert.ok(store2.getParamSet(single) && store2.getParamSet(traj));
+      assert.deepEqual(Object.keys(resolveParamSets(store2, spec)).sort(), [single, traj].sort());
+    } finally {
+      store2.close();
+      await other.cleanup();
+    }
 
     const bad = parseSpec({ ...base, targets: [{ init: { paramSet: 'nope' } }] });
     assert.throws(
