@@ -111,46 +111,51 @@ test('ResNet-20: the permutation spec shares one permutation per residual stream
   disposeParams(b);
 });
 
-test('wasm conv + BN gradients match the cpu backend', async () => {
-  const model = buildModel(bnCnn, [12, 12, 1], 5);
-  const x = tf.randomNormal([8, 12, 12, 1], 0, 1, 'float32', 4) as tf.Tensor4D;
-  const y = tf.tensor1d([0, 1, 2, 3, 4, 0, 1, 2], 'int32');
-  const p = model.init(5);
-  const xs = await x.data();
-  const ps = Object.fromEntries(
-    await Promise.all(Object.entries(p).map(async ([k, v]) => [k, [await v.data(), v.shape]] as const)),
-  );
-  const gw = gradient(model, p, x, y);
-  const wasm = Object.fromEntries(
-    await Promise.all(Object.entries(gw).map(async ([k, v]) => [k, await v.data()] as const)),
-  );
-  tf.dispose([x, y, ...Object.values(p), ...Object.values(gw)]);
-  await tf.setBackend('cpu');
-  try {
-    const pc: Params = Object.fromEntries(
-      Object.entries(ps).map(([k, [d, s]]) => [k, tf.tensor(d as Float32Array, s as number[])]),
+for (const [label, arch, shape] of [
+  ['conv + BN', bnCnn, [12, 12, 1]],
+  ['ResNet-20 (stride-2 convs padded as PyTorch, projection shortcuts)', { arch: 'resnet20' }, [8, 8, 3]],
+] as [string, ArchSpec, [number, number, number]][]) {
+  test(`wasm ${label} gradients match the cpu backend`, async () => {
+    const model = buildModel(arch, shape, 5);
+    const x = tf.randomNormal([8, ...shape], 0, 1, 'float32', 4) as tf.Tensor4D;
+    const y = tf.tensor1d([0, 1, 2, 3, 4, 0, 1, 2], 'int32');
+    const p = model.init(5);
+    const xs = await x.data();
+    const ps = Object.fromEntries(
+      await Promise.all(Object.entries(p).map(async ([k, v]) => [k, [await v.data(), v.shape]] as const)),
     );
-    const xc = tf.tensor4d(xs as Float32Array, [8, 12, 12, 1]);
-    const yc = tf.tensor1d([0, 1, 2, 3, 4, 0, 1, 2], 'int32');
-    const gc = gradient(model, pc, xc, yc);
-    assert.deepEqual(Object.keys(gc).sort(), Object.keys(wasm).sort());
-    assert.ok(!('bn1.mean' in gc), 'running statistics get no gradient');
-    for (const [k, v] of Object.entries(gc)) {
-      const c = v.dataSync();
-      const w = wasm[k]!;
-      let m = 0;
-      let d = 0;
-      for (let i = 0; i < c.length; i++) {
-        m = Math.max(m, Math.abs(c[i]!));
-        d = Math.max(d, Math.abs(c[i]! - w[i]!));
+    const gw = gradient(model, p, x, y);
+    const wasm = Object.fromEntries(
+      await Promise.all(Object.entries(gw).map(async ([k, v]) => [k, await v.data()] as const)),
+    );
+    tf.dispose([x, y, ...Object.values(p), ...Object.values(gw)]);
+    await tf.setBackend('cpu');
+    try {
+      const pc: Params = Object.fromEntries(
+        Object.entries(ps).map(([k, [d, s]]) => [k, tf.tensor(d as Float32Array, s as number[])]),
+      );
+      const xc = tf.tensor4d(xs as Float32Array, [8, ...shape]);
+      const yc = tf.tensor1d([0, 1, 2, 3, 4, 0, 1, 2], 'int32');
+      const gc = gradient(model, pc, xc, yc);
+      assert.deepEqual(Object.keys(gc).sort(), Object.keys(wasm).sort());
+      assert.ok(!('bn1.mean' in gc), 'running statistics get no gradient');
+      for (const [k, v] of Object.entries(gc)) {
+        const c = v.dataSync();
+        const w = wasm[k]!;
+        let m = 0;
+        let d = 0;
+        for (let i = 0; i < c.length; i++) {
+          m = Math.max(m, Math.abs(c[i]!));
+          d = Math.max(d, Math.abs(c[i]! - w[i]!));
+        }
+        assert.ok(d <= 1e-4 * Math.max(1, m), `${k}: wasm and cpu differ by ${d}`);
       }
-      assert.ok(d <= 1e-4 * Math.max(1, m), `${k}: wasm and cpu differ by ${d}`);
+      tf.dispose([xc, yc, ...Object.values(pc), ...Object.values(gc)]);
+    } finally {
+      await tf.setBackend('wasm');
     }
-    tf.dispose([xc, yc, ...Object.values(pc), ...Object.values(gc)]);
-  } finally {
-    await tf.setBackend('wasm');
-  }
-});
+  });
+}
 
 const bnMlp: ArchSpec = {
   arch: 'cnn',
