@@ -19,7 +19,7 @@ import { softmaxCrossEntropy } from '../src/core/evaluate.js';
 import type { Model } from '../src/core/models/model.js';
 import { disposeParams, type Params } from '../src/core/params.js';
 import { rng } from '../src/core/random.js';
-import type { BackendChoice, TrainSpec } from '../src/core/spec.js';
+import type { BackendChoice, TrainSpec } from '../src/shared/domain/index.js';
 import { sgdStep, trainModel } from '../src/core/train.js';
 import { useWasmKernelRepairs } from '../src/core/wasm-kernels.js';
 

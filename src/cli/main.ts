@@ -8,7 +8,13 @@ import { runExperiment } from '../core/experiment.js';
 import { buildModel } from '../core/models/index.js';
 import { disposeParams } from '../core/params.js';
 import { saveParams } from '../core/params-io.js';
-import { parseSpec, SpecError, type BackendChoice, type ExperimentSpec } from '../core/spec.js';
+import {
+  parseSpec,
+  SpecError,
+  type BackendChoice,
+  type ExperimentSpec,
+  listMethods,
+} from '../shared/domain/index.js';
 import { defaultDataDir } from '../services/data-dir.js';
 import { acquireDataLock } from '../services/data-lock.js';
 import { startHeadless } from '../services/host/headless.js';
@@ -18,11 +24,13 @@ import { LabStore } from '../services/store/index.js';
 import { progressPrinter } from './progress.js';
 import { summaryTable } from './summary.js';
 
-const USAGE = `Trajectory Lab — learning transfer (Naive, Oracle, GMT, FGMT)
+const USAGE = `Trajectory Lab — learning transfer (${listMethods()
+  .map((m) => m.label)
+  .join(', ')})
 
 usage:
   npm run lab -- run <spec.json> --out <dir> [--backend auto|tensorflow|wasm|cpu] [--db <dataDir>]
-      run one experiment: train the source, train targets for Oracle, transfer with every
+      run one experiment: train the source, train targets where a method needs them, transfer with every
       method; prints progress and a summary, writes <dir>/result.json. With --db, the run is
       also recorded in the lab's store in <dataDir> (the lab's data folder; "default" = the
       desktop's), where the lab's history shows it, and trained sources are reused from there;

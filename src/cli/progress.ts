@@ -1,4 +1,4 @@
-import type { EngineEvent } from '../core/result.js';
+import type { EngineEvent } from '../shared/domain/index.js';
 
 /**
  * Draws engine events on a terminal: one live progress line per phase on a TTY, plain log lines

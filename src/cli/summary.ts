@@ -1,4 +1,4 @@
-import type { ExperimentResult } from '../core/result.js';
+import type { ExperimentResult } from '../shared/domain/index.js';
 import { pct } from './progress.js';
 
 /** The table printed at the end of `lab run`: one row per target and method. */

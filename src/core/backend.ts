@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { BackendInfo } from './result.js';
-import type { BackendChoice } from './spec.js';
+import type { BackendChoice, BackendInfo } from '../shared/domain/index.js';
 import { registerWasmKernels } from './wasm-kernels.js';
 
 /**

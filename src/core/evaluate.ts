@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Split } from './data/dataset.js';
 import { trainableNames, type Model } from './models/model.js';
 import type { Params } from './params.js';
-import type { EvalResult } from './result.js';
+import type { EvalResult } from '../shared/domain/index.js';
 
 /**
  * Mean softmax cross-entropy of logits [n, classes] against int32 labels [n], as PyTorch's

@@ -11,21 +11,19 @@ import { checkParamsFit } from './params-io.js';
 import { pretrainedStarts, type PretrainOutcome, type StartPoint, type TrainFn } from './pretrain.js';
 import { loadParamsFor } from './torch-import.js';
 import {
-  phaseId,
   type EngineEvent,
   type ExperimentResult,
-  type MethodResult,
-  type TargetResult,
-  type TrainedSummary,
-} from './result.js';
-import {
-  initLabel,
   type ExperimentSpec,
+  initLabel,
   type InitSpec,
   type MethodName,
+  type MethodResult,
+  phaseId,
+  type TargetResult,
+  type TrainedSummary,
   type TrainedFileSpec,
   type TrainSpec,
-} from './spec.js';
+} from '../shared/domain/index.js';
 import { trainModel } from './train.js';
 import { actualTrajectory, linearTrajectory, type Trajectory } from './trajectory.js';
 

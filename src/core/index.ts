@@ -27,7 +27,7 @@ export {
   encodeTorchParams,
   torchName,
 } from './torch-import.js';
-export { pretrainedStarts, withTaskHead, pretrainDatasetSpec, type PretrainSummary } from './pretrain.js';
+export { pretrainedStarts, withTaskHead, pretrainDatasetSpec } from './pretrain.js';
 export { evaluate, gradient } from './evaluate.js';
 export {
   runExperiment,
@@ -76,10 +76,8 @@ export {
   type PermutationSpec,
 } from './permutation.js';
 export { rng, deriveSeed, type Rng } from './random.js';
-export * from './result.js';
-export * from './spec.js';
+export * from '../shared/domain/index.js';
 export { trainModel } from './train.js';
 export { lambdas, linearTrajectory, actualTrajectory, type Trajectory } from './trajectory.js';
 export { WeightMatcher, weightMatching, type MatchOptions, type MatchResult } from './weight-matching.js';
 export { linearSumAssignment } from './assignment.js';
-export { estimateCost, type CostEstimate } from './cost.js';

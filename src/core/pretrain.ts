@@ -4,8 +4,15 @@ import { loadDataset } from './data/load.js';
 import { buildModel, type Model } from './models/index.js';
 import { disposeParams, type Params } from './params.js';
 import { deriveSeed } from './random.js';
-import { phaseId, type TrainedSummary } from './result.js';
-import type { DatasetSpec, ExperimentSpec, InitSpec, TrainSpec } from './spec.js';
+import {
+  phaseId,
+  type DatasetSpec,
+  type ExperimentSpec,
+  type InitSpec,
+  type PretrainSummary,
+  type TrainedSummary,
+  type TrainSpec,
+} from '../shared/domain/index.js';
 
 /**
  * The paper's pre-trained scenario (Sec. 4.1, Fig. 5d–f): the source's and every target's
@@ -18,17 +25,6 @@ import type { DatasetSpec, ExperimentSpec, InitSpec, TrainSpec } from './spec.js
  * class count and is what the authors' code does for Cars/CUB). With equal class counts the
  * pre-trained head can be kept ("keep"); the choice is recorded in the result.
  */
-
-export interface PretrainSummary {
-  dataset: string;
-  classes: number;
-  classNames: string[];
-  head: 'reinit' | 'keep';
-  train: TrainSpec;
-  /** the pre-trained source and targets, evaluated on the pre-training task */
-  source: TrainedSummary;
-  targets: TrainedSummary[];
-}
 
 export interface StartPoint {
   params: Params;

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import type { Model, ParamInfo } from './models/model.js';
 import type { Params } from './params.js';
 import { encodeParams } from './params-io.js';
-import type { ParamLayout } from './spec.js';
+import type { ParamLayout } from '../shared/domain/index.js';
 
 /**
  * Parameters trained elsewhere. A PyTorch state_dict saved as safetensors

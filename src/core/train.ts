@@ -6,8 +6,7 @@ import { blendRunningStats } from './batchnorm.js';
 import { trainableNames, type Model } from './models/model.js';
 import { cloneParams, disposeParams, type Params } from './params.js';
 import { deriveSeed, rng } from './random.js';
-import type { EvalResult } from './result.js';
-import type { TrainSpec } from './spec.js';
+import type { EvalResult, TrainSpec } from '../shared/domain/index.js';
 
 export interface TrainOptions {
   /** seed of the data order when spec.dataSeed is absent (the caller passes the init seed) */

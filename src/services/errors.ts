@@ -1,13 +1,12 @@
-/** Turns anything thrown while answering a request into the LabError the caller sees. */
+/**
+ * The one boundary where errors become the API's: a DomainError (raised by the store, the
+ * services and the spec parser) keeps its code and field; anything else is 'internal'.
+ */
+import { isDomainError } from '../shared/domain/index.js';
 import { LabRequestError, type LabError } from '../shared/lab-api.js';
 
-export class NotFoundError extends LabRequestError {
-  constructor(what: string) {
-    super({ code: 'not-found', message: `${what} not found` });
-  }
-}
-
 export function toLabError(e: unknown): LabError {
+  if (isDomainError(e)) return { code: e.code, message: e.message, ...(e.field ? { field: e.field } : {}) };
   if (e instanceof LabRequestError) return e.error;
   // A LabRequestError that crossed a process or realm boundary keeps its shape but not its class.
   const maybe = (e as { error?: Partial<LabError> } | null)?.error;

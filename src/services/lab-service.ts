@@ -6,7 +6,7 @@
  */
 import { resolveParamSets } from './param-set-refs.js';
 import { dirname } from 'node:path';
-import type { BackendInfo } from '../core/result.js';
+import { notFound, unavailable, type BackendInfo } from '../shared/domain/index.js';
 import {
   API_VERSION,
   LabRequestError,
@@ -133,8 +133,7 @@ export function createLabService(o: LabServiceOptions): LabService {
     backend: () => backend,
     enqueue(experimentId: string, finished: FinishedMethod[] = []) {
       const e = store.getExperiment(experimentId);
-      if (!e)
-        throw new LabRequestError({ code: 'not-found', message: `experiment ${experimentId} not found` });
+      if (!e) throw notFound(`experiment ${experimentId}`);
       queue.enqueue({ experimentId, spec: e.spec, finished, paramSets: resolveParamSets(store, e.spec) });
     },
   };
@@ -161,7 +160,7 @@ export function createLabService(o: LabServiceOptions): LabService {
     store,
     queue,
     async request(name: string, args: unknown): Promise<unknown> {
-      if (closed) throw new LabRequestError({ code: 'internal', message: 'the lab is shutting down' });
+      if (closed) throw new LabRequestError(toLabError(unavailable('the lab is shutting down')));
       const v = validateRequest(name, args);
       const handler = handlers[v.name] as (a: unknown) => unknown;
       try {

@@ -1,4 +1,4 @@
-import type { ExperimentSpec, InitSpec } from '../core/spec.js';
+import type { ExperimentSpec, InitSpec } from '../shared/domain/index.js';
 import { LabRequestError } from '../shared/lab-errors.js';
 import type { LabStore } from './store/index.js';
 

@@ -1,77 +1,53 @@
 /**
- * Specs arriving through the API are checked by the engine's own parser, and its SpecError
- * becomes a LabError whose `field` is the request's argument path ('spec.transfer.T').
+ * Specs arriving through the API are checked by the domain's one parser; its SpecError (a
+ * DomainError 'invalid') is renamed to the request's argument path ('spec.transfer.T').
  * Paths in a spec from the UI must be absolute: there is no spec file for them to be relative to.
  */
 import { isAbsolute } from 'node:path';
 import {
+  invalid,
   parseArch,
+  parseDataset,
   parseSpec,
   SpecError,
   type ArchSpec,
   type DatasetSpec,
   type ExperimentSpec,
-} from '../core/spec.js';
-import { LabRequestError } from '../shared/lab-api.js';
-
-function invalid(field: string, message: string): LabRequestError {
-  return new LabRequestError({ code: 'invalid', message, field });
-}
+} from '../shared/domain/index.js';
 
 function join(prefix: string, field: string): string {
-  return field ? `${prefix}.${field}` : prefix;
+  return prefix && field ? `${prefix}.${field}` : prefix || field;
+}
+
+/** Runs `parse`, naming a SpecError's field under `argName` ('spec' + 'transfer.T'). */
+function underArg<T>(argName: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (e instanceof SpecError) throw invalid(e.message, join(argName, e.field === '(spec)' ? '' : e.field));
+    throw e;
+  }
+}
+
+function checkAbsolute(path: string | undefined, field: string): void {
+  if (path !== undefined && !isAbsolute(path)) throw invalid('must be an absolute path', field);
 }
 
 export function parseSpecArg(input: unknown, argName = 'spec'): ExperimentSpec {
-  let spec: ExperimentSpec;
-  try {
-    spec = parseSpec(input);
-  } catch (e) {
-    if (e instanceof SpecError) throw invalid(join(argName, e.field === '(spec)' ? '' : e.field), e.message);
-    throw e;
-  }
-  if ('dir' in spec.dataset && !isAbsolute(spec.dataset.dir))
-    throw invalid(`${argName}.dataset.dir`, 'must be an absolute path');
-  if (spec.source.init.file !== undefined && !isAbsolute(spec.source.init.file))
-    throw invalid(`${argName}.source.init.file`, 'must be an absolute path');
-  spec.targets.forEach((t, i) => {
-    if (t.init.file !== undefined && !isAbsolute(t.init.file))
-      throw invalid(`${argName}.targets[${i}].init.file`, 'must be an absolute path');
-  });
+  const spec = underArg(argName, () => parseSpec(input));
+  if ('dir' in spec.dataset) checkAbsolute(spec.dataset.dir, `${argName}.dataset.dir`);
+  checkAbsolute(spec.source.init.file, `${argName}.source.init.file`);
+  spec.targets.forEach((t, i) => checkAbsolute(t.init.file, `${argName}.targets[${i}].init.file`));
   return spec;
 }
 
-/**
- * A dataset spec alone. The engine parses datasets as part of a spec, so wrap it in the smallest
- * valid one and map 'dataset.dir' back to '<argName>.dir'.
- */
+/** A dataset spec alone; errors name '<argName>.dir' and so on. */
 export function parseDatasetArg(input: unknown, argName = 'spec'): DatasetSpec {
-  const wrapper = {
-    dataset: input,
-    model: { arch: 'mlp', hidden: [1] },
-    source: { init: { seed: 0 } },
-    targets: [{ init: { seed: 1 } }],
-  };
-  try {
-    const spec = parseSpec(wrapper);
-    if ('dir' in spec.dataset && !isAbsolute(spec.dataset.dir))
-      throw invalid(`${argName}.dir`, 'must be an absolute path');
-    return spec.dataset;
-  } catch (e) {
-    if (e instanceof SpecError)
-      throw invalid(
-        join(argName, e.field.replace(/^dataset\.?/, '')),
-        e.message.replace('"dataset.', `"${argName}.`).replace('"dataset"', `"${argName}"`),
-      );
-    throw e;
-  }
+  const spec = underArg('', () => parseDataset(input, argName));
+  if ('dir' in spec) checkAbsolute(spec.dir, `${argName}.dir`);
+  return spec;
 }
 
 export function parseArchArg(input: unknown, argName = 'arch'): ArchSpec {
-  try {
-    return parseArch(input, argName);
-  } catch (e) {
-    if (e instanceof SpecError) throw invalid(e.field, e.message);
-    throw e;
-  }
+  return underArg('', () => parseArch(input, argName));
 }

@@ -4,12 +4,18 @@
  * renderer all use this module; main and the host validate every request's arguments with the
  * schemas below before anything touches the store or a worker.
  *
- * Shapes of engine data (spec, results, backend info) come from src/core — types only, so the
- * renderer bundle never pulls in the engine.
+ * Shapes of domain data (spec, results, backend info, phases) come from ./domain, which has no
+ * dependencies, so the renderer bundle never pulls in the engine.
  */
 import { z } from 'zod';
-import type { BackendInfo, EngineEvent, MethodResult, TrainedSummary } from '../core/result.js';
-import type { ExperimentSpec } from '../core/spec.js';
+import type {
+  BackendInfo,
+  EngineEvent,
+  ExperimentSpec,
+  MethodResult,
+  RunKind,
+  TrainedSummary,
+} from './domain/index.js';
 
 export const API_VERSION = 1;
 
@@ -25,8 +31,8 @@ export const RUN_STATUSES: readonly RunStatus[] = [
   'interrupted',
 ];
 
-/** A phase of an experiment: training the source, training a target (Oracle), or one method on one target. */
-export type RunKind = 'source' | 'target' | 'transfer';
+/** A phase of an experiment that is a run: the source, a target's training (Oracle), one method on one target. */
+export type { RunKind };
 
 export interface RunRecord {
   id: string;
@@ -179,7 +185,7 @@ const base64 = z
   .regex(/^[A-Za-z0-9+/=]*$/, 'not base64');
 
 /**
- * The spec is validated by the engine's own parser (src/core/spec.ts) in main, which names the
+ * The spec is validated by the domain's one parser (src/shared/domain/spec) in main, which names the
  * wrong field; here it only has to be a JSON object.
  */
 const specInput = z.record(z.string(), z.unknown());

@@ -5,7 +5,7 @@
 
 /** A failed request: `field` names the argument that was wrong, when one was. */
 export interface LabError {
-  code: 'invalid' | 'not-found' | 'conflict' | 'internal' | 'forbidden';
+  code: 'invalid' | 'not-found' | 'conflict' | 'unavailable' | 'internal' | 'forbidden';
   message: string;
   field?: string;
 }

@@ -13,8 +13,14 @@
  *   main → worker   cancel                      (abort; main kills the process if it lingers)
  * `probe` asks a fresh worker which backend it would use; it answers `backend` and exits.
  */
-import type { BackendInfo, ExperimentResult, MethodResult, TrainedSummary } from '../core/result.js';
-import type { ExperimentSpec, MethodName } from '../core/spec.js';
+import type {
+  BackendInfo,
+  ExperimentResult,
+  ExperimentSpec,
+  MethodName,
+  MethodResult,
+  TrainedSummary,
+} from './domain/index.js';
 
 export const WORKER_PROTOCOL_VERSION = 1;
 

@@ -7,8 +7,13 @@ import { paramSetResolver } from '../services/param-set-refs.js';
 import { initBackend } from '../core/backend.js';
 import { previewDataset } from '../core/data/load.js';
 import { runExperiment } from '../core/experiment.js';
-import { phaseId, type EngineEvent } from '../core/result.js';
-import type { MethodName } from '../core/spec.js';
+import {
+  isTrainingPhase,
+  phaseId,
+  phaseTarget,
+  type EngineEvent,
+  type MethodName,
+} from '../shared/domain/index.js';
 import {
   WORKER_PROTOCOL_VERSION,
   type FinishedMethod,
@@ -95,7 +100,7 @@ async function run(msg: StartMessage): Promise<never> {
   const forward = forwarder();
   const onEvent = (e: EngineEvent): void => {
     if (e.type === 'phase') {
-      if (e.phase === phaseId.source || e.phase.startsWith('target:')) trainingPhase = e.phase;
+      if (isTrainingPhase(e.phase)) trainingPhase = e.phase;
       // stderr is kept by main only as the tail a failed run shows: the last things it did.
       process.stderr.write(`worker ${process.pid}: phase ${e.phase} ${e.state}\n`);
     }
@@ -110,9 +115,10 @@ async function run(msg: StartMessage): Promise<never> {
     requests,
     currentPhase: () => trainingPhase,
     seedOf: (phase) => {
-      if (phase === phaseId.source) return spec.source.init.seed ?? null;
-      const i = Number(phase.split(':')[1]);
-      return spec.targets[i]?.init.seed ?? null;
+      if (phase === phaseId.source || phase === phaseId.pretrain('source'))
+        return spec.source.init.seed ?? null;
+      const i = phaseTarget(phase);
+      return i === null ? null : (spec.targets[i]?.init.seed ?? null);
     },
     datasetFacts: () =>
       (facts ??= previewDataset(spec.dataset, 0).then((p) => ({

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import type { TrainedCache } from '../core/experiment.js';
 import type { Params } from '../core/params.js';
 import { decodePoints, encodePoints } from '../core/params-io.js';
-import type { TrainedSummary } from '../core/result.js';
+import type { TrainedSummary } from '../shared/domain/index.js';
 import type {
   ArtifactMessage,
   ArtifactSavedMessage,

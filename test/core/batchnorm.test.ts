@@ -10,7 +10,7 @@ import { buildModel } from '../../src/core/models/index.js';
 import { cloneParams, disposeParams, type Params } from '../../src/core/params.js';
 import { applyPermutation, isIdentity, randomPermutation } from '../../src/core/permutation.js';
 import { rng } from '../../src/core/random.js';
-import { parseTrain, type ArchSpec } from '../../src/core/spec.js';
+import type { ArchSpec, TrainSpec } from '../../src/shared/domain/index.js';
 import { trainModel } from '../../src/core/train.js';
 import { weightMatching } from '../../src/core/weight-matching.js';
 
@@ -172,7 +172,14 @@ const bnMlp: ArchSpec = {
 test('BN re-estimation: stale running statistics collapse accuracy, re-estimating them recovers it', async () => {
   const model = buildModel(bnMlp, data.inputShape, data.classes);
   const init = model.init(21);
-  const spec = parseTrain({ epochs: 3, batchSize: 64, lr: 0.05, momentum: 0.9 });
+  const spec: TrainSpec = {
+    epochs: 3,
+    batchSize: 64,
+    lr: 0.05,
+    momentum: 0.9,
+    weightDecay: 0,
+    lrSchedule: 'constant',
+  };
   const { final } = await trainModel(model, init, data, spec, { seed: 21 });
   disposeParams(init);
   const trained = evaluate(model, final, data.validation).accuracy;

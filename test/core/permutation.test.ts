@@ -5,7 +5,7 @@ import { buildModel } from '../../src/core/models/index.js';
 import { disposeParams, type Params } from '../../src/core/params.js';
 import { applyPermutation, identityPermutation, randomPermutation } from '../../src/core/permutation.js';
 import { rng } from '../../src/core/random.js';
-import type { ArchSpec } from '../../src/core/spec.js';
+import type { ArchSpec } from '../../src/shared/domain/index.js';
 import { weightMatching } from '../../src/core/weight-matching.js';
 
 before(async () => {

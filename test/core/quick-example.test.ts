@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { initBackend } from '../../src/core/backend.js';
 import { runExperiment } from '../../src/core/experiment.js';
-import type { EngineEvent, MethodResult } from '../../src/core/result.js';
-import { parseSpec } from '../../src/core/spec.js';
+import type { EngineEvent, MethodResult } from '../../src/shared/domain/index.js';
+import { parseSpec } from '../../src/shared/domain/index.js';
 
 /**
  * The quick example exactly as shipped (examples/quick.json): 2-MLP (H=512) on the bundled

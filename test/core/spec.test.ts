@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { test } from 'node:test';
-import { parseSpec, SpecError } from '../../src/core/spec.js';
+import { parseSpec, SpecError } from '../../src/shared/domain/index.js';
 
 const minimal = {
   dataset: { builtin: 'fashion-mnist-mini' },

@@ -12,7 +12,7 @@ import {
   torchName,
   type RawTensor,
 } from '../../src/core/torch-import.js';
-import type { ArchSpec } from '../../src/core/spec.js';
+import type { ArchSpec } from '../../src/shared/domain/index.js';
 
 before(async () => {
   await initBackend('wasm');

@@ -7,7 +7,7 @@ import { evaluate, gradient, softmaxCrossEntropy } from '../../src/core/evaluate
 import type { Model } from '../../src/core/models/model.js';
 import { disposeParams, type Params } from '../../src/core/params.js';
 import { rng } from '../../src/core/random.js';
-import type { TrainSpec } from '../../src/core/spec.js';
+import type { TrainSpec } from '../../src/shared/domain/index.js';
 import { cosineLr, dataOrder, epochLr, trainModel } from '../../src/core/train.js';
 
 before(async () => {

@@ -8,6 +8,7 @@ import {
 } from '../../src/renderer/src/lib/base64.js';
 import { toUiError } from '../../src/renderer/src/lib/errors.js';
 import { LabRequestError } from '../../src/shared/lab-api.js';
+import { invalid } from '../../src/shared/domain/index.js';
 
 test('base64 round-trips large binary data the same way Node does', () => {
   const bytes = new Uint8Array(100_000);
@@ -42,13 +43,14 @@ test('errors: LabRequestError, plain LabError objects, Electron-wrapped errors, 
     field: undefined,
     code: 'not-found',
   });
-  const e = toUiError(
-    new Error(
-      `Error invoking remote method 'lab:request': Error: spec field "source.train.lr": must be ≥ 0, got -1`,
-    ),
-  );
-  assert.equal(e.field, 'source.train.lr');
-  assert.match(e.message, /^spec field/);
+  // The field comes with the error; the UI never reads it out of the message text.
+  const e = toUiError(invalid('spec field "source.train.lr": must be > 0, got 0', 'spec.source.train.lr'));
+  assert.deepEqual(e, {
+    message: 'spec field "source.train.lr": must be > 0, got 0',
+    field: 'spec.source.train.lr',
+    code: 'invalid',
+  });
+  assert.equal(toUiError(new Error('spec field "source.train.lr": must be > 0')).field, undefined);
   assert.equal(toUiError('plain').message, 'plain');
   assert.match(toUiError(new Error('')).message, /no reason/);
 });

@@ -15,8 +15,12 @@ import {
   validateStep,
   type ValidationContext,
 } from '../../src/renderer/src/lib/wizard.js';
-import { estimateCost, methodGradients, trainingExamples } from '../../src/renderer/src/lib/cost.js';
-import { parseSpec } from '../../src/core/spec.js';
+import {
+  estimateCost,
+  gradientEvaluations,
+  parseSpec,
+  trainingExamples,
+} from '../../src/shared/domain/index.js';
 
 const ok: ValidationContext = { preview: 'ok', paramChecks: new Map() };
 const build = {
@@ -145,9 +149,9 @@ test('service errors map to steps and fields', () => {
 });
 
 test('cost estimate: GMT T(T+1), FGMT 2T, Oracle trains, saving vs direct training', () => {
-  assert.equal(methodGradients('gmt', 5, 1), 30);
-  assert.equal(methodGradients('fgmt', 10, 2), 40);
-  assert.equal(methodGradients('naive', 10, 2), 0);
+  assert.equal(gradientEvaluations('gmt', 5, 1), 30);
+  assert.equal(gradientEvaluations('fgmt', 10, 2), 40);
+  assert.equal(gradientEvaluations('naive', 10, 2), 0);
   assert.equal(trainingExamples(10000, 0.1, 2000), 2000);
   assert.equal(trainingExamples(60000, 0.1, 0), 54000);
   const c = estimateCost({

@@ -6,8 +6,8 @@ import { crc32, deflateRawSync } from 'node:zlib';
 import { after, test } from 'node:test';
 import yauzl from 'yauzl';
 import yazl from 'yazl';
-import type { MethodResult } from '../../src/core/result.js';
-import { parseSpec } from '../../src/core/spec.js';
+import type { MethodResult } from '../../src/shared/domain/index.js';
+import { parseSpec } from '../../src/shared/domain/index.js';
 import { bundleFileName, exportBundle } from '../../src/services/bundles/export.js';
 import { BUNDLE_SCHEMA_VERSION, METRICS_HEADER } from '../../src/services/bundles/format.js';
 import { importBundle } from '../../src/services/bundles/import.js';
@@ -473,7 +473,7 @@ test('unsafe or malformed bundles are rejected with a clear message and change n
     await assert.rejects(importBundle(target, zip, { limits: c.limits }), (e: unknown) => {
       assert.ok(e instanceof BundleError, `${c.what}: a BundleError (${String(e)})`);
       assert.match(e.message, c.message, c.what);
-      assert.equal(e.error.code, 'invalid');
+      assert.equal(e.code, 'invalid');
       return true;
     });
     assert.deepEqual(await snapshot(target), before, `${c.what}: the store is unchanged`);

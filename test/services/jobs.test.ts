@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { MethodResult } from '../../src/core/result.js';
+import type { MethodResult } from '../../src/shared/domain/index.js';
 import type { LabEvent } from '../../src/shared/lab-api.js';
 import { alive, isExperimentStatus, isRunUpdate, openTestLab, tinySpec, waitUntil } from '../helpers/lab.js';
 

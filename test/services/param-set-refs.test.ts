@@ -4,7 +4,7 @@ import { initBackend } from '../../src/core/backend.js';
 import { buildModel } from '../../src/core/models/index.js';
 import { disposeParams } from '../../src/core/params.js';
 import { encodeParams, encodePoints } from '../../src/core/params-io.js';
-import { parseSpec } from '../../src/core/spec.js';
+import { parseSpec } from '../../src/shared/domain/index.js';
 import { exportBundle } from '../../src/services/bundles/export.js';
 import { importBundle } from '../../src/services/bundles/import.js';
 import { runRecorded } from '../../src/services/jobs/in-process.js';

@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseSpec } from '../../src/core/spec.js';
+import { parseSpec } from '../../src/shared/domain/index.js';
 import { MetricBuffer } from '../../src/services/jobs/metric-buffer.js';
 import { jobRecorder } from '../../src/services/jobs/recorder.js';
 import { LabStore } from '../../src/services/store/index.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { utimes } from 'node:fs/promises';
 import { test } from 'node:test';
-import { parseSpec } from '../../src/core/spec.js';
+import { parseSpec } from '../../src/shared/domain/index.js';
 import { LabStore, plannedRuns } from '../../src/services/store/index.js';
 import type { ExperimentDetail } from '../../src/shared/lab-api.js';
 import { openTestLab, tempDir, tinySpec, waitUntil } from '../helpers/lab.js';

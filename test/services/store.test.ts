@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Params } from '../../src/core/params.js';
-import type { MethodResult, TrainedSummary } from '../../src/core/result.js';
-import { parseSpec, type ExperimentSpec } from '../../src/core/spec.js';
+import type { MethodResult, TrainedSummary } from '../../src/shared/domain/index.js';
+import { parseSpec, type ExperimentSpec } from '../../src/shared/domain/index.js';
 import {
   LabStore,
   LATEST_SCHEMA_VERSION,
@@ -639,7 +639,7 @@ test('parameter sets: weights stored once per content, refused deletion while us
     (err: unknown) =>
       err instanceof ParamSetInUseError &&
       /source of experiment .*delete it first/.test(err.message) &&
-      err.error.code === 'conflict',
+      err.code === 'conflict',
   );
   assert.ok(store.getParamSet(a.id), 'still there');
   assert.equal(store.deleteParamSet(b.id), true);

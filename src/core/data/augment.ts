@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../random.js';
-import type { AugmentSpec } from '../spec.js';
+import type { AugmentSpec } from '../../shared/domain/index.js';
 
 /**
  * The authors' CIFAR training augmentation (torchvision RandomCrop(32, padding=4) +

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ClassSelection } from '../spec.js';
+import type { ClassSelection } from '../../shared/domain/index.js';
 import type { RawDataset, RawSplit } from './raw.js';
 
 /**

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { basename, resolve } from 'node:path';
-import type { DatasetOptions, DatasetSpec } from '../spec.js';
+import { fieldDefault, type DatasetOptions, type DatasetSpec } from '../../shared/domain/index.js';
 import { readCifarDir } from './cifar.js';
 import { FASHION_MNIST_CLASS_NAMES, MNIST_CLASS_NAMES } from './class-names.js';
 import type { Dataset, Split } from './dataset.js';
@@ -17,7 +17,11 @@ import { givenSplit, readIndexFile } from './given-split.js';
 import { splitTrainValidation } from './split.js';
 import { channelStats, gatherStandardised, type ChannelStats } from './standardise.js';
 
-export const DEFAULT_DATASET_OPTIONS: DatasetOptions = { valFraction: 0.1, splitSeed: 777, trainLimit: 0 };
+export const DEFAULT_DATASET_OPTIONS: DatasetOptions = {
+  valFraction: fieldDefault('datasetOptions.valFraction'),
+  splitSeed: fieldDefault('datasetOptions.splitSeed'),
+  trainLimit: fieldDefault('datasetOptions.trainLimit'),
+};
 
 /** Fashion-MNIST names when the dataset's name (or, without one, its folder) mentions fashion. */
 function idxClassNames(spec: { dir: string; name?: string }): string[] {

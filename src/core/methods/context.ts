@@ -6,7 +6,7 @@ import type { Model } from '../models/model.js';
 import { disposeParams, type Params } from '../params.js';
 import { applyPermutation, type Permutation } from '../permutation.js';
 import { rng, type Rng } from '../random.js';
-import type { MethodName } from '../spec.js';
+import type { MethodInfo, MethodName } from '../../shared/domain/index.js';
 import type { Trajectory } from '../trajectory.js';
 import type { WeightMatcher } from '../weight-matching.js';
 
@@ -50,14 +50,13 @@ export interface TransferContext {
  * θ2^s = θ2^0 + π_s(θ1^s − θ1^0) is built and evaluated. Naive and Oracle yield one fixed π; GMT
  * and FGMT compute π_s from gradients along the trajectory.
  */
-export interface TransferMethod {
+export interface MethodImpl {
   name: MethodName;
-  label: string;
-  needsTrainedTarget: boolean;
   permutations(ctx: TransferContext): AsyncGenerator<Permutation, void, void>;
-  /** minibatch gradients used for a trajectory of length T (for cost estimates) */
-  gradientEvaluations(T: number, gradBatches: number): number;
 }
+
+/** A method's tensor side joined with what the domain registry says of it (label, cost, needs). */
+export type TransferMethod = MethodImpl & Omit<MethodInfo, 'name'>;
 
 /** θ2^0 + π(θ1^t − θ1^0): the transferred parameters at step t. */
 export function transferredAt(ctx: TransferContext, t: number, perm: Permutation): Params {

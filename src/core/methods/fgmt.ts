@@ -5,7 +5,7 @@ import {
   GradientSampler,
   solveMatching,
   throwIfAborted,
-  type TransferMethod,
+  type MethodImpl,
 } from './context.js';
 
 /**
@@ -13,10 +13,8 @@ import {
  * (g2 computed with π_{s−1}) and keeps the earlier ones cached, trusting Lemma 3.1 that they
  * barely change. O(T) gradients — the cost of 2T SGD steps.
  */
-export const fgmt: TransferMethod = {
+export const fgmt: MethodImpl = {
   name: 'fgmt',
-  label: 'FGMT',
-  needsTrainedTarget: false,
   async *permutations(ctx) {
     const T = ctx.trajectory.T;
     const sampler = new GradientSampler(ctx, 'fgmt');
@@ -34,5 +32,4 @@ export const fgmt: TransferMethod = {
       matcher.dispose();
     }
   },
-  gradientEvaluations: (T, gradBatches) => 2 * T * gradBatches,
 };

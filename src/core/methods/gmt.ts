@@ -5,17 +5,15 @@ import {
   GradientSampler,
   solveMatching,
   throwIfAborted,
-  type TransferMethod,
+  type MethodImpl,
 } from './context.js';
 
 /**
  * GMT (Algorithm 1). At step s every gradient pair t = 0..s−1 is recomputed on fresh minibatches:
  * g1 at θ1^t and g2 at θ2^0 + π_{s−1}(θ1^t − θ1^0), then π_s matches all s pairs. O(T²) gradients.
  */
-export const gmt: TransferMethod = {
+export const gmt: MethodImpl = {
   name: 'gmt',
-  label: 'GMT',
-  needsTrainedTarget: false,
   async *permutations(ctx) {
     const T = ctx.trajectory.T;
     const sampler = new GradientSampler(ctx, 'gmt');
@@ -39,5 +37,4 @@ export const gmt: TransferMethod = {
       yield perm;
     }
   },
-  gradientEvaluations: (T, gradBatches) => T * (T + 1) * gradBatches,
 };

@@ -1,7 +1,7 @@
 import { evaluate } from '../evaluate.js';
 import { disposeParams, type Params } from '../params.js';
 import type { Permutation } from '../permutation.js';
-import type { MethodResult } from '../result.js';
+import type { MethodResult } from '../../shared/domain/index.js';
 import { throwIfAborted, transferredForEval, type TransferContext, type TransferMethod } from './context.js';
 
 export type RunMethodArgs = Pick<

@@ -1,4 +1,4 @@
-import type { ArchSpec, LayerSpec } from '../spec.js';
+import type { ArchSpec, LayerSpec } from '../../shared/domain/index.js';
 import type { Model } from './model.js';
 import { buildSequential } from './sequential.js';
 

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Params } from '../params.js';
 import type { PermutationSpec } from '../permutation.js';
-import type { ArchSpec } from '../spec.js';
+import type { ArchSpec } from '../../shared/domain/index.js';
 
 export interface ParamInfo {
   name: string;

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Params } from '../params.js';
 import { makePermutationSpec } from '../permutation.js';
 import { deriveSeed, rng } from '../random.js';
-import type { ArchSpec, LayerSpec } from '../spec.js';
+import type { ArchSpec, LayerSpec } from '../../shared/domain/index.js';
 import type { ApplyOptions, Model, ParamInfo } from './model.js';
 
 /**

@@ -1,4 +1,5 @@
 import { ref } from 'vue';
+import { methodInfo } from '../../shared/domain/index.js';
 
 /** Bumped when the system switches between light and dark, so charts re-read their colours. */
 export const themeVersion = ref(0);
@@ -23,18 +24,16 @@ export function isDark(): boolean {
   return media?.matches ?? false;
 }
 
+/** Colours of the groups that are not methods; a method's own comes from the domain registry. */
 const FALLBACK: Record<string, string> = {
-  gmt: '#2563eb',
-  fgmt: '#e8590c',
-  oracle: '#8b3fd9',
-  naive: '#6b7280',
   source: '#15803d',
   target: '#0f8f86',
 };
 const EXTRA = ['#c2185b', '#00838f', '#6d4c41', '#558b2f', '#283593', '#ef6c00'];
 
 export function methodColor(method: string): string {
-  if (FALLBACK[method]) return cssVar(`--m-${method}`, FALLBACK[method]);
+  const own = methodInfo(method)?.colour ?? FALLBACK[method];
+  if (own) return cssVar(`--m-${method}`, own);
   let h = 0;
   for (const c of method) h = (h * 31 + c.charCodeAt(0)) >>> 0;
   return EXTRA[h % EXTRA.length];

@@ -1,6 +1,6 @@
 import { computed, reactive, watch } from 'vue';
 import type { DatasetPreview, ParamSetRecord } from '../../shared/lab-api.js';
-import type { ExperimentSpec } from '../../core/spec.js';
+import type { ExperimentSpec } from '../../shared/domain/index.js';
 import { appInfo, loadAppInfo, request } from './lab.js';
 import { toUiError, type UiError } from './lib/errors.js';
 import {
@@ -10,7 +10,6 @@ import {
   buildSpec,
   datasetSpec,
   emptyState,
-  fieldFromMessage,
   normaliseField,
   parseTags,
   presetState,
@@ -301,9 +300,8 @@ export async function submit(): Promise<void> {
   } catch (e) {
     const err = toUiError(e);
     wiz.submitError = err;
-    const field = err.field === 'spec' ? (fieldFromMessage(err.message) ?? err.field) : err.field;
-    if (field) {
-      const f = normaliseField(field);
+    if (err.field) {
+      const f = normaliseField(err.field);
       wiz.serverErrors = { [f]: err.message };
       wiz.step = stepOfField(f);
     }

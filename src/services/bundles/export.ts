@@ -1,7 +1,7 @@
 import { paramSetRefs } from '../param-set-refs.js';
 import { version_core as tfjsVersion } from '@tensorflow/tfjs';
 import type { LabStore } from '../store/index.js';
-import { LabRequestError } from '../../shared/lab-api.js';
+import { invalid, notFound } from '../../shared/domain/index.js';
 import {
   BUNDLE_SCHEMA_VERSION,
   MANIFEST,
@@ -35,8 +35,7 @@ export async function exportBundle(
   opts: ExportOptions = {},
 ): Promise<Buffer> {
   const ids = [...new Set(experimentIds)];
-  if (ids.length === 0)
-    throw new LabRequestError({ code: 'invalid', message: 'nothing to export: no experiment ids given' });
+  if (ids.length === 0) throw invalid('nothing to export: no experiment ids given', 'experimentIds');
   const now = opts.now ?? new Date();
   const files: ZipFileToWrite[] = [];
   const json = (name: string, value: unknown): void => {
@@ -46,7 +45,7 @@ export async function exportBundle(
   const backends = new Set<string>();
   for (const id of ids) {
     const e = store.getExperiment(id);
-    if (!e) throw new LabRequestError({ code: 'not-found', message: `experiment ${id} not found` });
+    if (!e) throw notFound(`experiment ${id}`);
     for (const r of e.runs) if (r.backend) backends.add(r.backend);
     const record: ExperimentRecordFile = {
       id: e.id,

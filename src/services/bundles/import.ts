@@ -1,4 +1,4 @@
-import { parseArch, parseSpec, SpecError, type ExperimentSpec } from '../../core/spec.js';
+import { parseArch, parseSpec, SpecError, type ExperimentSpec } from '../../shared/domain/index.js';
 import type { ImportReport, MetricPoint, RunRecord } from '../../shared/lab-api.js';
 import { cachedValues, type LabStore, type LogEntry, type NewParamSet } from '../store/index.js';
 import { sha256Hex } from '../store/weights.js';

@@ -2,18 +2,15 @@ import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import yauzl from 'yauzl';
 import yazl from 'yazl';
-import { LabRequestError } from '../../shared/lab-api.js';
+import { DomainError } from '../../shared/domain/index.js';
 
 /** A bundle that cannot be imported; the message names the entry when one is at fault. */
-export class BundleError extends LabRequestError {
+export class BundleError extends DomainError {
   constructor(
     message: string,
     readonly entry?: string,
   ) {
-    super({
-      code: 'invalid',
-      message: entry === undefined ? `bundle: ${message}` : `bundle entry "${entry}": ${message}`,
-    });
+    super('invalid', entry === undefined ? `bundle: ${message}` : `bundle entry "${entry}": ${message}`);
     this.name = 'BundleError';
   }
 }

@@ -1,7 +1,7 @@
 /** bundles.*: zip in, zip out (base64 over the API), built by src/services/bundles. */
 import { exportBundle, bundleFileName } from '../bundles/export.js';
 import { importBundle } from '../bundles/import.js';
-import { LabRequestError } from '../../shared/lab-api.js';
+import { notFound } from '../../shared/domain/index.js';
 import type { HandlerTable, ServiceContext } from './context.js';
 
 export function bundleHandlers(ctx: ServiceContext): HandlerTable<'bundles.export' | 'bundles.import'> {
@@ -9,11 +9,10 @@ export function bundleHandlers(ctx: ServiceContext): HandlerTable<'bundles.expor
     'bundles.export': async ({ experimentIds, includeWeights }) => {
       const missing = experimentIds.filter((id) => !ctx.store.hasExperiment(id));
       if (missing.length)
-        throw new LabRequestError({
-          code: 'not-found',
-          message: `experiment ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''} not found`,
-          field: 'experimentIds',
-        });
+        throw notFound(
+          `experiment ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}`,
+          'experimentIds',
+        );
       const zip = await exportBundle(ctx.store, experimentIds, { includeWeights });
       return {
         fileName: bundleFileName(ctx.store, experimentIds),

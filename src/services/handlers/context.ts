@@ -1,5 +1,5 @@
 /** What every request handler may use: the store, the job queue, and the event bus. */
-import type { BackendInfo } from '../../core/result.js';
+import type { BackendInfo } from '../../shared/domain/index.js';
 import type { LabEvent, ParsedArgs, ReplyTypes, RequestName } from '../../shared/lab-api.js';
 import type { FinishedMethod } from '../../shared/worker-protocol.js';
 import type { JobQueue } from '../jobs/queue.js';

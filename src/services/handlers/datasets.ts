@@ -1,7 +1,6 @@
 /** datasets.*: previews read the files on request; registered datasets are store records. */
 import { previewDataset } from '../../core/data/load.js';
-import { LabRequestError } from '../../shared/lab-api.js';
-import { NotFoundError } from '../errors.js';
+import { invalid, notFound } from '../../shared/domain/index.js';
 import { parseDatasetArg } from '../spec-input.js';
 import type { HandlerTable, ServiceContext } from './context.js';
 
@@ -11,11 +10,7 @@ async function preview(specArg: unknown, perClass: number): ReturnType<typeof pr
   try {
     return await previewDataset(spec, perClass);
   } catch (e) {
-    throw new LabRequestError({
-      code: 'invalid',
-      message: `cannot read the dataset: ${(e as Error).message}`,
-      field: 'spec',
-    });
+    throw invalid(`cannot read the dataset: ${(e as Error).message}`, 'spec');
   }
 }
 
@@ -58,7 +53,7 @@ export function datasetHandlers(
     },
 
     'datasets.delete': ({ id }) => {
-      if (!ctx.store.getDataset(id)) throw new NotFoundError(`dataset ${id}`);
+      if (!ctx.store.getDataset(id)) throw notFound(`dataset ${id}`);
       return { deleted: ctx.store.deleteDataset(id) };
     },
   };

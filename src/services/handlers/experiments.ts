@@ -3,17 +3,10 @@
  * worker; cancel; resume an interrupted one without redoing finished phases; rerun as new).
  */
 import { resolveParamSets } from '../param-set-refs.js';
-import type { MethodResult } from '../../core/result.js';
-import type { MethodName } from '../../core/spec.js';
-import { LabRequestError } from '../../shared/lab-api.js';
+import { conflict, type MethodName, type MethodResult, notFound } from '../../shared/domain/index.js';
 import type { FinishedMethod } from '../../shared/worker-protocol.js';
-import { NotFoundError } from '../errors.js';
 import { parseSpecArg } from '../spec-input.js';
 import type { HandlerTable, ServiceContext } from './context.js';
-
-function conflict(message: string): LabRequestError {
-  return new LabRequestError({ code: 'conflict', message });
-}
 
 export function experimentHandlers(
   ctx: ServiceContext,
@@ -31,7 +24,7 @@ export function experimentHandlers(
 > {
   const { store, queue } = ctx;
   const mustExist = (id: string): void => {
-    if (!store.hasExperiment(id)) throw new NotFoundError(`experiment ${id}`);
+    if (!store.hasExperiment(id)) throw notFound(`experiment ${id}`);
   };
   const announce = (id: string): void => {
     const s = store.getExperimentSummary(id);
@@ -49,7 +42,7 @@ export function experimentHandlers(
 
     'experiments.get': ({ id }) => {
       const e = store.getExperiment(id);
-      if (!e) throw new NotFoundError(`experiment ${id}`);
+      if (!e) throw notFound(`experiment ${id}`);
       return e;
     },
 
@@ -70,7 +63,7 @@ export function experimentHandlers(
     'experiments.update': ({ id, name, tags, notes }) => {
       mustExist(id);
       const s = store.updateExperiment(id, { name, tags, notes });
-      if (!s) throw new NotFoundError(`experiment ${id}`);
+      if (!s) throw notFound(`experiment ${id}`);
       ctx.emit({ type: 'experiment.updated', experiment: s });
       return s;
     },
@@ -93,7 +86,7 @@ export function experimentHandlers(
 
     'experiments.resume': ({ id }) => {
       const e = store.getExperiment(id);
-      if (!e) throw new NotFoundError(`experiment ${id}`);
+      if (!e) throw notFound(`experiment ${id}`);
       if (queue.has(id)) throw conflict(`experiment ${id} is already queued or running`);
       // Phases the spec implies but that have no run yet (all of them, for an experiment imported
       // without runs) are planned first, so they count as open.
@@ -130,7 +123,7 @@ export function experimentHandlers(
 
     'experiments.rerun': ({ id }) => {
       const e = store.getExperiment(id);
-      if (!e) throw new NotFoundError(`experiment ${id}`);
+      if (!e) throw notFound(`experiment ${id}`);
       const newId = store.transaction(() => {
         const copy = store.createExperiment({
           spec: e.spec,

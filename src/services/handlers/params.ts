@@ -5,9 +5,7 @@
 import { buildModel } from '../../core/models/index.js';
 import { disposeParams, type Params } from '../../core/params.js';
 import { checkParamsFit, decodeParams, decodePoints } from '../../core/params-io.js';
-import type { ArchSpec } from '../../core/spec.js';
-import { LabRequestError } from '../../shared/lab-api.js';
-import { NotFoundError } from '../errors.js';
+import { type ArchSpec, conflict, invalid as invalidArg, notFound } from '../../shared/domain/index.js';
 import { ParamSetInUseError } from '../store/index.js';
 import { parseArchArg } from '../spec-input.js';
 import type { HandlerTable, ServiceContext } from './context.js';
@@ -30,8 +28,8 @@ function misfit(points: Params[], arch: ArchSpec, inputShape: number[], classes:
   return null;
 }
 
-function invalid(field: string, message: string): LabRequestError {
-  return new LabRequestError({ code: 'invalid', message, field });
+function invalid(field: string, message: string): Error {
+  return invalidArg(message, field);
 }
 
 export function paramHandlers(
@@ -78,7 +76,7 @@ export function paramHandlers(
 
     'params.check': async ({ id, arch: archArg, inputShape, classes }) => {
       const record = ctx.store.getParamSet(id);
-      if (!record) throw new NotFoundError(`parameter set ${id}`);
+      if (!record) throw notFound(`parameter set ${id}`);
       const arch = parseArchArg(archArg);
       let buf: Buffer;
       try {
@@ -98,12 +96,11 @@ export function paramHandlers(
     },
 
     'params.delete': ({ id }) => {
-      if (!ctx.store.getParamSet(id)) throw new NotFoundError(`parameter set ${id}`);
+      if (!ctx.store.getParamSet(id)) throw notFound(`parameter set ${id}`);
       try {
         return { deleted: ctx.store.deleteParamSet(id) };
       } catch (e) {
-        if (e instanceof ParamSetInUseError)
-          throw new LabRequestError({ code: 'conflict', message: e.message });
+        if (e instanceof ParamSetInUseError) throw conflict(e.message);
         throw e;
       }
     },

@@ -5,8 +5,7 @@
  */
 import { previewDataset } from '../../core/data/load.js';
 import { runExperiment } from '../../core/experiment.js';
-import type { EngineEvent, ExperimentResult } from '../../core/result.js';
-import type { ExperimentSpec } from '../../core/spec.js';
+import type { EngineEvent, ExperimentResult, ExperimentSpec } from '../../shared/domain/index.js';
 import type { LabEvent } from '../../shared/lab-api.js';
 import type { FromWorker } from '../../shared/worker-protocol.js';
 import type { LabStore } from '../store/index.js';

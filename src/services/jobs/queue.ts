@@ -5,8 +5,7 @@
  * headless host and the tests.
  */
 import { randomUUID } from 'node:crypto';
-import type { ExperimentSpec } from '../../core/spec.js';
-import type { ExperimentResult } from '../../core/result.js';
+import type { ExperimentResult, ExperimentSpec } from '../../shared/domain/index.js';
 import type { JobInfo } from '../../shared/lab-api.js';
 import {
   WORKER_PROTOCOL_VERSION,

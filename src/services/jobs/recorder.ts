@@ -4,7 +4,12 @@
  * written in batches and pushed live; trained weights the worker wrote become parameter sets; the
  * end of the job settles every run that is still open.
  */
-import type { BackendInfo, ExperimentResult, MethodResult, TrainedSummary } from '../../core/result.js';
+import type {
+  BackendInfo,
+  ExperimentResult,
+  MethodResult,
+  TrainedSummary,
+} from '../../shared/domain/index.js';
 import type { LabEvent, RunRecord, RunStatus } from '../../shared/lab-api.js';
 import type {
   ArtifactMessage,

@@ -1,4 +1,4 @@
-import type { DatasetSpec } from '../../core/spec.js';
+import type { DatasetSpec } from '../../shared/domain/index.js';
 import type { DatasetRecord } from '../../shared/lab-api.js';
 import { fromJson, newId, nowIso, toJson, type Db } from './db.js';
 import { datasetLabel, datasetLocation } from './describe.js';

@@ -1,5 +1,5 @@
 import { basename, resolve } from 'node:path';
-import type { ArchSpec, DatasetSpec } from '../../core/spec.js';
+import type { ArchSpec, DatasetSpec } from '../../shared/domain/index.js';
 
 /**
  * Short names for a spec's dataset and architecture, stored as columns so the history table can

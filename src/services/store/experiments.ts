@@ -1,6 +1,5 @@
-import { parseSpec, type ExperimentSpec } from '../../core/spec.js';
+import { notFound, parseSpec, type ExperimentSpec } from '../../shared/domain/index.js';
 import {
-  LabRequestError,
   type ExperimentDetail,
   type ExperimentSummary,
   type ParsedArgs,
@@ -119,7 +118,7 @@ export class ExperimentRepo {
 
   private requireParamSet(id: string): void {
     if (this.db.prepare('SELECT 1 FROM param_sets WHERE id = ?').get(id) === undefined) {
-      throw new LabRequestError({ code: 'not-found', message: `parameter set ${id} not found` });
+      throw notFound(`parameter set ${id}`);
     }
   }
 

@@ -1,10 +1,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TrainedCache } from '../../core/experiment.js';
-import type { TrainedSummary } from '../../core/result.js';
-import type { ExperimentSpec } from '../../core/spec.js';
+import { type ExperimentSpec, notFound, type TrainedSummary } from '../../shared/domain/index.js';
 import {
-  LabRequestError,
   type DatasetRecord,
   type ExperimentDetail,
   type ExperimentSummary,
@@ -133,8 +131,7 @@ export class LabStore {
   }
 
   private requireExperiment(id: string): void {
-    if (!this.experimentRepo.exists(id))
-      throw new LabRequestError({ code: 'not-found', message: `experiment ${id} not found` });
+    if (!this.experimentRepo.exists(id)) throw notFound(`experiment ${id}`);
   }
 
   // ── experiments ──

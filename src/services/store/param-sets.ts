@@ -1,6 +1,5 @@
-import type { TrainedSummary } from '../../core/result.js';
-import { parseArch, type ArchSpec } from '../../core/spec.js';
-import { LabRequestError, type ParamOrigin, type ParamSetRecord } from '../../shared/lab-api.js';
+import { type ArchSpec, DomainError, parseArch, type TrainedSummary } from '../../shared/domain/index.js';
+import type { ParamOrigin, ParamSetRecord } from '../../shared/lab-api.js';
 import { fromJson, newId, nowIso, toJson, type Db } from './db.js';
 import { SHA256_PATTERN } from './weights.js';
 
@@ -48,16 +47,16 @@ export interface NewParamSet {
 /** A parameter set as a bundle carries it: the record plus the training summary. */
 export type ParamSetWithSummary = ParamSetRecord & { summary: TrainedSummary | null };
 
-/** A 'conflict' LabRequestError, so hosts pass it to the UI as it is. */
-export class ParamSetInUseError extends LabRequestError {
+/** A 'conflict': the parameter set is still some experiment's source. */
+export class ParamSetInUseError extends DomainError {
   constructor(
     readonly paramSetId: string,
     readonly experimentIds: string[],
   ) {
-    super({
-      code: 'conflict',
-      message: `parameter set ${paramSetId} is the source of ${experimentIds.length === 1 ? 'experiment' : `${experimentIds.length} experiments`} ${experimentIds.slice(0, 5).join(', ')}${experimentIds.length > 5 ? ', …' : ''}; delete ${experimentIds.length === 1 ? 'it' : 'them'} first`,
-    });
+    super(
+      'conflict',
+      `parameter set ${paramSetId} is the source of ${experimentIds.length === 1 ? 'experiment' : `${experimentIds.length} experiments`} ${experimentIds.slice(0, 5).join(', ')}${experimentIds.length > 5 ? ', …' : ''}; delete ${experimentIds.length === 1 ? 'it' : 'them'} first`,
+    );
     this.name = 'ParamSetInUseError';
   }
 }

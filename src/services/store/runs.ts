@@ -1,6 +1,11 @@
-import { initLabel } from '../../core/spec.js';
-import type { MethodResult, TrainedSummary } from '../../core/result.js';
-import type { ExperimentSpec } from '../../core/spec.js';
+import {
+  type ExperimentSpec,
+  initLabel,
+  type MethodResult,
+  needsTrainedTarget,
+  phaseId,
+  type TrainedSummary,
+} from '../../shared/domain/index.js';
 import type { RunKind, RunRecord, RunStatus } from '../../shared/lab-api.js';
 import type Database from 'better-sqlite3';
 import { fromJson, newId, toJson, type Db } from './db.js';
@@ -45,13 +50,13 @@ export type PlannedRun = Pick<RunRecord, 'kind' | 'phase' | 'method' | 'targetIn
 
 /**
  * The phases an experiment goes through, in the engine's order: the source, then per target its
- * training (only when Oracle needs it) and each method. Phase ids match src/core/result.ts phaseId.
+ * training (only when a method needs it, as Oracle does) and each method.
  */
 export function plannedRuns(spec: ExperimentSpec): PlannedRun[] {
   const out: PlannedRun[] = [
     {
       kind: 'source',
-      phase: 'source',
+      phase: phaseId.source,
       method: null,
       targetIndex: null,
       label: initLabel(spec.source.init),
@@ -61,10 +66,10 @@ export function plannedRuns(spec: ExperimentSpec): PlannedRun[] {
   spec.targets.forEach((t, i) => {
     const label = initLabel(t.init);
     const seed = t.init.seed ?? null;
-    if (spec.transfer.methods.includes('oracle'))
-      out.push({ kind: 'target', phase: `target:${i}`, method: null, targetIndex: i, label, seed });
+    if (needsTrainedTarget(spec.transfer.methods))
+      out.push({ kind: 'target', phase: phaseId.target(i), method: null, targetIndex: i, label, seed });
     for (const m of spec.transfer.methods)
-      out.push({ kind: 'transfer', phase: `transfer:${i}:${m}`, method: m, targetIndex: i, label, seed });
+      out.push({ kind: 'transfer', phase: phaseId.transfer(i, m), method: m, targetIndex: i, label, seed });
   });
   return out;
 }

@@ -1,9 +1,7 @@
 import type { TrainedCache } from '../../core/experiment.js';
-import { initLabel } from '../../core/spec.js';
+import { type ExperimentSpec, initLabel, type TrainedSummary } from '../../shared/domain/index.js';
 import type { Params } from '../../core/params.js';
 import { decodePoints, encodePoints } from '../../core/params-io.js';
-import type { TrainedSummary } from '../../core/result.js';
-import type { ExperimentSpec } from '../../core/spec.js';
 import type { LabStore } from './index.js';
 
 /** What the cache cannot learn from the engine's calls but the records need. */

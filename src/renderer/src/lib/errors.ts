@@ -1,5 +1,4 @@
 import type { LabError } from '../../../shared/lab-api.js';
-import { fieldFromMessage } from './wizard.js';
 
 export interface UiError {
   message: string;
@@ -18,8 +17,7 @@ function isLabError(x: unknown): x is LabError {
 
 /**
  * What went wrong, in the services' own words. A LabRequestError carries `.error`; over Electron's
- * IPC the class is lost and a plain object (or an Error whose message holds the text) arrives; a
- * dropped socket is an Error. When no field came but the message names a spec field, it is used.
+ * IPC the preload rethrows the same shape as a plain object; a dropped socket is an Error. Callers branch on `code` and `field`, never on the message.
  */
 export function toUiError(e: unknown): UiError {
   let err: UiError;
@@ -29,13 +27,9 @@ export function toUiError(e: unknown): UiError {
   } else if (isLabError(e)) {
     err = { message: e.message, field: e.field, code: e.code };
   } else if (e instanceof Error) {
-    err = { message: e.message.replace(/^Error invoking remote method '[^']+': (Error: )?/, '') };
+    err = { message: e.message };
   } else {
     err = { message: String(e) };
-  }
-  if (!err.field) {
-    const f = fieldFromMessage(err.message);
-    if (f) err.field = f;
   }
   if (!err.message.trim()) err.message = 'Something went wrong, and the lab gave no reason.';
   return err;

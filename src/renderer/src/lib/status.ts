@@ -1,3 +1,4 @@
+import { compareMethodNames, methodInfo, phaseMethod } from '../../../shared/domain/index.js';
 import type { RunRecord, RunStatus } from '../../../shared/lab-api.js';
 
 /** Worst first: an experiment shows the worst state of its runs (the store derives it the same way). */
@@ -19,26 +20,22 @@ export const STATUS_LABELS: Record<RunStatus, string> = {
   done: 'done',
 };
 
-export const METHOD_LABELS: Record<string, string> = {
-  naive: 'Naive',
-  oracle: 'Oracle',
-  gmt: 'GMT',
-  fgmt: 'FGMT',
-  source: 'Source training',
-  target: 'Target training',
-};
+/** Groups of charts and tables that are not methods: the training runs. They follow the methods. */
+const TRAINING_GROUPS: Record<string, string> = { source: 'Source training', target: 'Target training' };
 
-/** The order methods are listed and coloured in, everywhere. */
-export const METHOD_ORDER = ['gmt', 'fgmt', 'oracle', 'naive', 'source', 'target'];
-
+/** A method's label from the domain registry, or a training group's, or the name as it is. */
 export function methodLabel(m: string): string {
-  return METHOD_LABELS[m] ?? m;
+  return methodInfo(m)?.label ?? TRAINING_GROUPS[m] ?? m;
 }
 
+/** Display order everywhere: methods by the registry's order, then source and target, then the rest. */
 export function compareMethods(a: string, b: string): number {
-  const ia = METHOD_ORDER.indexOf(a);
-  const ib = METHOD_ORDER.indexOf(b);
-  return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib) || a.localeCompare(b);
+  const rank = (m: string): number => (methodInfo(m) ? 0 : m in TRAINING_GROUPS ? 1 : 2);
+  const ra = rank(a);
+  const rb = rank(b);
+  if (ra !== rb) return ra - rb;
+  if (ra === 1) return Object.keys(TRAINING_GROUPS).indexOf(a) - Object.keys(TRAINING_GROUPS).indexOf(b);
+  return compareMethodNames(a, b);
 }
 
 /** The worst status of a set of runs; null for none. */
@@ -74,7 +71,7 @@ export function canResume(s: RunStatus | null | undefined): boolean {
 
 /** The group a run belongs to in charts and tables: its method, or 'source' / 'target' for training. */
 export function runGroup(run: Pick<RunRecord, 'kind' | 'method' | 'phase'>): string {
-  if (run.kind === 'transfer') return run.method ?? run.phase.split(':')[2] ?? 'transfer';
+  if (run.kind === 'transfer') return run.method ?? phaseMethod(run.phase) ?? 'transfer';
   return run.kind;
 }
 

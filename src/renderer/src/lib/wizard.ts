@@ -1,12 +1,18 @@
-import type {
-  ArchSpec,
-  DatasetSpec,
-  ExperimentSpec,
-  InitSpec,
-  LayerSpec,
-  MethodName,
-  TrainSpec,
-} from '../../../core/spec.js';
+import {
+  describeIssue,
+  fieldDefault,
+  listMethods,
+  validateArch,
+  validateSpec,
+  type ArchSpec,
+  type DatasetSpec,
+  type ExperimentSpec,
+  type InitSpec,
+  type LayerSpec,
+  type MethodName,
+  type SpecIssue,
+  type TrainSpec,
+} from '../../../shared/domain/index.js';
 
 /**
  * The new-experiment wizard's form state, its validation per step and the spec it builds. Field
@@ -26,7 +32,10 @@ export const STEP_TITLES: Record<StepId, string> = {
 };
 
 export const DEBIAN_FASHION_MNIST = '/usr/share/datasets/fashion-mnist';
-export const ALL_METHODS: readonly MethodName[] = ['gmt', 'fgmt', 'oracle', 'naive'];
+/** The methods the wizard offers, in display order: every method in the domain registry. */
+export function methodOptions(): MethodName[] {
+  return listMethods().map((m) => m.name as MethodName);
+}
 
 export type DatasetChoice = 'builtin' | 'debian' | 'files';
 export type InitFrom = 'seed' | 'paramset';
@@ -126,34 +135,34 @@ export function emptyState(): WizardState {
       format: 'idx',
       dir: '',
       labelKind: 'fine',
-      valFraction: 0.1,
-      splitSeed: 777,
-      trainLimit: 0,
-      evalLimit: 0,
+      valFraction: fieldDefault('datasetOptions.valFraction'),
+      splitSeed: fieldDefault('datasetOptions.splitSeed'),
+      trainLimit: fieldDefault('datasetOptions.trainLimit'),
+      evalLimit: fieldDefault('evalLimit'),
     },
     model: { arch: 'mlp', hidden: '256', width: '', layers: defaultCnnLayers() },
     source: {
       init: seedInit(101),
       train: {
-        epochs: 10,
-        batchSize: 128,
-        lr: 0.01,
-        momentum: 0.9,
-        weightDecay: 0,
-        lrSchedule: 'constant',
+        epochs: fieldDefault('source.train.epochs'),
+        batchSize: fieldDefault('source.train.batchSize'),
+        lr: fieldDefault('source.train.lr'),
+        momentum: fieldDefault('source.train.momentum'),
+        weightDecay: fieldDefault('source.train.weightDecay'),
+        lrSchedule: fieldDefault('source.train.lrSchedule') as 'constant' | 'cosine',
         checkpoints: false,
       },
       reuse: null,
     },
     targets: [seedInit(102)],
     transfer: {
-      T: 10,
-      trajectory: 'linear',
-      schedule: 'cosine',
-      batchSize: 128,
-      gradBatches: 1,
-      methods: [...ALL_METHODS],
-      seed: 0,
+      T: fieldDefault('transfer.T'),
+      trajectory: fieldDefault('transfer.trajectory') as 'linear' | 'actual',
+      schedule: fieldDefault('transfer.schedule') as 'cosine' | 'uniform',
+      batchSize: fieldDefault('transfer.batchSize'),
+      gradBatches: fieldDefault('transfer.gradBatches'),
+      methods: methodOptions(),
+      seed: fieldDefault('transfer.seed'),
     },
     name: '',
     tags: '',
@@ -266,21 +275,6 @@ export function toNumber(v: number | string | null | undefined): number {
   return Number.isFinite(n) ? n : NaN;
 }
 
-function checkNumber(
-  errors: Errors,
-  key: string,
-  v: number | string,
-  label: string,
-  o: { int?: boolean; min?: number; max?: number; minExclusive?: boolean },
-): void {
-  const n = toNumber(v);
-  if (!Number.isFinite(n)) errors[key] = `${label} must be a number.`;
-  else if (o.int && !Number.isInteger(n)) errors[key] = `${label} must be a whole number, not ${n}.`;
-  else if (o.min !== undefined && (o.minExclusive ? n <= o.min : n < o.min))
-    errors[key] = `${label} must be ${o.minExclusive ? 'more than' : 'at least'} ${o.min}; it is ${n}.`;
-  else if (o.max !== undefined && n > o.max) errors[key] = `${label} must be at most ${o.max}; it is ${n}.`;
-}
-
 /** "256, 128" → [256, 128]; null when any entry is not a positive whole number. */
 export function parseWidths(text: string): number[] | null {
   const parts = text.split(/[\s,]+/).filter(Boolean);
@@ -312,19 +306,9 @@ export interface ValidationContext {
   paramChecks: ReadonlyMap<string, ParamCheck>;
 }
 
-/** `label` starts a sentence ("Target 2"), `who` sits inside one ("target 2", "the source"). */
-function checkInit(
-  errors: Errors,
-  key: string,
-  init: InitForm,
-  ctx: ValidationContext,
-  label: string,
-  who: string,
-): void {
-  if (init.from === 'seed') {
-    checkNumber(errors, `${key}.seed`, init.seed, `${label} seed`, { int: true, min: 0, max: 2 ** 31 - 1 });
-    return;
-  }
+/** A parameter set chosen as an initialisation must fit; `who` sits inside a sentence ("target 2"). */
+function checkInit(errors: Errors, key: string, init: InitForm, ctx: ValidationContext, who: string): void {
+  if (init.from === 'seed') return; // the spec parser checks the seed
   if (!init.paramSetId) {
     errors[`${key}.file`] = `Pick a parameter set for ${who}.`;
     return;
@@ -337,53 +321,31 @@ function checkInit(
       `This parameter set cannot be used for ${who}: ${(c.reason ?? 'it does not fit the architecture').replace(/\.$/, '')}.`;
 }
 
+/** Errors of a CNN's layer list, from the spec parser, keyed 'model.layers[i].field'. */
 export function validateLayers(layers: readonly LayerSpec[]): Errors {
+  return issuesToErrors(validateArch({ arch: 'cnn', layers }));
+}
+
+function issuesToErrors(issues: readonly SpecIssue[], step?: StepId): Errors {
   const errors: Errors = {};
-  if (layers.length === 0) errors['model.layers'] = 'Add at least one layer.';
-  let flat = false;
-  layers.forEach((l, i) => {
-    const key = `model.layers[${i}]`;
-    switch (l.type) {
-      case 'conv':
-        if (flat) errors[key] = `Layer ${i + 1}: a convolution cannot follow a flatten or dense layer.`;
-        checkNumber(errors, `${key}.filters`, l.filters, `Layer ${i + 1} filters`, {
-          int: true,
-          min: 1,
-          max: 8192,
-        });
-        checkNumber(errors, `${key}.kernel`, l.kernel ?? 3, `Layer ${i + 1} kernel`, {
-          int: true,
-          min: 1,
-          max: 11,
-        });
-        checkNumber(errors, `${key}.stride`, l.stride ?? 1, `Layer ${i + 1} stride`, {
-          int: true,
-          min: 1,
-          max: 4,
-        });
-        break;
-      case 'maxpool':
-        if (flat) errors[key] = `Layer ${i + 1}: pooling cannot follow a flatten or dense layer.`;
-        checkNumber(errors, `${key}.size`, l.size, `Layer ${i + 1} pool size`, { int: true, min: 1, max: 8 });
-        break;
-      case 'flatten':
-        if (flat) errors[key] = `Layer ${i + 1}: there is already a flatten or dense layer before it.`;
-        flat = true;
-        break;
-      case 'dense':
-        flat = true;
-        checkNumber(errors, `${key}.units`, l.units, `Layer ${i + 1} units`, {
-          int: true,
-          min: 1,
-          max: 65536,
-        });
-        break;
-    }
-  });
+  for (const i of issues) {
+    const key = normaliseField(i.field);
+    if (step === undefined || stepOfField(key) === step) errors[key] ??= describeIssue(i);
+  }
   return errors;
 }
 
-/** Errors of one step, keyed by field; empty when the step may be left. */
+/** Where a parameter set's file would be, for validation: any absolute path will do. */
+const VALIDATION_BUILD: BuildContext = {
+  paramFile: (id) => `/param-sets/${id}`,
+  paramName: () => null,
+};
+
+/**
+ * Errors of one step, keyed by field; empty when the step may be left. The spec's own fields are
+ * checked by the domain's parser on the spec the wizard would build (so the wizard and the engine
+ * cannot disagree on a bound); the rest (the dataset preview, parameter sets, name and tags) here.
+ */
 export function validateStep(step: StepId, s: WizardState, ctx: ValidationContext): Errors {
   const e: Errors = {};
   switch (step) {
@@ -395,42 +357,20 @@ export function validateStep(step: StepId, s: WizardState, ctx: ValidationContex
       else if (ctx.preview === 'loading')
         e['dataset.dir'] = 'Still reading the dataset — wait for the preview.';
       else if (ctx.preview !== 'ok') e['dataset.dir'] = 'Load the preview to check the dataset.';
-      checkNumber(e, 'datasetOptions.valFraction', s.dataset.valFraction, 'Validation fraction', {
-        min: 0.001,
-        max: 0.5,
-      });
-      checkNumber(e, 'datasetOptions.splitSeed', s.dataset.splitSeed, 'Split seed', { int: true, min: 0 });
-      checkNumber(e, 'datasetOptions.trainLimit', s.dataset.trainLimit, 'Training limit', {
-        int: true,
-        min: 0,
-      });
-      checkNumber(e, 'evalLimit', s.dataset.evalLimit, 'Evaluation limit', { int: true, min: 0 });
       break;
     }
     case 'model': {
       if (s.model.arch === 'mlp' && !parseWidths(s.model.hidden))
         e['model.hidden'] =
           'Hidden widths must be whole numbers from 1 to 65536, separated by commas (e.g. "256" or "512, 256").';
-      if (s.model.arch === 'conv8' && String(s.model.width).trim() !== '')
-        checkNumber(e, 'model.width', s.model.width, 'Width', { int: true, min: 1, max: 512 });
-      if (s.model.arch === 'cnn') Object.assign(e, validateLayers(s.model.layers));
       break;
     }
-    case 'source': {
-      checkInit(e, 'source.init', s.source.init, ctx, 'Source', 'the source');
-      const t = s.source.train;
-      checkNumber(e, 'source.train.epochs', t.epochs, 'Epochs', { int: true, min: 1, max: 10000 });
-      checkNumber(e, 'source.train.batchSize', t.batchSize, 'Batch size', { int: true, min: 1, max: 65536 });
-      checkNumber(e, 'source.train.lr', t.lr, 'Learning rate', { min: 0, max: 100, minExclusive: true });
-      checkNumber(e, 'source.train.momentum', t.momentum, 'Momentum', { min: 0, max: 0.9999 });
-      checkNumber(e, 'source.train.weightDecay', t.weightDecay, 'Weight decay', { min: 0, max: 1 });
+    case 'source':
+      checkInit(e, 'source.init', s.source.init, ctx, 'the source');
       break;
-    }
     case 'targets': {
       if (s.targets.length === 0) e.targets = 'Add at least one target initialisation.';
-      s.targets.forEach((t, i) =>
-        checkInit(e, `targets[${i}].init`, t, ctx, `Target ${i + 1}`, `target ${i + 1}`),
-      );
+      s.targets.forEach((t, i) => checkInit(e, `targets[${i}].init`, t, ctx, `target ${i + 1}`));
       const seen = new Map<string, number>();
       s.targets.forEach((t, i) => {
         const k = t.from === 'seed' ? `seed:${toNumber(t.seed)}` : `ps:${t.paramSetId}`;
@@ -441,31 +381,9 @@ export function validateStep(step: StepId, s: WizardState, ctx: ValidationContex
       });
       break;
     }
-    case 'transfer': {
-      const tr = s.transfer;
-      checkNumber(e, 'transfer.T', tr.T, 'T', { int: true, min: 1, max: 1000 });
-      if (
-        !e['transfer.T'] &&
-        tr.trajectory === 'actual' &&
-        toNumber(tr.T) !== toNumber(s.source.train.epochs)
-      ) {
-        e['transfer.T'] =
-          `An actual trajectory has one checkpoint per epoch, so T must equal the source's epochs (${s.source.train.epochs}).`;
-      }
-      checkNumber(e, 'transfer.batchSize', tr.batchSize, 'Gradient batch size', {
-        int: true,
-        min: 1,
-        max: 65536,
-      });
-      checkNumber(e, 'transfer.gradBatches', tr.gradBatches, 'Batches per gradient', {
-        int: true,
-        min: 1,
-        max: 1000,
-      });
-      checkNumber(e, 'transfer.seed', tr.seed, 'Minibatch seed', { int: true, min: 0 });
-      if (tr.methods.length === 0) e['transfer.methods'] = 'Choose at least one method.';
+    case 'transfer':
+      if (s.transfer.methods.length === 0) e['transfer.methods'] = 'Choose at least one method.';
       break;
-    }
     case 'review': {
       if (!s.name.trim()) e.name = 'Give the experiment a name.';
       else if (s.name.trim().length > 200) e.name = 'The name is longer than 200 characters.';
@@ -476,6 +394,9 @@ export function validateStep(step: StepId, s: WizardState, ctx: ValidationContex
       break;
     }
   }
+  const { issues } = validateSpec(buildSpec(s, VALIDATION_BUILD));
+  // The wizard's own message for a field wins: it knows what the user typed (text, a missing preview).
+  for (const [k, v] of Object.entries(issuesToErrors(issues, step))) e[k] ??= v;
   return e;
 }
 
@@ -535,7 +456,7 @@ export function trainSpec(s: WizardState): TrainSpec {
 
 /** The spec the wizard describes, every field explicit so the review shows what will run. */
 export function buildSpec(s: WizardState, ctx: BuildContext): ExperimentSpec {
-  const methods = ALL_METHODS.filter((m) => s.transfer.methods.includes(m));
+  const methods = methodOptions().filter((m) => s.transfer.methods.includes(m));
   return {
     name: s.name.trim(),
     dataset: datasetSpec(s),
@@ -616,10 +537,4 @@ export function normaliseField(field: string): string {
   let f = field.replace(/^spec\./, '');
   if (/^model\.hidden\[\d+\]$/.test(f)) f = 'model.hidden';
   return f;
-}
-
-/** Extracts a spec field from the engine's message 'spec field "x": …' when no field came with it. */
-export function fieldFromMessage(message: string): string | null {
-  const m = /spec field "([^"]+)"/.exec(message);
-  return m ? m[1] : null;
 }

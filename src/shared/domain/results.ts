@@ -1,5 +1,6 @@
-import type { PretrainSummary } from './pretrain.js';
-import type { ExperimentSpec, MethodName } from './spec.js';
+/** What the engine reports: results of methods, trained networks and whole experiments. Types only. */
+import type { MethodName } from './methods.js';
+import type { ExperimentSpec, TrainSpec } from './spec/types.js';
 
 /** Which TensorFlow.js backend ran the numbers; reported with every result. */
 export interface BackendInfo {
@@ -84,29 +85,16 @@ export interface DatasetSummary {
   contentHash: string;
 }
 
-/**
- * Everything the engine tells its host while it works. The CLI draws these, the worker forwards
- * them to main, and the store persists the metric events.
- */
-export type EngineEvent =
-  | { type: 'log'; level: 'info' | 'warn'; message: string }
-  | { type: 'backend'; backend: BackendInfo }
-  | { type: 'phase'; phase: PhaseId; state: 'start' | 'done' | 'reused'; seconds?: number }
-  | { type: 'progress'; phase: PhaseId; done: number; total: number; detail?: string }
-  | { type: 'metric'; phase: PhaseId; key: string; step: number; value: number }
-  | { type: 'method-done'; target: number; result: MethodResult };
-
-/**
- * Phases are addressed by kind and, where there are several, by target index:
- * 'source', 'target:0', 'transfer:0:gmt', 'data'.
- */
-export type PhaseId = string;
-
-export const phaseId = {
-  data: 'data',
-  source: 'source',
-  target: (i: number) => `target:${i}`,
-  transfer: (i: number, m: MethodName) => `transfer:${i}:${m}`,
-  /** pre-training of the source's ('pretrain:source') or a target's ('pretrain:0') initialisation */
-  pretrain: (who: 'source' | number) => (who === 'source' ? 'pretrain:source' : `pretrain:${who}`),
-};
+/** The pre-trained scenario's first stage, as run: the pre-training task, the head choice, the models. */
+export interface PretrainSummary {
+  /** the pre-training dataset's name (with its class subset) */
+  dataset: string;
+  classes: number;
+  classNames: string[];
+  /** "reinit": a new classifier per model for the task; "keep": the pre-trained one */
+  head: 'reinit' | 'keep';
+  train: TrainSpec;
+  /** the pre-trained source and targets, evaluated on the pre-training task */
+  source: TrainedSummary;
+  targets: TrainedSummary[];
+}

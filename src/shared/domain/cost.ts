@@ -1,10 +1,11 @@
 /**
  * The cost of an experiment in gradient evaluations (one minibatch gradient of one network), the
- * unit the paper compares methods in. This mirrors src/core/cost.ts and the methods'
- * `gradientEvaluations` (GMT T(T+1)·gradBatches, FGMT 2T·gradBatches, Naive and Oracle none,
- * Oracle trains the target instead); the renderer may not import engine code, so the few lines are
- * repeated here — keep them in step.
+ * unit in which the paper compares methods: an SGD step is one, each method states its own count
+ * in the method registry (GMT T(T+1)·gradBatches, FGMT 2T·gradBatches). Matching itself is cheap
+ * next to them for the paper's settings and is left out. The wizard shows it; any host may.
  */
+import { gradientEvaluations, methodInfo } from './methods.js';
+import type { ExperimentSpec } from './spec/types.js';
 
 export interface CostInput {
   /** training examples after the validation split and any limit; null when not known yet */
@@ -26,7 +27,7 @@ export interface CostReport {
   sourceSteps: number;
   /** per target, per method */
   gradientsPerTarget: Record<string, number>;
-  /** per target: Oracle trains the target fully (0 without Oracle) */
+  /** per target: methods that need the trained target (Oracle) train it fully (0 without one) */
   oracleStepsPerTarget: number;
   /** everything: source + all targets × (transfer methods + Oracle's training) */
   total: number;
@@ -37,17 +38,6 @@ export interface CostReport {
   cheapestMethod: string | null;
   /** per method that does not train the target: share of direct training's gradients saved */
   savedByMethod: Record<string, number>;
-}
-
-export function methodGradients(method: string, T: number, gradBatches: number): number {
-  switch (method) {
-    case 'gmt':
-      return T * (T + 1) * gradBatches;
-    case 'fgmt':
-      return 2 * T * gradBatches;
-    default:
-      return 0;
-  }
 }
 
 /** How the engine splits: round(n·valFraction) for validation (at least 1, leaving 1), then the limit. */
@@ -63,9 +53,10 @@ export function estimateCost(c: CostInput): CostReport {
   const stepsPerEpoch = c.batchSize > 0 ? Math.ceil(n / c.batchSize) : 0;
   const direct = c.epochs * stepsPerEpoch;
   const gradientsPerTarget: Record<string, number> = {};
-  for (const m of c.methods) gradientsPerTarget[m] = methodGradients(m, c.T, c.gradBatches);
-  const oracle = c.methods.includes('oracle') ? direct : 0;
-  const cheap = c.methods.filter((m) => m !== 'oracle');
+  for (const m of c.methods) gradientsPerTarget[m] = gradientEvaluations(m, c.T, c.gradBatches);
+  const trains = c.methods.some((m) => methodInfo(m)?.needsTrainedTarget);
+  const oracle = trains ? direct : 0;
+  const cheap = c.methods.filter((m) => !methodInfo(m)?.needsTrainedTarget);
   let cheapestMethod: string | null = null;
   for (const m of cheap)
     if (cheapestMethod === null || gradientsPerTarget[m] < gradientsPerTarget[cheapestMethod])
@@ -87,4 +78,22 @@ export function estimateCost(c: CostInput): CostReport {
     cheapestMethod,
     savedByMethod,
   };
+}
+
+/** The cost of a parsed spec, given how many training examples its dataset split leaves. */
+export function estimateSpecCost(
+  spec: ExperimentSpec,
+  trainExamples: number,
+  opts: { sourceReused?: boolean } = {},
+): CostReport {
+  return estimateCost({
+    trainExamples,
+    epochs: spec.source.train.epochs,
+    batchSize: spec.source.train.batchSize,
+    T: spec.transfer.T,
+    gradBatches: spec.transfer.gradBatches,
+    methods: spec.transfer.methods,
+    targets: spec.targets.length,
+    sourceReused: opts.sourceReused,
+  });
 }
