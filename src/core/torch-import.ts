@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Model, ParamInfo } from './models/model.js';
 import type { Params } from './params.js';
-import { encodeParams } from './params-io.js';
+import { encodeParams, readSafetensorsHeader } from './params-io.js';
 import type { ParamLayout } from '../shared/domain/index.js';
 
 /**
@@ -106,25 +106,9 @@ export function readSafetensors(
   buf: Buffer,
   what: string,
 ): { tensors: Record<string, RawTensor>; metadata: Record<string, string> } {
-  if (buf.length < 8) throw new Error(`${what}: too short to be a safetensors file (${buf.length} bytes)`);
-  const n = Number(buf.readBigUInt64LE(0));
-  if (n <= 0 || 8 + n > buf.length)
-    throw new Error(`${what}: header length ${n} does not fit the file (${buf.length} bytes)`);
-  let header: Record<string, unknown>;
-  try {
-    header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new Error(`${what}: header is not valid JSON (${(e as Error).message})`);
-  }
-  const base = 8 + n;
+  const { entries, metadata, base } = readSafetensorsHeader(buf, what);
   const tensors: Record<string, RawTensor> = {};
-  for (const [name, info] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
-    const { dtype, shape, data_offsets } = info as {
-      dtype: string;
-      shape: number[];
-      data_offsets: [number, number];
-    };
+  for (const [name, { dtype, shape, data_offsets }] of entries) {
     const size = shape.reduce((a, b) => a * b, 1);
     const [a, b] = data_offsets;
     if (BYTES[dtype] !== undefined && (b - a !== size * BYTES[dtype]! || base + b > buf.length))
@@ -133,7 +117,7 @@ export function readSafetensors(
       );
     tensors[name] = { dtype, shape, data: decodeFloats(buf.subarray(base + a, base + b), dtype, size) };
   }
-  return { tensors, metadata: (header.__metadata__ ?? {}) as Record<string, string> };
+  return { tensors, metadata };
 }
 
 function sameShape(a: number[], b: number[]): boolean {
