@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Runs every test file with Node's test runner and tsx. Node 20's runner has no glob support,
 // so the files are found here. `npm test -- core` runs only files whose path contains "core".
+// A full run (no filter) lints first (`npm run lint`: ESLint + Prettier); a lint failure fails the
+// run, but the tests still run so one pass shows both. `npm test -- lint` runs the lint alone.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -18,6 +20,17 @@ function walk(dir) {
   return out;
 }
 
+function lint() {
+  console.log('# npm run lint (ESLint + prettier --check)');
+  const r = spawnSync('npm', ['run', '--silent', 'lint'], { cwd: root, stdio: 'inherit' });
+  if (r.status === 0) console.log('# lint: ok');
+  return r.status === 0;
+}
+
+const lintOnly = filters.length === 1 && filters[0] === 'lint';
+const lintOk = filters.length === 0 || lintOnly ? lint() : true;
+if (lintOnly) process.exit(lintOk ? 0 : 1);
+
 const files = walk(join(root, 'test'))
   .sort()
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
@@ -30,4 +43,8 @@ const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-conc
   stdio: 'inherit',
   env: { ...process.env, TRAJECTORY_LAB_TEST: '1' },
 });
+if (!lintOk) {
+  console.error('\n# LINT FAILED: see the ESLint/Prettier output at the start of this run (`npm run lint`).');
+  process.exit(1);
+}
 process.exit(r.status ?? 1);

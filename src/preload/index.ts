@@ -28,6 +28,7 @@ const lab: LabApi = {
     if (answer.ok) return answer.value as Reply<N>;
     // The context bridge copies an Error's message only, but a plain object whole: reject with
     // the same shape as LabRequestError ({ name, message, error }) so `.error.code/.field` survive.
+    // eslint-disable-next-line no-throw-literal -- an Error would lose `.error` crossing the bridge
     throw { name: 'LabRequestError', message: answer.error.message, error: answer.error } satisfies {
       name: string;
       message: string;

@@ -1,10 +1,5 @@
 import { notFound, parseSpec, type ExperimentSpec } from '../../shared/domain/index.js';
-import {
-  type ExperimentDetail,
-  type ExperimentSummary,
-  type ParsedArgs,
-  type RunStatus,
-} from '../../shared/lab-api.js';
+import type { ExperimentDetail, ExperimentSummary, ParsedArgs, RunStatus } from '../../shared/lab-api.js';
 import { likePattern, newId, nowIso, toJson, type Db } from './db.js';
 import { archLabel, datasetLabel } from './describe.js';
 import type { LogRepo } from './logs.js';

@@ -2,14 +2,14 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TrainedCache } from '../../core/experiment.js';
 import { type ExperimentSpec, notFound, type TrainedSummary } from '../../shared/domain/index.js';
-import {
-  type DatasetRecord,
-  type ExperimentDetail,
-  type ExperimentSummary,
-  type MetricPoint,
-  type ParamSetRecord,
-  type RunRecord,
-  type RunStatus,
+import type {
+  DatasetRecord,
+  ExperimentDetail,
+  ExperimentSummary,
+  MetricPoint,
+  ParamSetRecord,
+  RunRecord,
+  RunStatus,
 } from '../../shared/lab-api.js';
 import { ArtifactRepo, type ArtifactRecord } from './artifacts.js';
 import { DatasetRepo, type NewDataset } from './datasets.js';

@@ -51,6 +51,7 @@ export function samplePixelsToRgba(
 /** A file name safe on every OS: no separators, control or reserved characters. */
 export function safeFileName(name: string, fallback = 'export'): string {
   const s = name
+    // eslint-disable-next-line no-control-regex -- control characters are what this removes
     .replace(/[\u0000-\u001f<>:"/\\|?*]+/g, '-')
     .replace(/\s+/g, ' ')
     .trim()

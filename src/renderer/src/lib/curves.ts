@@ -1,6 +1,6 @@
 import type { RunKind, RunRecord } from '../../../shared/lab-api.js';
 import type { BandInput } from './bands.js';
-import { MetricStore, type StepValue } from './metrics.js';
+import type { MetricStore, StepValue } from './metrics.js';
 import { methodLabel, runGroup } from './status.js';
 
 export interface ExperimentRuns {
