@@ -236,7 +236,9 @@ export async function loadParamsFor(
       `cannot read parameter file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
     );
   }
-  let { tensors, metadata } = readSafetensors(buf, `parameter file ${path}`);
+  const read = readSafetensors(buf, `parameter file ${path}`);
+  const { metadata } = read;
+  let { tensors } = read;
   // A stored trajectory (the lab's "0/fc1.kernel", … files): its last point is the parameter set.
   const points = Number(metadata.points ?? 0);
   if (Number.isInteger(points) && points > 0) {
