@@ -1,4 +1,6 @@
+import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
+import { batchNormPrepare } from './analyses/evaluate-params.js';
 import { AnalysesRunner, analysesNeeds, type TargetState } from './analyses/runner.js';
 import { initBackend } from './backend.js';
 import type { Dataset } from './data/dataset.js';
@@ -7,8 +9,10 @@ import { evaluate } from './evaluate.js';
 import { METHODS, runMethod } from './methods/index.js';
 import type { MethodRun } from './methods/run-method.js';
 import { buildModel, type Model } from './models/index.js';
-import { disposeParams, type Params } from './params.js';
-import { checkParamsFit, loadParams } from './params-io.js';
+import { cloneParams, disposeParams, type Params } from './params.js';
+import { checkParamsFit } from './params-io.js';
+import { pretrainedStarts, type PretrainOutcome, type StartPoint, type TrainFn } from './pretrain.js';
+import { loadParamsFor } from './torch-import.js';
 import {
   type EngineEvent,
   type ExperimentResult,
@@ -20,6 +24,7 @@ import {
   phaseId,
   type TargetResult,
   type TrainedSummary,
+  type TrainedFileSpec,
   type TrainSpec,
 } from '../shared/domain/index.js';
 import { trainModel } from './train.js';
@@ -51,6 +56,8 @@ export interface ExperimentHooks {
   cache?: TrainedCache;
   /** a method's result from an earlier attempt of the same experiment, to skip it on resume */
   finished?: (target: number, method: MethodName) => MethodResult | undefined;
+  /** the file of a stored parameter set (`init.paramSet`); the lab's service provides it */
+  resolveParamSet?: (id: string) => Promise<string>;
 }
 
 /** Which trained parameters two runs can share: same data, split, architecture, init and training. */
@@ -72,18 +79,53 @@ export function trainingKey(
   return createHash('sha256').update(doc).digest('hex');
 }
 
-export async function initialParams(model: Model, init: InitSpec): Promise<{ params: Params; hash: string }> {
+/**
+ * θ^0 of an initialisation: seeded, or read from a file (engine or PyTorch layout, see
+ * torch-import.ts), or a stored parameter set the host resolves to its file.
+ */
+export async function initialParams(
+  model: Model,
+  init: InitSpec,
+  hooks: Pick<ExperimentHooks, 'resolveParamSet'> = {},
+): Promise<{ params: Params; hash: string }> {
   if (init.seed !== undefined) return { params: model.init(init.seed), hash: `seed:${init.seed}` };
-  const file = await loadParams(init.file!);
-  const misfit = checkParamsFit(model, file.params);
-  if (misfit) {
-    disposeParams(file.params);
-    throw new Error(`parameter file ${init.file} ${misfit}`);
+  let file = init.file;
+  if (file === undefined && init.paramSet !== undefined) {
+    if (!hooks.resolveParamSet)
+      throw new Error(
+        `init.paramSet "${init.paramSet}" names a parameter set stored in the lab; run it in the lab (or with --db), or give "file" instead`,
+      );
+    file = await hooks.resolveParamSet(init.paramSet);
   }
-  // Keep the model's parameter order whatever order the file used.
-  const ordered: Params = {};
-  for (const p of model.params) ordered[p.name] = file.params[p.name];
-  return { params: ordered, hash: file.sha256 };
+  const got = await loadParamsFor(model, file!, init.layout);
+  return { params: got.params, hash: got.sha256 };
+}
+
+/** θ^T (and the checkpoints) trained elsewhere, with θ^0 in front: the points a trajectory is built from. */
+async function trainedFromFiles(model: Model, start: Params, files: TrainedFileSpec): Promise<Params[]> {
+  const points: Params[] = [start];
+  try {
+    for (const f of files.checkpoints ?? [files.file])
+      points.push((await loadParamsFor(model, f, files.layout)).params);
+    if (files.checkpoints) {
+      // θ^T is the last checkpoint; the file named as θ^T must be it.
+      const end = await loadParamsFor(model, files.file, files.layout);
+      const last = points[points.length - 1]!;
+      const same = model.params.every((p) => {
+        const d = tf.tidy(() => tf.max(tf.abs(tf.sub(end.params[p.name]!, last[p.name]!))).dataSync()[0]!);
+        return d === 0;
+      });
+      disposeParams(end.params);
+      if (!same)
+        throw new Error(
+          `${files.file} differs from the last checkpoint ${files.checkpoints.at(-1)}; θ^T must be the last checkpoint`,
+        );
+    }
+    return points;
+  } catch (e) {
+    for (const p of points.slice(1)) disposeParams(p);
+    throw e;
+  }
 }
 
 export async function runExperiment(
@@ -108,21 +150,34 @@ export async function runExperiment(
   const owned: Params[] = [];
   let trajectory: Trajectory | null = null;
   let runner: AnalysesRunner | null = null;
+  let pre: PretrainOutcome | null = null;
   try {
     const model = buildModel(spec.model, data.inputShape, data.classes);
     const methods = spec.transfer.methods;
     const needs = analysesNeeds(spec);
     const sourceTrain = sourceTrainSpec(spec);
-    const src = await trainedOrCached(
-      model,
-      data,
-      spec,
-      spec.source.init,
-      sourceTrain,
-      'source',
-      phaseId.source,
-      hooks,
-    );
+    const train: TrainFn = (m, d, init, tr, phase) =>
+      trainedOrCached(m, d, spec, init, tr, 'target', phase, hooks);
+
+    if (spec.pretrain) {
+      pre = await pretrainedStarts(spec, data, model, train, (message) =>
+        emit({ type: 'log', level: 'info', message }),
+      );
+    }
+
+    const src = spec.source.trained
+      ? await endpointsFromFiles(model, data, spec, spec.source.init, spec.source.trained, pre?.source, hooks)
+      : await trainedOrCached(
+          model,
+          data,
+          spec,
+          spec.source.init,
+          sourceTrain,
+          'source',
+          phaseId.source,
+          hooks,
+          pre?.source,
+        );
     owned.push(...src.points);
     trajectory = sourceTrajectory(spec, src.points);
 
@@ -133,6 +188,11 @@ export async function runExperiment(
         data,
         trajectory,
         sourcePoints: src.points,
+        prepare: batchNormPrepare(model, {
+          batches: spec.transfer.bnBatches ?? 0,
+          batchSize: spec.transfer.batchSize,
+          seed: spec.transfer.seed,
+        }),
         emit,
         signal: hooks.signal,
       });
@@ -142,7 +202,8 @@ export async function runExperiment(
     for (let i = 0; i < spec.targets.length; i++) {
       const { init } = spec.targets[i];
       const label = initLabel(init);
-      const { params: theta20 } = await initialParams(model, init);
+      const start = pre?.targets[i];
+      const theta20 = start ? cloneParams(start.params) : (await initialParams(model, init, hooks)).params;
       const target: TargetResult = {
         label,
         init,
@@ -157,16 +218,28 @@ export async function runExperiment(
           methods.some((m) => METHODS[m].needsTrainedTarget && !hooks.finished?.(i, m));
         if (needsTrained) {
           const targetTrain = targetTrainSpec(spec, init);
-          const tr = await trainedOrCached(
-            model,
-            data,
-            spec,
-            init,
-            targetTrain,
-            'target',
-            phaseId.target(i),
-            hooks,
-          );
+          const fromFile = spec.targets[i].trained;
+          const tr = fromFile
+            ? await endpointsFromFiles(
+                model,
+                data,
+                spec,
+                init,
+                { ...fromFile, checkpoints: undefined },
+                start,
+                hooks,
+              )
+            : await trainedOrCached(
+                model,
+                data,
+                spec,
+                init,
+                targetTrain,
+                'target',
+                phaseId.target(i),
+                hooks,
+                start,
+              );
           target.trained = tr.summary;
           trained = tr.points[tr.points.length - 1];
           if (needs.targetCheckpoints) trainedPoints = tr.points;
@@ -223,6 +296,7 @@ export async function runExperiment(
       backend,
       ...describeRun(data, model),
       source: src.summary,
+      ...(pre ? { pretrain: pre.summary } : {}),
       targets,
       ...analyses,
       seconds: (performance.now() - t0) / 1000,
@@ -232,8 +306,50 @@ export async function runExperiment(
   } finally {
     runner?.dispose();
     for (const p of owned) disposeParams(p);
+    pre?.dispose();
     data.dispose();
   }
+}
+
+/**
+ * θ^0 and the trained points of an initialisation whose training happened elsewhere
+ * (`source.trained`, `targets[].trained`): θ^0 from the spec's init (or the pre-trained start),
+ * the rest from files, evaluated here so the result reports them like trained ones.
+ */
+async function endpointsFromFiles(
+  model: Model,
+  data: Dataset,
+  spec: ExperimentSpec,
+  init: InitSpec,
+  files: TrainedFileSpec,
+  start: StartPoint | undefined,
+  hooks: ExperimentHooks,
+): Promise<{ points: Params[]; summary: TrainedSummary }> {
+  const theta0 = start ? cloneParams(start.params) : (await initialParams(model, init, hooks)).params;
+  let points: Params[];
+  try {
+    points = await trainedFromFiles(model, theta0, files);
+  } catch (e) {
+    disposeParams(theta0);
+    throw e;
+  }
+  const final = points[points.length - 1]!;
+  // the whole validation split, as for a training done here
+  const val = await evaluate(model, final, data.validation);
+  const summary: TrainedSummary = {
+    label: initLabel(init),
+    valAccuracy: val.accuracy,
+    valLoss: val.loss,
+    testAccuracy: (await evaluate(model, final, data.test)).accuracy,
+    seconds: 0,
+    fromFile: files.file,
+  };
+  hooks.onEvent?.({
+    type: 'log',
+    level: 'info',
+    message: `${summary.label}: trained parameters from ${files.file}`,
+  });
+  return { points, summary };
 }
 
 /**
@@ -301,11 +417,14 @@ export async function trainedOrCached(
   role: 'source' | 'target',
   phase: string,
   hooks: ExperimentHooks,
-): Promise<{ points: Params[]; summary: TrainedSummary }> {
+  start?: StartPoint,
+): Promise<{ points: Params[]; summary: TrainedSummary; key: string }> {
   const emit = (e: EngineEvent): void => hooks.onEvent?.(e);
   const label = initLabel(init);
-  const { params: theta0, hash } = await initialParams(model, init);
-  const key = trainingKey(data.contentHash, spec, init, hash, train);
+  const { params: theta0, hash } = start
+    ? { params: cloneParams(start.params), hash: start.hash }
+    : await initialParams(model, init, hooks);
+  const key = trainingKey(data.contentHash, spec, start ? { file: 'start' } : init, hash, train);
   const cached = await loadCached(model, key, train, `${role} ${label}`, phase, hooks);
   if (cached) {
     disposeParams(theta0);
@@ -315,7 +434,7 @@ export async function trainedOrCached(
       level: 'info',
       message: `${role} ${label}: reusing trained parameters from an earlier run`,
     });
-    return { points: cached.points, summary: { ...cached.summary, reused: true } };
+    return { points: cached.points, summary: { ...cached.summary, reused: true }, key };
   }
   emit({ type: 'phase', phase, state: 'start' });
   let spe = 0;
@@ -358,7 +477,7 @@ export async function trainedOrCached(
   };
   emit({ type: 'phase', phase, state: 'done', seconds: res.seconds });
   await hooks.cache?.save(key, role, points, summary, phase);
-  return { points, summary };
+  return { points, summary, key };
 }
 
 /** The source's training: an actual trajectory needs every epoch's checkpoint. */
@@ -450,6 +569,7 @@ export async function transferOne(
       matchTolerance: spec.transfer.matchTolerance,
       matchMaxIter: spec.transfer.matchMaxIter,
       evalLimit: spec.evalLimit,
+      bnBatches: spec.transfer.bnBatches,
     },
     signal: hooks.signal,
     onProgress: (done, total, detail) => emit({ type: 'progress', phase, done, total, detail }),

@@ -5,8 +5,37 @@
 export { initBackend } from './backend.js';
 export { loadDataset, previewDataset } from './data/load.js';
 export type { Dataset, Split } from './data/dataset.js';
+export {
+  namedClassSplits,
+  resolveClasses,
+  selectClasses,
+  type NamedClassSplit,
+} from './data/class-subsets.js';
+export { augmentBatch, blackLevel } from './data/augment.js';
+export {
+  reestimateBatchNorm,
+  resetBatchNorm,
+  hasBatchNorm,
+  blendRunningStats,
+  type BnEstimateOptions,
+} from './batchnorm.js';
+export {
+  importParams,
+  loadParamsFor,
+  readSafetensors,
+  toTorchLayout,
+  encodeTorchParams,
+  torchName,
+} from './torch-import.js';
+export { pretrainedStarts, withTaskHead, pretrainDatasetSpec } from './pretrain.js';
 export { evaluate, gradient } from './evaluate.js';
-export { runExperiment, trainingKey, type ExperimentHooks, type TrainedCache } from './experiment.js';
+export {
+  runExperiment,
+  trainingKey,
+  initialParams,
+  type ExperimentHooks,
+  type TrainedCache,
+} from './experiment.js';
 export {
   METHODS,
   runMethod,
@@ -19,6 +48,9 @@ export {
   archLayers,
   describeArch,
   conv8Layers,
+  resnet20Layers,
+  trainableNames,
+  type ApplyOptions,
   type Model,
   type ParamInfo,
 } from './models/index.js';

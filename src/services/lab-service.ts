@@ -4,6 +4,7 @@
  * `request(name, args)`; it validates the arguments before anything else and turns every failure
  * into a LabError. Events go to whoever subscribed with `onEvent`.
  */
+import { resolveParamSets } from './param-set-refs.js';
 import { dirname } from 'node:path';
 import { notFound, unavailable, type BackendInfo } from '../shared/domain/index.js';
 import {
@@ -138,7 +139,7 @@ export function createLabService(o: LabServiceOptions): LabService {
     enqueue(experimentId: string, finished: FinishedMethod[] = []) {
       const e = store.getExperiment(experimentId);
       if (!e) throw notFound(`experiment ${experimentId}`);
-      queue.enqueue({ experimentId, spec: e.spec, finished });
+      queue.enqueue({ experimentId, spec: e.spec, finished, paramSets: resolveParamSets(store, e.spec) });
     },
   };
 

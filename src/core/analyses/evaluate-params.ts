@@ -1,7 +1,8 @@
+import { hasBatchNorm, reestimateBatchNorm } from '../batchnorm.js';
 import type { Dataset, Split } from '../data/dataset.js';
 import { evaluate } from '../evaluate.js';
 import type { Model } from '../models/model.js';
-import type { Params } from '../params.js';
+import { cloneParams, type Params } from '../params.js';
 import type { EvalResult } from '../../shared/domain/index.js';
 
 /**
@@ -16,6 +17,23 @@ export type PrepareParams = (
   params: Params,
   data: Dataset,
 ) => { params: Params; owned: boolean };
+
+/**
+ * The BN hook for a model with batch normalisation: a copy of the parameters with running
+ * statistics re-estimated on `batches` training minibatches (scenarios' reestimateBatchNorm);
+ * undefined (parameters as they are) for a model without BN or with `batches` 0.
+ */
+export function batchNormPrepare(
+  model: Model,
+  opts: { batches: number; batchSize: number; seed: number },
+): PrepareParams | undefined {
+  if (opts.batches <= 0 || !hasBatchNorm(model)) return undefined;
+  return (m, params, data) => {
+    const copy = cloneParams(params);
+    reestimateBatchNorm(m, copy, data.train, opts);
+    return { params: copy, owned: true };
+  };
+}
 
 const asIs: PrepareParams = (_model, params) => ({ params, owned: false });
 

@@ -54,8 +54,8 @@ export function archAtWidth(arch: ArchSpec, width: number): ArchSpec {
       return { arch: 'mlp', hidden: arch.hidden.map(() => width) };
     case 'conv8':
       return { arch: 'conv8', width };
-    case 'cnn':
-      throw new Error('a width sweep needs an mlp or conv8 model (a cnn has no single width)');
+    default:
+      throw new Error(`a width sweep needs an mlp or conv8 model (a ${arch.arch} has no single width)`);
   }
 }
 

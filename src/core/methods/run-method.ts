@@ -2,7 +2,7 @@ import { evaluate } from '../evaluate.js';
 import { disposeParams, type Params } from '../params.js';
 import type { Permutation } from '../permutation.js';
 import type { MethodResult } from '../../shared/domain/index.js';
-import { throwIfAborted, transferredAt, type TransferContext, type TransferMethod } from './context.js';
+import { throwIfAborted, transferredForEval, type TransferContext, type TransferMethod } from './context.js';
 
 export type RunMethodArgs = Pick<
   TransferContext,
@@ -90,7 +90,7 @@ export async function runMethod(method: TransferMethod, args: RunMethodArgs): Pr
       throwIfAborted(args.signal);
       const s = perms.length + 1;
       perms.push(perm);
-      const theta2s = transferredAt(ctx, s, perm);
+      const theta2s = transferredForEval(ctx, s, perm);
       await record(s, theta2s);
       disposeParams(last);
       last = theta2s;
@@ -105,7 +105,7 @@ export async function runMethod(method: TransferMethod, args: RunMethodArgs): Pr
       .accuracy;
     let testAccuracyAtBest = testAccuracy;
     if (bestStep !== T) {
-      const best = bestStep === 0 ? null : transferredAt(ctx, bestStep, perms[bestStep - 1]);
+      const best = bestStep === 0 ? null : transferredForEval(ctx, bestStep, perms[bestStep - 1]);
       testAccuracyAtBest = (
         await ctx.time('evaluation', () => evaluate(args.model, best ?? args.theta20, args.data.test))
       ).accuracy;

@@ -1,3 +1,4 @@
+import { paramSetRefs } from '../param-set-refs.js';
 import { version_core as tfjsVersion } from '@tensorflow/tfjs';
 import type { LabStore } from '../store/index.js';
 import { invalid, notFound } from '../../shared/domain/index.js';
@@ -65,6 +66,13 @@ export async function exportBundle(
   files.push({ name: METRICS_CSV, data: metricsCsv(store, ids) });
 
   const paramSets = store.paramSetsForExperiments(ids);
+  // Sets a spec names by id (`init.paramSet`) travel with it, so the bundle runs where it lands.
+  for (const id of ids) {
+    for (const ref of paramSetRefs(store.getExperiment(id)!.spec)) {
+      const set = paramSets.some((p) => p.id === ref.id) ? null : store.getParamSetWithSummary(ref.id);
+      if (set) paramSets.push(set);
+    }
+  }
   json(PARAM_SETS, paramSets);
   if (opts.includeWeights) {
     for (const sha of new Set(paramSets.map((p) => p.sha256))) {

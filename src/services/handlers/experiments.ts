@@ -2,6 +2,7 @@
  * experiments.*, metrics.get and jobs.list: the history, and the life of a run (create → queue →
  * worker; cancel; resume an interrupted one without redoing finished phases; rerun as new).
  */
+import { resolveParamSets } from '../param-set-refs.js';
 import { conflict, type MethodName, type MethodResult, notFound } from '../../shared/domain/index.js';
 import type { FinishedMethod } from '../../shared/worker-protocol.js';
 import { parseSpecArg } from '../spec-input.js';
@@ -47,6 +48,7 @@ export function experimentHandlers(
 
     'experiments.create': ({ spec: specArg, name, tags, notes }) => {
       const spec = parseSpecArg(specArg);
+      resolveParamSets(store, spec); // an unknown set is refused now, naming its field
       const id = store.transaction(() => {
         const e = store.createExperiment({ spec, name, tags, notes, origin: 'lab' });
         store.planRuns(e.id, e.spec);

@@ -319,6 +319,11 @@ export class LabStore {
     return this.paramSetRepo.forExperiments(experimentIds);
   }
 
+  /** One parameter set with its training summary, or null. */
+  getParamSetWithSummary(id: string): ParamSetWithSummary | null {
+    return this.paramSetRepo.getWithSummary(id);
+  }
+
   /** The engine's TrainedCache over this store (for the CLI and tests; main keeps the DB to itself). */
   trainedCache(ctx: TrainedCacheContext): TrainedCache {
     return storeTrainedCache(this, ctx);

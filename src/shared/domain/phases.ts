@@ -12,6 +12,8 @@ import { isMethodName, type MethodName } from './methods.js';
 interface PhasePartTypes {
   target: number;
   method: MethodName;
+  /** whose initialisation a pre-training trains: the source's or a target's (by index) */
+  of: 'source' | number;
 }
 type PhasePart = keyof PhasePartTypes;
 
@@ -27,6 +29,7 @@ const PHASE_KINDS = {
   paths: ['target', 'method'],
   plane: ['target'],
   assumptionP: [],
+  pretrain: ['of'],
 } as const satisfies Record<string, readonly PhasePart[]>;
 
 export type PhaseKind = keyof typeof PHASE_KINDS;
@@ -61,6 +64,9 @@ export function parsePhase(id: string): Phase | null {
     if (names[i] === 'target') {
       if (!/^\d+$/.test(v)) return null;
       out.target = Number(v);
+    } else if (names[i] === 'of') {
+      if (v !== 'source' && !/^\d+$/.test(v)) return null;
+      out.of = v === 'source' ? v : Number(v);
     } else {
       if (!isMethodName(v)) return null;
       out.method = v;
@@ -81,11 +87,14 @@ export const phaseId = {
   paths: (target: number, method: MethodName): PhaseId => formatPhase({ kind: 'paths', target, method }),
   plane: (target: number): PhaseId => formatPhase({ kind: 'plane', target }),
   assumptionP: 'assumptionP' as PhaseId,
+  /** pre-training of the source's ('pretrain:source') or a target's ('pretrain:0') initialisation */
+  pretrain: (of: 'source' | number): PhaseId => formatPhase({ kind: 'pretrain', of }),
 };
 
 /** The target index a phase belongs to, or null (data, source). */
 export function phaseTarget(id: string): number | null {
   const p = parsePhase(id);
+  if (p?.kind === 'pretrain') return typeof p.of === 'number' ? p.of : null;
   return p && 'target' in p ? p.target : null;
 }
 
@@ -98,5 +107,5 @@ export function phaseMethod(id: string): MethodName | null {
 /** Phases that train a network (the source, a target for Oracle): their parameters are cached. */
 export function isTrainingPhase(id: string): boolean {
   const k = parsePhase(id)?.kind;
-  return k === 'source' || k === 'target';
+  return k === 'source' || k === 'target' || k === 'pretrain';
 }

@@ -50,6 +50,8 @@ export type FieldRule = NumberRule | ChoiceRule | BooleanRule | StringRule;
 const hard = (value: number, exclusive = false): Limit => ({ value, ...(exclusive ? { exclusive } : {}) });
 const soft = (value: number): Limit => ({ value, soft: true });
 
+const LAYOUTS = ['auto', 'torch', 'engine'] as const;
+
 const seed: NumberRule = { type: 'number', label: 'Seed', int: true, min: hard(0), max: hard(2 ** 31 - 1) };
 
 export const SPEC_FIELDS = {
@@ -74,6 +76,9 @@ export const SPEC_FIELDS = {
     min: hard(0),
     default: 0,
   },
+  'datasetOptions.validationIndices': { type: 'string', label: 'Validation index file', nonEmpty: true },
+  'datasetOptions.mean[]': { type: 'number', label: 'Channel mean' },
+  'datasetOptions.std[]': { type: 'number', label: 'Channel std', min: hard(0, true) },
   evalLimit: { type: 'number', label: 'Evaluation limit', int: true, min: hard(0), default: 0 },
   backend: {
     type: 'choice',
@@ -82,14 +87,15 @@ export const SPEC_FIELDS = {
     default: 'auto',
   },
 
-  'model.arch': { type: 'choice', label: 'Architecture', options: ['mlp', 'conv8', 'cnn'] },
+  'model.arch': { type: 'choice', label: 'Architecture', options: ['mlp', 'conv8', 'cnn', 'resnet20'] },
   'model.hidden[]': { type: 'number', label: 'Hidden width', int: true, min: hard(1), max: soft(65536) },
   'model.width': { type: 'number', label: 'Width', int: true, min: hard(1), max: soft(512) },
   'model.layers[].type': {
     type: 'choice',
     label: 'Layer {i} type',
-    options: ['conv', 'maxpool', 'flatten', 'dense'],
+    options: ['conv', 'maxpool', 'flatten', 'dense', 'bn', 'residual', 'gap'],
   },
+  'model.layers[].bias': { type: 'boolean', label: 'Layer {i} bias', default: true },
   'model.layers[].filters': {
     type: 'number',
     label: 'Layer {i} filters',
@@ -135,6 +141,37 @@ export const SPEC_FIELDS = {
   'targets[].init.seed': { ...seed, label: 'Target {i} seed' },
   'targets[].init.file': { type: 'string', label: 'Target {i} parameter file', nonEmpty: true },
   'targets[].init.label': { type: 'string', label: 'Target {i} label' },
+  'source.init.layout': { type: 'choice', label: 'Source file layout', options: LAYOUTS, default: 'auto' },
+  'targets[].init.layout': {
+    type: 'choice',
+    label: 'Target {i} file layout',
+    options: LAYOUTS,
+    default: 'auto',
+  },
+  'source.init.paramSet': { type: 'string', label: 'Source parameter set', nonEmpty: true },
+  'targets[].init.paramSet': { type: 'string', label: 'Target {i} parameter set', nonEmpty: true },
+  'source.trained.file': { type: 'string', label: 'Trained source file (θ1^T)', nonEmpty: true },
+  'source.trained.checkpoints[]': { type: 'string', label: 'Source checkpoint {i}', nonEmpty: true },
+  'source.trained.layout': {
+    type: 'choice',
+    label: 'Trained source layout',
+    options: LAYOUTS,
+    default: 'auto',
+  },
+  'targets[].trained.file': { type: 'string', label: 'Trained target {i} file (θ2^T)', nonEmpty: true },
+  'targets[].trained.layout': {
+    type: 'choice',
+    label: 'Trained target {i} layout',
+    options: LAYOUTS,
+    default: 'auto',
+  },
+
+  'pretrain.head': {
+    type: 'choice',
+    label: 'Classifier for the new task',
+    options: ['reinit', 'keep'],
+    default: 'reinit',
+  },
 
   'source.train.epochs': {
     type: 'number',
@@ -181,6 +218,15 @@ export const SPEC_FIELDS = {
   },
   'source.train.dataSeed': { ...seed, label: 'Data-order seed' },
   'source.train.checkpoints': { type: 'boolean', label: 'Keep per-epoch checkpoints', default: false },
+  'source.train.augment.pad': {
+    type: 'number',
+    label: 'Augmentation padding',
+    int: true,
+    min: hard(0),
+    max: soft(16),
+    default: 4,
+  },
+  'source.train.augment.flip': { type: 'boolean', label: 'Augmentation: horizontal flip', default: true },
 
   'transfer.T': { type: 'number', label: 'T', int: true, min: hard(1), max: soft(1000), default: 10 },
   'transfer.trajectory': {
@@ -328,13 +374,27 @@ export const SPEC_FIELDS = {
     options: ['best', 'final'],
     default: 'best',
   },
+  'transfer.bnBatches': {
+    type: 'number',
+    label: 'BatchNorm re-estimation batches',
+    int: true,
+    min: hard(0),
+    max: soft(10000),
+    default: 10,
+  },
 } as const satisfies Record<string, FieldRule>;
 
 export type SpecFieldKey = keyof typeof SPEC_FIELDS;
 
-/** 'targets[2].init.seed' → 'targets[].init.seed', the key of its rule. */
+/**
+ * 'targets[2].init.seed' → 'targets[].init.seed', the key of its rule. A pre-training reads its
+ * training and dataset fields with the source's and the experiment's rules.
+ */
 export function fieldKey(path: string): string {
-  return path.replace(/\[\d+\]/g, '[]');
+  return path
+    .replace(/\[\d+\]/g, '[]')
+    .replace(/^pretrain\.train\./, 'source.train.')
+    .replace(/^pretrain\.dataset\./, 'dataset.');
 }
 
 export function fieldRule(path: string): FieldRule | undefined {
