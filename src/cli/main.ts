@@ -13,6 +13,7 @@ import {
   parseSpec,
   SpecError,
   type BackendChoice,
+  type ExperimentResult,
   type ExperimentSpec,
   listMethods,
   hasSweep,
@@ -31,6 +32,7 @@ import {
   refusals,
   type ResourceEstimate,
 } from '../shared/domain/resource-estimate.js';
+import { analysesSummary, writeFigures } from './figures.js';
 import { progressPrinter } from './progress.js';
 import { sweepCommand, workerCommand } from './sweep.js';
 import { summaryTable } from './summary.js';
@@ -64,6 +66,9 @@ usage:
       the token is the host's (also TRAJECTORY_LAB_WORKER_TOKEN)
   npm run lab -- init-params <spec.json> --seed <n> --out <file.safetensors>
       write a seeded initialisation of the spec's model (for "init": { "file": … })
+  npm run lab -- figures <result.json> --out <dir> [--target <n>]
+      draw the analyses of a result (subsequent training, paths, plane, Assumption (P),
+      permutation diagnostics, ensembles) as SVG with their CSV, target n (1-based, default 1)
   npm run lab -- check <spec.json> [--allow-large]
       validate a spec and print it with every default filled in (and its resource estimate)
   npm run lab -- backend [--backend …] [--json]
@@ -166,6 +171,7 @@ function parseCommandLine(argv: string[]) {
       port: { type: 'string' },
       host: { type: 'string' },
       concurrency: { type: 'string' },
+      target: { type: 'string' },
       'allow-remote': { type: 'boolean' },
       json: { type: 'boolean' },
       queue: { type: 'string' },
@@ -250,6 +256,8 @@ async function main(argv: string[]): Promise<number> {
       }
       await writeFile(join(out, 'result.json'), JSON.stringify(result, null, 2) + '\n');
       process.stdout.write(summaryTable(result) + '\n');
+      const analyses = analysesSummary(result);
+      if (analyses) process.stdout.write(analyses + '\n');
       process.stdout.write(`wrote ${join(out, 'result.json')}\n`);
       return 0;
     }
@@ -270,6 +278,19 @@ async function main(argv: string[]): Promise<number> {
       });
       disposeParams(params);
       process.stdout.write(`wrote ${values.out} (${model.describe}, seed ${seed}, sha256 ${sha})\n`);
+      return 0;
+    }
+    case 'figures': {
+      if (!positionals[0]) throw new UsageError('missing <result.json>');
+      if (!values.out) throw new UsageError('missing --out <dir>');
+      const result = JSON.parse(await readFile(positionals[0], 'utf8')) as ExperimentResult;
+      const target = (intOption(values.target, 'target', 1, 100_000) ?? 1) - 1;
+      const files = await writeFigures(result, resolve(values.out), target);
+      process.stdout.write(
+        files.length
+          ? `wrote ${files.length} files to ${values.out}: ${files.join(', ')}\n`
+          : 'the result has no analyses to draw\n',
+      );
       return 0;
     }
     case 'check': {

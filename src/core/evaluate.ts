@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Split } from './data/dataset.js';
-import type { Model } from './models/model.js';
+import { trainableNames, type Model } from './models/model.js';
 import type { Params } from './params.js';
 import type { EvalResult } from '../shared/domain/index.js';
 import { readScalars } from './readback.js';
@@ -114,11 +114,13 @@ function evalBatches(split: Split, n: number, batchSize?: number): EvalBatch[] {
 }
 
 /**
- * Gradient of the mean cross-entropy on (x, y) with respect to every parameter, in the model's
- * parameter order. The caller owns the returned tensors.
+ * Gradient of the mean cross-entropy on (x, y) with respect to every trainable parameter, in the
+ * model's parameter order, with the network in training mode (BatchNorm on the minibatch's
+ * statistics, as the authors' code computes its matching gradients). The caller owns the returned
+ * tensors.
  */
 export function gradient(model: Model, params: Params, x: tf.Tensor4D, y: tf.Tensor1D): Params {
-  const names = model.params.map((p) => p.name);
+  const names = trainableNames(model);
   const list = names.map((n) => {
     const t = params[n];
     if (!t) throw new Error(`gradient: parameter "${n}" is missing`);
@@ -126,9 +128,9 @@ export function gradient(model: Model, params: Params, x: tf.Tensor4D, y: tf.Ten
   });
   const grads = tf.tidy(() =>
     tf.grads((...ps: tf.Tensor[]) => {
-      const theta: Params = {};
+      const theta: Params = { ...params };
       names.forEach((n, i) => (theta[n] = ps[i]));
-      return softmaxCrossEntropy(model.apply(theta, x), y);
+      return softmaxCrossEntropy(model.apply(theta, x, { training: true }), y);
     })(list),
   );
   const out: Params = {};

@@ -1,12 +1,18 @@
+import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
+import { batchNormPrepare } from './analyses/evaluate-params.js';
+import { AnalysesRunner, analysesNeeds, type TargetState } from './analyses/runner.js';
 import { initBackend } from './backend.js';
 import type { Dataset } from './data/dataset.js';
 import { loadDataset } from './data/load.js';
 import { evaluate } from './evaluate.js';
 import { METHODS, runMethod } from './methods/index.js';
+import type { MethodRun } from './methods/run-method.js';
 import { buildModel, type Model } from './models/index.js';
-import { disposeParams, type Params } from './params.js';
-import { checkParamsFit, loadParams } from './params-io.js';
+import { cloneParams, disposeParams, type Params } from './params.js';
+import { checkParamsFit } from './params-io.js';
+import { pretrainedStarts, type PretrainOutcome, type StartPoint, type TrainFn } from './pretrain.js';
+import { loadParamsFor } from './torch-import.js';
 import {
   type EngineEvent,
   type ExperimentResult,
@@ -18,6 +24,7 @@ import {
   phaseId,
   type TargetResult,
   type TrainedSummary,
+  type TrainedFileSpec,
   type TrainSpec,
 } from '../shared/domain/index.js';
 import { trainModel } from './train.js';
@@ -49,6 +56,8 @@ export interface ExperimentHooks {
   cache?: TrainedCache;
   /** a method's result from an earlier attempt of the same experiment, to skip it on resume */
   finished?: (target: number, method: MethodName) => MethodResult | undefined;
+  /** the file of a stored parameter set (`init.paramSet`); the lab's service provides it */
+  resolveParamSet?: (id: string) => Promise<string>;
 }
 
 /** Which trained parameters two runs can share: same data, split, architecture, init and training. */
@@ -70,18 +79,53 @@ export function trainingKey(
   return createHash('sha256').update(doc).digest('hex');
 }
 
-export async function initialParams(model: Model, init: InitSpec): Promise<{ params: Params; hash: string }> {
+/**
+ * θ^0 of an initialisation: seeded, or read from a file (engine or PyTorch layout, see
+ * torch-import.ts), or a stored parameter set the host resolves to its file.
+ */
+export async function initialParams(
+  model: Model,
+  init: InitSpec,
+  hooks: Pick<ExperimentHooks, 'resolveParamSet'> = {},
+): Promise<{ params: Params; hash: string }> {
   if (init.seed !== undefined) return { params: model.init(init.seed), hash: `seed:${init.seed}` };
-  const file = await loadParams(init.file!);
-  const misfit = checkParamsFit(model, file.params);
-  if (misfit) {
-    disposeParams(file.params);
-    throw new Error(`parameter file ${init.file} ${misfit}`);
+  let file = init.file;
+  if (file === undefined && init.paramSet !== undefined) {
+    if (!hooks.resolveParamSet)
+      throw new Error(
+        `init.paramSet "${init.paramSet}" names a parameter set stored in the lab; run it in the lab (or with --db), or give "file" instead`,
+      );
+    file = await hooks.resolveParamSet(init.paramSet);
   }
-  // Keep the model's parameter order whatever order the file used.
-  const ordered: Params = {};
-  for (const p of model.params) ordered[p.name] = file.params[p.name];
-  return { params: ordered, hash: file.sha256 };
+  const got = await loadParamsFor(model, file!, init.layout);
+  return { params: got.params, hash: got.sha256 };
+}
+
+/** θ^T (and the checkpoints) trained elsewhere, with θ^0 in front: the points a trajectory is built from. */
+async function trainedFromFiles(model: Model, start: Params, files: TrainedFileSpec): Promise<Params[]> {
+  const points: Params[] = [start];
+  try {
+    for (const f of files.checkpoints ?? [files.file])
+      points.push((await loadParamsFor(model, f, files.layout)).params);
+    if (files.checkpoints) {
+      // θ^T is the last checkpoint; the file named as θ^T must be it.
+      const end = await loadParamsFor(model, files.file, files.layout);
+      const last = points[points.length - 1]!;
+      const same = model.params.every((p) => {
+        const d = tf.tidy(() => tf.max(tf.abs(tf.sub(end.params[p.name]!, last[p.name]!))).dataSync()[0]!);
+        return d === 0;
+      });
+      disposeParams(end.params);
+      if (!same)
+        throw new Error(
+          `${files.file} differs from the last checkpoint ${files.checkpoints.at(-1)}; θ^T must be the last checkpoint`,
+        );
+    }
+    return points;
+  } catch (e) {
+    for (const p of points.slice(1)) disposeParams(p);
+    throw e;
+  }
 }
 
 export async function runExperiment(
@@ -105,28 +149,61 @@ export async function runExperiment(
   });
   const owned: Params[] = [];
   let trajectory: Trajectory | null = null;
+  let runner: AnalysesRunner | null = null;
+  let pre: PretrainOutcome | null = null;
   try {
     const model = buildModel(spec.model, data.inputShape, data.classes);
     const methods = spec.transfer.methods;
+    const needs = analysesNeeds(spec);
     const sourceTrain = sourceTrainSpec(spec);
-    const src = await trainedOrCached(
-      model,
-      data,
-      spec,
-      spec.source.init,
-      sourceTrain,
-      'source',
-      phaseId.source,
-      hooks,
-    );
+    const train: TrainFn = (m, d, init, tr, phase) =>
+      trainedOrCached(m, d, spec, init, tr, 'target', phase, hooks);
+
+    if (spec.pretrain) {
+      pre = await pretrainedStarts(spec, data, model, train, (message) =>
+        emit({ type: 'log', level: 'info', message }),
+      );
+    }
+
+    const src = spec.source.trained
+      ? await endpointsFromFiles(model, data, spec, spec.source.init, spec.source.trained, pre?.source, hooks)
+      : await trainedOrCached(
+          model,
+          data,
+          spec,
+          spec.source.init,
+          sourceTrain,
+          'source',
+          phaseId.source,
+          hooks,
+          pre?.source,
+        );
     owned.push(...src.points);
     trajectory = sourceTrajectory(spec, src.points);
+
+    if (spec.analyses) {
+      runner = new AnalysesRunner({
+        spec,
+        model,
+        data,
+        trajectory,
+        sourcePoints: src.points,
+        prepare: batchNormPrepare(model, {
+          batches: spec.transfer.bnBatches ?? 0,
+          batchSize: spec.transfer.batchSize,
+          seed: spec.transfer.seed,
+        }),
+        emit,
+        signal: hooks.signal,
+      });
+    }
 
     const targets: TargetResult[] = [];
     for (let i = 0; i < spec.targets.length; i++) {
       const { init } = spec.targets[i];
       const label = initLabel(init);
-      const { params: theta20 } = await initialParams(model, init);
+      const start = pre?.targets[i];
+      const theta20 = start ? cloneParams(start.params) : (await initialParams(model, init, hooks)).params;
       const target: TargetResult = {
         label,
         init,
@@ -134,25 +211,53 @@ export async function runExperiment(
         methods: {},
       };
       let trained: Params | undefined;
+      let trainedPoints: Params[] | undefined;
       try {
-        const needsTrained = methods.some((m) => METHODS[m].needsTrainedTarget && !hooks.finished?.(i, m));
+        const needsTrained =
+          needs.trainedTarget ||
+          methods.some((m) => METHODS[m].needsTrainedTarget && !hooks.finished?.(i, m));
         if (needsTrained) {
           const targetTrain = targetTrainSpec(spec, init);
-          const tr = await trainedOrCached(
-            model,
-            data,
-            spec,
-            init,
-            targetTrain,
-            'target',
-            phaseId.target(i),
-            hooks,
-          );
+          const fromFile = spec.targets[i].trained;
+          const tr = fromFile
+            ? await endpointsFromFiles(
+                model,
+                data,
+                spec,
+                init,
+                { ...fromFile, checkpoints: undefined },
+                start,
+                hooks,
+              )
+            : await trainedOrCached(
+                model,
+                data,
+                spec,
+                init,
+                targetTrain,
+                'target',
+                phaseId.target(i),
+                hooks,
+                start,
+              );
           target.trained = tr.summary;
           trained = tr.points[tr.points.length - 1];
-          disposeParams(tr.points[0]);
-          for (const p of tr.points.slice(1, -1)) disposeParams(p);
+          if (needs.targetCheckpoints) trainedPoints = tr.points;
+          else for (const p of tr.points.slice(0, -1)) disposeParams(p);
         }
+        const state: TargetState = {
+          index: i,
+          result: target,
+          theta20,
+          trained,
+          trainedPoints,
+          match: {
+            tolerance: spec.transfer.matchTolerance,
+            maxIter: spec.transfer.matchMaxIter,
+            seed: spec.transfer.seed + 1000 * i,
+          },
+        };
+        await runner?.beginTarget(state);
         for (const m of methods) {
           const phase = phaseId.transfer(i, m);
           const previous = hooks.finished?.(i, m);
@@ -172,14 +277,18 @@ export async function runExperiment(
             m,
             target.trained,
             hooks,
+            (run, result) => runner?.afterMethod(state, m, run, result),
           );
         }
+        await runner?.endTarget(state);
       } finally {
         disposeParams(theta20);
-        disposeParams(trained);
+        if (trainedPoints) for (const p of trainedPoints) disposeParams(p);
+        else disposeParams(trained);
       }
       targets.push(target);
     }
+    const analyses = (await runner?.finish()) ?? {};
     const finishedAt = new Date();
     return {
       formatVersion: 1,
@@ -187,15 +296,60 @@ export async function runExperiment(
       backend,
       ...describeRun(data, model),
       source: src.summary,
+      ...(pre ? { pretrain: pre.summary } : {}),
       targets,
+      ...analyses,
       seconds: (performance.now() - t0) / 1000,
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
     };
   } finally {
+    runner?.dispose();
     for (const p of owned) disposeParams(p);
+    pre?.dispose();
     data.dispose();
   }
+}
+
+/**
+ * θ^0 and the trained points of an initialisation whose training happened elsewhere
+ * (`source.trained`, `targets[].trained`): θ^0 from the spec's init (or the pre-trained start),
+ * the rest from files, evaluated here so the result reports them like trained ones.
+ */
+async function endpointsFromFiles(
+  model: Model,
+  data: Dataset,
+  spec: ExperimentSpec,
+  init: InitSpec,
+  files: TrainedFileSpec,
+  start: StartPoint | undefined,
+  hooks: ExperimentHooks,
+): Promise<{ points: Params[]; summary: TrainedSummary }> {
+  const theta0 = start ? cloneParams(start.params) : (await initialParams(model, init, hooks)).params;
+  let points: Params[];
+  try {
+    points = await trainedFromFiles(model, theta0, files);
+  } catch (e) {
+    disposeParams(theta0);
+    throw e;
+  }
+  const final = points[points.length - 1]!;
+  // the whole validation split, as for a training done here
+  const val = await evaluate(model, final, data.validation);
+  const summary: TrainedSummary = {
+    label: initLabel(init),
+    valAccuracy: val.accuracy,
+    valLoss: val.loss,
+    testAccuracy: (await evaluate(model, final, data.test)).accuracy,
+    seconds: 0,
+    fromFile: files.file,
+  };
+  hooks.onEvent?.({
+    type: 'log',
+    level: 'info',
+    message: `${summary.label}: trained parameters from ${files.file}`,
+  });
+  return { points, summary };
 }
 
 /**
@@ -263,11 +417,14 @@ export async function trainedOrCached(
   role: 'source' | 'target',
   phase: string,
   hooks: ExperimentHooks,
-): Promise<{ points: Params[]; summary: TrainedSummary }> {
+  start?: StartPoint,
+): Promise<{ points: Params[]; summary: TrainedSummary; key: string }> {
   const emit = (e: EngineEvent): void => hooks.onEvent?.(e);
   const label = initLabel(init);
-  const { params: theta0, hash } = await initialParams(model, init);
-  const key = trainingKey(data.contentHash, spec, init, hash, train);
+  const { params: theta0, hash } = start
+    ? { params: cloneParams(start.params), hash: start.hash }
+    : await initialParams(model, init, hooks);
+  const key = trainingKey(data.contentHash, spec, start ? { file: 'start' } : init, hash, train);
   const cached = await loadCached(model, key, train, `${role} ${label}`, phase, hooks);
   if (cached) {
     disposeParams(theta0);
@@ -277,7 +434,7 @@ export async function trainedOrCached(
       level: 'info',
       message: `${role} ${label}: reusing trained parameters from an earlier run`,
     });
-    return { points: cached.points, summary: { ...cached.summary, reused: true } };
+    return { points: cached.points, summary: { ...cached.summary, reused: true }, key };
   }
   emit({ type: 'phase', phase, state: 'start' });
   let spe = 0;
@@ -320,18 +477,26 @@ export async function trainedOrCached(
   };
   emit({ type: 'phase', phase, state: 'done', seconds: res.seconds });
   await hooks.cache?.save(key, role, points, summary, phase);
-  return { points, summary };
+  return { points, summary, key };
 }
 
 /** The source's training: an actual trajectory needs every epoch's checkpoint. */
 export function sourceTrainSpec(spec: ExperimentSpec): TrainSpec {
   const withCheckpoints = spec.transfer.trajectory === 'actual';
-  return { ...spec.source.train, checkpoints: withCheckpoints || !!spec.source.train.checkpoints };
+  return {
+    ...spec.source.train,
+    checkpoints: withCheckpoints || !!spec.source.train.checkpoints || analysesNeeds(spec).sourceCheckpoints,
+  };
 }
 
 /** A target trained directly (Oracle) uses the source's settings and, unless set, its own seed for the data order. */
 export function targetTrainSpec(spec: ExperimentSpec, init: InitSpec): TrainSpec {
-  return { ...spec.source.train, checkpoints: false, dataSeed: spec.source.train.dataSeed ?? init.seed };
+  return {
+    ...spec.source.train,
+    // some analyses need the trained target's checkpoints
+    checkpoints: analysesNeeds(spec).targetCheckpoints,
+    dataSeed: spec.source.train.dataSeed ?? init.seed,
+  };
 }
 
 /** The source's trajectory θ^0 … θ^T from its trained points; checks T against the spec. */
@@ -385,11 +550,13 @@ export async function transferOne(
   m: MethodName,
   targetTrained: TrainedSummary | undefined,
   hooks: ExperimentHooks,
+  /** sees the method's run (π_s, final θ) before its parameters are disposed (the analyses) */
+  afterRun?: (run: MethodRun, result: MethodResult) => Promise<void> | undefined,
 ): Promise<MethodResult> {
   const emit = (e: EngineEvent): void => hooks.onEvent?.(e);
   const phase = phaseId.transfer(i, m);
   emit({ type: 'phase', phase, state: 'start' });
-  const { result, final } = await runMethod(METHODS[m], {
+  const run = await runMethod(METHODS[m], {
     model,
     data,
     trajectory,
@@ -402,14 +569,20 @@ export async function transferOne(
       matchTolerance: spec.transfer.matchTolerance,
       matchMaxIter: spec.transfer.matchMaxIter,
       evalLimit: spec.evalLimit,
+      bnBatches: spec.transfer.bnBatches,
     },
     signal: hooks.signal,
     onProgress: (done, total, detail) => emit({ type: 'progress', phase, done, total, detail }),
     onMetric: (key, step, value) => emit({ type: 'metric', phase, key, step, value }),
   });
-  disposeParams(final);
+  const { result } = run;
   if (METHODS[m].needsTrainedTarget && targetTrained) {
     result.phases['target training'] = targetTrained.seconds;
+  }
+  try {
+    await afterRun?.(run, result);
+  } finally {
+    disposeParams(run.final);
   }
   emit({ type: 'phase', phase, state: 'done', seconds: result.seconds });
   emit({ type: 'method-done', target: i, result });

@@ -47,31 +47,43 @@ export async function encodeParams(params: Params, metadata: Record<string, stri
   return out;
 }
 
-export function decodeParams(buf: Buffer, what = 'parameter file'): ParamsFile {
+export interface SafetensorsEntry {
+  dtype: string;
+  shape: number[];
+  data_offsets: [number, number];
+}
+
+/**
+ * A safetensors file's header: its tensors' entries (in header order), the metadata and where the
+ * data starts. Shared by this engine-format decoder and the PyTorch importer (torch-import.ts).
+ */
+export function readSafetensorsHeader(
+  buf: Buffer,
+  what: string,
+): { entries: [string, SafetensorsEntry][]; metadata: Record<string, string>; base: number } {
   if (buf.length < 8) throw new Error(`${what}: too short to be a safetensors file (${buf.length} bytes)`);
   const n = Number(buf.readBigUInt64LE(0));
   if (n <= 0 || n > MAX_HEADER || 8 + n > buf.length)
     throw new Error(`${what}: header length ${n} does not fit the file (${buf.length} bytes)`);
-  let header: Record<
-    string,
-    { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>
-  >;
+  let header: Record<string, unknown>;
   try {
-    header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
+    header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, unknown>;
   } catch (e) {
     throw new Error(`${what}: header is not valid JSON (${(e as Error).message})`);
   }
-  const base = 8 + n;
-  const params: Params = {};
   const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  const entries = Object.entries(header).filter(([k]) => k !== '__metadata__') as [
+    string,
+    SafetensorsEntry,
+  ][];
+  return { entries, metadata, base: 8 + n };
+}
+
+export function decodeParams(buf: Buffer, what = 'parameter file'): ParamsFile {
+  const { entries, metadata, base } = readSafetensorsHeader(buf, what);
+  const params: Params = {};
   try {
-    for (const [name, info] of Object.entries(header)) {
-      if (name === '__metadata__') continue;
-      const { dtype, shape, data_offsets } = info as {
-        dtype: string;
-        shape: number[];
-        data_offsets: [number, number];
-      };
+    for (const [name, { dtype, shape, data_offsets }] of entries) {
       if (dtype !== 'F32')
         throw new Error(`${what}: tensor "${name}" has dtype ${dtype}; only F32 is supported`);
       const [a, b] = data_offsets;

@@ -14,6 +14,11 @@ export interface PermutationSpec {
   perms: Record<string, { param: string; axis: number }[]>;
   /** permutation name → number of units it permutes */
   sizes: Record<string, number>;
+  /**
+   * parameters that are permuted with the others but never matched: BatchNorm running statistics,
+   * which carry no gradient and are re-estimated after a transfer
+   */
+  buffers?: string[];
 }
 
 /** perm[p][i] = the source unit that lands at position i (so permuted = gather(source, perm, axis)). */
@@ -22,6 +27,7 @@ export type Permutation = Record<string, Int32Array>;
 export function makePermutationSpec(
   axes: Record<string, (string | null)[]>,
   shapes: Record<string, number[]>,
+  buffers: string[] = [],
 ): PermutationSpec {
   const perms: PermutationSpec['perms'] = {};
   const sizes: PermutationSpec['sizes'] = {};
@@ -44,7 +50,15 @@ export function makePermutationSpec(
       }
     });
   }
-  return { axes, perms, sizes };
+  return buffers.length ? { axes, perms, sizes, buffers } : { axes, perms, sizes };
+}
+
+/** The (parameter, axis) pairs weight matching compares for a permutation: all but the buffers. */
+export function matchedEntries(spec: PermutationSpec, p: string): { param: string; axis: number }[] {
+  const list = spec.perms[p] ?? [];
+  if (!spec.buffers?.length) return list;
+  const skip = new Set(spec.buffers);
+  return list.filter((e) => !skip.has(e.param));
 }
 
 export function identityPermutation(spec: PermutationSpec): Permutation {
@@ -66,7 +80,7 @@ export function randomPermutation(
   return out;
 }
 
-function isIdentity(perm: Int32Array): boolean {
+export function isIdentity(perm: Int32Array): boolean {
   for (let i = 0; i < perm.length; i++) if (perm[i] !== i) return false;
   return true;
 }

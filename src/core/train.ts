@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from './data/dataset.js';
 import { evaluate, softmaxCrossEntropy } from './evaluate.js';
-import type { Model } from './models/model.js';
+import { augmentBatch, blackLevel } from './data/augment.js';
+import { blendRunningStats } from './batchnorm.js';
+import { trainableNames, type Model } from './models/model.js';
 import { cloneParams, disposeParams, type Params } from './params.js';
 import { deriveSeed, rng } from './random.js';
 import type { EvalResult, TrainSpec } from '../shared/domain/index.js';
@@ -27,6 +29,36 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** steps between host reads of the loss (each read waits for the backend); default 25 */
   progressEvery?: number;
+  /** the update rule; SGD with the spec's momentum and weight decay when absent */
+  stepRule?: StepRule;
+}
+
+/**
+ * An optimiser's update: one step on (xb, yb) at learning rate `lr`, returning new tensors (it is
+ * called inside tf.tidy). `state` is the optimiser's own tensors (momentum buffers, Adam moments),
+ * null before the first step.
+ */
+export interface StepRule {
+  step(
+    model: Model,
+    names: string[],
+    theta: tf.Tensor[],
+    state: tf.Tensor[] | null,
+    xb: tf.Tensor4D,
+    yb: tf.Tensor1D,
+    lr: number,
+    /** BatchNorm running statistics (a BN network); a rule that updates them returns them */
+    running?: Params,
+  ): { theta: tf.Tensor[]; state: tf.Tensor[] | null; loss: tf.Scalar; running?: Params };
+}
+
+export function sgdRule(hp: { momentum: number; weightDecay: number }): StepRule {
+  return {
+    step: (model, names, theta, state, xb, yb, lr, running) => {
+      const r = sgdStep(model, names, theta, state, xb, yb, { lr, ...hp }, running);
+      return { theta: r.theta, state: r.bufs, loss: r.loss, running: r.running };
+    },
+  };
 }
 
 export interface TrainHistoryEntry {
@@ -67,9 +99,25 @@ function toParams(names: string[], list: tf.Tensor[]): Params {
   return p;
 }
 
+/** The minibatch's mean cross-entropy and its gradient for every parameter (call inside tf.tidy). */
+export function lossAndGrads(
+  model: Model,
+  names: string[],
+  theta: tf.Tensor[],
+  xb: tf.Tensor4D,
+  yb: tf.Tensor1D,
+): { value: tf.Scalar; grads: tf.Tensor[] } {
+  const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) =>
+    softmaxCrossEntropy(model.apply(toParams(names, ps), xb), yb),
+  )(theta);
+  return { value: value as tf.Scalar, grads };
+}
+
 /**
- * One SGD step on the minibatch (xb, yb) in the model's parameter order; returns new tensors
- * (call inside tf.tidy). `bufs` is null before the first step and stays null without momentum.
+ * One SGD step on the minibatch (xb, yb) in the model's trainable-parameter order; returns new
+ * tensors (call inside tf.tidy). `bufs` is null before the first step and stays null without
+ * momentum. A BatchNorm network passes its running statistics as `running` and gets them back
+ * updated with this minibatch's statistics (the forward pass is in training mode).
  */
 export function sgdStep(
   model: Model,
@@ -79,11 +127,19 @@ export function sgdStep(
   xb: tf.Tensor4D,
   yb: tf.Tensor1D,
   hp: { lr: number; momentum: number; weightDecay: number },
-): { theta: tf.Tensor[]; bufs: tf.Tensor[] | null; loss: tf.Scalar } {
+  running?: Params,
+): { theta: tf.Tensor[]; bufs: tf.Tensor[] | null; loss: tf.Scalar; running?: Params } {
   const { lr, momentum: mu, weightDecay: wd } = hp;
+  const batchStats: Params = {};
   const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) =>
-    softmaxCrossEntropy(model.apply(toParams(names, ps), xb), yb),
+    softmaxCrossEntropy(
+      model.apply({ ...running, ...toParams(names, ps) }, xb, { training: true, batchStats }),
+      yb,
+    ),
   )(theta);
+  const nextRunning =
+    running && Object.keys(running).length ? blendRunningStats(running, batchStats) : undefined;
+  tf.dispose(Object.values(batchStats));
   const nextTheta: tf.Tensor[] = [];
   const nextBufs: tf.Tensor[] = [];
   theta.forEach((p, i) => {
@@ -92,7 +148,12 @@ export function sgdStep(
     nextTheta.push(tf.sub(p, tf.mul(buf, lr)));
     if (mu !== 0) nextBufs.push(buf);
   });
-  return { theta: nextTheta, bufs: mu !== 0 ? nextBufs : null, loss: value as tf.Scalar };
+  return {
+    theta: nextTheta,
+    bufs: mu !== 0 ? nextBufs : null,
+    loss: value as tf.Scalar,
+    ...(nextRunning ? { running: nextRunning } : {}),
+  };
 }
 
 const yieldToEventLoop = (): Promise<void> =>
@@ -116,8 +177,10 @@ export async function trainModel(
   opts: TrainOptions = {},
 ): Promise<TrainOutcome> {
   const t0 = performance.now();
-  const names = model.params.map((p) => p.name);
-  for (const n of names) if (!init[n]) throw new Error(`trainModel: init is missing parameter "${n}"`);
+  const names = trainableNames(model);
+  const bufferNames = model.buffers ?? [];
+  for (const n of [...names, ...bufferNames])
+    if (!init[n]) throw new Error(`trainModel: init is missing parameter "${n}"`);
   const { x: trainX, y: trainY, n } = data.train;
   if (n === 0) throw new Error('trainModel: the training split is empty');
   const bs = spec.batchSize;
@@ -125,11 +188,16 @@ export async function trainModel(
   const total = stepsPerEpoch * spec.epochs;
   const progressEvery = Math.max(1, opts.progressEvery ?? 25);
   const wantCheckpoints = opts.checkpoints ?? !!spec.checkpoints;
-  const nextOrder = dataOrder(n, spec.dataSeed ?? opts.seed ?? 0);
-  const { momentum: mu, weightDecay: wd } = spec;
+  const dataSeed = spec.dataSeed ?? opts.seed ?? 0;
+  const nextOrder = dataOrder(n, dataSeed);
+  const augmentRng = spec.augment ? rng(deriveSeed(dataSeed, 'augment')) : null;
+  const black = blackLevel(data);
+  const rule = opts.stepRule ?? sgdRule({ momentum: spec.momentum, weightDecay: spec.weightDecay });
 
   let theta: tf.Tensor[] = names.map((k) => init[k]);
   let ownsTheta = false;
+  /** BatchNorm running statistics, updated by every step (owned once the first step ran) */
+  let running: Params = Object.fromEntries(bufferNames.map((k) => [k, init[k]]));
   let bufs: tf.Tensor[] | null = null;
   const checkpoints: Params[] = [];
   const history: TrainHistoryEntry[] = [];
@@ -141,6 +209,7 @@ export async function trainModel(
     if (cleaned) return;
     cleaned = true;
     if (ownsTheta) tf.dispose(theta);
+    if (ownsTheta) tf.dispose(Object.values(running));
     if (bufs) tf.dispose(bufs);
     epochLoss?.dispose();
     checkpoints.forEach(disposeParams);
@@ -161,12 +230,21 @@ export async function trainModel(
         const size = Math.min(bs, n - start);
         const out = tf.tidy(() => {
           const idx = tf.tensor1d(order.subarray(start, start + size), 'int32');
-          const xb = tf.gather(trainX, idx) as tf.Tensor4D;
+          let xb = tf.gather(trainX, idx) as tf.Tensor4D;
+          if (augmentRng) xb = augmentBatch(xb, spec.augment!, augmentRng, black);
           const yb = tf.gather(trainY, idx) as tf.Tensor1D;
-          const r = sgdStep(model, names, theta, bufs, xb, yb, { lr, momentum: mu, weightDecay: wd });
-          return { theta: r.theta, bufs: r.bufs ?? [], loss: tf.add(epochLoss!, tf.mul(r.loss, size)) };
+          const r = rule.step(model, names, theta, bufs, xb, yb, lr, running);
+          return {
+            theta: r.theta,
+            bufs: r.state ?? [],
+            loss: tf.add(epochLoss!, tf.mul(r.loss, size)),
+            // a rule that does not update BN statistics keeps them (copied: the old ones are freed)
+            running: r.running ?? Object.fromEntries(Object.entries(running).map(([k, t]) => [k, t.clone()])),
+          };
         });
         if (ownsTheta) tf.dispose(theta);
+        if (ownsTheta) tf.dispose(Object.values(running));
+        running = out.running;
         if (bufs) tf.dispose(bufs);
         epochLoss.dispose();
         theta = out.theta;
@@ -184,7 +262,7 @@ export async function trainModel(
       }
       epochLoss.dispose();
       epochLoss = null;
-      const current = toParams(names, theta);
+      const current = { ...toParams(names, theta), ...running };
       const ev = await evaluate(model, current, data.validation, { limit: opts.evalLimit });
       history.push({ epoch, trainLoss: lastLoss, valAccuracy: ev.accuracy, valLoss: ev.loss });
       if (wantCheckpoints) checkpoints.push(cloneParams(current));
@@ -194,7 +272,10 @@ export async function trainModel(
     cleanup();
     throw e;
   }
-  const final = ownsTheta ? toParams(names, theta) : cloneParams(toParams(names, theta));
+  const all = { ...toParams(names, theta), ...running };
+  // The model's parameter order, running statistics in their places.
+  const ordered: Params = Object.fromEntries(model.params.map((p) => [p.name, all[p.name]]));
+  const final = ownsTheta ? ordered : cloneParams(ordered);
   if (bufs) tf.dispose(bufs);
   return { final, checkpoints, seconds: (performance.now() - t0) / 1000, history };
 }

@@ -4,6 +4,7 @@ import type { Params } from './params.js';
 import {
   getPermutedParam,
   identityPermutation,
+  matchedEntries,
   type Permutation,
   type PermutationSpec,
 } from './permutation.js';
@@ -49,10 +50,10 @@ export class WeightMatcher {
   pairCount = 0;
 
   constructor(private readonly spec: PermutationSpec) {
-    for (const [p, list] of Object.entries(spec.perms)) {
+    for (const p of Object.keys(spec.perms)) {
       this.dependent[p] = [];
       this.constant[p] = [];
-      for (const entry of list) {
+      for (const entry of matchedEntries(spec, p)) {
         const others = spec.axes[entry.param].filter((q, ax) => q !== null && ax !== entry.axis);
         if (others.length === 0) this.constant[p].push(entry);
         else {

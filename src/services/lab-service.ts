@@ -12,6 +12,7 @@ import {
   RESERVE_BYTES,
   START_RESERVE_FILE,
 } from './store/disk-space.js';
+import { resolveParamSets } from './param-set-refs.js';
 import { dirname } from 'node:path';
 import { notFound, unavailable, type BackendInfo } from '../shared/domain/index.js';
 import {
@@ -166,7 +167,7 @@ export function createLabService(o: LabServiceOptions): LabService {
     enqueue(experimentId: string, finished: FinishedMethod[] = []) {
       const e = store.getExperiment(experimentId);
       if (!e) throw notFound(`experiment ${experimentId}`);
-      queue.enqueue({ experimentId, spec: e.spec, finished });
+      queue.enqueue({ experimentId, spec: e.spec, finished, paramSets: resolveParamSets(store, e.spec) });
     },
   };
 

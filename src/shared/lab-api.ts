@@ -11,6 +11,7 @@ import { z } from 'zod';
 import type {
   BackendInfo,
   EngineEvent,
+  ExperimentAnalyses,
   ExperimentSpec,
   MethodResult,
   RunKind,
@@ -88,6 +89,8 @@ export interface ExperimentDetail extends ExperimentSummary {
   /** the trained source used (a parameter set), once known */
   sourceParamSetId: string | null;
   log: { at: string; level: 'info' | 'warn' | 'error'; message: string }[];
+  /** the experiment-level analyses (scratch baselines, planes, Assumption (P), ensembles), once run */
+  analyses?: ExperimentAnalyses | null;
 }
 
 export interface MetricPoint {

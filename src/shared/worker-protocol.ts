@@ -50,6 +50,8 @@ export interface StartMessage {
   job?: PhaseJob;
   /** after the phase job, stay and say `ready` again for the next one (a pool's worker) */
   reuse?: boolean;
+  /** weights files of the stored parameter sets the spec names (`init.paramSet`), by id */
+  paramSets?: Record<string, string>;
 }
 
 export interface CancelMessage {

@@ -3,6 +3,7 @@
  * its parent over the protocol in src/shared/worker-protocol.ts. It never touches the database;
  * trained weights are files it writes itself and main records.
  */
+import { paramSetResolver } from '../services/param-set-refs.js';
 import { initBackend } from '../core/backend.js';
 import { previewDataset } from '../core/data/load.js';
 import { runExperiment } from '../core/experiment.js';
@@ -118,7 +119,8 @@ async function run(msg: StartMessage): Promise<never> {
     requests,
     currentPhase: () => trainingPhase,
     seedOf: (phase) => {
-      if (phase === phaseId.source) return spec.source.init.seed ?? null;
+      if (phase === phaseId.source || phase === phaseId.pretrain('source'))
+        return spec.source.init.seed ?? null;
       const i = phaseTarget(phase);
       return i === null ? null : (spec.targets[i]?.init.seed ?? null);
     },
@@ -136,6 +138,7 @@ async function run(msg: StartMessage): Promise<never> {
       signal: controller.signal,
       cache,
       finished: (target: number, method: MethodName) => finished.get(`${target}:${method}`),
+      resolveParamSet: paramSetResolver(msg.paramSets),
     };
     if (msg.job) {
       const output = await runPhase(spec, msg.job, hooks);
@@ -148,7 +151,17 @@ async function run(msg: StartMessage): Promise<never> {
       return new Promise<never>(() => {});
     }
     const result = await runExperiment(spec, hooks);
-    return finish({ type: 'done', result }, 0);
+    if (!msg.reuse) return finish({ type: 'done', result }, 0);
+    // A pooled worker given the whole experiment (the queue's whole-experiment task): the result
+    // comes back as that task's output.
+    await line.send({
+      type: 'phase-output',
+      output: { phase: 'experiment', backend: result.backend, seconds: result.seconds, result },
+    });
+    controller = new AbortController();
+    started = false;
+    await line.send({ type: 'ready', protocol: WORKER_PROTOCOL_VERSION, pid: process.pid });
+    return new Promise<never>(() => {});
   } catch (e) {
     return finish(
       { type: 'error', ...errorText(e), cancelled: controller.signal.aborted },

@@ -31,7 +31,7 @@ const build = {
 test('every preset builds a spec the engine accepts', () => {
   for (const p of PRESETS) {
     const s = presetState(p.id);
-    if (p.id === 'conv8-cifar10') s.dataset.dir = '/data/cifar-10-batches-bin';
+    if (p.id === 'conv8-cifar10' || p.id === 'resnet20-cifar10') s.dataset.dir = '/data/cifar-10-batches-bin';
     const spec = parseSpec(buildSpec(s, build));
     assert.equal(spec.name, s.name);
     assert.deepEqual(spec.transfer.methods, ['gmt', 'fgmt', 'oracle', 'naive']);
@@ -46,6 +46,26 @@ test('every preset builds a spec the engine accepts', () => {
   assert.equal(conv.source.train.lrSchedule, 'cosine');
   assert.equal(conv.transfer.gradBatches, 2);
   assert.equal(conv.source.train.weightDecay, 1e-4);
+  // the paper's scenarios: pre-training on other classes, ResNet-20 with augmentation
+  const pre = buildSpec(presetState('pretrained-fmnist'), build);
+  assert.deepEqual(pre.dataset, { builtin: 'fashion-mnist-mini', classes: 'upper-half' });
+  assert.equal(pre.pretrain?.classes, 'lower-half');
+  assert.equal(pre.pretrain?.head, 'reinit');
+  const res = presetState('resnet20-cifar10');
+  res.dataset.dir = '/data/cifar-10-batches-bin';
+  const rs = parseSpec(buildSpec(res, build));
+  assert.deepEqual(rs.model, { arch: 'resnet20', width: 1 });
+  assert.deepEqual(rs.source.train.augment, { pad: 4, flip: true });
+  assert.equal(rs.transfer.bnBatches, 10);
+  // class subsets as typed
+  const cls = presetState('quick');
+  cls.dataset.classes = '0, 2, Sandal';
+  assert.deepEqual(buildSpec(cls, build).dataset, {
+    builtin: 'fashion-mnist-mini',
+    classes: [0, 2, 'Sandal'],
+  });
+  cls.dataset.classes = ' ';
+  assert.deepEqual(buildSpec(cls, build).dataset, { builtin: 'fashion-mnist-mini' });
 });
 
 test('the quick preset is valid at every step once the preview loaded', () => {
@@ -117,7 +137,8 @@ test('targets: parameter sets must fit, duplicates are flagged', () => {
   checks.set('p1', { state: 'fits' as const, reason: undefined } as never);
   assert.deepEqual(validateStep('targets', s, { preview: 'ok', paramChecks: checks }), {});
   const spec = buildSpec(s, build);
-  assert.deepEqual(spec.targets[1].init, { file: '/data/weights/p1.safetensors', label: 'set p1' });
+  // by id, not by the weights file's path: the spec stays portable
+  assert.deepEqual(spec.targets[1].init, { paramSet: 'p1', label: 'set p1' });
   s.targets.push({ from: 'seed', seed: 102, paramSetId: '', label: '' });
   assert.match(
     validateStep('targets', s, { preview: 'ok', paramChecks: checks })['targets[2].init.seed'],

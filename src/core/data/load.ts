@@ -13,6 +13,8 @@ import type { Dataset, Split, SplitBatch } from './dataset.js';
 import { readIdxDir } from './idx.js';
 import { classCounts, type RawDataset, type RawSplit } from './raw.js';
 import { builtinDatasetDir } from './resources.js';
+import { resolveClasses, selectClasses } from './class-subsets.js';
+import { givenSplit, readIndexFile } from './given-split.js';
 import { splitTrainValidation } from './split.js';
 import { channelStats, gatherStandardised, type ChannelStats } from './standardise.js';
 
@@ -28,8 +30,18 @@ function idxClassNames(spec: { dir: string; name?: string }): string[] {
   return [...(label.toLowerCase().includes('fashion') ? FASHION_MNIST_CLASS_NAMES : MNIST_CLASS_NAMES)];
 }
 
-/** Reads a dataset's official train and test sets as uint8 HWC images, without touching tensors. */
+/**
+ * Reads a dataset's official train and test sets as uint8 HWC images, without touching tensors,
+ * restricted to `spec.classes` when it names a subset.
+ */
 export async function readRawDataset(spec: DatasetSpec): Promise<RawDataset> {
+  const raw = await readAllClasses(spec);
+  return spec.classes === undefined
+    ? raw
+    : selectClasses(raw, resolveClasses(spec.classes, raw.classes, raw.classNames));
+}
+
+async function readAllClasses(spec: DatasetSpec): Promise<RawDataset> {
   if ('builtin' in spec) {
     const dir = builtinDatasetDir(spec.builtin);
     const d = await readIdxDir(dir, FASHION_MNIST_CLASS_NAMES.length);
@@ -89,28 +101,39 @@ function allIndices(n: number): Int32Array {
   return idx;
 }
 
-/** Builds the tensors of a dataset already read from disk. */
-export function buildDataset(raw: RawDataset, opts: DatasetOptions = DEFAULT_DATASET_OPTIONS): Dataset {
+/**
+ * Builds the tensors of a dataset already read from disk. `validation` is a given split's
+ * validation indices (`datasetOptions.validationIndices`, read by loadDataset).
+ */
+export function buildDataset(
+  raw: RawDataset,
+  opts: DatasetOptions = DEFAULT_DATASET_OPTIONS,
+  validation?: Int32Array,
+): Dataset {
   if (raw.train.n < 2)
     throw new RangeError(
       `${raw.name}: the training set has ${raw.train.n} images; at least 2 are needed for a train/validation split`,
     );
   if (raw.test.n < 1) throw new RangeError(`${raw.name}: the test set is empty`);
-  const { train, validation } = splitTrainValidation(
-    raw.train.n,
-    opts.valFraction,
-    opts.splitSeed,
-    opts.trainLimit,
-  );
+  const split = validation
+    ? givenSplit(raw.train.n, validation, opts.trainLimit, opts.validationIndices)
+    : splitTrainValidation(raw.train.n, opts.valFraction, opts.splitSeed, opts.trainLimit);
+  const { train } = split;
   const [h, w, c] = raw.shape;
-  const stats = channelStats(raw.train.images, train, h * w * c, c);
+  if (opts.mean && (opts.mean.length !== c || opts.std?.length !== c))
+    throw new RangeError(
+      `${raw.name}: datasetOptions.mean/std give ${opts.mean.length} channels, the images have ${c}`,
+    );
+  const stats: ChannelStats = opts.mean
+    ? { mean: [...opts.mean], std: [...opts.std!] }
+    : channelStats(raw.train.images, train, h * w * c, c);
   const counts = new Array<number>(raw.classes).fill(0);
   for (const i of train) counts[raw.train.labels[i]!]!++;
 
   const splits: Split[] = [];
   try {
     splits.push(makeSplit(raw.train, train, raw.shape, stats));
-    splits.push(makeSplit(raw.train, validation, raw.shape, stats, evalBatchSize()));
+    splits.push(makeSplit(raw.train, split.validation, raw.shape, stats, evalBatchSize()));
     splits.push(makeSplit(raw.test, allIndices(raw.test.n), raw.shape, stats, evalBatchSize()));
   } catch (e) {
     splits.forEach(disposeSplit);
@@ -143,7 +166,9 @@ export async function loadDataset(
   spec: DatasetSpec,
   opts: DatasetOptions = DEFAULT_DATASET_OPTIONS,
 ): Promise<Dataset> {
-  return buildDataset(await readRawDataset(spec), opts);
+  const raw = await readRawDataset(spec);
+  const validation = opts.validationIndices ? await readIndexFile(opts.validationIndices) : undefined;
+  return buildDataset(raw, opts, validation);
 }
 
 export interface DatasetPreview {

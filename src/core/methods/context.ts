@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { hasBatchNorm, reestimateBatchNorm } from '../batchnorm.js';
 import type { Dataset } from '../data/dataset.js';
 import { gradient } from '../evaluate.js';
 import type { Model } from '../models/model.js';
@@ -19,6 +20,11 @@ export interface TransferOptions {
   matchMaxIter: number;
   /** validation examples per evaluation, 0 = all */
   evalLimit: number;
+  /**
+   * BatchNorm networks: training minibatches (of `batchSize`) on which the running statistics of
+   * every θ2^s are reset and re-estimated before it is evaluated; 0 keeps θ2^0 + π(Δ) as they are
+   */
+  bnBatches?: number;
 }
 
 /** What every method gets: the model, the data, the source trajectory and the target's init. */
@@ -37,6 +43,8 @@ export interface TransferContext {
   /** counts minibatch gradients (one network, one minibatch) */
   countGradients(n: number): void;
   progress(done: number, total: number, detail?: string): void;
+  /** the objective Σ⟨target, π·source⟩ each matching step reached (for diagnostics) */
+  recordObjective?(score: number): void;
 }
 
 /**
@@ -53,7 +61,11 @@ export interface MethodImpl {
 export type TransferMethod = MethodImpl & Omit<MethodInfo, 'name'>;
 
 /** θ2^0 + π(θ1^t − θ1^0): the transferred parameters at step t. */
-export function transferredAt(ctx: TransferContext, t: number, perm: Permutation): Params {
+export function transferredAt(
+  ctx: Pick<TransferContext, 'model' | 'trajectory' | 'theta20'>,
+  t: number,
+  perm: Permutation,
+): Params {
   const theta1t = ctx.trajectory.at(t);
   try {
     const diff: Params = {};
@@ -67,6 +79,25 @@ export function transferredAt(ctx: TransferContext, t: number, perm: Permutation
   } finally {
     disposeParams(theta1t);
   }
+}
+
+/**
+ * θ2^t ready to be evaluated: for a BatchNorm network, its running statistics (a meaningless
+ * θ2^0 + π(Δ) of statistics) reset and re-estimated on `bnBatches` training minibatches.
+ */
+export function transferredForEval(ctx: TransferContext, t: number, perm: Permutation): Params {
+  const theta = transferredAt(ctx, t, perm);
+  const batches = ctx.options.bnBatches ?? 0;
+  if (batches > 0 && hasBatchNorm(ctx.model)) {
+    ctx.time('bn statistics', () =>
+      reestimateBatchNorm(ctx.model, theta, ctx.data.train, {
+        batches,
+        batchSize: ctx.options.batchSize,
+        seed: ctx.options.seed * 7919 + t,
+      }),
+    );
+  }
+  return theta;
 }
 
 /**
@@ -152,6 +183,7 @@ export async function solveMatching(
       seed: ctx.options.seed + s,
     }),
   );
+  ctx.recordObjective?.(r.score);
   return r.perm;
 }
 

@@ -2,7 +2,7 @@ import { evaluate } from '../evaluate.js';
 import { disposeParams, type Params } from '../params.js';
 import type { Permutation } from '../permutation.js';
 import type { MethodResult } from '../../shared/domain/index.js';
-import { throwIfAborted, transferredAt, type TransferContext, type TransferMethod } from './context.js';
+import { throwIfAborted, transferredForEval, type TransferContext, type TransferMethod } from './context.js';
 
 export type RunMethodArgs = Pick<
   TransferContext,
@@ -13,18 +13,26 @@ export type RunMethodArgs = Pick<
   onMetric?: (key: 'valAccuracy' | 'valLoss', step: number, value: number) => void;
 };
 
+export interface MethodRun {
+  result: MethodResult;
+  /** θ2^T (the caller's) */
+  final: Params;
+  /** π_1..π_T, so callers can rebuild any θ2^s or study the permutations */
+  perms: Permutation[];
+  /** the matching objective of each step that solved a matching (GMT/FGMT: one per step) */
+  objectives: number[];
+}
+
 /**
  * Runs one method along the whole trajectory: θ2^s is evaluated on validation right after π_s is
  * known (so a host can draw the curve live), and at the end the test accuracy is measured at T
  * and at the best step by validation accuracy (early stopping).
  */
-export async function runMethod(
-  method: TransferMethod,
-  args: RunMethodArgs,
-): Promise<{ result: MethodResult; final: Params }> {
+export async function runMethod(method: TransferMethod, args: RunMethodArgs): Promise<MethodRun> {
   const started = performance.now();
   const phases: Record<string, number> = {};
   let gradientEvaluations = 0;
+  const objectives: number[] = [];
   const ctx: TransferContext = {
     model: args.model,
     data: args.data,
@@ -56,6 +64,9 @@ export async function runMethod(
     progress(done, total, detail) {
       args.onProgress?.(done, total, detail);
     },
+    recordObjective(score) {
+      objectives.push(score);
+    },
   };
   const limit = args.options.evalLimit;
   const valAccuracy: number[] = [];
@@ -79,7 +90,7 @@ export async function runMethod(
       throwIfAborted(args.signal);
       const s = perms.length + 1;
       perms.push(perm);
-      const theta2s = transferredAt(ctx, s, perm);
+      const theta2s = transferredForEval(ctx, s, perm);
       await record(s, theta2s);
       disposeParams(last);
       last = theta2s;
@@ -94,7 +105,7 @@ export async function runMethod(
       .accuracy;
     let testAccuracyAtBest = testAccuracy;
     if (bestStep !== T) {
-      const best = bestStep === 0 ? null : transferredAt(ctx, bestStep, perms[bestStep - 1]);
+      const best = bestStep === 0 ? null : transferredForEval(ctx, bestStep, perms[bestStep - 1]);
       testAccuracyAtBest = (
         await ctx.time('evaluation', () => evaluate(args.model, best ?? args.theta20, args.data.test))
       ).accuracy;
@@ -113,7 +124,7 @@ export async function runMethod(
     };
     const final = last;
     last = null;
-    return { result, final };
+    return { result, final, perms, objectives };
   } finally {
     disposeParams(last);
   }

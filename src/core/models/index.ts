@@ -2,7 +2,8 @@ import type { ArchSpec, LayerSpec } from '../../shared/domain/index.js';
 import type { Model } from './model.js';
 import { buildSequential } from './sequential.js';
 
-export type { Model, ParamInfo } from './model.js';
+export type { ApplyOptions, Model, ParamInfo } from './model.js';
+export { trainableNames } from './model.js';
 
 /**
  * Conv8 as in the authors' code: four blocks of two 3×3 convs, max-pools 2,2,2,4, then a head of
@@ -29,6 +30,38 @@ export function conv8Layers(width = 64): LayerSpec[] {
   ];
 }
 
+/**
+ * ResNet-20 for CIFAR (He et al. 2016, Sec. 4.2): a 3×3 conv + BN stem, three stages of three basic
+ * blocks with 16·w, 32·w, 64·w channels (stride 2 at the start of stages 2 and 3, where a 1×1 conv
+ * + BN projects the shortcut), global average pooling, then the classifier. Convs have no bias.
+ */
+export function resnet20Layers(width = 1): LayerSpec[] {
+  const stage = (f: number, stride: number): LayerSpec[] => [
+    { type: 'residual', filters: f, stride },
+    { type: 'residual', filters: f },
+    { type: 'residual', filters: f },
+  ];
+  return [
+    { type: 'conv', filters: 16 * width, kernel: 3, bias: false },
+    { type: 'bn' },
+    ...stage(16 * width, 1),
+    ...stage(32 * width, 2),
+    ...stage(64 * width, 2),
+    { type: 'gap' },
+  ];
+}
+
+const LAYER_TAG: Record<LayerSpec['type'], (l: LayerSpec) => string> = {
+  conv: (l) => `c${(l as { filters: number }).filters}`,
+  dense: (l) => `d${(l as { units: number }).units}`,
+  maxpool: (l) => `p${(l as { size: number }).size}`,
+  flatten: () => 'f',
+  bn: () => 'bn',
+  residual: (l) =>
+    `r${(l as { filters: number }).filters}${(l as { stride?: number }).stride === 2 ? '/2' : ''}`,
+  gap: () => 'gap',
+};
+
 export function archLayers(arch: ArchSpec): LayerSpec[] {
   switch (arch.arch) {
     case 'mlp':
@@ -37,6 +70,8 @@ export function archLayers(arch: ArchSpec): LayerSpec[] {
       return conv8Layers(arch.width);
     case 'cnn':
       return arch.layers;
+    case 'resnet20':
+      return resnet20Layers(arch.width);
   }
 }
 
@@ -47,7 +82,9 @@ export function describeArch(arch: ArchSpec, inputShape: [number, number, number
     case 'conv8':
       return `Conv8 (width ${arch.width ?? 64})`;
     case 'cnn':
-      return `CNN (${arch.layers.map((l) => (l.type === 'conv' ? `c${l.filters}` : l.type === 'dense' ? `d${l.units}` : l.type === 'maxpool' ? `p${l.size}` : 'f')).join(' ')})`;
+      return `CNN (${arch.layers.map((l) => LAYER_TAG[l.type](l)).join(' ')})`;
+    case 'resnet20':
+      return `ResNet-20 (width ${arch.width ?? 1})`;
   }
 }
 

@@ -8,6 +8,33 @@ export interface ParamInfo {
   shape: number[];
   /** fan-in used by PyTorch's default initialisation U(±1/√fan_in) */
   fanIn: number;
+  /**
+   * how PyTorch initialises it when not U(±1/√fan_in): BatchNorm's weight and running variance
+   * start at 1, its bias and running mean at 0
+   */
+  fill?: number;
+  /** a BatchNorm running statistic: carried, permuted and saved with the parameters but never trained */
+  buffer?: boolean;
+}
+
+/** Options of a forward pass. */
+export interface ApplyOptions {
+  /**
+   * training mode: BatchNorm normalises with the minibatch's own statistics (PyTorch's
+   * model.train()) instead of the running ones
+   */
+  training?: boolean;
+  /**
+   * filled in training mode with each BatchNorm layer's minibatch statistics, under the names of its
+   * running statistics (`bn1.mean` → batch mean, `bn1.variance` → unbiased batch variance). The
+   * tensors are kept out of any tf.tidy: the caller disposes them.
+   */
+  batchStats?: Params;
+}
+
+/** The parameters gradients and optimisers act on: every parameter that is not a running statistic. */
+export function trainableNames(model: Pick<Model, 'params'>): string[] {
+  return model.params.filter((p) => !p.buffer).map((p) => p.name);
 }
 
 /**
@@ -23,8 +50,12 @@ export interface Model {
   classes: number;
   params: ParamInfo[];
   permSpec: PermutationSpec;
-  /** logits [n, classes] for x [n, h, w, c] */
-  apply(params: Params, x: tf.Tensor4D): tf.Tensor2D;
+  /** names of the BatchNorm running statistics among `params` (empty for networks without BN) */
+  buffers?: string[];
+  /** names of the classifier's parameters (the layer a new task replaces) */
+  head?: string[];
+  /** logits [n, classes] for x [n, h, w, c]; evaluation mode unless opts.training */
+  apply(params: Params, x: tf.Tensor4D, opts?: ApplyOptions): tf.Tensor2D;
   /** PyTorch-default initialisation, deterministic in the seed on every backend */
   init(seed: number): Params;
 }

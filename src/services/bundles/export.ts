@@ -1,5 +1,6 @@
 import { sha256Hex } from '../store/weights.js';
 import { labSigningKey, signManifest } from './signing.js';
+import { paramSetRefs } from '../param-set-refs.js';
 import { version_core as tfjsVersion } from '@tensorflow/tfjs';
 import type { LabStore } from '../store/index.js';
 import { invalid, notFound } from '../../shared/domain/index.js';
@@ -57,6 +58,7 @@ export async function exportBundle(
       origin: e.origin,
       sourceParamSetId: e.sourceParamSetId,
       runs: e.runs.map((r) => ({ ...r, summary: r.summary as Record<string, unknown> | null })),
+      ...(e.analyses ? { analyses: e.analyses as unknown as Record<string, unknown> } : {}),
     };
     json(experimentFile(id, 'spec.json'), e.spec);
     json(experimentFile(id, 'experiment.json'), record);
@@ -66,6 +68,13 @@ export async function exportBundle(
   files.push({ name: METRICS_CSV, data: metricsCsv(store, ids) });
 
   const paramSets = store.paramSetsForExperiments(ids);
+  // Sets a spec names by id (`init.paramSet`) travel with it, so the bundle runs where it lands.
+  for (const id of ids) {
+    for (const ref of paramSetRefs(store.getExperiment(id)!.spec)) {
+      const set = paramSets.some((p) => p.id === ref.id) ? null : store.getParamSetWithSummary(ref.id);
+      if (set) paramSets.push(set);
+    }
+  }
   json(PARAM_SETS, paramSets);
   if (opts.includeWeights) {
     for (const sha of new Set(paramSets.map((p) => p.sha256))) {

@@ -110,6 +110,8 @@ export const experimentRecordSchema = z.object({
   origin: z.enum(['lab', 'cli', 'import']),
   sourceParamSetId: id.nullable(),
   runs: z.array(runSchema).max(100_000),
+  /** experiment-level analyses (ExperimentAnalyses), when it ran any */
+  analyses: z.record(z.string(), z.unknown()).nullable().optional(),
 });
 export type ExperimentRecordFile = z.infer<typeof experimentRecordSchema>;
 

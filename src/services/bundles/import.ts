@@ -1,4 +1,10 @@
-import { parseArch, parseSpec, SpecError, type ExperimentSpec } from '../../shared/domain/index.js';
+import {
+  parseArch,
+  parseSpec,
+  SpecError,
+  type ExperimentAnalyses,
+  type ExperimentSpec,
+} from '../../shared/domain/index.js';
 import type { BundleIntegrity, ImportReport, MetricPoint, RunRecord } from '../../shared/lab-api.js';
 import { keyFingerprint, labSigningKey, signatureValid } from './signing.js';
 import { cachedValues, type LabStore, type LogEntry, type NewParamSet } from '../store/index.js';
@@ -334,6 +340,7 @@ async function applyBundle(store: LabStore, bundle: ParsedBundle): Promise<Impor
           store.setRunsStatus(e.id, ['queued'], 'interrupted');
         }
         store.appendLogs(e.id, e.log);
+        if (e.record.analyses) store.setAnalyses(e.id, e.record.analyses as unknown as ExperimentAnalyses);
         report.added.metrics += store.appendMetrics(e.metrics);
         report.added.experiments++;
       }

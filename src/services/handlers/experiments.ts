@@ -2,6 +2,7 @@
  * experiments.*, metrics.get and jobs.list: the history, and the life of a run (create → queue →
  * worker; cancel; resume an interrupted one without redoing finished phases; rerun as new).
  */
+import { resolveParamSets } from '../param-set-refs.js';
 import { conflict, type MethodName, type MethodResult, notFound } from '../../shared/domain/index.js';
 import type { FinishedMethod } from '../../shared/worker-protocol.js';
 import { checkResources, parseSpecArg } from '../spec-input.js';
@@ -49,6 +50,7 @@ export function experimentHandlers(
     'experiments.create': async ({ spec: specArg, name, tags, notes, allowLarge }) => {
       const spec = parseSpecArg(specArg);
       checkResources(spec, allowLarge);
+      resolveParamSets(store, spec); // an unknown set is refused now, naming its field
       const e = store.createExperiment({ spec, name, tags, notes, origin: 'lab' });
       // In chunks: thousands of targets must not hold the other clients (issue 8, item 2).
       await store.planRunsInChunks(e.id, e.spec);

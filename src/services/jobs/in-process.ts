@@ -9,6 +9,7 @@ import type { EngineEvent, ExperimentResult, ExperimentSpec } from '../../shared
 import type { LabEvent } from '../../shared/lab-api.js';
 import type { FromWorker } from '../../shared/worker-protocol.js';
 import type { LabStore } from '../store/index.js';
+import { paramSetResolver, resolveParamSets } from '../param-set-refs.js';
 import { jobRecorder } from './recorder.js';
 
 export interface RecordedRunOptions {
@@ -32,6 +33,7 @@ export async function runRecorded(
   o: RecordedRunOptions,
 ): Promise<{ experimentId: string; result: ExperimentResult }> {
   const { store, spec } = o;
+  const paramSets = resolveParamSets(store, spec);
   const experimentId = store.transaction(() => {
     const e = store.createExperiment({ spec, name: o.name, tags: o.tags, origin: o.origin ?? 'cli' });
     store.planRuns(e.id, e.spec);
@@ -51,6 +53,7 @@ export async function runRecorded(
     const result = await runExperiment(spec, {
       signal: o.signal,
       cache,
+      resolveParamSet: paramSetResolver(paramSets),
       onEvent: (e) => {
         o.onEvent?.(e);
         recorder.message(asWorkerMessage(e), () => {});

@@ -59,7 +59,7 @@ export function processRunner(o: ProcessRunnerOptions): TaskRunner & { close(): 
       spec: c.task.spec,
       weightsDir: o.weightsDir,
       finished: c.task.finished,
-      job: c.task.job,
+      ...(c.task.job ? { job: c.task.job } : {}),
       reuse: true,
     });
   };

@@ -16,6 +16,7 @@ import { sourceTrainSpec, targetTrainSpec } from '../../core/experiment.js';
 import { assembleResult } from '../../core/phase-jobs.js';
 import {
   planPhases,
+  runsWhole,
   type ExperimentResult,
   type ExperimentSpec,
   type PhaseJob,
@@ -37,6 +38,8 @@ export interface JobRequest {
   finished: FinishedMethod[];
   /** names the experiment's tasks on a shared queue across host restarts (default: the experiment id) */
   runKey?: string;
+  /** weights files of the stored parameter sets the spec names (`init.paramSet`), by id */
+  paramSets?: Record<string, string>;
 }
 
 export type JobOutcome =
@@ -75,7 +78,8 @@ export interface JobQueueOptions {
 interface Task {
   exp: Experiment;
   phase: string;
-  job: PhaseJob;
+  /** null: the whole experiment as one task (see `runsWhole`) */
+  job: PhaseJob | null;
   after: Task[];
   /** dropped: will not run (its experiment stopped) */
   state: 'waiting' | 'running' | 'done' | 'dropped';
@@ -105,7 +109,8 @@ export function defaultConcurrency(): number {
 }
 
 /** Trainings with the same data, model, init and settings are one training (the engine's cache key follows). */
-function shareKey(spec: ExperimentSpec, job: PhaseJob): string | null {
+function shareKey(spec: ExperimentSpec, job: PhaseJob | null): string | null {
+  if (!job) return null;
   const common = {
     dataset: spec.dataset,
     options: spec.datasetOptions,
@@ -173,7 +178,10 @@ export class JobQueue {
       settled: false,
     };
     const done = new Set(request.finished.map((f) => `${f.target}:${f.method}`));
-    const plan = planPhases(request.spec, (i, m) => done.has(`${i}:${m}`));
+    // Analyses and the pretrain stage run only inside runExperiment: such a spec is one task.
+    const plan: { phase: string; job: PhaseJob | null; after: string[] }[] = runsWhole(request.spec)
+      ? [{ phase: 'experiment', job: null, after: [] }]
+      : planPhases(request.spec, (i, m) => done.has(`${i}:${m}`));
     const byPhase = new Map<string, Task>();
     for (const p of plan) {
       const task: Task = {
@@ -287,12 +295,15 @@ export class JobQueue {
     else if (exp.tasks.every((t) => t.state === 'done')) {
       const byKey = new Map(exp.request.finished.map((f) => [`${f.target}:${f.method}`, f.result]));
       try {
+        const whole = exp.outputs.find((o) => o.result)?.result;
         outcome = {
           kind: 'done',
-          result: assembleResult(exp.request.spec, exp.outputs, {
-            startedAt: exp.startedAt ?? new Date(),
-            finished: (i, m) => byKey.get(`${i}:${m}`),
-          }),
+          result:
+            whole ??
+            assembleResult(exp.request.spec, exp.outputs, {
+              startedAt: exp.startedAt ?? new Date(),
+              finished: (i, m) => byKey.get(`${i}:${m}`),
+            }),
         };
       } catch (e) {
         outcome = { kind: 'failed', error: (e as Error).message };
@@ -354,6 +365,7 @@ export class JobQueue {
         job: task.job,
         spec: r.spec,
         finished: r.finished,
+        ...(r.paramSets ? { paramSets: r.paramSets } : {}),
       },
       {
         started: (pid) => {

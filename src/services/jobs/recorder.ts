@@ -4,11 +4,12 @@
  * written in batches and pushed live; trained weights the worker wrote become parameter sets; the
  * end of the job settles every run that is still open.
  */
-import type {
-  BackendInfo,
-  ExperimentResult,
-  MethodResult,
-  TrainedSummary,
+import {
+  experimentAnalyses,
+  type BackendInfo,
+  type ExperimentResult,
+  type MethodResult,
+  type TrainedSummary,
 } from '../../shared/domain/index.js';
 import type { LabEvent, RunRecord, RunStatus } from '../../shared/lab-api.js';
 import { diskFullMessage, isDiskFull } from '../store/disk-space.js';
@@ -233,6 +234,8 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
         kind: 'result',
         meta: outcome.result as unknown as Record<string, unknown>,
       });
+      const analyses = experimentAnalyses(outcome.result);
+      if (analyses) store.setAnalyses(experimentId, analyses);
       log('info', `finished in ${outcome.result.seconds.toFixed(1)} s on ${outcome.result.backend.name}`);
       return;
     }

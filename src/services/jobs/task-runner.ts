@@ -15,7 +15,8 @@ export interface PhaseTask {
    */
   taskKey: string;
   phase: string;
-  job: PhaseJob;
+  /** null: the whole experiment in one worker (runExperiment; see `runsWhole`) */
+  job: PhaseJob | null;
   spec: ExperimentSpec;
   finished: FinishedMethod[];
 }

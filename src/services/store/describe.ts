@@ -27,6 +27,8 @@ export function archLabel(arch: ArchSpec): string {
     case 'conv8':
       return `Conv8 (width ${arch.width ?? 64})`;
     case 'cnn':
-      return `CNN (${arch.layers.map((l) => (l.type === 'conv' ? `c${l.filters}` : l.type === 'dense' ? `d${l.units}` : l.type === 'maxpool' ? `p${l.size}` : 'f')).join(' ')})`;
+      return `CNN (${arch.layers.map((l) => (l.type === 'conv' ? `c${l.filters}` : l.type === 'dense' ? `d${l.units}` : l.type === 'maxpool' ? `p${l.size}` : l.type === 'residual' ? `r${l.filters}` : l.type === 'flatten' ? 'f' : l.type)).join(' ')})`;
+    case 'resnet20':
+      return `ResNet-20 (width ${arch.width ?? 1})`;
   }
 }

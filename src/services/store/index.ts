@@ -1,7 +1,13 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TrainedCache } from '../../core/experiment.js';
-import { type ExperimentSpec, notFound, type TrainedSummary } from '../../shared/domain/index.js';
+import {
+  ANALYSES_ARTIFACT,
+  type ExperimentAnalyses,
+  type ExperimentSpec,
+  notFound,
+  type TrainedSummary,
+} from '../../shared/domain/index.js';
 import type {
   DatasetRecord,
   ExperimentDetail,
@@ -185,7 +191,9 @@ export class LabStore {
   }
 
   getExperiment(id: string): ExperimentDetail | null {
-    return this.experimentRepo.get(id);
+    const e = this.experimentRepo.get(id);
+    if (e) e.analyses = this.getAnalyses(id);
+    return e;
   }
 
   getExperimentSummary(id: string): ExperimentSummary | null {
@@ -437,6 +445,11 @@ export class LabStore {
     return this.paramSetRepo.forExperiments(experimentIds);
   }
 
+  /** One parameter set with its training summary, or null. */
+  getParamSetWithSummary(id: string): ParamSetWithSummary | null {
+    return this.paramSetRepo.getWithSummary(id);
+  }
+
   /** The engine's TrainedCache over this store (for the CLI and tests; main keeps the DB to itself). */
   trainedCache(ctx: TrainedCacheContext): TrainedCache {
     return storeTrainedCache(this, ctx);
@@ -473,5 +486,22 @@ export class LabStore {
 
   listArtifacts(experimentId: string): ArtifactRecord[] {
     return this.artifactRepo.list(experimentId);
+  }
+
+  /** The experiment-level analyses last recorded for an experiment (an artifact), or null. */
+  getAnalyses(experimentId: string): ExperimentAnalyses | null {
+    const latest = this.artifactRepo
+      .list(experimentId)
+      .filter((a) => a.kind === ANALYSES_ARTIFACT)
+      .at(-1);
+    return latest ? (latest.meta as unknown as ExperimentAnalyses) : null;
+  }
+
+  setAnalyses(experimentId: string, analyses: ExperimentAnalyses): void {
+    this.artifactRepo.add({
+      experimentId,
+      kind: ANALYSES_ARTIFACT,
+      meta: analyses as unknown as Record<string, unknown>,
+    });
   }
 }

@@ -13,3 +13,5 @@ export * from './results.js';
 export * from './events.js';
 export * from './errors.js';
 export * from './sweep.js';
+export * from './analyses.js';
+export * from './analyses-cost.js';

@@ -11,6 +11,16 @@ import type { ExperimentSpec } from './spec/types.js';
 /** One phase job: a phase that is a run (source, target, transfer). */
 export type PhaseJob = Extract<Phase, { kind: RunKind }>;
 
+/**
+ * Whether the queue runs the spec as ONE whole-experiment task (one worker, runExperiment) rather
+ * than phase jobs: the analyses and the pretrain stage run only inside runExperiment.
+ */
+export function runsWhole(spec: ExperimentSpec): boolean {
+  const a = spec.analyses;
+  const anyAnalysis = !!a && !!(a.finetune || a.paths || a.plane || a.assumptionP || a.ensembles);
+  return anyAnalysis || !!spec.pretrain;
+}
+
 export interface PlannedPhase {
   phase: PhaseId;
   job: PhaseJob;

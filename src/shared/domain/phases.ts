@@ -12,6 +12,8 @@ import { isMethodName, type MethodName } from './methods.js';
 interface PhasePartTypes {
   target: number;
   method: MethodName;
+  /** whose initialisation a pre-training trains: the source's or a target's (by index) */
+  of: 'source' | number;
 }
 type PhasePart = keyof PhasePartTypes;
 
@@ -20,6 +22,14 @@ const PHASE_KINDS = {
   source: [],
   target: ['target'],
   transfer: ['target', 'method'],
+  // the analyses (spec `analyses`): subsequent training and its scratch baseline, linear paths,
+  // the loss plane, Assumption (P); events only, not rows of the run table
+  scratch: ['target'],
+  finetune: ['target', 'method'],
+  paths: ['target', 'method'],
+  plane: ['target'],
+  assumptionP: [],
+  pretrain: ['of'],
 } as const satisfies Record<string, readonly PhasePart[]>;
 
 export type PhaseKind = keyof typeof PHASE_KINDS;
@@ -54,6 +64,9 @@ export function parsePhase(id: string): Phase | null {
     if (names[i] === 'target') {
       if (!/^\d+$/.test(v)) return null;
       out.target = Number(v);
+    } else if (names[i] === 'of') {
+      if (v !== 'source' && !/^\d+$/.test(v)) return null;
+      out.of = v === 'source' ? v : Number(v);
     } else {
       if (!isMethodName(v)) return null;
       out.method = v;
@@ -68,11 +81,20 @@ export const phaseId = {
   target: (target: number): PhaseId => formatPhase({ kind: 'target', target }),
   transfer: (target: number, method: MethodName): PhaseId =>
     formatPhase({ kind: 'transfer', target, method }),
+  scratch: (target: number): PhaseId => formatPhase({ kind: 'scratch', target }),
+  finetune: (target: number, method: MethodName): PhaseId =>
+    formatPhase({ kind: 'finetune', target, method }),
+  paths: (target: number, method: MethodName): PhaseId => formatPhase({ kind: 'paths', target, method }),
+  plane: (target: number): PhaseId => formatPhase({ kind: 'plane', target }),
+  assumptionP: 'assumptionP' as PhaseId,
+  /** pre-training of the source's ('pretrain:source') or a target's ('pretrain:0') initialisation */
+  pretrain: (of: 'source' | number): PhaseId => formatPhase({ kind: 'pretrain', of }),
 };
 
 /** The target index a phase belongs to, or null (data, source). */
 export function phaseTarget(id: string): number | null {
   const p = parsePhase(id);
+  if (p?.kind === 'pretrain') return typeof p.of === 'number' ? p.of : null;
   return p && 'target' in p ? p.target : null;
 }
 
@@ -85,5 +107,5 @@ export function phaseMethod(id: string): MethodName | null {
 /** Phases that train a network (the source, a target for Oracle): their parameters are cached. */
 export function isTrainingPhase(id: string): boolean {
   const k = parsePhase(id)?.kind;
-  return k === 'source' || k === 'target';
+  return k === 'source' || k === 'target' || k === 'pretrain';
 }

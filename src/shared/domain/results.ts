@@ -1,6 +1,15 @@
 /** What the engine reports: results of methods, trained networks and whole experiments. Types only. */
+import type {
+  AssumptionPResult,
+  EnsemblesResult,
+  FinetuneResult,
+  PathsResult,
+  PermutationDiagnostics,
+  PlaneResult,
+  ScratchResult,
+} from './analyses.js';
 import type { MethodName } from './methods.js';
-import type { ExperimentSpec } from './spec/types.js';
+import type { ExperimentSpec, TrainSpec } from './spec/types.js';
 
 /** Which TensorFlow.js backend ran the numbers; reported with every result. */
 export interface BackendInfo {
@@ -38,6 +47,8 @@ export interface TrainedSummary {
   seconds: number;
   /** true when the parameters came from a cache (a previous run) instead of being trained */
   reused?: boolean;
+  /** the file θ^T was read from when it was trained elsewhere (`trained: { file }`) */
+  fromFile?: string;
 }
 
 export interface MethodResult {
@@ -55,6 +66,10 @@ export interface MethodResult {
   phases: Record<string, number>;
   /** gradient evaluations used (each = one minibatch gradient of one network) */
   gradientEvaluations: number;
+  /** analyses (spec `analyses`), when asked for */
+  finetune?: FinetuneResult;
+  paths?: PathsResult;
+  permutation?: PermutationDiagnostics;
 }
 
 export interface TargetResult {
@@ -64,6 +79,9 @@ export interface TargetResult {
   /** θ2 actually trained with the source's settings (present when Oracle ran) */
   trained?: TrainedSummary;
   methods: Partial<Record<MethodName, MethodResult>>;
+  /** analyses: the scratch baseline of subsequent training, the loss plane */
+  scratch?: ScratchResult;
+  plane?: PlaneResult;
 }
 
 export interface ExperimentResult {
@@ -73,7 +91,11 @@ export interface ExperimentResult {
   dataset: DatasetSummary;
   model: { arch: string; parameters: number; permutations: Record<string, number> };
   source: TrainedSummary;
+  /** the pre-trained scenario: the pre-training task, the head choice and the pre-trained models */
+  pretrain?: PretrainSummary;
   targets: TargetResult[];
+  assumptionP?: AssumptionPResult;
+  ensembles?: EnsemblesResult;
   seconds: number;
   startedAt: string;
   finishedAt: string;
@@ -102,4 +124,20 @@ export interface PhaseOutput {
   trained?: { target: number; summary: TrainedSummary };
   /** a transfer job */
   method?: { target: number; result: MethodResult };
+  /** the whole-experiment task (analyses, a pretrain stage: see `runsWhole`): its result as it is */
+  result?: ExperimentResult;
+}
+
+/** The pre-trained scenario's first stage, as run: the pre-training task, the head choice, the models. */
+export interface PretrainSummary {
+  /** the pre-training dataset's name (with its class subset) */
+  dataset: string;
+  classes: number;
+  classNames: string[];
+  /** "reinit": a new classifier per model for the task; "keep": the pre-trained one */
+  head: 'reinit' | 'keep';
+  train: TrainSpec;
+  /** the pre-trained source and targets, evaluated on the pre-training task */
+  source: TrainedSummary;
+  targets: TrainedSummary[];
 }

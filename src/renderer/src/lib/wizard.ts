@@ -4,7 +4,9 @@ import {
   listMethods,
   validateArch,
   validateSpec,
+  type AnalysesSpec,
   type ArchSpec,
+  type ClassSelection,
   type DatasetSpec,
   type ExperimentSpec,
   type InitSpec,
@@ -20,7 +22,7 @@ import {
  * services report for a spec field lands on the same input as a local one.
  */
 
-export const STEPS = ['dataset', 'model', 'source', 'targets', 'transfer', 'review'] as const;
+export const STEPS = ['dataset', 'model', 'source', 'targets', 'transfer', 'analyses', 'review'] as const;
 export type StepId = (typeof STEPS)[number];
 export const STEP_TITLES: Record<StepId, string> = {
   dataset: 'Dataset',
@@ -28,6 +30,7 @@ export const STEP_TITLES: Record<StepId, string> = {
   source: 'Source',
   targets: 'Targets',
   transfer: 'Transfer',
+  analyses: 'Analyses',
   review: 'Review & run',
 };
 
@@ -57,9 +60,11 @@ export interface WizardState {
     splitSeed: number | string;
     trainLimit: number | string;
     evalLimit: number | string;
+    /** a class subset as typed: "" (all), "5-9", "upper-half", "subset-3", "0, 2, 4", "Sandal, Bag" */
+    classes: string;
   };
   model: {
-    arch: 'mlp' | 'conv8' | 'cnn';
+    arch: 'mlp' | 'conv8' | 'cnn' | 'resnet20';
     /** comma-separated widths as typed */
     hidden: string;
     width: number | string;
@@ -75,11 +80,24 @@ export interface WizardState {
       weightDecay: number | string;
       lrSchedule: 'constant' | 'cosine';
       checkpoints: boolean;
+      /** the authors' CIFAR augmentation (pad 4, random crop, horizontal flip) */
+      augment: boolean;
     };
     /** when filled from an already trained source: the parameter set and its experiment */
     reuse: { paramSetId: string; experimentId: string | null; label: string } | null;
   };
   targets: InitForm[];
+  /** the pre-trained scenario: both initialisations are first trained on other classes of the same files */
+  pretrain: {
+    enabled: boolean;
+    /** class subset to pre-train on, as typed (like dataset.classes) */
+    classes: string;
+    epochs: number | string;
+    batchSize: number | string;
+    lr: number | string;
+    momentum: number | string;
+    head: 'reinit' | 'keep';
+  };
   transfer: {
     T: number | string;
     trajectory: 'linear' | 'actual';
@@ -88,11 +106,92 @@ export interface WizardState {
     gradBatches: number | string;
     methods: MethodName[];
     seed: number | string;
+    /** BatchNorm networks: minibatches to re-estimate running statistics on after each transfer step */
+    bnBatches: number | string;
   };
+  /** the paper's analyses; each off until switched on, with the paper's settings */
+  analyses: AnalysesForm;
   name: string;
   /** comma-separated as typed */
   tags: string;
   notes: string;
+}
+
+export interface AnalysesForm {
+  finetune: {
+    on: boolean;
+    optimizer: 'adam' | 'adamw' | 'sgd';
+    lr: number | string;
+    epochs: number | string;
+    from: 'best' | 'final';
+    scratch: boolean;
+  };
+  paths: { on: boolean; points: number | string };
+  plane: {
+    on: boolean;
+    /** '' = the default (FGMT when it runs, else the first method) */
+    method: MethodName | '';
+    grid: number | string;
+    margin: number | string;
+    from: 'transferred' | 'finetuned';
+  };
+  assumptionP: { on: boolean; /** comma-separated, may be empty */ widths: string };
+  ensembles: { on: boolean; from: 'best' | 'final' };
+  evalLimit: number | string;
+}
+
+export function emptyAnalyses(): AnalysesForm {
+  return {
+    finetune: {
+      on: false,
+      optimizer: fieldDefault('analyses.finetune.optimizer') as 'adam',
+      lr: fieldDefault('analyses.finetune.lr'),
+      epochs: fieldDefault('analyses.finetune.epochs'),
+      from: fieldDefault('analyses.finetune.from') as 'best',
+      scratch: fieldDefault('analyses.finetune.scratch'),
+    },
+    paths: { on: false, points: fieldDefault('analyses.paths.points') },
+    plane: {
+      on: false,
+      method: '',
+      grid: fieldDefault('analyses.plane.grid'),
+      margin: fieldDefault('analyses.plane.margin'),
+      from: fieldDefault('analyses.plane.from') as 'transferred',
+    },
+    assumptionP: { on: false, widths: '' },
+    ensembles: { on: false, from: fieldDefault('analyses.ensembles.from') as 'best' },
+    evalLimit: fieldDefault('analyses.evalLimit'),
+  };
+}
+
+/** The `analyses` section the form describes, or undefined when none is on. */
+export function analysesSpec(a: AnalysesForm): AnalysesSpec | undefined {
+  if (!a.finetune.on && !a.paths.on && !a.plane.on && !a.assumptionP.on && !a.ensembles.on) return undefined;
+  const out: AnalysesSpec = { evalLimit: toNumber(a.evalLimit) };
+  if (a.finetune.on)
+    out.finetune = {
+      optimizer: a.finetune.optimizer,
+      lr: toNumber(a.finetune.lr),
+      epochs: toNumber(a.finetune.epochs),
+      from: a.finetune.from,
+      scratch: a.finetune.scratch,
+      weightDecay: 0,
+      momentum: 0,
+    };
+  if (a.paths.on) out.paths = { points: toNumber(a.paths.points) };
+  if (a.plane.on)
+    out.plane = {
+      method: a.plane.method as MethodName,
+      grid: toNumber(a.plane.grid),
+      margin: toNumber(a.plane.margin),
+      from: a.plane.from,
+    };
+  if (a.assumptionP.on)
+    out.assumptionP = {
+      widths: a.assumptionP.widths.trim() ? (parseWidths(a.assumptionP.widths) ?? [NaN]) : [],
+    };
+  if (a.ensembles.on) out.ensembles = { from: a.ensembles.from };
+  return out;
 }
 
 export type Errors = Record<string, string>;
@@ -117,10 +216,28 @@ export const PRESETS: readonly PresetInfo[] = [
       "Debian's full Fashion-MNIST, hidden 4096, SGD lr 0.01 momentum 0.9, 10 epochs, batch 128, T = 10 cosine (the paper's MNIST setting).",
   },
   {
+    id: 'analyses',
+    title: "The paper's analyses (bundled data)",
+    description:
+      'Bundled subset, MLP 256, two targets, all four methods, then subsequent training, linear paths, the loss plane, Assumption (P) over widths and ensembles (examples/analyses-fashion-mnist.json).',
+  },
+  {
     id: 'conv8-cifar10',
     title: 'Conv8 on CIFAR-10 (your files)',
     description:
       'Conv8, lr 0.05, wd 1e-4, cosine lr, 60 epochs, T = 30, 2 gradient batches. Point it at your CIFAR-10 folder.',
+  },
+  {
+    id: 'pretrained-fmnist',
+    title: 'Pre-trained scenario (bundled data)',
+    description:
+      'Both initialisations pre-trained on Fashion-MNIST classes 0–4, the source fine-tuned on 5–9 and its fine-tuning transferred (paper Sec. 4.1). MLP 512, 5 + 5 epochs, T = 10. A few minutes.',
+  },
+  {
+    id: 'resnet20-cifar10',
+    title: 'ResNet-20 on CIFAR-10 (your files)',
+    description:
+      'ResNet-20 with BatchNorm, CIFAR augmentation (pad 4, crop, flip), lr 0.05 cosine, wd 1e-4, 60 epochs, T = 30; running statistics re-estimated after each transfer step. Needs a GPU-class machine.',
   },
 ];
 
@@ -139,6 +256,7 @@ export function emptyState(): WizardState {
       splitSeed: fieldDefault('datasetOptions.splitSeed'),
       trainLimit: fieldDefault('datasetOptions.trainLimit'),
       evalLimit: fieldDefault('evalLimit'),
+      classes: '',
     },
     model: { arch: 'mlp', hidden: '256', width: '', layers: defaultCnnLayers() },
     source: {
@@ -151,10 +269,20 @@ export function emptyState(): WizardState {
         weightDecay: fieldDefault('source.train.weightDecay'),
         lrSchedule: fieldDefault('source.train.lrSchedule') as 'constant' | 'cosine',
         checkpoints: false,
+        augment: false,
       },
       reuse: null,
     },
     targets: [seedInit(102)],
+    pretrain: {
+      enabled: false,
+      classes: 'lower-half',
+      epochs: 5,
+      batchSize: fieldDefault('source.train.batchSize'),
+      lr: fieldDefault('source.train.lr'),
+      momentum: fieldDefault('source.train.momentum'),
+      head: fieldDefault('pretrain.head') as 'reinit' | 'keep',
+    },
     transfer: {
       T: fieldDefault('transfer.T'),
       trajectory: fieldDefault('transfer.trajectory') as 'linear' | 'actual',
@@ -163,7 +291,9 @@ export function emptyState(): WizardState {
       gradBatches: fieldDefault('transfer.gradBatches'),
       methods: methodOptions(),
       seed: fieldDefault('transfer.seed'),
+      bnBatches: fieldDefault('transfer.bnBatches'),
     },
+    analyses: emptyAnalyses(),
     name: '',
     tags: '',
     notes: '',
@@ -195,6 +325,7 @@ export function presetState(id: string): WizardState {
         weightDecay: 0,
         lrSchedule: 'constant',
         checkpoints: false,
+        augment: false,
       };
       s.transfer = {
         ...s.transfer,
@@ -225,6 +356,7 @@ export function presetState(id: string): WizardState {
         weightDecay: 0,
         lrSchedule: 'constant',
         checkpoints: false,
+        augment: false,
       };
       s.transfer = {
         ...s.transfer,
@@ -237,6 +369,38 @@ export function presetState(id: string): WizardState {
       s.name = '2-MLP on Fashion-MNIST (paper)';
       s.tags = 'paper, mlp';
       return s;
+    case 'analyses':
+      s.dataset = { ...s.dataset, choice: 'builtin', trainLimit: 0, evalLimit: 0 };
+      s.model = { ...s.model, arch: 'mlp', hidden: '256' };
+      s.source.train = {
+        epochs: 5,
+        batchSize: 128,
+        lr: 0.01,
+        momentum: 0.9,
+        weightDecay: 0,
+        lrSchedule: 'constant',
+        checkpoints: false,
+        augment: false,
+      };
+      s.targets = [seedInit(102), seedInit(103)];
+      s.transfer = {
+        ...s.transfer,
+        T: 10,
+        schedule: 'cosine',
+        trajectory: 'linear',
+        batchSize: 128,
+        gradBatches: 1,
+      };
+      s.analyses = emptyAnalyses();
+      s.analyses.finetune = { ...s.analyses.finetune, on: true, epochs: 5 };
+      s.analyses.paths.on = true;
+      s.analyses.plane = { ...s.analyses.plane, on: true, method: 'fgmt' };
+      s.analyses.assumptionP = { on: true, widths: '32, 128, 512' };
+      s.analyses.ensembles.on = true;
+      s.analyses.evalLimit = 500;
+      s.name = "The paper's analyses";
+      s.tags = 'analyses, demo';
+      return s;
     case 'conv8-cifar10':
       s.dataset = { ...s.dataset, choice: 'files', format: 'cifar10', dir: '', trainLimit: 0, evalLimit: 0 };
       s.model = { ...s.model, arch: 'conv8', width: '' };
@@ -248,6 +412,7 @@ export function presetState(id: string): WizardState {
         weightDecay: 1e-4,
         lrSchedule: 'cosine',
         checkpoints: false,
+        augment: false,
       };
       s.transfer = {
         ...s.transfer,
@@ -259,6 +424,56 @@ export function presetState(id: string): WizardState {
       };
       s.name = 'Conv8 on CIFAR-10';
       s.tags = 'paper, conv8';
+      return s;
+    case 'pretrained-fmnist':
+      s.dataset = { ...s.dataset, choice: 'builtin', trainLimit: 0, evalLimit: 0, classes: 'upper-half' };
+      s.model = { ...s.model, arch: 'mlp', hidden: '512' };
+      s.pretrain = {
+        ...s.pretrain,
+        enabled: true,
+        classes: 'lower-half',
+        epochs: 5,
+        lr: 0.01,
+        head: 'reinit',
+      };
+      s.source.train = {
+        epochs: 5,
+        batchSize: 128,
+        lr: 0.01,
+        momentum: 0.9,
+        weightDecay: 0,
+        lrSchedule: 'constant',
+        checkpoints: false,
+        augment: false,
+      };
+      s.transfer = { ...s.transfer, T: 10, schedule: 'cosine', trajectory: 'linear', batchSize: 128 };
+      s.name = 'Pre-trained scenario: Fashion-MNIST 0–4 → 5–9';
+      s.tags = 'paper, pretrained';
+      return s;
+    case 'resnet20-cifar10':
+      s.dataset = { ...s.dataset, choice: 'files', format: 'cifar10', dir: '', trainLimit: 0, evalLimit: 0 };
+      s.model = { ...s.model, arch: 'resnet20', width: 1 };
+      s.source.train = {
+        epochs: 60,
+        batchSize: 128,
+        lr: 0.05,
+        momentum: 0.9,
+        weightDecay: 1e-4,
+        lrSchedule: 'cosine',
+        checkpoints: false,
+        augment: true,
+      };
+      s.transfer = {
+        ...s.transfer,
+        T: 30,
+        schedule: 'cosine',
+        trajectory: 'linear',
+        batchSize: 128,
+        gradBatches: 2,
+        bnBatches: 10,
+      };
+      s.name = 'ResNet-20 on CIFAR-10';
+      s.tags = 'resnet, batchnorm';
       return s;
     default:
       return s;
@@ -281,6 +496,21 @@ export function parseWidths(text: string): number[] | null {
   if (parts.length === 0) return null;
   const out = parts.map(Number);
   return out.every((n) => Number.isInteger(n) && n >= 1 && n <= 65536) ? out : null;
+}
+
+/**
+ * A class subset as typed → the spec's selection: "" → none; "0, 2, 4" or "Sandal, Bag" → a list
+ * (numbers stay numbers); anything else ("5-9", "upper-half", "subset-3") as it is.
+ */
+export function parseClassesText(text: string): ClassSelection | undefined {
+  const t = text.trim();
+  if (!t) return undefined;
+  if (!t.includes(',')) return t;
+  return t
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .map((x) => (/^\d+$/.test(x) ? Number(x) : x));
 }
 
 export function parseTags(text: string): string[] {
@@ -336,7 +566,7 @@ function issuesToErrors(issues: readonly SpecIssue[], step?: StepId): Errors {
 }
 
 /** Where a parameter set's file would be, for validation: any absolute path will do. */
-const VALIDATION_BUILD: BuildContext = {
+export const VALIDATION_BUILD: BuildContext = {
   paramFile: (id) => `/param-sets/${id}`,
   paramName: () => null,
 };
@@ -414,7 +644,8 @@ export interface BuildContext {
   paramName(id: string): string | null;
 }
 
-export function datasetSpec(s: WizardState): DatasetSpec {
+/** The dataset's files, without a class subset (what the preview reads and a pre-training shares). */
+export function datasetFilesSpec(s: WizardState): DatasetSpec {
   const d = s.dataset;
   if (d.choice === 'builtin') return { builtin: 'fashion-mnist-mini' };
   if (d.choice === 'debian') return { format: 'idx', dir: DEBIAN_FASHION_MNIST };
@@ -425,20 +656,36 @@ export function datasetSpec(s: WizardState): DatasetSpec {
     : { format: d.format, dir };
 }
 
+export function datasetSpec(s: WizardState): DatasetSpec {
+  const classes = parseClassesText(s.dataset.classes);
+  return classes === undefined ? datasetFilesSpec(s) : { ...datasetFilesSpec(s), classes };
+}
+
+/** Whether the architecture has BatchNorm layers (then running statistics are re-estimated). */
+export function hasBatchNormArch(s: WizardState): boolean {
+  return (
+    s.model.arch === 'resnet20' || (s.model.arch === 'cnn' && s.model.layers.some((l) => l.type === 'bn'))
+  );
+}
+
 export function archSpec(s: WizardState): ArchSpec {
   const m = s.model;
   if (m.arch === 'mlp') return { arch: 'mlp', hidden: parseWidths(m.hidden) ?? [] };
   if (m.arch === 'conv8')
     return String(m.width).trim() === '' ? { arch: 'conv8' } : { arch: 'conv8', width: toNumber(m.width) };
+  if (m.arch === 'resnet20')
+    return String(m.width).trim() === ''
+      ? { arch: 'resnet20' }
+      : { arch: 'resnet20', width: toNumber(m.width) };
   return { arch: 'cnn', layers: m.layers.map((l) => ({ ...l })) };
 }
 
 function initSpec(f: InitForm, ctx: BuildContext): InitSpec {
   if (f.from === 'seed')
     return { seed: toNumber(f.seed), ...(f.label.trim() ? { label: f.label.trim() } : {}) };
-  const file = ctx.paramFile(f.paramSetId) ?? '';
+  // By id, not by the weights file's path: the spec stays valid in a bundle opened elsewhere.
   const label = f.label.trim() || ctx.paramName(f.paramSetId) || undefined;
-  return { file, ...(label ? { label } : {}) };
+  return { paramSet: f.paramSetId, ...(label ? { label } : {}) };
 }
 
 function trainSpec(s: WizardState): TrainSpec {
@@ -451,12 +698,39 @@ function trainSpec(s: WizardState): TrainSpec {
     weightDecay: toNumber(t.weightDecay),
     lrSchedule: t.lrSchedule,
     ...(t.checkpoints ? { checkpoints: true } : {}),
+    ...(t.augment
+      ? {
+          augment: {
+            pad: fieldDefault('source.train.augment.pad'),
+            flip: fieldDefault('source.train.augment.flip'),
+          },
+        }
+      : {}),
+  };
+}
+
+function pretrainSpec(s: WizardState): ExperimentSpec['pretrain'] {
+  const p = s.pretrain;
+  if (!p.enabled) return undefined;
+  const classes = parseClassesText(p.classes);
+  return {
+    ...(classes === undefined ? {} : { classes }),
+    head: p.head,
+    train: {
+      epochs: toNumber(p.epochs),
+      batchSize: toNumber(p.batchSize),
+      lr: toNumber(p.lr),
+      momentum: toNumber(p.momentum),
+      weightDecay: 0,
+      lrSchedule: 'constant',
+    },
   };
 }
 
 /** The spec the wizard describes, every field explicit so the review shows what will run. */
 export function buildSpec(s: WizardState, ctx: BuildContext): ExperimentSpec {
   const methods = methodOptions().filter((m) => s.transfer.methods.includes(m));
+  const analyses = analysesSpec(s.analyses ?? emptyAnalyses());
   return {
     name: s.name.trim(),
     dataset: datasetSpec(s),
@@ -466,6 +740,7 @@ export function buildSpec(s: WizardState, ctx: BuildContext): ExperimentSpec {
       trainLimit: toNumber(s.dataset.trainLimit),
     },
     model: archSpec(s),
+    ...(s.pretrain.enabled ? { pretrain: pretrainSpec(s) } : {}),
     source: { init: initSpec(s.source.init, ctx), train: trainSpec(s) },
     targets: s.targets.map((t) => ({ init: initSpec(t, ctx) })),
     transfer: {
@@ -478,9 +753,11 @@ export function buildSpec(s: WizardState, ctx: BuildContext): ExperimentSpec {
       seed: toNumber(s.transfer.seed),
       matchTolerance: 1e-7,
       matchMaxIter: 100,
+      bnBatches: toNumber(s.transfer.bnBatches),
     },
     backend: 'auto',
     evalLimit: toNumber(s.dataset.evalLimit),
+    ...(analyses ? { analyses } : {}),
   };
 }
 
@@ -504,7 +781,7 @@ export function applyTrainedSource(
     s.source.init = {
       from: 'paramset',
       seed: '',
-      paramSetId: (init.file && ctx.paramSetIdForFile?.(init.file)) || '',
+      paramSetId: init.paramSet ?? ((init.file && ctx.paramSetIdForFile?.(init.file)) || ''),
       label: init.label ?? '',
     };
   const t = spec.source.train;
@@ -516,6 +793,7 @@ export function applyTrainedSource(
     weightDecay: t.weightDecay,
     lrSchedule: t.lrSchedule,
     checkpoints: !!t.checkpoints || spec.transfer.trajectory === 'actual',
+    augment: !!t.augment,
   };
   s.source.reuse = reuse;
 }
@@ -525,9 +803,10 @@ export function stepOfField(field: string): StepId {
   const f = normaliseField(field);
   if (f.startsWith('dataset') || f === 'evalLimit') return 'dataset';
   if (f.startsWith('model')) return 'model';
-  if (f.startsWith('source')) return 'source';
+  if (f.startsWith('source') || f.startsWith('pretrain')) return 'source';
   if (f.startsWith('targets')) return 'targets';
   if (f.startsWith('transfer')) return 'transfer';
+  if (f.startsWith('analyses')) return 'analyses';
   return 'review';
 }
 
@@ -535,5 +814,6 @@ export function stepOfField(field: string): StepId {
 export function normaliseField(field: string): string {
   let f = field.replace(/^spec\./, '');
   if (/^model\.hidden\[\d+\]$/.test(f)) f = 'model.hidden';
+  if (/^analyses\.assumptionP\.widths\[\d+\]$/.test(f)) f = 'analyses.assumptionP.widths';
   return f;
 }

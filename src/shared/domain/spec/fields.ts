@@ -53,6 +53,7 @@ const soft = (value: number): Limit => ({ value, soft: true });
 /** Names and labels are table cells and file names; paths are at most Linux's PATH_MAX (issue 8, item 6). */
 export const MAX_NAME = 200;
 export const MAX_PATH = 4096;
+const LAYOUTS = ['auto', 'torch', 'engine'] as const;
 
 const seed: NumberRule = { type: 'number', label: 'Seed', int: true, min: hard(0), max: hard(2 ** 31 - 1) };
 
@@ -78,6 +79,9 @@ export const SPEC_FIELDS = {
     min: hard(0),
     default: 0,
   },
+  'datasetOptions.validationIndices': { type: 'string', label: 'Validation index file', nonEmpty: true },
+  'datasetOptions.mean[]': { type: 'number', label: 'Channel mean' },
+  'datasetOptions.std[]': { type: 'number', label: 'Channel std', min: hard(0, true) },
   evalLimit: { type: 'number', label: 'Evaluation limit', int: true, min: hard(0), default: 0 },
   backend: {
     type: 'choice',
@@ -86,14 +90,15 @@ export const SPEC_FIELDS = {
     default: 'auto',
   },
 
-  'model.arch': { type: 'choice', label: 'Architecture', options: ['mlp', 'conv8', 'cnn'] },
+  'model.arch': { type: 'choice', label: 'Architecture', options: ['mlp', 'conv8', 'cnn', 'resnet20'] },
   'model.hidden[]': { type: 'number', label: 'Hidden width', int: true, min: hard(1), max: soft(65536) },
   'model.width': { type: 'number', label: 'Width', int: true, min: hard(1), max: soft(512) },
   'model.layers[].type': {
     type: 'choice',
     label: 'Layer {i} type',
-    options: ['conv', 'maxpool', 'flatten', 'dense'],
+    options: ['conv', 'maxpool', 'flatten', 'dense', 'bn', 'residual', 'gap'],
   },
+  'model.layers[].bias': { type: 'boolean', label: 'Layer {i} bias', default: true },
   'model.layers[].filters': {
     type: 'number',
     label: 'Layer {i} filters',
@@ -144,6 +149,62 @@ export const SPEC_FIELDS = {
     maxLength: MAX_PATH,
   },
   'targets[].init.label': { type: 'string', label: 'Target {i} label', maxLength: MAX_NAME },
+  'source.init.layout': { type: 'choice', label: 'Source file layout', options: LAYOUTS, default: 'auto' },
+  'targets[].init.layout': {
+    type: 'choice',
+    label: 'Target {i} file layout',
+    options: LAYOUTS,
+    default: 'auto',
+  },
+  'source.init.paramSet': {
+    type: 'string',
+    label: 'Source parameter set',
+    nonEmpty: true,
+    maxLength: MAX_NAME,
+  },
+  'targets[].init.paramSet': {
+    type: 'string',
+    label: 'Target {i} parameter set',
+    nonEmpty: true,
+    maxLength: MAX_NAME,
+  },
+  'source.trained.file': {
+    type: 'string',
+    label: 'Trained source file (θ1^T)',
+    nonEmpty: true,
+    maxLength: MAX_PATH,
+  },
+  'source.trained.checkpoints[]': {
+    type: 'string',
+    label: 'Source checkpoint {i}',
+    nonEmpty: true,
+    maxLength: MAX_PATH,
+  },
+  'source.trained.layout': {
+    type: 'choice',
+    label: 'Trained source layout',
+    options: LAYOUTS,
+    default: 'auto',
+  },
+  'targets[].trained.file': {
+    type: 'string',
+    label: 'Trained target {i} file (θ2^T)',
+    nonEmpty: true,
+    maxLength: MAX_PATH,
+  },
+  'targets[].trained.layout': {
+    type: 'choice',
+    label: 'Trained target {i} layout',
+    options: LAYOUTS,
+    default: 'auto',
+  },
+
+  'pretrain.head': {
+    type: 'choice',
+    label: 'Classifier for the new task',
+    options: ['reinit', 'keep'],
+    default: 'reinit',
+  },
 
   'source.train.epochs': {
     type: 'number',
@@ -190,6 +251,15 @@ export const SPEC_FIELDS = {
   },
   'source.train.dataSeed': { ...seed, label: 'Data-order seed' },
   'source.train.checkpoints': { type: 'boolean', label: 'Keep per-epoch checkpoints', default: false },
+  'source.train.augment.pad': {
+    type: 'number',
+    label: 'Augmentation padding',
+    int: true,
+    min: hard(0),
+    max: soft(16),
+    default: 4,
+  },
+  'source.train.augment.flip': { type: 'boolean', label: 'Augmentation: horizontal flip', default: true },
 
   'transfer.T': { type: 'number', label: 'T', int: true, min: hard(1), max: soft(1000), default: 10 },
   'transfer.trajectory': {
@@ -236,13 +306,128 @@ export const SPEC_FIELDS = {
     max: soft(10000),
     default: 100,
   },
+
+  // The paper's analyses (Sec. 3.2, 4.2, 4.3, App. E.2); defaults follow the paper.
+  'analyses.evalLimit': {
+    type: 'number',
+    label: 'Validation examples per path/plane point',
+    int: true,
+    min: hard(0),
+    default: 0,
+  },
+  'analyses.finetune.optimizer': {
+    type: 'choice',
+    label: 'Fine-tuning optimiser',
+    options: ['adam', 'adamw', 'sgd'],
+    default: 'adam',
+  },
+  'analyses.finetune.lr': {
+    type: 'number',
+    label: 'Fine-tuning learning rate',
+    min: hard(0),
+    max: soft(10),
+    default: 1e-4,
+  },
+  'analyses.finetune.epochs': {
+    type: 'number',
+    label: 'Fine-tuning epochs',
+    int: true,
+    min: hard(1),
+    max: soft(1000),
+    default: 10,
+  },
+  'analyses.finetune.from': {
+    type: 'choice',
+    label: 'Fine-tuning starts at',
+    options: ['best', 'final'],
+    default: 'best',
+  },
+  'analyses.finetune.scratch': { type: 'boolean', label: 'Also train from scratch', default: true },
+  'analyses.finetune.batchSize': {
+    type: 'number',
+    label: 'Fine-tuning batch size',
+    int: true,
+    min: hard(1),
+    max: soft(65536),
+  },
+  'analyses.finetune.weightDecay': {
+    type: 'number',
+    label: 'Fine-tuning weight decay',
+    min: hard(0),
+    max: soft(1),
+    default: 0,
+  },
+  'analyses.finetune.momentum': {
+    type: 'number',
+    label: 'Fine-tuning momentum (SGD)',
+    min: hard(0),
+    max: hard(1, true),
+    default: 0,
+  },
+  'analyses.paths.points': {
+    type: 'number',
+    label: 'Points per path',
+    int: true,
+    min: hard(2),
+    max: soft(1001),
+    default: 25,
+  },
+  'analyses.plane.method': { type: 'choice', label: 'Plane through', options: [] },
+  'analyses.plane.grid': {
+    type: 'number',
+    label: 'Plane grid',
+    int: true,
+    min: hard(2),
+    max: soft(201),
+    default: 21,
+  },
+  'analyses.plane.margin': {
+    type: 'number',
+    label: 'Plane margin',
+    min: hard(0),
+    max: soft(10),
+    default: 0.2,
+  },
+  'analyses.plane.from': {
+    type: 'choice',
+    label: 'Plane point',
+    options: ['transferred', 'finetuned'],
+    default: 'transferred',
+  },
+  'analyses.assumptionP.widths[]': {
+    type: 'number',
+    label: 'Width',
+    int: true,
+    min: hard(1),
+    max: soft(65536),
+  },
+  'analyses.ensembles.from': {
+    type: 'choice',
+    label: 'Ensemble members at',
+    options: ['best', 'final'],
+    default: 'best',
+  },
+  'transfer.bnBatches': {
+    type: 'number',
+    label: 'BatchNorm re-estimation batches',
+    int: true,
+    min: hard(0),
+    max: soft(10000),
+    default: 10,
+  },
 } as const satisfies Record<string, FieldRule>;
 
 export type SpecFieldKey = keyof typeof SPEC_FIELDS;
 
-/** 'targets[2].init.seed' → 'targets[].init.seed', the key of its rule. */
+/**
+ * 'targets[2].init.seed' → 'targets[].init.seed', the key of its rule. A pre-training reads its
+ * training and dataset fields with the source's and the experiment's rules.
+ */
 export function fieldKey(path: string): string {
-  return path.replace(/\[\d+\]/g, '[]');
+  return path
+    .replace(/\[\d+\]/g, '[]')
+    .replace(/^pretrain\.train\./, 'source.train.')
+    .replace(/^pretrain\.dataset\./, 'dataset.');
 }
 
 export function fieldRule(path: string): FieldRule | undefined {

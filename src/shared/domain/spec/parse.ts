@@ -10,8 +10,13 @@ import { DomainError } from '../errors.js';
 import { methodNames, type MethodName } from '../methods.js';
 import { fieldLabel, fieldRule, type FieldRule, type Limit, type NumberRule } from './fields.js';
 import type {
+  AnalysesSpec,
   ArchSpec,
+  AugmentSpec,
   BackendChoice,
+  ClassSelection,
+  PretrainSpec,
+  TrainedFileSpec,
   DatasetOptions,
   DatasetSpec,
   ExperimentSpec,
@@ -217,34 +222,95 @@ export class SpecReader {
 
 // ───────────────────────────── sections ─────────────────────────────
 
-function readDataset(r: SpecReader, v: unknown): DatasetSpec {
-  const field = 'dataset';
+/** A class selection: a non-empty list of distinct indices (≥ 0) or names, or a range / split name. */
+function readClasses(r: SpecReader, v: unknown, field: string): ClassSelection {
+  if (typeof v === 'string') {
+    if (!v.trim()) r.fail({ field, kind: 'required', value: v, message: 'must not be empty' });
+    return v;
+  }
+  if (!Array.isArray(v) || v.length === 0) {
+    r.fail({
+      field,
+      kind: 'type',
+      value: v,
+      message: `expected a non-empty array of classes or a split name, got ${describe(v)}`,
+    });
+    return [];
+  }
+  const out = v.map((c, i) => {
+    if (typeof c === 'string') return c;
+    if (typeof c !== 'number' || !Number.isInteger(c) || c < 0) {
+      r.fail({
+        field: `${field}[${i}]`,
+        kind: 'type',
+        value: c,
+        message: `expected a class index ≥ 0 or a class name, got ${describe(c)}`,
+      });
+      return 0;
+    }
+    return c;
+  });
+  if (new Set(out).size !== out.length)
+    r.fail({ field, kind: 'other', value: v, message: 'lists a class twice' });
+  return out;
+}
+
+export function readDataset(r: SpecReader, v: unknown, field = 'dataset'): DatasetSpec {
   const o = r.obj(v, field);
+  const classes = o.classes === undefined ? {} : { classes: readClasses(r, o.classes, `${field}.classes`) };
   if ('builtin' in o) {
-    r.noExtra(o, field, ['builtin']);
-    return { builtin: r.choice(o.builtin, 'dataset.builtin') as 'fashion-mnist-mini' };
+    r.noExtra(o, field, ['builtin', 'classes']);
+    return { builtin: r.choice(o.builtin, `${field}.builtin`) as 'fashion-mnist-mini', ...classes };
   }
-  const format = r.choice(o.format, 'dataset.format') as 'idx' | 'cifar10' | 'cifar100';
-  const dir = r.str(o.dir, 'dataset.dir');
-  const name = o.name === undefined ? undefined : r.str(o.name, 'dataset.name');
+  const format = r.choice(o.format, `${field}.format`) as 'idx' | 'cifar10' | 'cifar100';
+  const dir = r.str(o.dir, `${field}.dir`);
+  const name = o.name === undefined ? undefined : r.str(o.name, `${field}.name`);
   if (format === 'idx') {
-    r.noExtra(o, field, ['format', 'dir', 'name']);
-    return { format, dir, ...(name ? { name } : {}) };
+    r.noExtra(o, field, ['format', 'dir', 'name', 'classes']);
+    return { format, dir, ...(name ? { name } : {}), ...classes };
   }
-  r.noExtra(o, field, ['format', 'dir', 'name', 'labelKind']);
+  r.noExtra(o, field, ['format', 'dir', 'name', 'labelKind', 'classes']);
   const labelKind =
-    o.labelKind === undefined ? undefined : (r.choice(o.labelKind, 'dataset.labelKind') as 'fine' | 'coarse');
-  return { format, dir, ...(name ? { name } : {}), ...(labelKind ? { labelKind } : {}) };
+    o.labelKind === undefined
+      ? undefined
+      : (r.choice(o.labelKind, `${field}.labelKind`) as 'fine' | 'coarse');
+  return { format, dir, ...(name ? { name } : {}), ...(labelKind ? { labelKind } : {}), ...classes };
 }
 
 function readDatasetOptions(r: SpecReader, v: unknown): DatasetOptions {
   const o = r.obj(v, 'datasetOptions', true);
-  r.noExtra(o, 'datasetOptions', ['valFraction', 'splitSeed', 'trainLimit']);
-  return {
+  r.noExtra(o, 'datasetOptions', [
+    'valFraction',
+    'splitSeed',
+    'trainLimit',
+    'validationIndices',
+    'mean',
+    'std',
+  ]);
+  const out: DatasetOptions = {
     valFraction: r.num(o.valFraction, 'datasetOptions.valFraction'),
     splitSeed: r.num(o.splitSeed, 'datasetOptions.splitSeed'),
     trainLimit: r.num(o.trainLimit, 'datasetOptions.trainLimit'),
   };
+  if (o.validationIndices !== undefined)
+    out.validationIndices = r.str(o.validationIndices, 'datasetOptions.validationIndices');
+  if ((o.mean === undefined) !== (o.std === undefined))
+    r.fail({
+      field: o.mean === undefined ? 'datasetOptions.mean' : 'datasetOptions.std',
+      kind: 'required',
+      message: 'give mean and std together',
+    });
+  else if (o.mean !== undefined) {
+    out.mean = r.list(o.mean, 'datasetOptions.mean', 'numbers', (x, p) => r.num(x, p));
+    out.std = r.list(o.std, 'datasetOptions.std', 'numbers', (x, p) => r.num(x, p));
+    if (out.mean.length !== out.std.length)
+      r.fail({
+        field: 'datasetOptions.std',
+        kind: 'other',
+        message: `has ${out.std.length} channels, mean has ${out.mean.length}`,
+      });
+  }
+  return out;
 }
 
 function readLayer(r: SpecReader, v: unknown, field: string): LayerSpec {
@@ -252,13 +318,25 @@ function readLayer(r: SpecReader, v: unknown, field: string): LayerSpec {
   const type = r.choice(o.type, `${field}.type`) as LayerSpec['type'];
   switch (type) {
     case 'conv':
-      r.noExtra(o, field, ['type', 'filters', 'kernel', 'stride', 'relu']);
+      r.noExtra(o, field, ['type', 'filters', 'kernel', 'stride', 'relu', 'bias']);
       return {
         type,
         filters: r.num(o.filters, `${field}.filters`),
         kernel: r.num(o.kernel, `${field}.kernel`),
         stride: r.num(o.stride, `${field}.stride`),
         relu: r.bool(o.relu, `${field}.relu`),
+        ...(o.bias === undefined ? {} : { bias: r.bool(o.bias, `${field}.bias`) }),
+      };
+    case 'bn':
+    case 'gap':
+      r.noExtra(o, field, ['type']);
+      return { type };
+    case 'residual':
+      r.noExtra(o, field, ['type', 'filters', 'stride']);
+      return {
+        type,
+        filters: r.num(o.filters, `${field}.filters`),
+        stride: r.num(o.stride, `${field}.stride`, { max: { value: 2 } }),
       };
     case 'maxpool':
       r.noExtra(o, field, ['type', 'size']);
@@ -279,15 +357,18 @@ function checkLayerOrder(r: SpecReader, layers: LayerSpec[], field: string): voi
   let flat = false;
   layers.forEach((l, i) => {
     const at = `${field}[${i}]`;
-    if ((l.type === 'conv' || l.type === 'maxpool') && flat)
+    if ((l.type === 'conv' || l.type === 'maxpool' || l.type === 'residual' || l.type === 'gap') && flat)
       r.fail({
         field: at,
         kind: 'other',
-        message: `a ${l.type === 'conv' ? 'convolution' : 'pooling layer'} cannot follow a flatten or dense layer`,
+        message: `a ${l.type === 'conv' ? 'convolution' : l.type === 'residual' ? 'residual block' : 'pooling layer'} cannot follow a flatten, dense or global-pooling layer`,
       });
+    const prev = layers[i - 1];
+    if (l.type === 'bn' && (!prev || (prev.type !== 'conv' && prev.type !== 'dense')))
+      r.fail({ field: at, kind: 'other', message: 'a bn layer must follow a conv or dense layer' });
     if (l.type === 'flatten' && flat)
       r.fail({ field: at, kind: 'other', message: 'there is already a flatten or dense layer before it' });
-    if (l.type === 'flatten' || l.type === 'dense') flat = true;
+    if (l.type === 'flatten' || l.type === 'dense' || l.type === 'gap') flat = true;
   });
 }
 
@@ -305,6 +386,13 @@ function readArch(r: SpecReader, v: unknown): ArchSpec {
       r.noExtra(o, 'model', ['arch', 'width']);
       out = o.width === undefined ? { arch } : { arch, width: r.num(o.width, at('width')) };
       break;
+    case 'resnet20':
+      r.noExtra(o, 'model', ['arch', 'width']);
+      out =
+        o.width === undefined
+          ? { arch }
+          : { arch, width: r.num(o.width, at('width'), { max: { value: 64, soft: true } }) };
+      break;
     case 'cnn': {
       r.noExtra(o, 'model', ['arch', 'layers']);
       const layers = r.list(o.layers, at('layers'), 'layers', (l, p) => readLayer(r, l, p));
@@ -320,15 +408,50 @@ function readArch(r: SpecReader, v: unknown): ArchSpec {
 
 function readInit(r: SpecReader, v: unknown, field: string): InitSpec {
   const o = r.obj(v, field);
-  r.noExtra(o, field, ['seed', 'file', 'label']);
+  r.noExtra(o, field, ['seed', 'file', 'label', 'layout', 'paramSet']);
   const out: InitSpec = {};
   if (o.seed !== undefined) out.seed = r.num(o.seed, `${field}.seed`);
   if (o.file !== undefined) out.file = r.str(o.file, `${field}.file`);
+  if (o.paramSet !== undefined) out.paramSet = r.str(o.paramSet, `${field}.paramSet`);
   if (o.label !== undefined) out.label = r.str(o.label, `${field}.label`);
-  if (out.seed === undefined && out.file === undefined)
-    r.fail({ field, kind: 'required', message: 'needs "seed" or "file"' });
-  if (out.seed !== undefined && out.file !== undefined)
-    r.fail({ field, kind: 'other', message: 'give either "seed" or "file", not both' });
+  if (o.layout !== undefined) out.layout = r.choice(o.layout, `${field}.layout`) as InitSpec['layout'];
+  const given = [out.seed, out.file, out.paramSet].filter((x) => x !== undefined).length;
+  if (given === 0) r.fail({ field, kind: 'required', message: 'needs "seed", "file" or "paramSet"' });
+  if (given > 1)
+    r.fail({ field, kind: 'other', message: 'give one of "seed", "file" or "paramSet", not several' });
+  return out;
+}
+
+function readTrainedFile(r: SpecReader, v: unknown, field: string): TrainedFileSpec {
+  const o = r.obj(v, field);
+  r.noExtra(o, field, ['file', 'checkpoints', 'layout']);
+  const out: TrainedFileSpec = { file: r.str(o.file, `${field}.file`) };
+  if (o.checkpoints !== undefined)
+    out.checkpoints = r.list(o.checkpoints, `${field}.checkpoints`, 'files (θ^1..θ^T)', (c, p) =>
+      r.str(c, p),
+    );
+  if (o.layout !== undefined) out.layout = r.choice(o.layout, `${field}.layout`) as TrainedFileSpec['layout'];
+  return out;
+}
+
+function readAugment(r: SpecReader, v: unknown, field: string): AugmentSpec | undefined {
+  if (v === false || v === undefined) return undefined;
+  if (v === true) return { pad: r.num(undefined, `${field}.pad`), flip: r.bool(undefined, `${field}.flip`) };
+  const o = r.obj(v, field);
+  r.noExtra(o, field, ['pad', 'flip']);
+  return { pad: r.num(o.pad, `${field}.pad`), flip: r.bool(o.flip, `${field}.flip`) };
+}
+
+function readPretrain(r: SpecReader, v: unknown): PretrainSpec | undefined {
+  if (v === undefined) return undefined;
+  const o = r.obj(v, 'pretrain');
+  r.noExtra(o, 'pretrain', ['dataset', 'classes', 'train', 'head']);
+  const out: PretrainSpec = {
+    train: readTrain(r, o.train, 'pretrain.train'),
+    head: r.choice(o.head, 'pretrain.head') as PretrainSpec['head'],
+  };
+  if (o.dataset !== undefined) out.dataset = readDataset(r, o.dataset, 'pretrain.dataset');
+  if (o.classes !== undefined) out.classes = readClasses(r, o.classes, 'pretrain.classes');
   return out;
 }
 
@@ -341,10 +464,10 @@ const TRAIN_FIELDS = [
   'lrSchedule',
   'dataSeed',
   'checkpoints',
+  'augment',
 ];
 
-function readTrain(r: SpecReader, v: unknown): TrainSpec {
-  const field = 'source.train';
+export function readTrain(r: SpecReader, v: unknown, field = 'source.train'): TrainSpec {
   const o = r.obj(v, field, true);
   r.noExtra(o, field, TRAIN_FIELDS);
   const t: TrainSpec = {
@@ -357,6 +480,8 @@ function readTrain(r: SpecReader, v: unknown): TrainSpec {
   };
   if (o.dataSeed !== undefined) t.dataSeed = r.num(o.dataSeed, `${field}.dataSeed`);
   if (o.checkpoints !== undefined) t.checkpoints = r.bool(o.checkpoints, `${field}.checkpoints`);
+  const augment = readAugment(r, o.augment, `${field}.augment`);
+  if (augment) t.augment = augment;
   return t;
 }
 
@@ -372,6 +497,7 @@ function readTransfer(r: SpecReader, v: unknown): TransferSpec {
     'seed',
     'matchTolerance',
     'matchMaxIter',
+    'bnBatches',
   ]);
   let methods: MethodName[] = methodNames();
   if (o.methods !== undefined) {
@@ -389,7 +515,114 @@ function readTransfer(r: SpecReader, v: unknown): TransferSpec {
     seed: r.num(o.seed, 'transfer.seed'),
     matchTolerance: r.num(o.matchTolerance, 'transfer.matchTolerance'),
     matchMaxIter: r.num(o.matchMaxIter, 'transfer.matchMaxIter'),
+    bnBatches: r.num(o.bnBatches, 'transfer.bnBatches'),
   };
+}
+
+/**
+ * The `analyses` section. A sub-section may be `true` (all its defaults) or an object; defaults
+ * follow the paper: subsequent training with Adam, lr 1e-4, 10 epochs from the best step, with a
+ * scratch baseline; 25 points per path; a 21×21 plane with 20 % margin around FGMT's point.
+ */
+function readAnalyses(r: SpecReader, v: unknown): AnalysesSpec | undefined {
+  if (v === undefined) return undefined;
+  const o = r.obj(v, 'analyses');
+  r.noExtra(o, 'analyses', ['finetune', 'paths', 'plane', 'assumptionP', 'ensembles', 'evalLimit']);
+  const out: AnalysesSpec = { evalLimit: r.num(o.evalLimit, 'analyses.evalLimit') };
+  const section = (k: string, allowed: string[]): Record<string, unknown> | null => {
+    const x = o[k];
+    if (x === undefined || x === false) return null;
+    const s = x === true ? {} : r.obj(x, `analyses.${k}`);
+    r.noExtra(s, `analyses.${k}`, allowed);
+    return s;
+  };
+  const ft = section('finetune', [
+    'optimizer',
+    'lr',
+    'epochs',
+    'from',
+    'scratch',
+    'batchSize',
+    'weightDecay',
+    'momentum',
+  ]);
+  if (ft) {
+    const f = 'analyses.finetune';
+    out.finetune = {
+      optimizer: r.choice(ft.optimizer, `${f}.optimizer`) as 'adam' | 'adamw' | 'sgd',
+      lr: r.num(ft.lr, `${f}.lr`),
+      epochs: r.num(ft.epochs, `${f}.epochs`),
+      from: r.choice(ft.from, `${f}.from`) as 'best' | 'final',
+      scratch: r.bool(ft.scratch, `${f}.scratch`),
+      weightDecay: r.num(ft.weightDecay, `${f}.weightDecay`),
+      momentum: r.num(ft.momentum, `${f}.momentum`),
+      ...(ft.batchSize !== undefined ? { batchSize: r.num(ft.batchSize, `${f}.batchSize`) } : {}),
+    };
+  }
+  const pa = section('paths', ['points']);
+  if (pa) out.paths = { points: r.num(pa.points, 'analyses.paths.points') };
+  const pl = section('plane', ['method', 'grid', 'margin', 'from']);
+  if (pl) {
+    const f = 'analyses.plane';
+    out.plane = {
+      // the default (FGMT, else the first method) needs transfer.methods: filled in CHECKS
+      method: (pl.method === undefined
+        ? ''
+        : r.choice(pl.method, `${f}.method`, methodNames())) as MethodName,
+      grid: r.num(pl.grid, `${f}.grid`),
+      margin: r.num(pl.margin, `${f}.margin`),
+      from: r.choice(pl.from, `${f}.from`) as 'transferred' | 'finetuned',
+    };
+  }
+  const ap = section('assumptionP', ['widths']);
+  if (ap) {
+    const widths =
+      ap.widths === undefined || (Array.isArray(ap.widths) && ap.widths.length === 0)
+        ? []
+        : r.list(ap.widths, 'analyses.assumptionP.widths', 'widths', (w, p) => r.num(w, p));
+    out.assumptionP = { widths };
+  }
+  const en = section('ensembles', ['from']);
+  if (en) out.ensembles = { from: r.choice(en.from, 'analyses.ensembles.from') as 'best' | 'final' };
+  return out;
+}
+
+/** What the analyses need from the rest of the spec. */
+function checkAnalyses(r: SpecReader, spec: ExperimentSpec): void {
+  const a = spec.analyses;
+  if (!a) return;
+  const methods = spec.transfer.methods;
+  if (a.plane) {
+    if (!a.plane.method) a.plane.method = methods.includes('fgmt') ? 'fgmt' : methods[0];
+    else if (!methods.includes(a.plane.method))
+      r.fail({
+        field: 'analyses.plane.method',
+        kind: 'other',
+        value: a.plane.method,
+        message: `"${a.plane.method}" is not among transfer.methods (${methods.join(', ')})`,
+      });
+    if (a.plane.from === 'finetuned' && !a.finetune)
+      r.fail({ field: 'analyses.plane.from', kind: 'other', message: '"finetuned" needs analyses.finetune' });
+  }
+  const widths = a.assumptionP?.widths ?? [];
+  if (widths.length && spec.model.arch === 'cnn')
+    r.fail({
+      field: 'analyses.assumptionP.widths',
+      kind: 'other',
+      message: 'a width sweep needs an mlp or conv8 model (a cnn has no single width)',
+    });
+  if (widths.length && (spec.source.init.seed === undefined || spec.targets[0]?.init.seed === undefined))
+    r.fail({
+      field: 'analyses.assumptionP.widths',
+      kind: 'other',
+      message: 'a width sweep needs seeded inits (a parameter file has one width)',
+    });
+  if (a.ensembles && spec.targets.length < 2)
+    r.fail({
+      field: 'analyses.ensembles',
+      kind: 'other',
+      message: `needs at least 2 targets, got ${spec.targets.length}`,
+    });
 }
 
 type Section<K extends keyof ExperimentSpec> = (r: SpecReader, v: unknown) => ExperimentSpec[K];
@@ -400,26 +633,53 @@ const SECTIONS: { [K in keyof ExperimentSpec]-?: Section<K> } = {
   dataset: (r, v) => readDataset(r, v),
   datasetOptions: readDatasetOptions,
   model: (r, v) => readArch(r, v),
+  pretrain: readPretrain,
   source: (r, v) => {
     const o = r.obj(v, 'source');
-    r.noExtra(o, 'source', ['init', 'train']);
-    return { init: readInit(r, o.init, 'source.init'), train: readTrain(r, o.train) };
+    r.noExtra(o, 'source', ['init', 'train', 'trained']);
+    return {
+      init: readInit(r, o.init, 'source.init'),
+      train: readTrain(r, o.train),
+      ...(o.trained === undefined ? {} : { trained: readTrainedFile(r, o.trained, 'source.trained') }),
+    };
   },
   targets: (r, v) =>
     r.list(v, 'targets', '{ "init": … }', (t, p) => {
       const o = r.obj(t, p);
-      r.noExtra(o, p, ['init']);
-      return { init: readInit(r, o.init, `${p}.init`) };
+      r.noExtra(o, p, ['init', 'trained']);
+      return {
+        init: readInit(r, o.init, `${p}.init`),
+        ...(o.trained === undefined ? {} : { trained: readTrainedFile(r, o.trained, `${p}.trained`) }),
+      };
     }),
   transfer: readTransfer,
   backend: (r, v) => r.choice(v, 'backend') as BackendChoice,
   evalLimit: (r, v) => r.num(v, 'evalLimit'),
+  analyses: readAnalyses,
 };
 
 /** Rules across sections, run once every section has been read (and may fill implied values). */
 const CHECKS: ((r: SpecReader, spec: ExperimentSpec) => void)[] = [
+  checkAnalyses,
   (r, spec) => {
-    if (spec.transfer.trajectory !== 'actual') return;
+    const files = spec.source.trained;
+    if (!files) return;
+    if (spec.transfer.trajectory === 'actual' && !files.checkpoints)
+      r.fail({
+        field: 'source.trained.checkpoints',
+        kind: 'required',
+        message: 'an actual trajectory from files needs the checkpoints θ^1..θ^T (one file each)',
+      });
+    else if (spec.transfer.trajectory === 'actual' && files.checkpoints!.length !== spec.transfer.T)
+      r.fail({
+        field: 'source.trained.checkpoints',
+        kind: 'other',
+        message: `lists ${files.checkpoints!.length} files but transfer.T is ${spec.transfer.T}`,
+      });
+  },
+  (r, spec) => {
+    // a source trained elsewhere brings its own checkpoints: no epochs to match
+    if (spec.transfer.trajectory !== 'actual' || spec.source.trained) return;
     if (!spec.source.train.checkpoints) spec.source.train.checkpoints = true;
     if (spec.transfer.T !== spec.source.train.epochs)
       r.fail({
