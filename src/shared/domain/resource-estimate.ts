@@ -15,7 +15,8 @@ export interface EstimateSpec {
   model:
     | { arch: 'mlp'; hidden: number[] }
     | { arch: 'conv8'; width?: number }
-    | { arch: 'cnn'; layers: EstimateLayer[] };
+    | { arch: 'cnn'; layers: EstimateLayer[] }
+    | { arch: 'resnet20'; width?: number };
   source: { train: { epochs: number; batchSize: number; checkpoints?: boolean } };
   targets: unknown[];
   transfer: { T: number; trajectory: string; batchSize: number; gradBatches: number; methods: string[] };
@@ -26,7 +27,10 @@ type EstimateLayer =
   | { type: 'conv'; filters: number; kernel?: number; stride?: number }
   | { type: 'maxpool'; size: number }
   | { type: 'flatten' }
-  | { type: 'dense'; units: number };
+  | { type: 'dense'; units: number }
+  | { type: 'bn' }
+  | { type: 'residual'; filters: number; stride?: number }
+  | { type: 'gap' };
 
 /** What the dataset brings; `datasetFacts` guesses it from the spec when it is not loaded. */
 export interface DatasetFacts {
@@ -131,6 +135,16 @@ function conv8Layers(width: number): EstimateLayer[] {
   ];
 }
 
+/** ResNet-20 as the layer list the engine builds: a stem, three stages of three blocks, pooling. */
+function resnet20Layers(width: number): EstimateLayer[] {
+  const out: EstimateLayer[] = [{ type: 'conv', filters: 16 * width, kernel: 3 }, { type: 'bn' }];
+  for (const [stage, f] of [16, 32, 64].entries())
+    for (let b = 0; b < 3; b++)
+      out.push({ type: 'residual', filters: f * width, stride: stage > 0 && b === 0 ? 2 : 1 });
+  out.push({ type: 'gap' });
+  return out;
+}
+
 /** Per layer (the classifier appended): parameters, work and activations, with the field behind it. */
 function layerCosts(model: EstimateSpec['model'], facts: DatasetFacts): LayerCost[] {
   let layers: { layer: EstimateLayer; field: string }[];
@@ -144,10 +158,18 @@ function layerCosts(model: EstimateSpec['model'], facts: DatasetFacts): LayerCos
     ];
   else if (model.arch === 'conv8')
     layers = conv8Layers(model.width ?? 64).map((layer) => ({ layer, field: 'model.width' }));
+  else if (model.arch === 'resnet20')
+    layers = resnet20Layers(model.width ?? 1).map((layer) => ({ layer, field: 'model.width' }));
   else
     layers = model.layers.map((layer, i) => ({
       layer,
-      field: `model.layers[${i}].${layer.type === 'conv' ? 'filters' : layer.type === 'dense' ? 'units' : 'type'}`,
+      field: `model.layers[${i}].${
+        layer.type === 'conv' || layer.type === 'residual'
+          ? 'filters'
+          : layer.type === 'dense'
+            ? 'units'
+            : 'type'
+      }`,
     }));
   layers.push({ layer: { type: 'dense', units: facts.classes }, field: 'model' });
   let [h, w, c] = facts.inputShape;
@@ -173,6 +195,25 @@ function layerCosts(model: EstimateSpec['model'], facts: DatasetFacts): LayerCos
       w = Math.floor(w / layer.size);
     } else if (layer.type === 'flatten') {
       flat = h * w * c;
+    } else if (layer.type === 'bn') {
+      // scale, shift and the two running statistics of the previous layer's channels
+      const ch = flat || c;
+      out.push({ field, params: 4 * ch, macs: 0, outElements: flat || h * w * c, width: ch });
+    } else if (layer.type === 'gap') {
+      h = 1;
+      w = 1;
+      flat = c;
+    } else if (layer.type === 'residual') {
+      const s = layer.stride ?? 1;
+      const f = layer.filters;
+      const cin = c;
+      h = Math.ceil(h / s);
+      w = Math.ceil(w / s);
+      const shortcut = s !== 1 || cin !== f ? cin * f + 4 * f : 0;
+      const params = 9 * cin * f + 9 * f * f + 8 * f + shortcut;
+      const macs = h * w * (9 * cin * f + 9 * f * f + (shortcut ? cin * f : 0));
+      out.push({ field, params, macs, outElements: 3 * h * w * f, width: f });
+      c = f;
     } else {
       const inputs = flat || h * w * c;
       out.push({
