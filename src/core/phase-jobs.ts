@@ -94,7 +94,7 @@ export async function runPhase(
       const src = await source(hooks);
       const initial: EvalResult[] = [];
       for (const t of spec.targets) {
-        const { params } = await initialParams(model, t.init);
+        const { params } = await initialParams(model, t.init, hooks);
         initial.push(await evaluate(model, params, data.validation, { limit: spec.evalLimit }));
         disposeParams(params);
       }
@@ -114,7 +114,7 @@ export async function runPhase(
         trained = tr.points[tr.points.length - 1];
         trainedSummary = tr.summary;
       }
-      const { params: theta20 } = await initialParams(model, init);
+      const { params: theta20 } = await initialParams(model, init, hooks);
       try {
         const result = await transferOne(
           model,

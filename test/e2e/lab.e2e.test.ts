@@ -101,6 +101,7 @@ async function runQuickPreset(
   await next(page, 'transfer');
   await page.getByTestId('cost-total').waitFor();
   if (opts.checkInvalid) await shot(page, '06-wizard-transfer');
+  await next(page, 'analyses');
   await next(page, 'review');
   await page.locator('#rv-name').fill(name);
   const spec = JSON.parse(await page.getByTestId('spec-json').innerText()) as {

@@ -60,6 +60,7 @@ export function processRunner(o: ProcessRunnerOptions): TaskRunner & { close(): 
       weightsDir: o.weightsDir,
       finished: c.task.finished,
       ...(c.task.job ? { job: c.task.job } : {}),
+      ...(c.task.paramSets ? { paramSets: c.task.paramSets } : {}),
       reuse: true,
     });
   };

@@ -19,6 +19,8 @@ export interface PhaseTask {
   job: PhaseJob | null;
   spec: ExperimentSpec;
   finished: FinishedMethod[];
+  /** files of the parameter sets the spec names by id (`init.paramSet`), resolved by the host */
+  paramSets?: Record<string, string>;
 }
 
 export interface TaskIO {
