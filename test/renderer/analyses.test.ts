@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { MethodResult } from '../../src/shared/domain/index.js';
 import {
+  ANALYSIS_COLUMNS,
+  formatCell,
   analysisRows,
   compareCsv,
   compareRows,
@@ -209,4 +211,16 @@ test('wizard: analyses are off by default; the preset builds a spec the domain p
   const bad = validateSpec(buildSpec(s, VALIDATION_BUILD)).issues;
   assert.ok(bad.some((i) => i.field.startsWith('analyses.assumptionP.widths')));
   assert.equal(stepOfField('spec.analyses.plane.grid'), 'analyses');
+});
+
+test('analyses table cells: percent, whole counts on one target, means to one decimal, dashes for missing', () => {
+  const pct = (x: number | null) => (x === null ? '—' : `${(x * 100).toFixed(1)}%`);
+  assert.equal(formatCell(0.8123, 'percent', pct), '81.2%');
+  assert.equal(formatCell(null, 'percent', pct), '—');
+  assert.equal(formatCell(4, 'count', pct), '4');
+  assert.equal(formatCell(2.5, 'count', pct), '2.5');
+  assert.equal(formatCell(NaN, 'barrier', pct), '—');
+  assert.equal(formatCell(0.06412, 'barrier', pct), '0.064');
+  assert.equal(formatCell('gmt', 'method', pct), 'gmt');
+  for (const [k, c] of Object.entries(ANALYSIS_COLUMNS)) assert.equal(c.key, k);
 });

@@ -272,6 +272,92 @@ export function ensemblesCsv(en: EnsemblesResult): string {
 }
 
 /** One row per method of a target: what the analyses say about it, for tables. */
+/** An analysis chart card's props (AnalysisChart declares exactly these). */
+export interface ChartCardProps {
+  title: string;
+  series: ChartSeries[];
+  xLabel: string;
+  yLabel: string;
+  /** accessible description */
+  label: string;
+  /** file names: <fileName>.png/.svg/.csv */
+  fileName: string;
+  percent?: boolean;
+  xMin?: number;
+  xMax?: number;
+  note?: string;
+  emptyText?: string;
+}
+
+/** A card in a view's list of charts: its props and the list key. */
+export interface ChartCard extends ChartCardProps {
+  id: string;
+}
+
+/** The subsequent-training chart's axes, the same on the run view and Compare. */
+export const FINETUNE_AXES = {
+  title: 'Subsequent training',
+  xLabel: 'epoch',
+  yLabel: 'validation accuracy',
+  percent: true,
+  xMin: 0,
+} as const;
+
+/** The props of a card (its id is the list key, not a prop). */
+export function chartProps({ id: _id, ...props }: ChartCard): ChartCardProps {
+  return props;
+}
+
+/** How a cell of an analyses table is written. */
+export type CellFormat = 'text' | 'method' | 'percent' | 'count' | 'barrier';
+
+export interface AnalysisColumn {
+  key: string;
+  label: string;
+  format: CellFormat;
+}
+
+/**
+ * The analyses tables' columns, written once: the run view's (one experiment, one target) and
+ * Compare's (means over each experiment's targets) pick from these, so a number is labelled and
+ * formatted the same in both.
+ */
+export const ANALYSIS_COLUMNS = {
+  experiment: { key: 'experiment', label: 'Experiment', format: 'text' },
+  method: { key: 'method', label: 'Method', format: 'method' },
+  fromStep: { key: 'fromStep', label: 'From t', format: 'count' },
+  finetunedVal: { key: 'finetunedVal', label: 'Fine-tuned val', format: 'percent' },
+  finetunedTest: { key: 'finetunedTest', label: 'Fine-tuned test', format: 'percent' },
+  epochsSaved: { key: 'epochsSaved', label: 'Epochs saved', format: 'count' },
+  barrierToSource: { key: 'barrierToSource', label: 'Barrier → Source*', format: 'barrier' },
+  barrierToTrained: { key: 'barrierToTrained', label: 'Barrier → trained', format: 'barrier' },
+  agreementWithOracle: { key: 'agreementWithOracle', label: "π_T = Oracle's π", format: 'percent' },
+  assumptionP: { key: 'assumptionP', label: 'Assumption (P) cos', format: 'barrier' },
+  ensembleTest: { key: 'ensembleTest', label: 'Ensemble test', format: 'percent' },
+  ensembleFinetunedTest: { key: 'ensembleFinetunedTest', label: '+ fine-tuning', format: 'percent' },
+} as const satisfies Record<string, AnalysisColumn>;
+
+/** The per-method columns both analyses tables show, in this order. */
+export const METHOD_ANALYSIS_KEYS = [
+  'finetunedVal',
+  'finetunedTest',
+  'epochsSaved',
+  'barrierToSource',
+  'barrierToTrained',
+  'agreementWithOracle',
+] as const;
+
+/** One cell as text; methods are left to the caller (they carry a swatch). */
+export function formatCell(v: unknown, format: CellFormat, pct: (x: number | null) => string): string {
+  if (format === 'text' || format === 'method') return String(v ?? '');
+  const x = typeof v === 'number' && Number.isFinite(v) ? v : null;
+  if (format === 'percent') return pct(x);
+  if (x === null) return '—';
+  // a count is whole on one target and a mean (one decimal) across targets
+  if (format === 'count') return Number.isInteger(x) ? String(x) : x.toFixed(1);
+  return x.toFixed(3);
+}
+
 export interface AnalysisRow {
   method: string;
   fromStep: number | null;
