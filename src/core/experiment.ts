@@ -166,7 +166,16 @@ export async function runExperiment(
     }
 
     const src = spec.source.trained
-      ? await endpointsFromFiles(model, data, spec, spec.source.init, spec.source.trained, pre?.source, hooks)
+      ? await endpointsFromFiles(
+          model,
+          data,
+          spec,
+          spec.source.init,
+          spec.source.trained,
+          pre?.source,
+          hooks,
+          phaseId.source,
+        )
       : await trainedOrCached(
           model,
           data,
@@ -228,6 +237,7 @@ export async function runExperiment(
                 { ...fromFile, checkpoints: undefined },
                 start,
                 hooks,
+                phaseId.target(i),
               )
             : await trainedOrCached(
                 model,
@@ -316,7 +326,7 @@ export async function runExperiment(
  * (`source.trained`, `targets[].trained`): θ^0 from the spec's init (or the pre-trained start),
  * the rest from files, evaluated here so the result reports them like trained ones.
  */
-async function endpointsFromFiles(
+export async function endpointsFromFiles(
   model: Model,
   data: Dataset,
   spec: ExperimentSpec,
@@ -324,7 +334,11 @@ async function endpointsFromFiles(
   files: TrainedFileSpec,
   start: StartPoint | undefined,
   hooks: ExperimentHooks,
+  /** the training this stands for ('source', 'target:0'): its run starts and ends here */
+  phase?: string,
 ): Promise<{ points: Params[]; summary: TrainedSummary }> {
+  const t0 = performance.now();
+  if (phase) hooks.onEvent?.({ type: 'phase', phase, state: 'start' });
   const theta0 = start ? cloneParams(start.params) : (await initialParams(model, init, hooks)).params;
   let points: Params[];
   try {
@@ -349,6 +363,8 @@ async function endpointsFromFiles(
     level: 'info',
     message: `${summary.label}: trained parameters from ${files.file}`,
   });
+  if (phase)
+    hooks.onEvent?.({ type: 'phase', phase, state: 'done', seconds: (performance.now() - t0) / 1000 });
   return { points, summary };
 }
 
