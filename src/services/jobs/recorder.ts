@@ -1,6 +1,6 @@
 /**
  * What one job's worker messages mean for the store and the UI: engine phases move the planned
- * run rows ('source', 'target:i', 'transfer:i:method') through running → done; metrics are
+ * run rows ('pretrain:source', 'source', 'target:i', 'transfer:i:method') through running → done; metrics are
  * written in batches and pushed live; trained weights the worker wrote become parameter sets; the
  * end of the job settles every run that is still open.
  */
@@ -47,6 +47,10 @@ function nowIso(): string {
 /** The run a phase's result belongs to in a finished ExperimentResult. */
 function summaryFromResult(result: ExperimentResult, run: RunRecord): MethodResult | TrainedSummary | null {
   if (run.kind === 'source') return result.source;
+  if (run.kind === 'pretrain')
+    return (
+      (run.targetIndex === null ? result.pretrain?.source : result.pretrain?.targets[run.targetIndex]) ?? null
+    );
   const target = run.targetIndex === null ? undefined : result.targets[run.targetIndex];
   if (!target) return null;
   if (run.kind === 'target') return target.trained ?? null;
