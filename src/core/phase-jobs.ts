@@ -10,12 +10,10 @@ import { initBackend } from './backend.js';
 import { evaluate } from './evaluate.js';
 import {
   describeRun,
-  endpointsFromFiles,
   initialParams,
-  sourceTrainSpec,
+  sourcePoints,
   sourceTrajectory,
-  targetTrainSpec,
-  trainedOrCached,
+  targetPoints,
   transferOne,
   type ExperimentHooks,
 } from './experiment.js';
@@ -61,57 +59,14 @@ export async function runPhase(
   try {
     const model = buildModel(spec.model, data.inputShape, data.classes);
     const out: PhaseOutput = { phase, backend, seconds: 0 };
-    // The source's and a target's training: read from the spec's files when it was trained
-    // elsewhere (as runExperiment does), else trained here or loaded from the cache. The caller
-    // owns the points.
+    // The source's and a target's points (the caller owns them), as runExperiment gets them.
     const source = async (h: ExperimentHooks) => {
-      const r = spec.source.trained
-        ? await endpointsFromFiles(
-            model,
-            data,
-            spec,
-            spec.source.init,
-            spec.source.trained,
-            undefined,
-            h,
-            phaseId.source,
-          )
-        : await trainedOrCached(
-            model,
-            data,
-            spec,
-            spec.source.init,
-            sourceTrainSpec(spec),
-            'source',
-            phaseId.source,
-            h,
-          );
+      const r = await sourcePoints(model, data, spec, h);
       owned.push(...r.points);
       return r;
     };
     const target = async (i: number, h: ExperimentHooks) => {
-      const { init, trained } = spec.targets[i]!;
-      const r = trained
-        ? await endpointsFromFiles(
-            model,
-            data,
-            spec,
-            init,
-            { ...trained, checkpoints: undefined },
-            undefined,
-            h,
-            phaseId.target(i),
-          )
-        : await trainedOrCached(
-            model,
-            data,
-            spec,
-            init,
-            targetTrainSpec(spec, init),
-            'target',
-            phaseId.target(i),
-            h,
-          );
+      const r = await targetPoints(model, data, spec, i, h);
       owned.push(...r.points);
       return r;
     };
