@@ -172,6 +172,16 @@ test(
         );
       }
 
+      // The pre-trained models are stored, named for whose start they are.
+      assert.deepEqual(
+        store
+          .listParamSets()
+          .map((p) => p.name)
+          .filter((n) => n.startsWith('pre-trained'))
+          .sort(),
+        ['pre-trained source seed 1', 'pre-trained target 1 seed 101'],
+      );
+
       // Run again: the pre-trained models come from the store.
       const again = (await service.request('experiments.rerun', { id })) as { id: string };
       await lab.events.wait(

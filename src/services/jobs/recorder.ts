@@ -6,6 +6,7 @@
  */
 import {
   experimentAnalyses,
+  parsePhase,
   type BackendInfo,
   type ExperimentResult,
   type MethodResult,
@@ -55,6 +56,16 @@ function summaryFromResult(result: ExperimentResult, run: RunRecord): MethodResu
   if (!target) return null;
   if (run.kind === 'target') return target.trained ?? null;
   return (run.method && target.methods[run.method as keyof typeof target.methods]) || null;
+}
+
+/**
+ * 'source seed 101 (trained)', 'target seed 102 (trained)'; a pre-training's (saved under the role
+ * 'target' whoever it pre-trains) says whose start it is: 'pre-trained source seed 101'.
+ */
+function trainedSetName(phase: string, role: string, label: string): string {
+  const p = parsePhase(phase);
+  if (p?.kind !== 'pretrain') return `${role} ${label} (trained)`;
+  return `pre-trained ${p.of === 'source' ? 'source' : `target ${p.of + 1}`} ${label}`;
 }
 
 export function jobRecorder(o: RecorderOptions): JobObserver {
@@ -186,7 +197,7 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
       const record =
         store.listTrainedByKey(msg.key).find((p) => p.sha256 === msg.sha256) ??
         store.addParamSet({
-          name: `${msg.role} ${summary.label} (trained)`,
+          name: trainedSetName(msg.phase, msg.role, summary.label),
           arch: spec.model,
           inputShape: msg.inputShape,
           classes: msg.classes,
