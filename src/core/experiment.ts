@@ -155,7 +155,6 @@ export async function runExperiment(
     const model = buildModel(spec.model, data.inputShape, data.classes);
     const methods = spec.transfer.methods;
     const needs = analysesNeeds(spec);
-    const sourceTrain = sourceTrainSpec(spec);
     const train: TrainFn = (m, d, init, tr, phase) =>
       trainedOrCached(m, d, spec, init, tr, 'target', phase, hooks);
 
@@ -165,19 +164,7 @@ export async function runExperiment(
       );
     }
 
-    const src = spec.source.trained
-      ? await endpointsFromFiles(model, data, spec, spec.source.init, spec.source.trained, pre?.source, hooks)
-      : await trainedOrCached(
-          model,
-          data,
-          spec,
-          spec.source.init,
-          sourceTrain,
-          'source',
-          phaseId.source,
-          hooks,
-          pre?.source,
-        );
+    const src = await sourcePoints(model, data, spec, hooks, pre?.source);
     owned.push(...src.points);
     trajectory = sourceTrajectory(spec, src.points);
 
@@ -217,29 +204,7 @@ export async function runExperiment(
           needs.trainedTarget ||
           methods.some((m) => METHODS[m].needsTrainedTarget && !hooks.finished?.(i, m));
         if (needsTrained) {
-          const targetTrain = targetTrainSpec(spec, init);
-          const fromFile = spec.targets[i].trained;
-          const tr = fromFile
-            ? await endpointsFromFiles(
-                model,
-                data,
-                spec,
-                init,
-                { ...fromFile, checkpoints: undefined },
-                start,
-                hooks,
-              )
-            : await trainedOrCached(
-                model,
-                data,
-                spec,
-                init,
-                targetTrain,
-                'target',
-                phaseId.target(i),
-                hooks,
-                start,
-              );
+          const tr = await targetPoints(model, data, spec, i, hooks, start);
           target.trained = tr.summary;
           trained = tr.points[tr.points.length - 1];
           if (needs.targetCheckpoints) trainedPoints = tr.points;
@@ -324,7 +289,11 @@ async function endpointsFromFiles(
   files: TrainedFileSpec,
   start: StartPoint | undefined,
   hooks: ExperimentHooks,
+  /** the training this stands for ('source', 'target:0'): its run starts and ends here */
+  phase?: string,
 ): Promise<{ points: Params[]; summary: TrainedSummary }> {
+  const t0 = performance.now();
+  if (phase) hooks.onEvent?.({ type: 'phase', phase, state: 'start' });
   const theta0 = start ? cloneParams(start.params) : (await initialParams(model, init, hooks)).params;
   let points: Params[];
   try {
@@ -349,6 +318,8 @@ async function endpointsFromFiles(
     level: 'info',
     message: `${summary.label}: trained parameters from ${files.file}`,
   });
+  if (phase)
+    hooks.onEvent?.({ type: 'phase', phase, state: 'done', seconds: (performance.now() - t0) / 1000 });
   return { points, summary };
 }
 
@@ -478,6 +449,39 @@ export async function trainedOrCached(
   emit({ type: 'phase', phase, state: 'done', seconds: res.seconds });
   await hooks.cache?.save(key, role, points, summary, phase);
   return { points, summary, key };
+}
+
+/**
+ * The source's points θ^0 … θ^T: read from the spec's files when it was trained elsewhere
+ * (`source.trained`), else trained here or taken from the cache. The caller owns the points.
+ */
+export function sourcePoints(
+  model: Model,
+  data: Dataset,
+  spec: ExperimentSpec,
+  hooks: ExperimentHooks,
+  start?: StartPoint,
+): Promise<{ points: Params[]; summary: TrainedSummary }> {
+  const { init, trained } = spec.source;
+  return trained
+    ? endpointsFromFiles(model, data, spec, init, trained, start, hooks, phaseId.source)
+    : trainedOrCached(model, data, spec, init, sourceTrainSpec(spec), 'source', phaseId.source, hooks, start);
+}
+
+/** Target i trained directly (Oracle, some analyses): from its file (`targets[i].trained`) or as `sourcePoints`. */
+export function targetPoints(
+  model: Model,
+  data: Dataset,
+  spec: ExperimentSpec,
+  i: number,
+  hooks: ExperimentHooks,
+  start?: StartPoint,
+): Promise<{ points: Params[]; summary: TrainedSummary }> {
+  const { init, trained } = spec.targets[i]!;
+  const phase = phaseId.target(i);
+  return trained
+    ? endpointsFromFiles(model, data, spec, init, { ...trained, checkpoints: undefined }, start, hooks, phase)
+    : trainedOrCached(model, data, spec, init, targetTrainSpec(spec, init), 'target', phase, hooks, start);
 }
 
 /** The source's training: an actual trajectory needs every epoch's checkpoint. */

@@ -27,7 +27,7 @@ export {
   encodeTorchParams,
   torchName,
 } from './torch-import.js';
-export { pretrainedStarts, withTaskHead, pretrainDatasetSpec } from './pretrain.js';
+export { pretrainedStarts, withTaskHead } from './pretrain.js';
 export { evaluate, gradient } from './evaluate.js';
 export {
   runExperiment,

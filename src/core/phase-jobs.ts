@@ -11,10 +11,9 @@ import { evaluate } from './evaluate.js';
 import {
   describeRun,
   initialParams,
-  sourceTrainSpec,
+  sourcePoints,
   sourceTrajectory,
-  targetTrainSpec,
-  trainedOrCached,
+  targetPoints,
   transferOne,
   type ExperimentHooks,
 } from './experiment.js';
@@ -60,33 +59,14 @@ export async function runPhase(
   try {
     const model = buildModel(spec.model, data.inputShape, data.classes);
     const out: PhaseOutput = { phase, backend, seconds: 0 };
-    // The source's and a target's training, trained here or loaded from the cache; the caller owns the points.
+    // The source's and a target's points (the caller owns them), as runExperiment gets them.
     const source = async (h: ExperimentHooks) => {
-      const r = await trainedOrCached(
-        model,
-        data,
-        spec,
-        spec.source.init,
-        sourceTrainSpec(spec),
-        'source',
-        phaseId.source,
-        h,
-      );
+      const r = await sourcePoints(model, data, spec, h);
       owned.push(...r.points);
       return r;
     };
     const target = async (i: number, h: ExperimentHooks) => {
-      const { init } = spec.targets[i]!;
-      const r = await trainedOrCached(
-        model,
-        data,
-        spec,
-        init,
-        targetTrainSpec(spec, init),
-        'target',
-        phaseId.target(i),
-        h,
-      );
+      const r = await targetPoints(model, data, spec, i, h);
       owned.push(...r.points);
       return r;
     };

@@ -6,7 +6,7 @@ import { disposeParams, type Params } from './params.js';
 import { deriveSeed } from './random.js';
 import {
   phaseId,
-  type DatasetSpec,
+  pretrainDatasetSpec,
   type ExperimentSpec,
   type InitSpec,
   type PretrainSummary,
@@ -48,15 +48,6 @@ export type TrainFn = (
 ) => Promise<{ points: Params[]; summary: TrainedSummary; key: string }>;
 
 const pretrainPhase = phaseId.pretrain;
-
-/** The pre-training dataset: its own, or the task's files with the pre-training classes. */
-export function pretrainDatasetSpec(spec: ExperimentSpec): DatasetSpec {
-  const p = spec.pretrain!;
-  const base = p.dataset ?? spec.dataset;
-  const { classes: _taskClasses, ...rest } = base;
-  const classes = p.classes ?? (p.dataset ? p.dataset.classes : undefined);
-  return classes === undefined ? (rest as DatasetSpec) : ({ ...rest, classes } as DatasetSpec);
-}
 
 /**
  * A pre-trained model with the task's classifier: the body as pre-trained, the head kept or

@@ -10,7 +10,7 @@ import { buildModel } from '../../src/core/models/index.js';
 import { cloneParams, disposeParams, type Params } from '../../src/core/params.js';
 import { applyPermutation, isIdentity, randomPermutation } from '../../src/core/permutation.js';
 import { rng } from '../../src/core/random.js';
-import type { ArchSpec, TrainSpec } from '../../src/shared/domain/index.js';
+import { fieldDefault, type ArchSpec, type TrainSpec } from '../../src/shared/domain/index.js';
 import { trainModel } from '../../src/core/train.js';
 import { weightMatching } from '../../src/core/weight-matching.js';
 
@@ -19,7 +19,7 @@ before(async () => {
   await initBackend('wasm');
   data = await loadDataset(
     { builtin: 'fashion-mnist-mini' },
-    { valFraction: 0.1, splitSeed: 777, trainLimit: 600 },
+    { valFraction: 0.1, splitSeed: 777, trainLimit: 1000 },
   );
 });
 after(() => data?.dispose());
@@ -157,70 +157,82 @@ for (const [label, arch, shape] of [
   });
 }
 
-const bnMlp: ArchSpec = {
+/**
+ * A tiny ResNet-20: the same stem (conv without bias + BN) and basic blocks (one with a projection
+ * shortcut), two blocks instead of nine, on Fashion-MNIST's 28×28 inputs.
+ */
+const tinyResNet: ArchSpec = {
   arch: 'cnn',
   layers: [
-    { type: 'dense', units: 96 },
+    { type: 'conv', filters: 8, kernel: 3, stride: 2, bias: false },
     { type: 'bn' },
-    { type: 'dense', units: 96 },
-    { type: 'bn' },
-    { type: 'dense', units: 96 },
-    { type: 'bn' },
+    { type: 'residual', filters: 8 },
+    { type: 'residual', filters: 16, stride: 2 },
+    { type: 'gap' },
   ],
 };
 
-test('BN re-estimation: stale running statistics collapse accuracy, re-estimating them recovers it', async () => {
-  const model = buildModel(bnMlp, data.inputShape, data.classes);
+test('BN re-estimation: a trained ResNet with wrong running statistics falls to chance, re-estimating them recovers it', async () => {
+  const model = buildModel(tinyResNet, data.inputShape, data.classes);
   const init = model.init(21);
   const spec: TrainSpec = {
-    epochs: 3,
+    epochs: 4,
     batchSize: 64,
-    lr: 0.05,
+    lr: 0.1,
     momentum: 0.9,
     weightDecay: 0,
     lrSchedule: 'constant',
   };
   const { final } = await trainModel(model, init, data, spec, { seed: 21 });
   disposeParams(init);
-  const trained = (await evaluate(model, final, data.validation)).accuracy;
-  assert.ok(trained > 0.55, `the BN CNN learns (${trained})`);
+  const accuracy = async (p: Params) => (await evaluate(model, p, data.validation)).accuracy;
+  // The trained network with the running statistics training left it: the reference.
+  const reference = await accuracy(final);
+  const chance = 1 / data.classes;
+  assert.ok(reference > chance + 0.3, `the tiny ResNet learns (${reference})`);
+  // Training moved the statistics far from a fresh init's N(0, 1).
+  assert.ok(tf.tidy(() => maxDiff(final['block1.bn1.mean']!, tf.zerosLike(final['block1.bn1.mean']!))) > 0.5);
 
-  // Training updated the running statistics away from their 0/1 start.
-  assert.ok(tf.tidy(() => maxDiff(final['bn1.variance']!, tf.onesLike(final['bn1.variance']!))) > 0.05);
-
-  // A transferred θ is the case that matters: its weights no longer fit the running statistics it
-  // carries (θ2^0's plus a permuted difference). Here: these weights with another network's statistics.
-  const other = model.init(22);
-  const { final: otherFinal } = await trainModel(model, other, data, spec, { seed: 22 });
-  disposeParams(other);
-  const moved = cloneParams(final);
-  for (const n of model.buffers!) {
-    moved[n]!.dispose();
-    moved[n] = tf.reverse(otherFinal[n]!);
-  }
-  disposeParams(otherFinal);
-  const stale = (await evaluate(model, moved, data.validation)).accuracy;
+  // Two θ that a transfer can produce and whose statistics do not fit their weights:
+  // (1) the trained weights with θ2^0's statistics (a fresh init's 0 / 1), what a transfer that
+  //     moves only the weights carries;
   const reset = cloneParams(final);
   resetBatchNorm(model, reset);
-  const resetAcc = (await evaluate(model, reset, data.validation)).accuracy;
+  // (2) the same network permuted (the function unchanged) while its statistics stay where they were.
+  const perm = randomPermutation(model.permSpec, rng(7));
+  const permuted = applyPermutation(model.permSpec, perm, final);
+  for (const n of model.buffers!) {
+    permuted[n]!.dispose();
+    permuted[n] = final[n]!.clone();
+  }
+  const resetAcc = await accuracy(reset);
+  const staleAcc = await accuracy(permuted);
 
+  const batches = fieldDefault('transfer.bnBatches');
   const before = tf.memory().numTensors;
-  reestimateBatchNorm(model, moved, data.train, { batches: 8, batchSize: 64, seed: 1 });
-  reestimateBatchNorm(model, reset, data.train, { batches: 8, batchSize: 64, seed: 1 });
+  reestimateBatchNorm(model, reset, data.train, { batches, batchSize: 64, seed: 1 });
+  reestimateBatchNorm(model, permuted, data.train, { batches, batchSize: 64, seed: 1 });
   assert.equal(tf.memory().numTensors, before, 're-estimation replaces the statistics without leaking');
-  const recovered = (await evaluate(model, moved, data.validation)).accuracy;
-  const recoveredReset = (await evaluate(model, reset, data.validation)).accuracy;
-  // Measured here: trained 0.69, another net's statistics 0.51, reset statistics 0.55, both
-  // re-estimated 0.73 (re-estimating on 512 examples beats the momentum-smoothed training values).
-  assert.ok(stale < trained - 0.12, `stale statistics cost accuracy (${stale} vs ${trained})`);
-  assert.ok(resetAcc < trained - 0.1, `reset statistics cost accuracy (${resetAcc} vs ${trained})`);
-  assert.ok(recovered > trained - 0.03, `re-estimation recovers it (${recovered} vs ${trained})`);
-  assert.ok(recoveredReset > trained - 0.03, `after a reset too (${resetAcc} → ${recoveredReset})`);
+  const recoveredReset = await accuracy(reset);
+  const recoveredStale = await accuracy(permuted);
+  // Measured here (wasm, 1 thread): reference 0.49; reset 0.11 and stale 0.11 (one class for
+  // everything); both re-estimated on 10 batches of 64: 0.60 — above the reference, whose momentum-smoothed
+  // statistics lag behind the last steps' weights.
+  assert.ok(resetAcc <= chance + 0.1, `reset statistics: chance (${resetAcc} vs reference ${reference})`);
+  assert.ok(
+    staleAcc <= chance + 0.1,
+    `unpermuted statistics: chance (${staleAcc} vs reference ${reference})`,
+  );
+  assert.ok(recoveredReset >= reference - 0.03, `re-estimation recovers (${resetAcc} → ${recoveredReset})`);
+  assert.ok(
+    recoveredStale >= reference - 0.03,
+    `from stale statistics too (${staleAcc} → ${recoveredStale})`,
+  );
   // batches: 0 leaves the statistics alone
-  const v = moved['bn1.mean']!;
-  reestimateBatchNorm(model, moved, data.train, { batches: 0 });
-  assert.equal(moved['bn1.mean'], v);
+  const v = permuted['bn1.mean']!;
+  reestimateBatchNorm(model, permuted, data.train, { batches: 0 });
+  assert.equal(permuted['bn1.mean'], v);
   disposeParams(final);
-  disposeParams(moved);
+  disposeParams(permuted);
   disposeParams(reset);
 });

@@ -73,3 +73,19 @@ test('a different target seed, learning rate or T is a different computation', (
   assert.equal(src(base), src(spec({ target: 103, T: 10 })));
   assert.equal(stableJson({ b: 1, a: [1, { d: 2, c: 3 }] }), '{"a":[1,{"c":3,"d":2}],"b":1}');
 });
+
+test('a pre-trained start is another computation; each pre-training has its own identity', () => {
+  const plain = spec();
+  const pre = (classes: string) =>
+    ({
+      ...(plain as object),
+      pretrain: { classes, head: 'reinit', train: { epochs: 1, batchSize: 100, lr: 0.05 } },
+    }) as never;
+  const id = (x: never, kind: 'source' | 'transfer' | 'pretrain', targetIndex: number | null) =>
+    runIdentity(x, { kind, method: kind === 'transfer' ? 'gmt' : null, targetIndex });
+  assert.notEqual(id(plain, 'source', null), id(pre('lower-half'), 'source', null));
+  assert.notEqual(id(pre('lower-half'), 'transfer', 0), id(pre('0-2'), 'transfer', 0));
+  assert.equal(id(pre('lower-half'), 'pretrain', 0), id(pre('lower-half'), 'pretrain', 0));
+  assert.notEqual(id(pre('lower-half'), 'pretrain', null), id(pre('lower-half'), 'pretrain', 0));
+  assert.equal(id(pre('lower-half'), 'pretrain', 5), null, 'no such target');
+});

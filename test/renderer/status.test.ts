@@ -4,6 +4,7 @@ import {
   aggregateStatus,
   canResume,
   experimentProgress,
+  methodLabel,
   phaseLabel,
   runGroup,
   statusCounts,
@@ -59,6 +60,12 @@ test('phase labels and groups', () => {
     phaseLabel(run({ id: 'a', kind: 'target', phase: 'target:0', method: null })),
     'Training target 1 for Oracle (seed 102)',
   );
+  const pre = (targetIndex: number | null) =>
+    run({ id: 'a', kind: 'pretrain', phase: 'pretrain:x', method: null, targetIndex, label: 'seed 7' });
+  assert.equal(phaseLabel(pre(null)), 'Pre-training source (seed 7)');
+  assert.equal(phaseLabel(pre(0)), 'Pre-training target 1 (seed 7)');
+  assert.equal(runGroup(pre(0)), 'pretrain');
+  assert.equal(methodLabel('pretrain'), 'Pre-training');
 });
 
 test('durations and ETAs read well and never show NaN', () => {

@@ -587,6 +587,77 @@ test('migration 003: a version-2 experiment without runs (rolled up as queued) b
   store.close();
 });
 
+test('migration 006: runs may be pre-trainings; the rebuilt table keeps its rows, references, indexes and triggers', async () => {
+  const dir = await tempDir();
+  const v5 = new Database(join(dir, 'lab.db'));
+  v5.pragma('foreign_keys = ON');
+  migrate(
+    v5,
+    MIGRATIONS.filter((m) => m.version <= 5),
+  );
+  v5.prepare(
+    `INSERT INTO experiments (id, name, spec, created_at, origin, dataset, arch, methods, targets, t_steps)
+    VALUES ('exp_v5_000000001', 'v5', ?, '2025-01-01T00:00:00.000Z', 'lab', 'fashion-mnist-mini', 'MLP 16', '["naive"]', 1, 3)`,
+  ).run(JSON.stringify(makeSpec({ methods: ['naive'] })));
+  const run = v5.prepare(
+    `INSERT INTO runs (id, experiment_id, ordinal, kind, phase, method, target_index, label, status, seconds, best_val)
+    VALUES (?, 'exp_v5_000000001', ?, ?, ?, ?, ?, 'seed 1', 'done', ?, ?)`,
+  );
+  run.run('run_v5_source_001', 0, 'source', 'source', null, null, 2, null);
+  run.run('run_v5_naive_0001', 1, 'transfer', 'transfer:0:naive', 'naive', 0, 1, 0.5);
+  const metric = v5.prepare(
+    `INSERT INTO metrics (run_id, key, step, value, wall_time) VALUES (?, 'valAccuracy', ?, ?, 0)`,
+  );
+  for (let step = 0; step < 4; step++) metric.run('run_v5_naive_0001', step, step / 10);
+  v5.prepare(
+    `INSERT INTO artifacts (id, experiment_id, run_id, kind, created_at) VALUES ('art_v5_00000001', 'exp_v5_000000001', 'run_v5_naive_0001', 'note', '2025-01-01T00:00:00.000Z')`,
+  ).run();
+  assert.throws(
+    () => run.run('run_v5_pretrain_1', 2, 'pretrain', 'pretrain:source', null, null, 1, null),
+    /CHECK constraint failed/,
+    'version 5 knows three kinds',
+  );
+  const schema = (db: Database.Database) =>
+    db
+      .prepare(
+        `SELECT type, name, tbl_name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name`,
+      )
+      .all();
+  const before = schema(v5);
+  v5.close();
+
+  const store = LabStore.open(dir);
+  const db = (store as unknown as { db: Database.Database }).db;
+  assert.equal(db.pragma('foreign_keys', { simple: true }), 1, 'foreign keys are enforced again');
+  assert.deepEqual(db.pragma('foreign_key_check'), []);
+  assert.deepEqual(store.integrityCheck(), ['ok']);
+  assert.deepEqual(schema(db), before, 'the same tables, indexes, triggers, on the same tables');
+  const e = store.getExperiment('exp_v5_000000001')!;
+  assert.deepEqual(
+    e.runs.map((r) => [r.id, r.kind, r.status]),
+    [
+      ['run_v5_source_001', 'source', 'done'],
+      ['run_v5_naive_0001', 'transfer', 'done'],
+    ],
+  );
+  assert.equal(store.metrics(['exp_v5_000000001']).length, 4, 'metrics kept (no cascade on the rebuild)');
+  assert.equal(store.listArtifacts('exp_v5_000000001').length, 1, 'artifacts kept');
+  assert.equal(e.seconds, 3);
+  assert.deepEqual(e.bestByMethod, { naive: 0.5 });
+
+  // A pre-training run, planned and rolled up like any other.
+  db.prepare(
+    `INSERT INTO runs (id, experiment_id, ordinal, kind, phase, label, status, seconds) VALUES ('run_v6_pretrain_1', 'exp_v5_000000001', 2, 'pretrain', 'pretrain:source', 'seed 1', 'running', 4)`,
+  ).run();
+  const s = store.getExperimentSummary('exp_v5_000000001')!;
+  assert.equal(s.status, 'running', 'the roll-up triggers follow the new row');
+  assert.equal(s.seconds, 7);
+  // The metrics still reference the rebuilt table: deleting a run takes its points.
+  db.prepare(`DELETE FROM runs WHERE id = 'run_v5_naive_0001'`).run();
+  assert.equal(store.metrics(['exp_v5_000000001']).length, 0);
+  store.close();
+});
+
 test('parameter sets: weights stored once per content, refused deletion while used, gc of orphans', async () => {
   const store = await openTemp();
   const spec = makeSpec();

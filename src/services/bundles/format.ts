@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { RUN_KINDS, type RunKind } from '../../shared/domain/index.js';
 import { RUN_STATUSES, type RunStatus } from '../../shared/lab-api.js';
 
 /**
@@ -83,7 +84,7 @@ export type Manifest = z.infer<typeof manifestSchema>;
 const runSchema = z.object({
   id,
   experimentId: id,
-  kind: z.enum(['source', 'target', 'transfer']),
+  kind: z.enum(RUN_KINDS as unknown as [RunKind, ...RunKind[]]),
   phase: z.string().min(1).max(100),
   method: z.string().max(40).nullable(),
   targetIndex: z.number().int().min(0).nullable(),

@@ -108,9 +108,14 @@ export function defaultConcurrency(): number {
   return Math.max(1, availableParallelism());
 }
 
-/** Trainings with the same data, model, init and settings are one training (the engine's cache key follows). */
+/**
+ * Trainings with the same data, model, init and settings are one training (the engine's cache key
+ * follows). Parameters read from a file (`trained: { file }`) are no training to share.
+ */
 function shareKey(spec: ExperimentSpec, job: PhaseJob | null): string | null {
   if (!job) return null;
+  if (job.kind === 'source' && spec.source.trained) return null;
+  if (job.kind === 'target' && spec.targets[job.target]?.trained) return null;
   const common = {
     dataset: spec.dataset,
     options: spec.datasetOptions,

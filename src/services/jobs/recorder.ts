@@ -1,11 +1,12 @@
 /**
  * What one job's worker messages mean for the store and the UI: engine phases move the planned
- * run rows ('source', 'target:i', 'transfer:i:method') through running → done; metrics are
+ * run rows ('pretrain:source', 'source', 'target:i', 'transfer:i:method') through running → done; metrics are
  * written in batches and pushed live; trained weights the worker wrote become parameter sets; the
  * end of the job settles every run that is still open.
  */
 import {
   experimentAnalyses,
+  parsePhase,
   type BackendInfo,
   type ExperimentResult,
   type MethodResult,
@@ -47,10 +48,24 @@ function nowIso(): string {
 /** The run a phase's result belongs to in a finished ExperimentResult. */
 function summaryFromResult(result: ExperimentResult, run: RunRecord): MethodResult | TrainedSummary | null {
   if (run.kind === 'source') return result.source;
+  if (run.kind === 'pretrain')
+    return (
+      (run.targetIndex === null ? result.pretrain?.source : result.pretrain?.targets[run.targetIndex]) ?? null
+    );
   const target = run.targetIndex === null ? undefined : result.targets[run.targetIndex];
   if (!target) return null;
   if (run.kind === 'target') return target.trained ?? null;
   return (run.method && target.methods[run.method as keyof typeof target.methods]) || null;
+}
+
+/**
+ * 'source seed 101 (trained)', 'target seed 102 (trained)'; a pre-training's (saved under the role
+ * 'target' whoever it pre-trains) says whose start it is: 'pre-trained source seed 101'.
+ */
+function trainedSetName(phase: string, role: string, label: string): string {
+  const p = parsePhase(phase);
+  if (p?.kind !== 'pretrain') return `${role} ${label} (trained)`;
+  return `pre-trained ${p.of === 'source' ? 'source' : `target ${p.of + 1}`} ${label}`;
 }
 
 export function jobRecorder(o: RecorderOptions): JobObserver {
@@ -182,7 +197,7 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
       const record =
         store.listTrainedByKey(msg.key).find((p) => p.sha256 === msg.sha256) ??
         store.addParamSet({
-          name: `${msg.role} ${summary.label} (trained)`,
+          name: trainedSetName(msg.phase, msg.role, summary.label),
           arch: spec.model,
           inputShape: msg.inputShape,
           classes: msg.classes,

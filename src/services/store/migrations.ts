@@ -11,6 +11,12 @@ export interface Migration {
   version: number;
   name: string;
   up: string | ((db: Db) => void);
+  /**
+   * The step rebuilds a table (SQLite cannot change a CHECK constraint in place): it runs with
+   * foreign-key enforcement off, so dropping the old table does not cascade into the rows that
+   * reference it, and the foreign keys are checked before it commits (SQLite's 12-step procedure).
+   */
+  rebuildsTables?: boolean;
 }
 
 const RUN_STATUS_CHECK = `status IN ('queued','running','done','failed','cancelled','interrupted')`;
@@ -285,7 +291,56 @@ export const MIGRATIONS: readonly Migration[] = [
       ${rollupTrigger('delete')}
     `,
   },
+  {
+    version: 6,
+    name: '006_pretrain_runs',
+    // The pre-trained scenario's pre-trainings (one per initialisation) become rows of the run
+    // table like the source's training, so the run view shows their status, accuracy and time.
+    // 001's CHECK on runs.kind knew three kinds; the table is rebuilt as it is, with 'pretrain'
+    // added, and its indexes and triggers recreated from their own SQL.
+    rebuildsTables: true,
+    up: (db) => rebuildWithSql(db, 'runs', (sql) => widenCheck(sql, KIND_CHECK_V1, KIND_CHECK_V6)),
+  },
 ];
+
+const KIND_CHECK_V1 = `kind IN ('source','target','transfer')`;
+const KIND_CHECK_V6 = `kind IN ('source','target','transfer','pretrain')`;
+
+function widenCheck(sql: string, from: string, to: string): string {
+  if (!sql.includes(from)) throw new Error(`the table's definition has no "${from}" to widen`);
+  return sql.replace(from, to);
+}
+
+/**
+ * Rebuilds `table` from its own CREATE statement changed by `edit`: a new table, every row copied,
+ * the old one dropped, the new one renamed, then the old indexes and triggers recreated. Needs
+ * foreign-key enforcement off (Migration.rebuildsTables).
+ */
+function rebuildWithSql(db: Db, table: string, edit: (sql: string) => string): void {
+  const { sql } = db
+    .prepare(`SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?`)
+    .get(table) as { sql: string };
+  // Its indexes and triggers, and the triggers and views elsewhere that name it (the rename checks
+  // the whole schema, and they would name a table that is gone for a moment).
+  const names = new RegExp(`\\b${table}\\b`);
+  const dependents = (
+    db
+      .prepare(
+        `SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE type IN ('index', 'trigger', 'view') AND sql IS NOT NULL ORDER BY type, name`,
+      )
+      .all() as { type: string; name: string; tbl_name: string; sql: string }[]
+  ).filter((d) => d.tbl_name === table || (d.type !== 'index' && names.test(d.sql)));
+  const head = new RegExp(`^CREATE TABLE ("?)${table}\\1\\s*\\(`);
+  if (!head.test(sql)) throw new Error(`unexpected definition of table ${table}: ${sql.slice(0, 60)}`);
+  for (const d of dependents)
+    if (d.tbl_name !== table) db.exec(`DROP ${d.type === 'view' ? 'VIEW' : 'TRIGGER'} "${d.name}"`);
+  const fresh = `${table}_rebuilt`;
+  db.exec(edit(sql).replace(head, `CREATE TABLE ${fresh} (`));
+  db.exec(`INSERT INTO ${fresh} SELECT * FROM ${table}`);
+  db.exec(`DROP TABLE ${table}`);
+  db.exec(`ALTER TABLE ${fresh} RENAME TO ${table}`);
+  for (const d of dependents) db.exec(d.sql);
+}
 
 /** The buckets one run counts in (`r` is NEW or OLD), as rows of (bucket, total). */
 function runBuckets(r: 'NEW' | 'OLD'): string {
@@ -365,12 +420,24 @@ export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): 
   const record = db.prepare('INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)');
   for (const m of migrations) {
     if (m.version <= current) continue;
-    db.transaction(() => {
-      if (typeof m.up === 'string') db.exec(m.up);
-      else m.up(db);
-      record.run(m.version, m.name, nowIso());
-      db.pragma(`user_version = ${m.version}`);
-    })();
+    // The pragma is a no-op inside a transaction, so it is switched around it.
+    const enforcing = db.pragma('foreign_keys', { simple: true }) === 1;
+    if (m.rebuildsTables && enforcing) db.pragma('foreign_keys = OFF');
+    try {
+      db.transaction(() => {
+        if (typeof m.up === 'string') db.exec(m.up);
+        else m.up(db);
+        if (m.rebuildsTables) {
+          const broken = db.pragma('foreign_key_check') as unknown[];
+          if (broken.length)
+            throw new Error(`migration ${m.name} left ${broken.length} rows with broken references`);
+        }
+        record.run(m.version, m.name, nowIso());
+        db.pragma(`user_version = ${m.version}`);
+      })();
+    } finally {
+      if (m.rebuildsTables && enforcing) db.pragma('foreign_keys = ON');
+    }
   }
   return db.pragma('user_version', { simple: true }) as number;
 }

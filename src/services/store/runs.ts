@@ -1,6 +1,7 @@
 import {
   type ExperimentSpec,
   initLabel,
+  type InitSpec,
   type MethodResult,
   needsTrainedTarget,
   phaseId,
@@ -49,11 +50,23 @@ export interface RunPatch {
 export type PlannedRun = Pick<RunRecord, 'kind' | 'phase' | 'method' | 'targetIndex' | 'label' | 'seed'>;
 
 /**
- * The phases an experiment goes through, in the engine's order: the source, then per target its
- * training (only when a method needs it, as Oracle does) and each method.
+ * The phases an experiment goes through, in the engine's order: the pre-training of every
+ * initialisation (the pre-trained scenario only), the source, then per target its training (only
+ * when a method needs it, as Oracle does) and each method.
  */
 export function plannedRuns(spec: ExperimentSpec): PlannedRun[] {
+  const pretrain = (init: InitSpec, of: 'source' | number): PlannedRun => ({
+    kind: 'pretrain',
+    phase: phaseId.pretrain(of),
+    method: null,
+    targetIndex: of === 'source' ? null : of,
+    label: initLabel(init),
+    seed: init.seed ?? null,
+  });
   const out: PlannedRun[] = [
+    ...(spec.pretrain
+      ? [pretrain(spec.source.init, 'source'), ...spec.targets.map((t, i) => pretrain(t.init, i))]
+      : []),
     {
       kind: 'source',
       phase: phaseId.source,

@@ -3,6 +3,10 @@
  * unit in which the paper compares methods: an SGD step is one, each method states its own count
  * in the method registry (GMT T(T+1)·gradBatches, FGMT 2T·gradBatches). Matching itself is cheap
  * next to them for the paper's settings and is left out. The wizard shows it; any host may.
+ *
+ * The pre-trained scenario first trains every initialisation (the source's and each target's) on
+ * the pre-training task. That is a fixed cost of the experiment, counted in its total, but not in
+ * what a transfer saves: training a target directly would start from its pre-trained model too.
  */
 import { gradientEvaluations, methodInfo } from './methods.js';
 import type { ExperimentSpec } from './spec/types.js';
@@ -18,6 +22,15 @@ export interface CostInput {
   targets: number;
   /** the source was trained before (same data, split, model, init, training): no source training */
   sourceReused?: boolean;
+  /** the pre-trained scenario's first stage, applied to every initialisation; absent without one */
+  pretrain?: PretrainCostInput;
+}
+
+export interface PretrainCostInput {
+  /** training examples of the pre-training split (its own classes); null when not known yet */
+  trainExamples: number | null;
+  epochs: number;
+  batchSize: number;
 }
 
 export interface CostReport {
@@ -25,11 +38,15 @@ export interface CostReport {
   /** SGD steps to train one network with the source's settings */
   directPerNetwork: number;
   sourceSteps: number;
+  /** SGD steps to pre-train one initialisation (0 without a pre-training stage) */
+  pretrainPerNetwork: number;
+  /** pre-training every initialisation: each target's, and the source's unless it is reused */
+  pretrainSteps: number;
   /** per target, per method */
   gradientsPerTarget: Record<string, number>;
   /** per target: methods that need the trained target (Oracle) train it fully (0 without one) */
   oracleStepsPerTarget: number;
-  /** everything: source + all targets × (transfer methods + Oracle's training) */
+  /** everything: pre-training + source + all targets × (transfer methods + Oracle's training) */
   total: number;
   /** training every target directly instead */
   trainEveryTarget: number;
@@ -48,10 +65,18 @@ export function trainingExamples(officialTrain: number, valFraction: number, tra
   return trainLimit > 0 ? Math.min(n, trainLimit) : n;
 }
 
+/** SGD steps of `epochs` over `examples` in minibatches of `batchSize` (the last one partial). */
+function trainingSteps(examples: number | null, epochs: number, batchSize: number): number {
+  return batchSize > 0 ? epochs * Math.ceil((examples ?? 0) / batchSize) : 0;
+}
+
 export function estimateCost(c: CostInput): CostReport {
-  const n = c.trainExamples ?? 0;
-  const stepsPerEpoch = c.batchSize > 0 ? Math.ceil(n / c.batchSize) : 0;
+  const stepsPerEpoch = trainingSteps(c.trainExamples, 1, c.batchSize);
   const direct = c.epochs * stepsPerEpoch;
+  const pretrainPerNetwork = c.pretrain
+    ? trainingSteps(c.pretrain.trainExamples, c.pretrain.epochs, c.pretrain.batchSize)
+    : 0;
+  const pretrainSteps = pretrainPerNetwork * ((c.sourceReused ? 0 : 1) + c.targets);
   const gradientsPerTarget: Record<string, number> = {};
   for (const m of c.methods) gradientsPerTarget[m] = gradientEvaluations(m, c.T, c.gradBatches);
   const trains = c.methods.some((m) => methodInfo(m)?.needsTrainedTarget);
@@ -70,9 +95,11 @@ export function estimateCost(c: CostInput): CostReport {
     stepsPerEpoch,
     directPerNetwork: direct,
     sourceSteps,
+    pretrainPerNetwork,
+    pretrainSteps,
     gradientsPerTarget,
     oracleStepsPerTarget: oracle,
-    total: sourceSteps + c.targets * perTarget,
+    total: pretrainSteps + sourceSteps + c.targets * perTarget,
     trainEveryTarget: c.targets * direct,
     savedFraction: direct > 0 ? Math.max(0, 1 - cheapest / direct) : 0,
     cheapestMethod,
@@ -80,11 +107,14 @@ export function estimateCost(c: CostInput): CostReport {
   };
 }
 
-/** The cost of a parsed spec, given how many training examples its dataset split leaves. */
+/**
+ * The cost of a parsed spec, given how many training examples its dataset split leaves (and its
+ * pre-training's, when that reads other classes or files; by default the same count).
+ */
 export function estimateSpecCost(
   spec: ExperimentSpec,
   trainExamples: number,
-  opts: { sourceReused?: boolean } = {},
+  opts: { sourceReused?: boolean; pretrainExamples?: number } = {},
 ): CostReport {
   return estimateCost({
     trainExamples,
@@ -95,5 +125,14 @@ export function estimateSpecCost(
     methods: spec.transfer.methods,
     targets: spec.targets.length,
     sourceReused: opts.sourceReused,
+    ...(spec.pretrain
+      ? {
+          pretrain: {
+            trainExamples: opts.pretrainExamples ?? trainExamples,
+            epochs: spec.pretrain.train.epochs,
+            batchSize: spec.pretrain.train.batchSize,
+          },
+        }
+      : {}),
   });
 }

@@ -15,3 +15,4 @@ export * from './errors.js';
 export * from './sweep.js';
 export * from './analyses.js';
 export * from './analyses-cost.js';
+export * from './model-layers.js';

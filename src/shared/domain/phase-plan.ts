@@ -5,11 +5,11 @@
  * processes or BullMQ workers; the engine runs one job (src/core/phase-jobs.ts).
  */
 import { methodInfo, type MethodName } from './methods.js';
-import { formatPhase, type Phase, type PhaseId, type RunKind } from './phases.js';
+import { formatPhase, type PHASE_JOB_KINDS, type Phase, type PhaseId } from './phases.js';
 import type { ExperimentSpec } from './spec/types.js';
 
-/** One phase job: a phase that is a run (source, target, transfer). */
-export type PhaseJob = Extract<Phase, { kind: RunKind }>;
+/** One phase job: a phase that is a run the queue can run on its own (source, target, transfer). */
+export type PhaseJob = Extract<Phase, { kind: (typeof PHASE_JOB_KINDS)[number] }>;
 
 /**
  * Whether the queue runs the spec as ONE whole-experiment task (one worker, runExperiment) rather

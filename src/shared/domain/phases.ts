@@ -39,9 +39,15 @@ export type Phase = {
   [K in PhaseKind]: { kind: K } & { [P in (typeof PHASE_KINDS)[K][number]]: PhasePartTypes[P] };
 }[PhaseKind];
 
-/** Phase kinds that are rows of the store's run table (one per phase, with a status). */
-export const RUN_KINDS = ['source', 'target', 'transfer'] as const satisfies readonly PhaseKind[];
+/**
+ * Phase kinds that are rows of the store's run table (one per phase, with a status): the
+ * pre-trainings, the source's and the Oracle targets' trainings, the transfers.
+ */
+export const RUN_KINDS = ['source', 'target', 'transfer', 'pretrain'] as const satisfies readonly PhaseKind[];
 export type RunKind = (typeof RUN_KINDS)[number];
+
+/** Run kinds the job queue can run as phase jobs of their own (a pre-training runs inside the whole experiment). */
+export const PHASE_JOB_KINDS = ['source', 'target', 'transfer'] as const satisfies readonly RunKind[];
 
 export type PhaseId = string;
 

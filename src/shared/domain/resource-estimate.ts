@@ -7,30 +7,32 @@
  * naming no field); soft limits are what is very likely a mistake but could be meant, and a user
  * may accept them knowingly (`allowLarge`).
  */
+import { conv8Layers, resnet20Layers } from './model-layers.js';
+import { pretrainDatasetSpec, type ArchSpec, type ClassSelection, type LayerSpec } from './spec/types.js';
+
+/** The dataset fields the estimate reads. */
+interface EstimateDataset {
+  builtin?: string;
+  format?: string;
+  classes?: ClassSelection;
+}
 
 /** The parts of an experiment spec the estimate reads (a parsed spec fits). */
 export interface EstimateSpec {
-  dataset: { builtin?: string; format?: string };
+  dataset: EstimateDataset;
   datasetOptions?: { trainLimit?: number; valFraction?: number };
-  model:
-    | { arch: 'mlp'; hidden: number[] }
-    | { arch: 'conv8'; width?: number }
-    | { arch: 'cnn'; layers: EstimateLayer[] }
-    | { arch: 'resnet20'; width?: number };
+  model: ArchSpec;
+  /** the pre-trained scenario: every initialisation is trained on this first */
+  pretrain?: {
+    dataset?: EstimateDataset;
+    classes?: ClassSelection;
+    train: { epochs: number; batchSize: number };
+  };
   source: { train: { epochs: number; batchSize: number; checkpoints?: boolean } };
   targets: unknown[];
   transfer: { T: number; trajectory: string; batchSize: number; gradBatches: number; methods: string[] };
   evalLimit?: number;
 }
-
-type EstimateLayer =
-  | { type: 'conv'; filters: number; kernel?: number; stride?: number }
-  | { type: 'maxpool'; size: number }
-  | { type: 'flatten' }
-  | { type: 'dense'; units: number }
-  | { type: 'bn' }
-  | { type: 'residual'; filters: number; stride?: number }
-  | { type: 'gap' };
 
 /** What the dataset brings; `datasetFacts` guesses it from the spec when it is not loaded. */
 export interface DatasetFacts {
@@ -85,10 +87,28 @@ export const LIMITS = {
   softFlops: 1e15,
 } as const;
 
-/** The dataset's shape from the spec alone (the store or a loaded dataset knows better). */
+/**
+ * How many classes a selection keeps, from its form alone (the loader checks it against the
+ * data): a list, a range "a-b", the halves, a 10-class "subset-k"; anything else counts as all.
+ */
+function selectedClasses(sel: ClassSelection | undefined, classes: number): number {
+  if (sel === undefined) return classes;
+  if (typeof sel !== 'string') return Math.min(sel.length, classes);
+  const range = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(sel);
+  if (range) return Math.min(classes, Math.max(0, Number(range[2]) - Number(range[1]) + 1));
+  if (sel === 'lower-half') return Math.floor(classes / 2);
+  if (sel === 'upper-half') return classes - Math.floor(classes / 2);
+  if (/^subset-\d+$/.test(sel)) return Math.min(10, classes);
+  return classes;
+}
+
+/**
+ * The dataset's shape from the spec alone (the store or a loaded dataset knows better); a class
+ * subset keeps its share of the examples, assuming balanced classes.
+ */
 export function datasetFacts(spec: Pick<EstimateSpec, 'dataset' | 'datasetOptions'>): DatasetFacts {
   const d = spec.dataset;
-  const base: DatasetFacts =
+  const all: DatasetFacts =
     d.builtin === 'fashion-mnist-mini'
       ? { inputShape: [28, 28, 1], classes: 10, trainCount: 9000, valCount: 1000 }
       : d.format === 'cifar10' || d.format === 'cifar100'
@@ -99,6 +119,13 @@ export function datasetFacts(spec: Pick<EstimateSpec, 'dataset' | 'datasetOption
             valCount: 5000,
           }
         : { inputShape: [28, 28, 1], classes: 10, trainCount: 54000, valCount: 6000 };
+  const k = selectedClasses(d.classes, all.classes);
+  const base: DatasetFacts = {
+    ...all,
+    classes: k,
+    trainCount: Math.round((all.trainCount * k) / all.classes),
+    valCount: Math.round((all.valCount * k) / all.classes),
+  };
   const limit = spec.datasetOptions?.trainLimit ?? 0;
   return limit > 0 ? { ...base, trainCount: Math.min(base.trainCount, limit) } : base;
 }
@@ -114,45 +141,14 @@ interface LayerCost {
   width: number;
 }
 
-function conv8Layers(width: number): EstimateLayer[] {
-  const conv = (f: number): EstimateLayer => ({ type: 'conv', filters: f, kernel: 3 });
-  return [
-    conv(width),
-    conv(width),
-    { type: 'maxpool', size: 2 },
-    conv(2 * width),
-    conv(2 * width),
-    { type: 'maxpool', size: 2 },
-    conv(4 * width),
-    conv(4 * width),
-    { type: 'maxpool', size: 2 },
-    conv(8 * width),
-    conv(8 * width),
-    { type: 'maxpool', size: 4 },
-    { type: 'flatten' },
-    { type: 'dense', units: 4 * width },
-    { type: 'dense', units: 4 * width },
-  ];
-}
-
-/** ResNet-20 as the layer list the engine builds: a stem, three stages of three blocks, pooling. */
-function resnet20Layers(width: number): EstimateLayer[] {
-  const out: EstimateLayer[] = [{ type: 'conv', filters: 16 * width, kernel: 3 }, { type: 'bn' }];
-  for (const [stage, f] of [16, 32, 64].entries())
-    for (let b = 0; b < 3; b++)
-      out.push({ type: 'residual', filters: f * width, stride: stage > 0 && b === 0 ? 2 : 1 });
-  out.push({ type: 'gap' });
-  return out;
-}
-
 /** Per layer (the classifier appended): parameters, work and activations, with the field behind it. */
 function layerCosts(model: EstimateSpec['model'], facts: DatasetFacts): LayerCost[] {
-  let layers: { layer: EstimateLayer; field: string }[];
+  let layers: { layer: LayerSpec; field: string }[];
   if (model.arch === 'mlp')
     layers = [
       { layer: { type: 'flatten' }, field: 'model' },
       ...model.hidden.map((units, i) => ({
-        layer: { type: 'dense', units } as EstimateLayer,
+        layer: { type: 'dense', units } as LayerSpec,
         field: `model.hidden[${i}]`,
       })),
     ];
@@ -181,7 +177,7 @@ function layerCosts(model: EstimateSpec['model'], facts: DatasetFacts): LayerCos
       const s = layer.stride ?? 1;
       h = Math.ceil(h / s);
       w = Math.ceil(w / s);
-      const params = k * k * c * layer.filters + layer.filters;
+      const params = k * k * c * layer.filters + (layer.bias === false ? 0 : layer.filters);
       out.push({
         field,
         params,
@@ -317,7 +313,15 @@ export function estimateResources(
     gradientsPerTarget * spec.transfer.batchSize * 6 * macs +
     methods.length * (T + 1) * evalExamples * 2 * macs;
   const sourceFlops = trainFlops;
-  const flops = sourceFlops + targets * perTarget;
+  // Pre-training every initialisation, on its own classes (the task's network's work per example).
+  const pretrainFlops = spec.pretrain
+    ? (1 + targets) *
+      spec.pretrain.train.epochs *
+      datasetFacts({ dataset: pretrainDatasetSpec(spec), datasetOptions: spec.datasetOptions }).trainCount *
+      6 *
+      macs
+    : 0;
+  const flops = pretrainFlops + sourceFlops + targets * perTarget;
 
   if (targets > LIMITS.maxTargets)
     findings.push({
@@ -353,18 +357,20 @@ export function estimateResources(
     });
   if (flops > LIMITS.softFlops) {
     const field =
-      targets * perTarget > sourceFlops
-        ? targets > 10
-          ? 'targets'
-          : gradientsPerTarget * spec.transfer.batchSize * 6 * macs >
-              (methods.includes('oracle') ? trainFlops : 0)
-            ? 'transfer.T'
-            : 'source.train.epochs'
-        : 'source.train.epochs';
+      pretrainFlops > sourceFlops + targets * perTarget
+        ? 'pretrain.train.epochs'
+        : targets * perTarget > sourceFlops
+          ? targets > 10
+            ? 'targets'
+            : gradientsPerTarget * spec.transfer.batchSize * 6 * macs >
+                (methods.includes('oracle') ? trainFlops : 0)
+              ? 'transfer.T'
+              : 'source.train.epochs'
+          : 'source.train.epochs';
     findings.push({
       field,
       limit: 'soft',
-      message: `~${count(flops)}FLOP of work (source ${count(sourceFlops)}FLOP, ${targets} target${targets === 1 ? '' : 's'} × ${count(perTarget)}FLOP): days on CPU cores (soft limit ${count(LIMITS.softFlops)}FLOP)`,
+      message: `~${count(flops)}FLOP of work (${pretrainFlops ? `pre-training ${count(pretrainFlops)}FLOP, ` : ''}source ${count(sourceFlops)}FLOP, ${targets} target${targets === 1 ? '' : 's'} × ${count(perTarget)}FLOP): days on CPU cores (soft limit ${count(LIMITS.softFlops)}FLOP)`,
     });
   }
   return { parameters, memoryBytes, largestArray, flops, findings };

@@ -24,19 +24,25 @@ export function stableJson(v: unknown): string {
 }
 
 /** Per spec, the parts of every key that do not depend on the run (computed once per spec). */
-const keyParts = new WeakMap<
-  object,
-  { source: string; target: (string | null)[]; transfer: (string | null)[] }
->();
+interface KeyParts {
+  source: string;
+  target: (string | null)[];
+  transfer: (string | null)[];
+  /** the pre-trainings: the source's, then each target's */
+  pretrain: string[];
+}
+const keyParts = new WeakMap<object, KeyParts>();
 
-function partsOf(spec: Spec): { source: string; target: (string | null)[]; transfer: (string | null)[] } {
+function partsOf(spec: Spec): KeyParts {
   let p = keyParts.get(spec);
   if (p) return p;
+  // A pre-trained start is part of every key: the same seed pre-trained or not is another network.
   const base = {
     dataset: spec.dataset,
     options: spec.datasetOptions,
     model: spec.model,
     evalLimit: spec.evalLimit,
+    pretrain: spec.pretrain,
   };
   const train = spec.source.train;
   const source = stableJson({ ...base, init: spec.source.init, train });
@@ -49,6 +55,7 @@ function partsOf(spec: Spec): { source: string; target: (string | null)[]; trans
     source,
     target: inits.map((init) => stableJson({ ...base, init, train })),
     transfer: inits.map((init) => stableJson({ source, init, transfer })),
+    pretrain: [spec.source.init, ...inits].map((init) => stableJson({ ...base, init })),
   };
   keyParts.set(spec, p);
   return p;
@@ -60,6 +67,10 @@ export function runIdentity(
 ): string | null {
   const p = partsOf(spec);
   if (run.kind === 'source') return `source:${p.source}`;
+  if (run.kind === 'pretrain') {
+    const k = p.pretrain[run.targetIndex === null ? 0 : run.targetIndex + 1];
+    return k === undefined ? null : `pretrain:${k}`;
+  }
   if (run.targetIndex === null || run.targetIndex >= p.target.length) return null;
   if (run.kind === 'target') return `target:${p.target[run.targetIndex]}`;
   return `transfer:${run.method}:${p.transfer[run.targetIndex]}`;

@@ -12,7 +12,11 @@ export const STATUS_ORDER: readonly RunStatus[] = [
 ];
 
 /** Groups of charts and tables that are not methods: the training runs. They follow the methods. */
-const TRAINING_GROUPS: Record<string, string> = { source: 'Source training', target: 'Target training' };
+const TRAINING_GROUPS: Record<string, string> = {
+  source: 'Source training',
+  target: 'Target training',
+  pretrain: 'Pre-training',
+};
 
 /** A method's label from the domain registry, or a training group's, or the name as it is. */
 export function methodLabel(m: string): string {
@@ -60,7 +64,7 @@ export function canResume(s: RunStatus | null | undefined): boolean {
   return s === 'interrupted' || s === 'failed' || s === 'cancelled';
 }
 
-/** The group a run belongs to in charts and tables: its method, or 'source' / 'target' for training. */
+/** The group a run belongs to in charts and tables: its method, or 'source' / 'target' / 'pretrain' for training. */
 export function runGroup(run: Pick<RunRecord, 'kind' | 'method' | 'phase'>): string {
   if (run.kind === 'transfer') return run.method ?? phaseMethod(run.phase) ?? 'transfer';
   return run.kind;
@@ -73,6 +77,7 @@ export function phaseLabel(
   const tgt = run.targetIndex !== null ? `target ${run.targetIndex + 1}` : '';
   const lbl = run.label ? ` (${run.label})` : '';
   if (run.kind === 'source') return `Source training${lbl}`;
+  if (run.kind === 'pretrain') return `Pre-training ${tgt || 'source'}${lbl}`;
   if (run.kind === 'target') return `Training ${tgt || 'target'} for Oracle${lbl}`;
   return `${methodLabel(runGroup(run))} · ${tgt}${lbl}`;
 }

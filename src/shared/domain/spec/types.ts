@@ -102,6 +102,20 @@ export interface PretrainSpec {
   head: 'reinit' | 'keep';
 }
 
+/**
+ * The pre-training's dataset: `pretrain.dataset`, or the task's files, with the pre-training's
+ * classes (never the task's subset). Generic so the resource estimate's looser spec fits too.
+ */
+export function pretrainDatasetSpec<D extends { classes?: ClassSelection }>(spec: {
+  dataset: D;
+  pretrain?: { dataset?: D; classes?: ClassSelection };
+}): D {
+  const p = spec.pretrain;
+  const { classes: _taskClasses, ...rest } = p?.dataset ?? spec.dataset;
+  const classes = p?.classes ?? p?.dataset?.classes;
+  return (classes === undefined ? rest : { ...rest, classes }) as D;
+}
+
 /** How tables and the store name an initialisation: its label, its seed, or its file's name. */
 export function initLabel(init: InitSpec): string {
   return (
