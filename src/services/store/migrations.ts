@@ -285,6 +285,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ${rollupTrigger('delete')}
     `,
   },
+  {
+    version: 6,
+    name: '006_staged_imports',
+    // A bundle import writes its rows in small transactions so the server keeps answering (a
+    // 10,000-run bundle held the event loop for seconds in one). Until its last transaction clears
+    // the flag, an experiment being imported is invisible, and the lab deletes it at start: an
+    // import cut short by a failure or a crash leaves nothing behind.
+    up: `ALTER TABLE experiments ADD COLUMN importing INTEGER NOT NULL DEFAULT 0 CHECK (importing IN (0, 1));`,
+  },
 ];
 
 /** The buckets one run counts in (`r` is NEW or OLD), as rows of (bucket, total). */

@@ -197,6 +197,13 @@ export class RunRepo {
     })();
   }
 
+  /** The experiment a run belongs to, or null when there is no such run. */
+  experimentOf(runId: string): string | null {
+    const r = this.db.prepare('SELECT experiment_id FROM runs WHERE id = ?').get(runId) as
+      { experiment_id: string } | undefined;
+    return r ? r.experiment_id : null;
+  }
+
   /** Ids of an experiment's runs in their order. */
   ids(experimentId: string): string[] {
     return (
