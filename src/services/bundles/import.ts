@@ -288,8 +288,9 @@ async function stageRuns(
     const chunk = planned
       ? planned.slice(i, i + STORE_CHUNK)
       : raw.slice(i, i + STORE_CHUNK).map((v, k) => check(v, i + k));
+    const owners = store.runOwners(chunk.map((r) => r.id));
     for (const r of chunk) {
-      const owner = store.runOwner(r.id);
+      const owner = owners.get(r.id);
       if (owner)
         throw new BundleError(
           stagedHere.has(owner)
@@ -348,7 +349,8 @@ async function stageMetrics(
       }
       const { experimentId, point } = metricRow(line, fields, listed);
       if (!adding.has(experimentId)) continue;
-      if (point.runId !== lastRun) [lastRun, lastOwner] = [point.runId, store.runOwner(point.runId)];
+      if (point.runId !== lastRun)
+        [lastRun, lastOwner] = [point.runId, store.runOwners([point.runId]).get(point.runId) ?? null];
       if (lastOwner !== experimentId)
         throw new BundleError(
           `line ${line}: run ${JSON.stringify(point.runId)} is not a run of experiment ${experimentId}`,

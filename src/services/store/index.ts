@@ -315,9 +315,9 @@ export class LabStore {
     return this.runRepo.get(id);
   }
 
-  /** The experiment a run belongs to (hidden imports included), or null. */
-  runOwner(runId: string): string | null {
-    return this.runRepo.experimentOf(runId);
+  /** The experiment each of these runs belongs to (hidden imports included), for those that exist. */
+  runOwners(runIds: readonly string[]): Map<string, string> {
+    return this.runRepo.experimentsOf(runIds);
   }
 
   listRuns(experimentId: string): RunRecord[] {

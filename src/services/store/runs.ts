@@ -197,11 +197,12 @@ export class RunRepo {
     })();
   }
 
-  /** The experiment a run belongs to, or null when there is no such run. */
-  experimentOf(runId: string): string | null {
-    const r = this.db.prepare('SELECT experiment_id FROM runs WHERE id = ?').get(runId) as
-      { experiment_id: string } | undefined;
-    return r ? r.experiment_id : null;
+  /** The experiment each of these runs belongs to, for those that exist. */
+  experimentsOf(runIds: readonly string[]): Map<string, string> {
+    const rows = this.db
+      .prepare('SELECT id, experiment_id FROM runs WHERE id IN (SELECT value FROM json_each(?))')
+      .all(toJson(runIds)) as { id: string; experiment_id: string }[];
+    return new Map(rows.map((r) => [r.id, r.experiment_id]));
   }
 
   /** Ids of an experiment's runs in their order. */
