@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, rmSync } from 'node:fs';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { parseArch, unavailable } from '../../shared/domain/index.js';
@@ -149,9 +149,6 @@ export async function unpackBundle(buf: Buffer, dataDir: string, limits: ZipLimi
       for (const p of paramSets)
         if (p.sha256 === where.sha256 && p.bytes !== digest.bytes)
           throw new BundleError(`is ${digest.bytes} bytes but parameter set ${p.id} says ${p.bytes}`, name);
-      // The file becomes the lab's weights by a rename: it must be on disk before a record points at it.
-      const fh = await open(path, 'r+');
-      await fh.sync().finally(() => fh.close());
       weights.set(where.sha256, path);
     }
     return { manifest, integrity, paramSets, files, weights, remove };

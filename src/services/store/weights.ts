@@ -70,8 +70,8 @@ export class WeightsDir {
   }
 
   /**
-   * Takes a file the caller has hashed (and synced) into the folder under its hash, by renaming it:
-   * it must be on the same file system (the data folder). Already present: the file is removed.
+   * Takes a file the caller has hashed into the folder under its hash, by renaming it: it must be
+   * on the same file system (the data folder). Already present: the file is removed.
    */
   async adopt(file: string, sha256: string): Promise<{ written: boolean }> {
     const target = this.path(sha256);
@@ -79,6 +79,13 @@ export class WeightsDir {
       await this.touch(target);
       await unlink(file);
       return { written: false };
+    }
+    // On disk before a record can point at it, as put() makes sure too.
+    const fh = await open(file, 'r+');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
     }
     await rename(file, target);
     return { written: true };
