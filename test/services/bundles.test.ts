@@ -14,6 +14,7 @@ import { importBundle } from '../../src/services/bundles/import.js';
 import { BundleError, DEFAULT_ZIP_LIMITS } from '../../src/services/bundles/zip.js';
 import { LabStore, plannedRuns } from '../../src/services/store/index.js';
 import type { MetricPoint } from '../../src/shared/lab-api.js';
+import { zipOfDeflated } from '../helpers/zip-bytes.js';
 
 const dirs: string[] = [];
 const stores: LabStore[] = [];
@@ -573,48 +574,9 @@ test('an experiment exported without runs imports with its runs planned as inter
 /** A zip of `names`, each `size` zero bytes deflated, with honest headers: a small deflate bomb. */
 function deflateBomb(names: string[], size: number): Buffer {
   const zeros = Buffer.alloc(size);
-  const data = deflateRawSync(zeros, { level: 1 });
+  const deflated = deflateRawSync(zeros, { level: 1 });
   const crc = crc32(zeros) >>> 0;
-  const parts: Buffer[] = [];
-  const central: Buffer[] = [];
-  let offset = 0;
-  for (const name of names) {
-    const n = Buffer.from(name);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(0x800, 6);
-    local.writeUInt16LE(8, 8);
-    local.writeUInt16LE(0x21, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(size, 22);
-    local.writeUInt16LE(n.length, 26);
-    const cd = Buffer.alloc(46);
-    cd.writeUInt32LE(0x02014b50, 0);
-    cd.writeUInt16LE(0x031e, 4);
-    cd.writeUInt16LE(20, 6);
-    cd.writeUInt16LE(0x800, 8);
-    cd.writeUInt16LE(8, 10);
-    cd.writeUInt16LE(0x21, 14);
-    cd.writeUInt32LE(crc, 16);
-    cd.writeUInt32LE(data.length, 20);
-    cd.writeUInt32LE(size, 24);
-    cd.writeUInt16LE(n.length, 28);
-    cd.writeUInt32LE((0o100644 << 16) >>> 0, 38);
-    cd.writeUInt32LE(offset, 42);
-    parts.push(local, n, data);
-    central.push(cd, n);
-    offset += local.length + n.length + data.length;
-  }
-  const cdBuf = Buffer.concat(central);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(names.length, 8);
-  end.writeUInt16LE(names.length, 10);
-  end.writeUInt32LE(cdBuf.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...parts, cdBuf, end]);
+  return zipOfDeflated(names.map((name) => ({ name, deflated, crc, size })));
 }
 
 test('a deflate bomb is refused by the default limits before it is inflated', async () => {

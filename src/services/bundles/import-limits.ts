@@ -46,11 +46,13 @@ export class Semaphore {
 }
 
 /**
- * Imports that unpack at the same time. Each streams its entries to disk (CPU for inflating and
- * hashing, disk for the files); more at once only multiplies the staging space. The next ones wait
- * in line, and past that the lab says it is busy rather than hold their zips in memory.
+ * Imports unpack one at a time. Unpacking is CPU work (inflating on zlib's thread, hashing on the
+ * event loop's) and disk for the files; a second one at once would finish no sooner on a small
+ * machine, double the staging space and take the core the event loop needs to keep answering
+ * (three at once on 2 busy cores let app.info wait 0.6 s). The next ones wait in line, and past that
+ * the lab says it is busy rather than hold their zips in memory.
  */
-export const IMPORT_CONCURRENCY = 2;
+export const IMPORT_CONCURRENCY = 1;
 export const IMPORT_QUEUE = 4;
 export const importSlots = new Semaphore(IMPORT_CONCURRENCY, IMPORT_QUEUE, () =>
   unavailable(

@@ -26,6 +26,7 @@ import {
   PARAM_SETS,
   experimentFile,
   experimentRecordHeadSchema,
+  weightsFile,
   firstIssue,
   logEntrySchema,
   logSchema,
@@ -65,7 +66,7 @@ export async function importBundle(
 ): Promise<ImportReport> {
   const limits = { ...DEFAULT_ZIP_LIMITS, ...opts.limits };
   return importSlots.use(1, async () => {
-    const bundle = await unpackBundle(buf, store.dataDir, limits);
+    const bundle = await unpackBundle(buf, store.dataDir, limits, (sha) => store.hasWeights(sha));
     try {
       return await applySlot.use(1, () => applyBundle(store, bundle));
     } finally {
@@ -116,7 +117,15 @@ async function applyBundle(store: LabStore, bundle: UnpackedBundle): Promise<Imp
     // without weights); never for a set whose local record names other content. Only the last
     // transaction can still fail after this; the files would then stay, unreferenced, for gcWeights.
     const wanted = new Set(paramSets.map((p) => store.getParamSet(p.id)?.sha256 ?? p.sha256));
-    for (const [sha, path] of bundle.weights) if (wanted.has(sha)) await store.adoptWeightsFile(path, sha);
+    for (const [sha, path] of bundle.weights) {
+      if (!wanted.has(sha)) continue;
+      if (path) await store.adoptWeightsFile(path, sha);
+      else if (!(await store.keepWeights(sha)))
+        throw new BundleError(
+          'was removed from this lab while the bundle was imported; import it again',
+          weightsFile(sha),
+        );
+    }
 
     store.transaction(() => {
       // Parameter sets may point at the new experiments and these at them: the experiments are

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, rmSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import type { z } from 'zod';
 import { parseArch, unavailable } from '../../shared/domain/index.js';
 import type { BundleIntegrity } from '../../shared/lab-api.js';
@@ -39,8 +40,11 @@ export interface UnpackedBundle {
   paramSets: ParamSetFile[];
   /** every other file entry, unpacked: its path and length, by entry name */
   files: Map<string, { path: string; bytes: number }>;
-  /** the weights entries' paths, by sha256 (verified) */
-  weights: Map<string, string>;
+  /**
+   * the weights entries, verified, by sha256: the unpacked file, or null for weights the lab
+   * already had (`have`), which are hashed but not written
+   */
+  weights: Map<string, string | null>;
   /** removes the unpacked files (after the import, whatever its outcome) */
   remove(): Promise<void>;
 }
@@ -73,7 +77,12 @@ function isRecord(name: string): boolean {
  * file, refusing at the first entry that is over a limit, missing from the manifest's hashes, or
  * whose bytes do not match them. On any failure nothing stays on disk.
  */
-export async function unpackBundle(buf: Buffer, dataDir: string, limits: ZipLimits): Promise<UnpackedBundle> {
+export async function unpackBundle(
+  buf: Buffer,
+  dataDir: string,
+  limits: ZipLimits,
+  have: (sha256: string) => Promise<boolean>,
+): Promise<UnpackedBundle> {
   const zip = await CheckedZip.open(
     buf,
     (name) => (classifyPath(name) ? null : 'is not part of a bundle (unknown path)'),
@@ -125,8 +134,14 @@ export async function unpackBundle(buf: Buffer, dataDir: string, limits: ZipLimi
       weightsCap.set(name, Math.max(...users.map((p) => p.bytes)));
     }
 
-    const toUnpack = [...sizes].filter(([name]) => name !== MANIFEST && name !== PARAM_SETS);
-    const needed = toUnpack.reduce((n, [, size]) => n + size, 0);
+    // Weights this lab already has are hashed as they stream by, and not written again.
+    const toUnpack: { name: string; size: number; write: boolean }[] = [];
+    for (const [name, size] of sizes) {
+      if (name === MANIFEST || name === PARAM_SETS) continue;
+      const where = classifyPath(name)!;
+      toUnpack.push({ name, size, write: where.kind !== 'weights' || !(await have(where.sha256)) });
+    }
+    const needed = toUnpack.reduce((n, e) => (e.write ? n + e.size : n), 0);
     const free = freeBytes(dataDir);
     if (free !== null && free < needed + DISK_MARGIN_BYTES)
       throw unavailable(
@@ -135,21 +150,23 @@ export async function unpackBundle(buf: Buffer, dataDir: string, limits: ZipLimi
 
     await mkdir(dir, { recursive: true });
     const files = new Map<string, { path: string; bytes: number }>();
-    const weights = new Map<string, string>();
-    for (const [i, [name]] of toUnpack.entries()) {
+    const weights = new Map<string, string | null>();
+    for (const [i, { name, write }] of toUnpack.entries()) {
       const path = join(dir, String(i));
-      const where = classifyPath(name)!;
-      const isWeights = where.kind === 'weights';
-      const digest = await zip.pipe(name, createWriteStream(path, { flags: 'wx' }), weightsCap.get(name));
+      const sink = write ? createWriteStream(path, { flags: 'wx' }) : discard();
+      const digest = await zip.pipe(name, sink, weightsCap.get(name));
       expectHash(name, digest);
-      files.set(name, { path, bytes: digest.bytes });
-      if (!isWeights) continue;
+      const where = classifyPath(name)!;
+      if (where.kind !== 'weights') {
+        files.set(name, { path, bytes: digest.bytes });
+        continue;
+      }
       if (digest.sha256 !== where.sha256)
         throw new BundleError(`content has sha256 ${digest.sha256}, not the one its name says`, name);
       for (const p of paramSets)
         if (p.sha256 === where.sha256 && p.bytes !== digest.bytes)
           throw new BundleError(`is ${digest.bytes} bytes but parameter set ${p.id} says ${p.bytes}`, name);
-      weights.set(where.sha256, path);
+      weights.set(where.sha256, write ? path : null);
     }
     return { manifest, integrity, paramSets, files, weights, remove };
   } catch (e) {
@@ -158,6 +175,11 @@ export async function unpackBundle(buf: Buffer, dataDir: string, limits: ZipLimi
   } finally {
     zip.close();
   }
+}
+
+/** A sink for bytes that only need hashing. */
+function discard(): Writable {
+  return new Writable({ write: (_chunk, _enc, done) => done() });
 }
 
 function mib(bytes: number): string {

@@ -430,6 +430,11 @@ export class LabStore {
     return this.weights.adopt(path, sha256);
   }
 
+  /** Whether these weights are here, refreshing the file's time so gcWeights leaves it for a record about to use it. */
+  keepWeights(sha256: string): Promise<boolean> {
+    return this.weights.keep(sha256);
+  }
+
   /** Removes every temporary weights file (a write a crash or a full disk cut short); call before jobs start. */
   removeTempWeights(): Promise<number> {
     return this.weights.removeTemps();

@@ -97,6 +97,13 @@ export class WeightsDir {
     await utimes(file, now, now);
   }
 
+  /** Whether these weights are here, refreshing their time as a put() of them would. */
+  async keep(sha256: string): Promise<boolean> {
+    if (!(await this.has(sha256))) return false;
+    await this.touch(this.path(sha256));
+    return true;
+  }
+
   /** The bytes, checked against their name so a damaged file is reported rather than decoded. */
   async read(sha256: string): Promise<Buffer> {
     let buf: Buffer;
