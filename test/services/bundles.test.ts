@@ -9,8 +9,15 @@ import yazl from 'yazl';
 import type { MethodResult } from '../../src/shared/domain/index.js';
 import { parseSpec } from '../../src/shared/domain/index.js';
 import { bundleFileName, exportBundle } from '../../src/services/bundles/export.js';
-import { BUNDLE_SCHEMA_VERSION, METRICS_HEADER } from '../../src/services/bundles/format.js';
+import {
+  BUNDLE_SCHEMA_VERSION,
+  CsvSyntaxError,
+  METRICS_HEADER,
+  parseCsv,
+  readCsvRows,
+} from '../../src/services/bundles/format.js';
 import { importBundle } from '../../src/services/bundles/import.js';
+import { MAX_RECORD_BYTES, Semaphore } from '../../src/services/bundles/import-limits.js';
 import { BundleError, DEFAULT_ZIP_LIMITS } from '../../src/services/bundles/zip.js';
 import { LabStore, plannedRuns } from '../../src/services/store/index.js';
 import type { MetricPoint } from '../../src/shared/lab-api.js';
@@ -473,6 +480,20 @@ test('unsafe or malformed bundles are rejected with a clear message and change n
       message: /"metrics\.csv": line 2: run "nosuchrun" is not a run of experiment/,
     },
     {
+      what: 'a metrics point given twice',
+      zip: () => {
+        const row = `${ids[0]},${store.listRuns(ids[0])[0].id},valAccuracy,0,0.5,1\n`;
+        return rawZip(files({ 'metrics.csv': `${METRICS_HEADER.join(',')}\n${row}${row}` }));
+      },
+      message: /"metrics\.csv": line 3: run \S+ has a second value for valAccuracy at step 0/,
+    },
+    {
+      what: 'a record too large to read into memory',
+      zip: () =>
+        rawZip(files({ [`experiments/${ids[0]}/log.json`]: Buffer.alloc(MAX_RECORD_BYTES + 1, 0x20) })),
+      message: /log\.json": is 33554433 bytes; a record of a bundle may have at most 33554432/,
+    },
+    {
       what: 'a metrics value that is not a number',
       zip: () =>
         rawZip(
@@ -620,4 +641,66 @@ test('a run id that already belongs to another experiment here is refused', asyn
     ),
   );
   assert.deepEqual(await snapshot(target), before);
+});
+
+test('metrics.csv read in pieces gives the rows of the whole text; a row that never ends is refused', async () => {
+  const text =
+    `${METRICS_HEADER.join(',')}\r\n` +
+    Array.from({ length: 300 }, (_, i) => `e,r${i},"a key, ""quoted""\nover two lines",${i},0.5,1\n`).join(
+      '',
+    ) +
+    'e,last,k,1,NaN,2';
+  const whole = [...parseCsv(text)];
+  assert.equal(whole.length, 302);
+  // Cut everywhere at odd sizes: inside quotes, between \r and \n, in the middle of a line.
+  for (const size of [1, 7, 64, 1000]) {
+    const pieces = async function* () {
+      for (let i = 0; i < text.length; i += size) yield text.slice(i, i + size);
+    };
+    const rows = [];
+    for await (const row of readCsvRows(pieces(), 200)) rows.push(row);
+    assert.deepEqual(rows, whole, `pieces of ${size}`);
+  }
+  const endless = async function* () {
+    yield 'experiment_id,run_id,key,step,value,wall_time\n';
+    for (let i = 0; i < 100; i++) yield 'x'.repeat(1000);
+  };
+  await assert.rejects(
+    async () => {
+      for await (const _ of readCsvRows(endless(), 64 * 1024));
+    },
+    (e: unknown) =>
+      e instanceof CsvSyntaxError && /^line 2: a row longer than 65536 characters/.test(e.message),
+  );
+});
+
+test('imports past the line are refused at once; those in line go in their order', async () => {
+  const slots = new Semaphore(1, 2, () => new Error('busy'));
+  const order: string[] = [];
+  let release = (): void => undefined;
+  const held = new Promise<void>((r) => (release = r));
+  const first = slots.use(1, async () => {
+    order.push('first');
+    await held;
+  });
+  const waiting = ['second', 'third'].map((n) => slots.use(1, async () => void order.push(n)));
+  await assert.rejects(
+    slots.use(1, async () => order.push('fourth')),
+    /busy/,
+  );
+  release();
+  await Promise.all([first, ...waiting]);
+  assert.deepEqual(order, ['first', 'second', 'third']);
+  // A byte budget lets several small holders in at once, and a large one waits for room.
+  const bytes = new Semaphore(10);
+  const log: string[] = [];
+  let free = (): void => undefined;
+  const big = bytes.use(6, () => new Promise<void>((r) => (free = r)));
+  const small = bytes.use(4, async () => void log.push('small fits beside'));
+  const large = bytes.use(5, async () => void log.push('large after'));
+  await small;
+  assert.deepEqual(log, ['small fits beside']);
+  free();
+  await Promise.all([big, large]);
+  assert.deepEqual(log, ['small fits beside', 'large after']);
 });
