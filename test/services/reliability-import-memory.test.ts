@@ -9,14 +9,12 @@
  * and nothing of it stays on disk.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { exportBundle } from '../../src/services/bundles/export.js';
 import { MANIFEST, weightsFile } from '../../src/services/bundles/format.js';
@@ -27,9 +25,9 @@ import { parseSpec } from '../../src/shared/domain/index.js';
 import type { ImportReport } from '../../src/shared/lab-api.js';
 import { connectLab, type LabWsClient } from '../../src/shared/lab-ws-client.js';
 import { tempDir, tinySpec } from '../helpers/lab.js';
+import { spawnHost } from '../helpers/spawn-host.js';
 import { deflatedEntry, repeatedEntry, zipOfDeflated } from '../helpers/zip-bytes.js';
 
-const HOST_PROCESS = fileURLToPath(new URL('../helpers/host-process.ts', import.meta.url));
 const MiB = 1024 * 1024;
 const ENTRY_MIB = 399;
 /**
@@ -108,19 +106,13 @@ interface Host {
   client: LabWsClient;
 }
 
-async function spawnHost(dataDir: string): Promise<Host> {
-  const child = spawn(process.execPath, ['--import', 'tsx', HOST_PROCESS, dataDir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`host exited with ${code}: ${stderr}`)));
-  });
-  const { url, pid } = JSON.parse(line) as { url: string; pid: number };
-  const client = connectLab(url, { socket: (u) => new WebSocket(u) as never, reconnect: false });
-  return { child, pid, client };
+async function startHost(dataDir: string): Promise<Host> {
+  const { child, pid, url } = await spawnHost(dataDir);
+  return {
+    child,
+    pid,
+    client: connectLab(url, { socket: (u) => new WebSocket(u) as never, reconnect: false }),
+  };
 }
 
 /** VmRSS and VmHWM (peak) of a process, in bytes. */
@@ -195,7 +187,7 @@ test(
       const thrice = await heavyBundle(second, full);
       assert.ok(once.length < 1 * MiB, `the zip is ${once.length} bytes`);
 
-      host = await spawnHost(data.dir);
+      host = await startHost(data.dir);
       const h = host;
       const importZip = (zip: Buffer): Promise<ImportReport> =>
         h.client.request('bundles.import', { data: zip.toString('base64') }) as Promise<ImportReport>;
