@@ -38,10 +38,13 @@ const ENTRY_MIB = 399;
  */
 const PEAK_RSS_BOUND = 400 * 1e6;
 /**
- * Before: 3.5 s. Unpacking runs on zlib's thread and in 256 KiB pieces on the event loop, one
- * import at a time; the worst measured here was 0.47 s with the 2 cores under a load of 16.
+ * Before: a 3.5 s stall. Unpacking runs on zlib's thread and in 256 KiB pieces on the event loop,
+ * one import at a time. The worst waits measured here were 0.19–0.55 s, but with the 2 cores
+ * under a load of 12–16 (other work), where the 1000-target create of reliability-limits, which
+ * unpacks nothing, saw 0.44–0.73 s: that is this machine's floor, not the import's. 1 s stays
+ * well under the old stall and clear of that floor.
  */
-const LATENCY_BOUND_MS = 500;
+const LATENCY_BOUND_MS = 1000;
 
 interface BigWeights {
   chunk: Buffer;
