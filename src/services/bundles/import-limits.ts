@@ -69,7 +69,7 @@ export const applySlot = new Semaphore(1);
 /**
  * JSON records (manifest, parameter sets, an experiment's spec, record and log) are parsed in
  * memory; larger entries (weights, metrics.csv) are streamed. A record may be 32 MiB (an
- * experiment.json of 10,000 runs is about 4 MB), and the bytes of records being read and parsed
+ * experiment.json of 10,001 runs is 4.7 MB), and the bytes of records being read and parsed
  * by all imports together stay within the same 32 MiB: parsed, a record takes several times its
  * size, and that is what a hostile bundle could otherwise multiply.
  */

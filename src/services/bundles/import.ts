@@ -20,7 +20,6 @@ import {
 } from '../store/index.js';
 import {
   CsvSyntaxError,
-  MANIFEST,
   METRICS_CSV,
   METRICS_HEADER,
   PARAM_SETS,
@@ -80,10 +79,9 @@ async function withRecord<T>(
   bundle: UnpackedBundle,
   name: string,
   use: (text: string) => Promise<T> | T,
-  missing = 'is missing',
 ): Promise<T> {
   const file = bundle.files.get(name);
-  if (!file) throw new BundleError(missing, name);
+  if (!file) throw new BundleError('is missing', name);
   return recordMemory.use(file.bytes, async () => use(await readFile(file.path, 'utf8')));
 }
 
@@ -182,21 +180,16 @@ async function stageExperiment(
   staged: string[],
 ): Promise<{ sourceParamSetId: string | null; runs: number }> {
   const specName = experimentFile(id, 'spec.json');
-  const spec = await withRecord(
-    bundle,
-    specName,
-    (text) => {
-      try {
-        return parseSpec(JSON.parse(text));
-      } catch (e) {
-        throw new BundleError(
-          e instanceof SpecError ? e.message : `is not valid JSON (${(e as Error).message})`,
-          specName,
-        );
-      }
-    },
-    `is missing (listed in ${MANIFEST})`,
-  );
+  const spec = await withRecord(bundle, specName, (text) => {
+    try {
+      return parseSpec(JSON.parse(text));
+    } catch (e) {
+      throw new BundleError(
+        e instanceof SpecError ? e.message : `is not valid JSON (${(e as Error).message})`,
+        specName,
+      );
+    }
+  });
   const recordName = experimentFile(id, 'experiment.json');
   const result = await withRecord(bundle, recordName, async (text) => {
     const record = parseRecord(text, recordName, experimentRecordHeadSchema);

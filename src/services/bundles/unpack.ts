@@ -12,12 +12,13 @@ import { Writable } from 'node:stream';
 import type { z } from 'zod';
 import { parseArch, unavailable } from '../../shared/domain/index.js';
 import type { BundleIntegrity } from '../../shared/lab-api.js';
-import { freeBytes } from '../store/disk-space.js';
+import { describeFree, freeBytes, isDiskFull } from '../store/disk-space.js';
 import {
   BUNDLE_SCHEMA_VERSION,
   MANIFEST,
   PARAM_SETS,
   classifyPath,
+  experimentFile,
   firstIssue,
   manifestSchema,
   paramSetsSchema,
@@ -118,6 +119,10 @@ export async function unpackBundle(
       if (where.kind === 'experiment' && !listed.has(where.id))
         throw new BundleError(`experiment ${where.id} is not listed in ${MANIFEST}`, name);
     }
+    // Every experiment listed comes with its spec and record, whether or not this lab has it already.
+    for (const id of manifest.experimentIds)
+      for (const name of [experimentFile(id, 'spec.json'), experimentFile(id, 'experiment.json')])
+        if (!sizes.has(name)) throw new BundleError(`is missing (listed in ${MANIFEST})`, name);
     for (const name of Object.keys(manifest.files ?? {}))
       if (!sizes.has(name))
         throw new BundleError(`is listed in ${MANIFEST} but missing: the bundle was altered`, name);
@@ -171,6 +176,10 @@ export async function unpackBundle(
     return { manifest, integrity, paramSets, files, weights, remove };
   } catch (e) {
     await remove();
+    if (isDiskFull(e))
+      throw unavailable(
+        `the disk holding ${dataDir} filled up while the bundle was unpacked (${describeFree(dataDir)})`,
+      );
     throw e;
   } finally {
     zip.close();
