@@ -31,8 +31,8 @@ import { deflatedEntry, repeatedEntry, zipOfDeflated } from '../helpers/zip-byte
 const MiB = 1024 * 1024;
 const ENTRY_MIB = 399;
 /**
- * The host idles at about 200 MB (Node, tsx, the service; 194–201 MB measured here); inflating the
- * two entries into memory would add 837 MB per import. Streamed, an import added 31–50 MB here
+ * The host idles at about 200 MB (Node, tsx, the service; 193–201 MB measured here); inflating the
+ * two entries into memory would add 837 MB per import. Streamed, an import added 19–50 MB here
  * (256 KiB pieces, write buffers, garbage not yet collected): 400 MB leaves that room several times
  * over for a busier GC, and stays below even one entry held in memory.
  */

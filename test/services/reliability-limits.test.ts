@@ -212,8 +212,8 @@ test('a bundle of 10,000 runs imports in chunks: others stay answered; until it 
     assert.equal(to.listRuns(e.id).length, 10_001);
     assert.equal(to.getExperimentSummary(e.id)?.status, 'interrupted');
     // Before: one transaction, 2.9–5.7 s with every other request waiting. Now each transaction
-    // writes 250 runs; the worst waits measured here were 0.20–0.39 s with the 2 cores under a load
-    // of 12–15 (other work), where the 1000-target create above waited 0.44–0.73 s: 1 s catches a
+    // writes 250 runs; the worst waits measured here were 0.13–0.39 s with the 2 cores under a load
+    // of 12–15 (other work), where the 1000-target create above waited 0.39–0.73 s: 1 s catches a
     // freeze with room for a busy CI machine.
     assert.ok(worst < 1000, `app.info waited ${worst.toFixed(0)} ms during the import`);
     // The same bundle again adds nothing.
