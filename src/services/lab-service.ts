@@ -25,6 +25,7 @@ import {
 import type { FinishedMethod } from '../shared/worker-protocol.js';
 import { acquireDataLock, type DataLock } from './data-lock.js';
 import { toLabError } from './errors.js';
+import { removeStagingLeftovers } from './bundles/unpack.js';
 import { bundleHandlers } from './handlers/bundles.js';
 import type { HandlerTable, ServiceContext } from './handlers/context.js';
 import { datasetHandlers } from './handlers/datasets.js';
@@ -72,9 +73,14 @@ export interface LabService {
 /**
  * After a crash or quit nothing is running, and nothing is queued either (the queue lived in
  * memory, and the data-folder lock says no other process is using the store): every queued or
- * running run becomes interrupted, in one pass.
+ * running run becomes interrupted, in one pass. Bundle imports the crash cut short go, rows and
+ * unpacked files: they were never visible.
  */
 function recoverAfterRestart(store: LabStore): string[] {
+  removeStagingLeftovers(store.dataDir);
+  const discarded = store.discardUnfinishedImports();
+  if (discarded.length)
+    log.info({ experiments: discarded }, `removed ${discarded.length} unfinished bundle import(s)`);
   return store.transaction(() => {
     const touched = store.interruptOpenRuns();
     for (const id of touched)

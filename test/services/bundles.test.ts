@@ -9,11 +9,19 @@ import yazl from 'yazl';
 import type { MethodResult } from '../../src/shared/domain/index.js';
 import { parseSpec } from '../../src/shared/domain/index.js';
 import { bundleFileName, exportBundle } from '../../src/services/bundles/export.js';
-import { BUNDLE_SCHEMA_VERSION, METRICS_HEADER } from '../../src/services/bundles/format.js';
+import {
+  BUNDLE_SCHEMA_VERSION,
+  CsvSyntaxError,
+  METRICS_HEADER,
+  parseCsv,
+  readCsvRows,
+} from '../../src/services/bundles/format.js';
 import { importBundle } from '../../src/services/bundles/import.js';
+import { MAX_RECORD_BYTES, Semaphore } from '../../src/services/bundles/import-limits.js';
 import { BundleError, DEFAULT_ZIP_LIMITS } from '../../src/services/bundles/zip.js';
 import { LabStore, plannedRuns } from '../../src/services/store/index.js';
 import type { MetricPoint } from '../../src/shared/lab-api.js';
+import { zipOfDeflated } from '../helpers/zip-bytes.js';
 
 const dirs: string[] = [];
 const stores: LabStore[] = [];
@@ -472,6 +480,20 @@ test('unsafe or malformed bundles are rejected with a clear message and change n
       message: /"metrics\.csv": line 2: run "nosuchrun" is not a run of experiment/,
     },
     {
+      what: 'a metrics point given twice',
+      zip: () => {
+        const row = `${ids[0]},${store.listRuns(ids[0])[0].id},valAccuracy,0,0.5,1\n`;
+        return rawZip(files({ 'metrics.csv': `${METRICS_HEADER.join(',')}\n${row}${row}` }));
+      },
+      message: /"metrics\.csv": line 3: run \S+ has a second value for valAccuracy at step 0/,
+    },
+    {
+      what: 'a record too large to read into memory',
+      zip: () =>
+        rawZip(files({ [`experiments/${ids[0]}/log.json`]: Buffer.alloc(MAX_RECORD_BYTES + 1, 0x20) })),
+      message: /log\.json": is 33554433 bytes; a record of a bundle may have at most 33554432/,
+    },
+    {
       what: 'a metrics value that is not a number',
       zip: () =>
         rawZip(
@@ -521,12 +543,12 @@ test('a truncated or corrupt zip gives a clear message and changes nothing', asy
   assert.deepEqual(await snapshot(target), before);
 });
 
-test('a failure while applying rolls back every row; the weights it wrote stay, unreferenced, for gcWeights', async () => {
+test('a failure while applying removes every row it wrote and moves no weights file into place', async () => {
   const { store, ids, sha } = await populated();
   const buf = await exportBundle(store, [ids[0]], { includeWeights: true });
   const target = await openTemp();
-  const before = (await snapshot(target)) as { counts: unknown; weights: string[] };
-  // A real SQLite failure half-way through the transaction (after experiments, runs and logs went in).
+  const before = await snapshot(target);
+  // A real SQLite failure half-way through (after the experiment, its runs and log were written).
   const db = (target as unknown as { db: import('better-sqlite3').Database }).db;
   db.exec(
     `CREATE TEMP TRIGGER fail_metrics BEFORE INSERT ON metrics BEGIN SELECT RAISE(ABORT, 'simulated disk full'); END`,
@@ -535,14 +557,10 @@ test('a failure while applying rolls back every row; the weights it wrote stay, 
     importBundle(target, buf),
     /bundle: could not be applied, nothing was imported: simulated disk full/,
   );
-  const failed = (await snapshot(target)) as { counts: unknown; weights: string[] };
-  assert.deepEqual(failed.counts, before.counts, 'no row of the bundle stayed');
-  // The file is not deleted on failure (a concurrent import of the same bundle may have recorded
-  // the same content-addressed file); nothing references it, so gc takes it.
-  assert.deepEqual(await target.listWeightFiles(), [sha]);
-  assert.equal(target.findTrainedByKey('tk-1'), null, 'an unreferenced file is no cache hit');
-  assert.deepEqual((await target.gcWeights(0)).removed, [sha]);
-  assert.deepEqual(await snapshot(target), before);
+  // Rows were written (hidden) before metrics failed: they are gone, and the weights, which go
+  // into place only just before the last transaction, never arrived.
+  assert.deepEqual(await snapshot(target), before, 'no row or file of the bundle stayed');
+  assert.deepEqual(await readdir(join(target.dataDir, 'import-staging')), [], 'unpacked files removed');
   db.exec('DROP TRIGGER temp.fail_metrics');
   assert.equal((await importBundle(target, buf)).added.experiments, 1);
   assert.equal(target.findTrainedByKey('tk-1')?.sha256, sha);
@@ -577,48 +595,9 @@ test('an experiment exported without runs imports with its runs planned as inter
 /** A zip of `names`, each `size` zero bytes deflated, with honest headers: a small deflate bomb. */
 function deflateBomb(names: string[], size: number): Buffer {
   const zeros = Buffer.alloc(size);
-  const data = deflateRawSync(zeros, { level: 1 });
+  const deflated = deflateRawSync(zeros, { level: 1 });
   const crc = crc32(zeros) >>> 0;
-  const parts: Buffer[] = [];
-  const central: Buffer[] = [];
-  let offset = 0;
-  for (const name of names) {
-    const n = Buffer.from(name);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(0x800, 6);
-    local.writeUInt16LE(8, 8);
-    local.writeUInt16LE(0x21, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(size, 22);
-    local.writeUInt16LE(n.length, 26);
-    const cd = Buffer.alloc(46);
-    cd.writeUInt32LE(0x02014b50, 0);
-    cd.writeUInt16LE(0x031e, 4);
-    cd.writeUInt16LE(20, 6);
-    cd.writeUInt16LE(0x800, 8);
-    cd.writeUInt16LE(8, 10);
-    cd.writeUInt16LE(0x21, 14);
-    cd.writeUInt32LE(crc, 16);
-    cd.writeUInt32LE(data.length, 20);
-    cd.writeUInt32LE(size, 24);
-    cd.writeUInt16LE(n.length, 28);
-    cd.writeUInt32LE((0o100644 << 16) >>> 0, 38);
-    cd.writeUInt32LE(offset, 42);
-    parts.push(local, n, data);
-    central.push(cd, n);
-    offset += local.length + n.length + data.length;
-  }
-  const cdBuf = Buffer.concat(central);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(names.length, 8);
-  end.writeUInt16LE(names.length, 10);
-  end.writeUInt32LE(cdBuf.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...parts, cdBuf, end]);
+  return zipOfDeflated(names.map((name) => ({ name, deflated, crc, size })));
 }
 
 test('a deflate bomb is refused by the default limits before it is inflated', async () => {
@@ -662,4 +641,66 @@ test('a run id that already belongs to another experiment here is refused', asyn
     ),
   );
   assert.deepEqual(await snapshot(target), before);
+});
+
+test('metrics.csv read in pieces gives the rows of the whole text; a row that never ends is refused', async () => {
+  const text =
+    `${METRICS_HEADER.join(',')}\r\n` +
+    Array.from({ length: 300 }, (_, i) => `e,r${i},"a key, ""quoted""\nover two lines",${i},0.5,1\n`).join(
+      '',
+    ) +
+    'e,last,k,1,NaN,2';
+  const whole = [...parseCsv(text)];
+  assert.equal(whole.length, 302);
+  // Cut everywhere at odd sizes: inside quotes, between \r and \n, in the middle of a line.
+  for (const size of [1, 7, 64, 1000]) {
+    const pieces = async function* () {
+      for (let i = 0; i < text.length; i += size) yield text.slice(i, i + size);
+    };
+    const rows = [];
+    for await (const row of readCsvRows(pieces(), 200)) rows.push(row);
+    assert.deepEqual(rows, whole, `pieces of ${size}`);
+  }
+  const endless = async function* () {
+    yield 'experiment_id,run_id,key,step,value,wall_time\n';
+    for (let i = 0; i < 100; i++) yield 'x'.repeat(1000);
+  };
+  await assert.rejects(
+    async () => {
+      for await (const _ of readCsvRows(endless(), 64 * 1024));
+    },
+    (e: unknown) =>
+      e instanceof CsvSyntaxError && /^line 2: a row longer than 65536 characters/.test(e.message),
+  );
+});
+
+test('imports past the line are refused at once; those in line go in their order', async () => {
+  const slots = new Semaphore(1, 2, () => new Error('busy'));
+  const order: string[] = [];
+  let release = (): void => undefined;
+  const held = new Promise<void>((r) => (release = r));
+  const first = slots.use(1, async () => {
+    order.push('first');
+    await held;
+  });
+  const waiting = ['second', 'third'].map((n) => slots.use(1, async () => void order.push(n)));
+  await assert.rejects(
+    slots.use(1, async () => order.push('fourth')),
+    /busy/,
+  );
+  release();
+  await Promise.all([first, ...waiting]);
+  assert.deepEqual(order, ['first', 'second', 'third']);
+  // A byte budget lets several small holders in at once, and a large one waits for room.
+  const bytes = new Semaphore(10);
+  const log: string[] = [];
+  let free = (): void => undefined;
+  const big = bytes.use(6, () => new Promise<void>((r) => (free = r)));
+  const small = bytes.use(4, async () => void log.push('small fits beside'));
+  const large = bytes.use(5, async () => void log.push('large after'));
+  await small;
+  assert.deepEqual(log, ['small fits beside']);
+  free();
+  await Promise.all([big, large]);
+  assert.deepEqual(log, ['small fits beside', 'large after']);
 });

@@ -8,7 +8,6 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { acquireDataLock, DataDirInUseError, LOCK_FILE } from '../../src/services/data-lock.js';
@@ -16,22 +15,9 @@ import { startHeadless } from '../../src/services/host/headless.js';
 import { nodeWorkerLauncher } from '../../src/services/jobs/node-worker.js';
 import { openLab } from '../../src/services/lab-service.js';
 import { tempDir, tinySpec } from '../helpers/lab.js';
+import { spawnHost } from '../helpers/spawn-host.js';
 
-const HOST_PROCESS = fileURLToPath(new URL('../helpers/host-process.ts', import.meta.url));
 const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-
-async function spawnHost(dataDir: string): Promise<{ child: ChildProcess; pid: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', HOST_PROCESS, dataDir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`host exited with ${code}: ${stderr}`)));
-  });
-  return { child, pid: (JSON.parse(line) as { pid: number }).pid };
-}
 
 function exited(child: ChildProcess): Promise<void> {
   return new Promise((r) =>

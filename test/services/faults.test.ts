@@ -7,17 +7,15 @@
  */
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import type { ExperimentDetail, JobInfo, LabEvent } from '../../src/shared/lab-api.js';
 import { connectLab, type LabWsClient } from '../../src/shared/lab-ws-client.js';
 import { alive, EventLog, isExperimentStatus, tempDir, tinySpec, waitUntil } from '../helpers/lab.js';
+import { spawnHost } from '../helpers/spawn-host.js';
 
-const HOST_PROCESS = fileURLToPath(new URL('../helpers/host-process.ts', import.meta.url));
 const N = Number(process.env.TLAB_FAULTS_N ?? 20);
 const SEED = Number(process.env.TLAB_FAULTS_SEED ?? 8);
 
@@ -39,17 +37,9 @@ interface Host {
   events: EventLog;
 }
 
-async function spawnHost(dataDir: string): Promise<Host> {
-  const child = spawn(process.execPath, ['--import', 'tsx', HOST_PROCESS, dataDir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`host exited with ${code}: ${stderr}`)));
-  });
-  const client = connectLab((JSON.parse(line) as { url: string }).url, {
+async function startHost(dataDir: string): Promise<Host> {
+  const { child, url } = await spawnHost(dataDir);
+  const client = connectLab(url, {
     socket: (u) => new WebSocket(u) as never,
     reconnect: false,
   });
@@ -108,7 +98,7 @@ test(
       resumed: 0,
       integrityOk: 0,
     };
-    let host = await spawnHost(data.dir);
+    let host = await startHost(data.dir);
     try {
       for (let i = 0; i < N; i++) {
         const mode = random() < 0.35 ? 'server' : 'worker';
@@ -159,7 +149,7 @@ test(
         if (mode === 'server') {
           await stopHost(host, 'SIGKILL');
           if (pid !== null) await waitUntil(() => !alive(pid), 'the orphaned worker to exit', 20_000);
-          host = await spawnHost(data.dir);
+          host = await startHost(data.dir);
           counts.serverKills++;
         } else {
           if (pid !== null && alive(pid)) process.kill(pid, 'SIGKILL');

@@ -4,6 +4,9 @@
  * can be accepted knowingly), and huge strings are bounded with short echoes.
  */
 import assert from 'node:assert/strict';
+import { copyFileSync, cpSync, existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseSpec, SpecError } from '../../src/shared/domain/index.js';
 import { exportBundle } from '../../src/services/bundles/export.js';
@@ -164,9 +167,10 @@ test('the roll-up stays what it was: status, seconds, backend, best by method', 
   }
 });
 
-test('a bundle of 10,000 runs imports (no quadratic roll-up); its latency is reported', async () => {
+test('a bundle of 10,000 runs imports in chunks: others stay answered; until it ends, or after a crash, none of it shows', async () => {
   const a = await tempDir();
   const b = await tempDir();
+  const crashed = await tempDir();
   const from = LabStore.open(a.dir);
   const to = LabStore.open(b.dir);
   const service = labOn(to);
@@ -176,26 +180,68 @@ test('a bundle of 10,000 runs imports (no quadratic roll-up); its latency is rep
     await from.planRunsInChunks(e.id, spec);
     assert.equal(from.listRuns(e.id).length, 10_001);
     const zip = await exportBundle(from, [e.id]);
+
+    // Half-way through, between two of the import's transactions, the store is looked at as other
+    // clients see it, and its files are copied: the copy is what a crash at that moment would leave.
+    let midway: { runs: number; visible: boolean; listed: number } | null = null;
+    let importing = true;
+    const watcher = (async () => {
+      while (importing && !midway) {
+        await new Promise((r) => setTimeout(r, 10));
+        const runs = to.counts().runs;
+        if (runs < 2500 || runs >= 10_001) continue;
+        midway = { runs, visible: to.hasExperiment(e.id), listed: to.listExperiments().total };
+        for (const f of ['lab.db', 'lab.db-wal'])
+          if (existsSync(join(b.dir, f))) copyFileSync(join(b.dir, f), join(crashed.dir, f));
+        cpSync(join(b.dir, 'import-staging'), join(crashed.dir, 'import-staging'), { recursive: true });
+      }
+    })();
     const t0 = performance.now();
-    const worst = await worstLatency(service, () =>
-      service.request('bundles.import', { data: zip.toString('base64') }),
-    );
+    const worst = await worstLatency(service, async () => {
+      try {
+        await service.request('bundles.import', { data: zip.toString('base64') });
+      } finally {
+        importing = false;
+      }
+    });
     const ms = performance.now() - t0;
+    await watcher;
     process.stdout.write(
-      `# import of 10,001 runs: ${ms.toFixed(0)} ms, app.info worst ${worst.toFixed(0)} ms\n`,
+      `# import of 10,001 runs: ${ms.toFixed(0)} ms, app.info worst ${worst.toFixed(0)} ms (load ${loadavg()[0].toFixed(2)})\n`,
     );
     assert.equal(to.listRuns(e.id).length, 10_001);
     assert.equal(to.getExperimentSummary(e.id)?.status, 'interrupted');
-    // Not asserted: the import still applies in one transaction and holds the event loop meanwhile
-    // (reported as a figure; see the issue 8 report).
+    // Before: one transaction, 2.9–5.7 s with every other request waiting. Now each transaction
+    // writes 250 runs; the worst waits measured here were 0.13–0.39 s with the 2 cores under a load
+    // of 12–15 (other work), where the 1000-target create above waited 0.39–0.73 s: 1 s catches a
+    // freeze with room for a busy CI machine.
+    assert.ok(worst < 1000, `app.info waited ${worst.toFixed(0)} ms during the import`);
     // The same bundle again adds nothing.
     const again = await importBundle(to, zip);
     assert.equal(again.added.runs, 0);
+
+    assert.ok(midway, 'the import was seen half-way');
+    const seen = midway as { runs: number; visible: boolean; listed: number };
+    assert.deepEqual([seen.visible, seen.listed], [false, 0], `hidden with ${seen.runs} runs written`);
+    // The crashed copy starts as a lab does: the half-imported experiment and its files are gone.
+    const after = LabStore.open(crashed.dir);
+    assert.equal(after.counts().runs, seen.runs, 'the copy holds the half-written import');
+    const restarted = labOn(after);
+    try {
+      assert.deepEqual([after.counts().experiments, after.counts().runs], [0, 0]);
+      assert.equal(existsSync(join(crashed.dir, 'import-staging')), false);
+      assert.deepEqual(after.integrityCheck(), ['ok']);
+      // …and the bundle imports there in full.
+      assert.equal((await importBundle(after, zip)).added.runs, 10_001);
+    } finally {
+      await restarted.close();
+    }
   } finally {
     from.close();
     await service.close();
     await a.cleanup();
     await b.cleanup();
+    await crashed.cleanup();
   }
 });
 

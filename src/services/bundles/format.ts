@@ -81,7 +81,7 @@ export const manifestSchema = z.object({
 });
 export type Manifest = z.infer<typeof manifestSchema>;
 
-const runSchema = z.object({
+export const runSchema = z.object({
   id,
   experimentId: id,
   kind: z.enum(RUN_KINDS as unknown as [RunKind, ...RunKind[]]),
@@ -116,11 +116,18 @@ export const experimentRecordSchema = z.object({
 });
 export type ExperimentRecordFile = z.infer<typeof experimentRecordSchema>;
 
-export const logSchema = z
-  .array(
-    z.object({ at: isoTime, level: z.enum(['info', 'warn', 'error']), message: z.string().max(100_000) }),
-  )
-  .max(10_000_000);
+/** experimentRecordSchema with the runs left to check a few at a time (runSchema), between turns of the event loop. */
+export const experimentRecordHeadSchema = experimentRecordSchema.extend({
+  runs: z.array(z.unknown()).max(100_000),
+});
+
+/** log.json: its entries are checked a few at a time (logEntrySchema), between turns of the event loop. */
+export const logSchema = z.array(z.unknown()).max(10_000_000);
+export const logEntrySchema = z.object({
+  at: isoTime,
+  level: z.enum(['info', 'warn', 'error']),
+  message: z.string().max(100_000),
+});
 
 const trainedSummarySchema = z.object({
   label: z.string().max(500),
@@ -152,10 +159,10 @@ export const paramSetSchema = z.object({
 export const paramSetsSchema = z.array(paramSetSchema).max(100_000);
 export type ParamSetFile = z.infer<typeof paramSetSchema>;
 
-/** The first problem zod found, as "field: message". */
-export function firstIssue(error: z.ZodError): string {
+/** The first problem zod found, as "field: message"; `at` is where the checked value sits in its file. */
+export function firstIssue(error: z.ZodError, at: (string | number)[] = []): string {
   const issue = error.issues[0];
-  const path = issue.path
+  const path = [...at, ...issue.path]
     .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
     .join('')
     .replace(/^\./, '');
@@ -164,6 +171,11 @@ export function firstIssue(error: z.ZodError): string {
 
 // ───────────────────────────── CSV ─────────────────────────────
 
+/** Text that is not CSV as parseCsv reads it; the message starts with the line. */
+export class CsvSyntaxError extends Error {
+  override name = 'CsvSyntaxError';
+}
+
 export function csvField(v: string | number): string {
   const s = String(v);
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
@@ -171,11 +183,12 @@ export function csvField(v: string | number): string {
 
 /**
  * RFC 4180 rows (quoted fields may hold commas, quotes and newlines); yields each row with its
- * 1-based line number for error messages. Rows without quotes (nearly all) take a split fast path.
+ * 1-based line number (from `firstLine`) for error messages. Rows without quotes (nearly all)
+ * take a split fast path.
  */
-export function* parseCsv(text: string): Generator<{ line: number; fields: string[] }> {
+export function* parseCsv(text: string, firstLine = 1): Generator<{ line: number; fields: string[] }> {
   let i = 0;
-  let line = 1;
+  let line = firstLine;
   const n = text.length;
   while (i < n) {
     let end = text.indexOf('\n', i);
@@ -183,7 +196,7 @@ export function* parseCsv(text: string): Generator<{ line: number; fields: strin
     let row = text.slice(i, end);
     if (!row.includes('"')) {
       if (row.endsWith('\r')) row = row.slice(0, -1);
-      if (row.includes('\r')) throw new Error(`line ${line}: stray carriage return`);
+      if (row.includes('\r')) throw new CsvSyntaxError(`line ${line}: stray carriage return`);
       yield { line, fields: row.split(',') };
       i = end + 1;
       line++;
@@ -194,6 +207,56 @@ export function* parseCsv(text: string): Generator<{ line: number; fields: strin
     i = parsed.next;
     line = parsed.line;
   }
+}
+
+/**
+ * Where the last complete row of `text` ends (after a line break with balanced quotes before it;
+ * 0: no complete row) and how many line breaks come before that.
+ */
+function completeRows(text: string): { end: number; lines: number } {
+  let end = 0;
+  let lines = 0;
+  let seen = 0;
+  let quotes = 0;
+  let q = text.indexOf('"');
+  for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', nl + 1)) {
+    seen++;
+    while (q >= 0 && q < nl) {
+      quotes++;
+      q = text.indexOf('"', q + 1);
+    }
+    if (quotes % 2 === 0) {
+      end = nl + 1;
+      lines = seen;
+    }
+  }
+  return { end, lines };
+}
+
+/**
+ * parseCsv over text that arrives in pieces (a file stream), holding only the rows of one piece
+ * (a quoted field may span lines, so rows end at a line break with balanced quotes). Text that is
+ * not a complete row after `maxRowChars` characters is refused, so a file without line breaks is
+ * not gathered into memory.
+ */
+export async function* readCsvRows(
+  pieces: AsyncIterable<string>,
+  maxRowChars: number,
+): AsyncGenerator<{ line: number; fields: string[] }> {
+  let pending = '';
+  let line = 1;
+  for await (const piece of pieces) {
+    const text = pending + piece;
+    const { end, lines } = completeRows(text);
+    for (const row of parseCsv(text.slice(0, end), line)) yield row;
+    line += lines;
+    pending = text.slice(end);
+    if (pending.length > maxRowChars)
+      throw new CsvSyntaxError(
+        `line ${line}: a row longer than ${maxRowChars} characters (or a quote left open)`,
+      );
+  }
+  for (const row of parseCsv(pending, line)) yield row;
 }
 
 /** One row that has quotes in it, from `i`; returns its fields, where the next row starts and its line. */
@@ -210,7 +273,7 @@ function parseQuotedRow(
     if (text[i] === '"') {
       i++;
       for (;;) {
-        if (i >= n) throw new Error(`line ${start}: a quoted field is not closed`);
+        if (i >= n) throw new CsvSyntaxError(`line ${start}: a quoted field is not closed`);
         const c = text[i];
         if (c === '"') {
           if (text[i + 1] === '"') {
@@ -226,12 +289,12 @@ function parseQuotedRow(
         i++;
       }
       if (i < n && text[i] !== ',' && text[i] !== '\n' && text[i] !== '\r')
-        throw new Error(`line ${start}: text after a closing quote`);
+        throw new CsvSyntaxError(`line ${start}: text after a closing quote`);
     } else {
       let j = i;
       while (j < n && text[j] !== ',' && text[j] !== '\n' && text[j] !== '\r') j++;
       field = text.slice(i, j);
-      if (field.includes('"')) throw new Error(`line ${start}: a quote inside an unquoted field`);
+      if (field.includes('"')) throw new CsvSyntaxError(`line ${start}: a quote inside an unquoted field`);
       i = j;
     }
     fields.push(field);
@@ -242,7 +305,7 @@ function parseQuotedRow(
     break;
   }
   if (text[i] === '\r') i++;
-  if (i < n && text[i] !== '\n') throw new Error(`line ${start}: stray carriage return`);
+  if (i < n && text[i] !== '\n') throw new CsvSyntaxError(`line ${start}: stray carriage return`);
   return { fields, next: i + 1, line: line + 1 };
 }
 

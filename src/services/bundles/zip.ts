@@ -1,5 +1,7 @@
-import type { Readable } from 'node:stream';
-import { crc32 } from 'node:zlib';
+import { createHash } from 'node:crypto';
+import { Transform, Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { crc32, createInflateRaw } from 'node:zlib';
 import yauzl from 'yauzl';
 import yazl from 'yazl';
 import { DomainError } from '../../shared/domain/index.js';
@@ -26,9 +28,9 @@ export interface ZipLimits {
 
 /**
  * A bundle reaches the lab as at most 400 MiB of base64 (the API's cap), so about 300 MiB of zip,
- * and weights (most of a bundle) are stored uncompressed. Everything is inflated into memory, so
- * the limits keep a small deflate bomb from growing into gigabytes: 400 MiB for one entry, 800 MiB
- * for all of them.
+ * and weights (most of a bundle) are stored uncompressed. Entries are streamed to files in the data
+ * folder, never held whole in memory, so these limits bound the disk and time a small deflate bomb
+ * can claim: 400 MiB for one entry, 800 MiB for all of them.
  */
 export const DEFAULT_ZIP_LIMITS: ZipLimits = {
   maxEntries: 100_000,
@@ -62,11 +64,30 @@ const S_IFDIR = 0o040000;
 const S_IFLNK = 0o120000;
 const UNICODE_PATH_EXTRA = 0x7075;
 
+/** yauzl 3's option for an entry's bytes as stored (@types/yauzl describes yauzl 2). */
+const RAW_DATA = { decodeFileData: false } as unknown as yauzl.ZipFileOptions;
+
+/** Inflated bytes handed on at a time: few enough round trips to zlib's thread, little memory. */
+const INFLATE_CHUNK_BYTES = 256 * 1024;
+
 /** Entries as the central directory lists them, before any byte of data is read. */
 interface RawEntry {
   entry: yauzl.Entry;
   name: string;
   isDirectory: boolean;
+}
+
+/** An entry of a checked zip: its name and the uncompressed size its header gives (yauzl holds the data to it). */
+export interface ZipEntryInfo {
+  name: string;
+  isDirectory: boolean;
+  size: number;
+}
+
+/** What streaming one entry found: its length and sha256 (hex), both of the inflated bytes. */
+export interface EntryDigest {
+  bytes: number;
+  sha256: string;
 }
 
 function describeZipError(e: unknown): string {
@@ -100,86 +121,183 @@ function decodeName(entry: yauzl.Entry): string {
   return name;
 }
 
+/** Why the central directory's record of an entry is refused, or null. */
+function entryProblem(raw: RawEntry, check: NameCheck, limits: ZipLimits): string | null {
+  const { entry, name, isDirectory } = raw;
+  const unsafe = unsafeName(name);
+  if (unsafe) return unsafe;
+  const mode = (entry.externalFileAttributes >>> 16) & 0xffff;
+  const type = mode & S_IFMT;
+  if (type === S_IFLNK) return 'is a symbolic link';
+  if (type !== 0 && type !== S_IFREG && type !== S_IFDIR)
+    return `is not a regular file (unix mode ${mode.toString(8)})`;
+  if (type === S_IFDIR && !isDirectory) return 'is marked as a folder but its name does not end with "/"';
+  if (entry.extraFields.some((f) => f.id === UNICODE_PATH_EXTRA))
+    return 'carries a second (Info-ZIP unicode) name, which is not accepted';
+  if (entry.isEncrypted()) return 'is encrypted';
+  if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8)
+    return `uses compression method ${entry.compressionMethod}; only stored and deflate are supported`;
+  const why = check(name, isDirectory);
+  if (why) return why;
+  if (entry.uncompressedSize > limits.maxEntryBytes)
+    return `is ${entry.uncompressedSize} bytes; at most ${limits.maxEntryBytes} are allowed per entry`;
+  return null;
+}
+
 /**
- * Reads every entry of a zip held in memory after checking the whole central directory: names
- * (no absolute paths, "..", backslashes, duplicates; known to `check`), types (no symlinks or
- * devices: the unix mode in the external attributes), encryption and sizes against `limits`. Sizes
- * are checked again while inflating, so a lying header cannot smuggle in more data, and each
- * entry's CRC-32 is verified.
+ * A zip held in memory whose whole central directory was checked before any byte of data is read:
+ * names (no absolute paths, "..", backslashes, duplicates; known to `check`), types (no symlinks or
+ * devices: the unix mode in the external attributes), encryption and sizes against `limits`.
+ * Entries are then streamed one at a time, their sizes checked again as they inflate (a lying
+ * header cannot smuggle in more data) and their CRC-32 and sha256 computed on the way.
  */
-export async function readZip(
-  buf: Buffer,
-  check: NameCheck,
-  limits: ZipLimits = DEFAULT_ZIP_LIMITS,
-): Promise<Map<string, Buffer>> {
-  let zip: yauzl.ZipFile;
-  try {
-    zip = await new Promise<yauzl.ZipFile>((res, rej) =>
-      yauzl.fromBuffer(
-        buf,
-        { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true },
-        (err, z) => (err ? rej(err) : res(z)),
+export class CheckedZip {
+  /** bytes really inflated so far, held to limits.maxTotalBytes whatever the headers said */
+  private inflated = 0;
+
+  private constructor(
+    private readonly zip: yauzl.ZipFile,
+    private readonly raw: ReadonlyMap<string, yauzl.Entry>,
+    readonly entries: readonly ZipEntryInfo[],
+    private readonly limits: ZipLimits,
+  ) {}
+
+  static async open(
+    buf: Buffer,
+    check: NameCheck,
+    limits: ZipLimits = DEFAULT_ZIP_LIMITS,
+  ): Promise<CheckedZip> {
+    let zip: yauzl.ZipFile;
+    try {
+      zip = await new Promise<yauzl.ZipFile>((res, rej) =>
+        yauzl.fromBuffer(
+          buf,
+          { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true },
+          (err, z) => (err ? rej(err) : res(z)),
+        ),
+      );
+    } catch (e) {
+      throw new BundleError(`not a readable zip file: ${describeZipError(e)}`);
+    }
+    try {
+      if (zip.entryCount > limits.maxEntries)
+        throw new BundleError(`has ${zip.entryCount} entries; at most ${limits.maxEntries} are allowed`);
+      const listed = await listEntries(zip);
+      const raw = new Map<string, yauzl.Entry>();
+      let total = 0;
+      for (const r of listed) {
+        const why = raw.has(r.name) ? 'appears twice in the zip' : entryProblem(r, check, limits);
+        if (why) throw new BundleError(why, r.name);
+        raw.set(r.name, r.entry);
+        total += r.entry.uncompressedSize;
+        if (total > limits.maxTotalBytes)
+          throw new BundleError(`its entries hold more than ${limits.maxTotalBytes} bytes uncompressed`);
+      }
+      const entries = listed.map((r) => ({
+        name: r.name,
+        isDirectory: r.isDirectory,
+        size: r.entry.uncompressedSize,
+      }));
+      return new CheckedZip(zip, raw, entries, limits);
+    } catch (e) {
+      zip.close();
+      throw e;
+    }
+  }
+
+  close(): void {
+    this.zip.close();
+  }
+
+  /**
+   * Streams one entry into `sink` (a file): stops as soon as it passes `maxBytes` (at most the
+   * per-entry limit) or the bundle's total, and fails when its CRC-32 does not match. Errors of
+   * the zip are BundleErrors naming the entry; the sink's own (a full disk) pass through as they are.
+   */
+  async pipe(name: string, sink: Writable, maxBytes = this.limits.maxEntryBytes): Promise<EntryDigest> {
+    const entry = this.raw.get(name);
+    if (!entry) throw new BundleError('is missing', name);
+    // The entry's bytes as stored, inflated here rather than by yauzl: its inflater hands out 16 KiB
+    // pieces, and a 399 MiB entry then took seconds of thread-pool round trips.
+    const stored = await new Promise<Readable>((res, rej) =>
+      this.zip.openReadStream(entry, RAW_DATA, (err, s) =>
+        err || !s ? rej(new BundleError(`cannot be read: ${describeZipError(err)}`, name)) : res(s),
       ),
     );
-  } catch (e) {
-    throw new BundleError(`not a readable zip file: ${describeZipError(e)}`);
-  }
-  try {
-    if (zip.entryCount > limits.maxEntries)
-      throw new BundleError(`has ${zip.entryCount} entries; at most ${limits.maxEntries} are allowed`);
-    const entries = await listEntries(zip);
-    const seen = new Set<string>();
-    let total = 0;
-    for (const { entry, name, isDirectory } of entries) {
-      const unsafe = unsafeName(name);
-      if (unsafe) throw new BundleError(unsafe, name);
-      if (seen.has(name)) throw new BundleError('appears twice in the zip', name);
-      seen.add(name);
-      const mode = (entry.externalFileAttributes >>> 16) & 0xffff;
-      const type = mode & S_IFMT;
-      if (type === S_IFLNK) throw new BundleError('is a symbolic link', name);
-      if (type !== 0 && type !== S_IFREG && type !== S_IFDIR)
-        throw new BundleError(`is not a regular file (unix mode ${mode.toString(8)})`, name);
-      if (type === S_IFDIR && !isDirectory)
-        throw new BundleError('is marked as a folder but its name does not end with "/"', name);
-      if (entry.extraFields.some((f) => f.id === UNICODE_PATH_EXTRA))
-        throw new BundleError('carries a second (Info-ZIP unicode) name, which is not accepted', name);
-      if (entry.isEncrypted()) throw new BundleError('is encrypted', name);
-      if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8)
-        throw new BundleError(
-          `uses compression method ${entry.compressionMethod}; only stored and deflate are supported`,
-          name,
-        );
-      const why = check(name, isDirectory);
-      if (why) throw new BundleError(why, name);
-      if (entry.uncompressedSize > limits.maxEntryBytes)
-        throw new BundleError(
-          `is ${entry.uncompressedSize} bytes; at most ${limits.maxEntryBytes} are allowed per entry`,
-          name,
-        );
-      total += entry.uncompressedSize;
-      if (total > limits.maxTotalBytes)
-        throw new BundleError(`its entries hold more than ${limits.maxTotalBytes} bytes uncompressed`);
+    const source: Readable[] =
+      entry.compressionMethod === 8
+        ? [stored, createInflateRaw({ chunkSize: INFLATE_CHUNK_BYTES })]
+        : [stored];
+    let zipFailed = false;
+    for (const s of source) s.once('error', () => (zipFailed = true));
+    // A header that lies about the size is cut short where it stops being true.
+    const cap = Math.min(maxBytes, this.limits.maxEntryBytes, entry.uncompressedSize);
+    const meter = new EntryMeter(name, cap, this.inflated, this.limits.maxTotalBytes);
+    try {
+      await pipeline([...source, meter, sink]);
+    } catch (e) {
+      if (e instanceof BundleError) throw e;
+      if (zipFailed) throw new BundleError(`cannot be read: ${describeZipError(e)}`, name);
+      throw e;
+    } finally {
+      this.inflated += meter.bytes;
     }
-    const out = new Map<string, Buffer>();
-    // Headers can lie; the running total of what was really inflated is held to the limit too.
-    let inflated = 0;
-    for (const { entry, name, isDirectory } of entries) {
-      if (isDirectory) continue;
-      const data = await readEntry(
-        zip,
-        entry,
+    if (meter.bytes !== entry.uncompressedSize)
+      throw new BundleError(
+        `holds ${meter.bytes} bytes, not the ${entry.uncompressedSize} its header says`,
         name,
-        limits.maxEntryBytes,
-        limits.maxTotalBytes - inflated,
-        limits.maxTotalBytes,
       );
-      inflated += data.length;
-      out.set(name, data);
-    }
-    return out;
-  } finally {
-    zip.close();
+    // yauzl does not check CRCs; a flipped bit in stored data would otherwise pass unnoticed.
+    if (meter.crc !== entry.crc32) throw new BundleError('is corrupt (CRC-32 does not match)', name);
+    return { bytes: meter.bytes, sha256: meter.sha256() };
+  }
+
+  /** One entry in memory, for records of at most `maxBytes`. */
+  async read(name: string, maxBytes: number): Promise<{ data: Buffer } & EntryDigest> {
+    const chunks: Buffer[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        chunks.push(chunk);
+        done();
+      },
+    });
+    const digest = await this.pipe(name, sink, maxBytes);
+    return { data: Buffer.concat(chunks), ...digest };
+  }
+}
+
+/** Counts, CRCs and hashes the bytes of one entry as they pass, failing at the first byte over a limit. */
+class EntryMeter extends Transform {
+  bytes = 0;
+  crc = 0;
+  private readonly hash = createHash('sha256');
+
+  constructor(
+    private readonly name: string,
+    private readonly maxBytes: number,
+    private readonly inflatedBefore: number,
+    private readonly maxTotal: number,
+  ) {
+    super();
+  }
+
+  override _transform(
+    chunk: Buffer,
+    _enc: BufferEncoding,
+    done: (e?: Error | null, c?: Buffer) => void,
+  ): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.maxBytes)
+      return done(new BundleError(`inflates to more than ${this.maxBytes} bytes`, this.name));
+    if (this.inflatedBefore + this.bytes > this.maxTotal)
+      return done(new BundleError(`its entries inflate to more than ${this.maxTotal} bytes`));
+    this.crc = crc32(chunk, this.crc);
+    this.hash.update(chunk);
+    done(null, chunk);
+  }
+
+  sha256(): string {
+    return this.hash.digest('hex');
   }
 }
 
@@ -204,49 +322,18 @@ function listEntries(zip: yauzl.ZipFile): Promise<RawEntry[]> {
   });
 }
 
-/** Inflates one entry, stopping as soon as it passes `maxBytes` or the bundle's remaining budget. */
-function readEntry(
-  zip: yauzl.ZipFile,
-  entry: yauzl.Entry,
-  name: string,
-  maxBytes: number,
-  budget: number,
-  maxTotal: number,
-): Promise<Buffer> {
-  return new Promise((res, rej) => {
-    zip.openReadStream(entry, (err, stream) => {
-      if (err || !stream) return rej(new BundleError(`cannot be read: ${describeZipError(err)}`, name));
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let stopped = false;
-      stream.on('data', (c: Buffer) => {
-        if (stopped) return;
-        size += c.length;
-        const why =
-          size > maxBytes
-            ? new BundleError(`inflates to more than ${maxBytes} bytes`, name)
-            : size > budget
-              ? new BundleError(`its entries inflate to more than ${maxTotal} bytes`)
-              : null;
-        if (why) {
-          stopped = true;
-          chunks.length = 0;
-          stream.destroy();
-          rej(why);
-          return;
-        }
-        chunks.push(c);
-      });
-      stream.on('error', (e: unknown) =>
-        rej(new BundleError(`cannot be read: ${describeZipError(e)}`, name)),
-      );
-      stream.on('end', () => {
-        const data = Buffer.concat(chunks);
-        // yauzl does not check CRCs; a flipped bit in stored data would otherwise pass unnoticed.
-        if (crc32(data) >>> 0 !== entry.crc32)
-          return rej(new BundleError('is corrupt (CRC-32 does not match)', name));
-        res(data);
-      });
-    });
-  });
+/** Every file entry of a small zip, in memory (tests and tools; a bundle import streams instead). */
+export async function readZip(
+  buf: Buffer,
+  check: NameCheck,
+  limits: ZipLimits = DEFAULT_ZIP_LIMITS,
+): Promise<Map<string, Buffer>> {
+  const zip = await CheckedZip.open(buf, check, limits);
+  try {
+    const out = new Map<string, Buffer>();
+    for (const e of zip.entries) if (!e.isDirectory) out.set(e.name, (await zip.read(e.name, e.size)).data);
+    return out;
+  } finally {
+    zip.close();
+  }
 }

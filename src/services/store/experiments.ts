@@ -26,6 +26,8 @@ export interface NewExperiment {
   id?: string;
   createdAt?: string;
   sourceParamSetId?: string | null;
+  /** written by a bundle import: hidden from every read until publishImported (migration 006) */
+  importing?: boolean;
 }
 
 export interface ExperimentPatch {
@@ -113,8 +115,8 @@ export class ExperimentRepo {
     const id = input.id ?? newId();
     this.db
       .prepare(
-        `INSERT INTO experiments (id, name, spec, tags, notes, created_at, origin, dataset, arch, methods, targets, t_steps, source_param_set_id)
-         VALUES (@id, @name, @spec, @tags, @notes, @created_at, @origin, @dataset, @arch, @methods, @targets, @t_steps, @source)`,
+        `INSERT INTO experiments (id, name, spec, tags, notes, created_at, origin, dataset, arch, methods, targets, t_steps, source_param_set_id, importing)
+         VALUES (@id, @name, @spec, @tags, @notes, @created_at, @origin, @dataset, @arch, @methods, @targets, @t_steps, @source, @importing)`,
       )
       .run({
         id,
@@ -130,9 +132,10 @@ export class ExperimentRepo {
         targets: spec.targets.length,
         t_steps: spec.transfer.T,
         source: input.sourceParamSetId ?? null,
+        importing: input.importing ? 1 : 0,
       });
     if (input.sourceParamSetId) this.paramSets.recordUse(input.sourceParamSetId, id, 'source');
-    return this.get(id)!;
+    return this.get(id, input.importing)!;
   }
 
   private requireParamSet(id: string): void {
@@ -142,12 +145,14 @@ export class ExperimentRepo {
   }
 
   exists(id: string): boolean {
-    return this.db.prepare('SELECT 1 FROM experiments WHERE id = ?').get(id) !== undefined;
+    return this.db.prepare('SELECT 1 FROM experiments WHERE id = ? AND importing = 0').get(id) !== undefined;
   }
 
-  get(id: string): ExperimentDetail | null {
-    const row = this.db.prepare(`SELECT ${SUMMARY_COLUMNS}, spec FROM experiments e WHERE id = ?`).get(id) as
-      (SummaryRow & { spec: string }) | undefined;
+  /** `importing`: also while a bundle import is still writing it (only the import itself asks). */
+  get(id: string, importing = false): ExperimentDetail | null {
+    const row = this.db
+      .prepare(`SELECT ${SUMMARY_COLUMNS}, spec FROM experiments e WHERE id = ? AND importing IN (0, ?)`)
+      .get(id, importing ? 1 : 0) as (SummaryRow & { spec: string }) | undefined;
     if (!row) return null;
     return {
       ...toSummary(row),
@@ -159,15 +164,16 @@ export class ExperimentRepo {
   }
 
   summary(id: string): ExperimentSummary | null {
-    const row = this.db.prepare(`SELECT ${SUMMARY_COLUMNS} FROM experiments e WHERE id = ?`).get(id) as
-      SummaryRow | undefined;
+    const row = this.db
+      .prepare(`SELECT ${SUMMARY_COLUMNS} FROM experiments e WHERE id = ? AND importing = 0`)
+      .get(id) as SummaryRow | undefined;
     return row ? toSummary(row) : null;
   }
 
   /** One page of the history table and the number of experiments matching the filters. */
   list(query: Partial<ListQuery> = {}): { items: ExperimentSummary[]; total: number } {
     const q: ListQuery = { ...DEFAULT_LIST_QUERY, ...query };
-    const where: string[] = [];
+    const where: string[] = ['importing = 0'];
     const params: Record<string, unknown> = {};
     q.search
       .trim()
@@ -200,7 +206,7 @@ export class ExperimentRepo {
       params.method = q.method;
       where.push('EXISTS (SELECT 1 FROM json_each(e.methods) WHERE value = @method)');
     }
-    const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const whereSql = `WHERE ${where.join(' AND ')}`;
     const dir = q.order === 'asc' ? 'ASC' : 'DESC';
     const order = sortSql(q.sort);
     if (order.method !== undefined) params.sortMethod = order.method;
@@ -216,6 +222,27 @@ export class ExperimentRepo {
       : (this.db.prepare(`SELECT COUNT(*) AS n FROM experiments e ${whereSql}`).get(params) as { n: number })
           .n;
     return { items: rows.map(toSummary), total };
+  }
+
+  /** Makes experiments a bundle import wrote visible (its last step); returns how many. */
+  publishImported(ids: readonly string[]): number {
+    return this.db
+      .prepare(
+        'UPDATE experiments SET importing = 0 WHERE importing = 1 AND id IN (SELECT value FROM json_each(?))',
+      )
+      .run(toJson(ids)).changes;
+  }
+
+  /** Experiments a bundle import started writing and did not finish (or is finishing now). */
+  importingIds(): string[] {
+    return (this.db.prepare('SELECT id FROM experiments WHERE importing = 1').all() as { id: string }[]).map(
+      (r) => r.id,
+    );
+  }
+
+  /** Deletes a hidden, half-imported experiment with everything under it (one statement: small ones, or at start). */
+  deleteImporting(id: string): boolean {
+    return this.db.prepare('DELETE FROM experiments WHERE id = ? AND importing = 1').run(id).changes > 0;
   }
 
   update(id: string, patch: ExperimentPatch): ExperimentSummary | null {
@@ -248,7 +275,7 @@ export class ExperimentRepo {
    * sets it produced or used, each with the other experiments that used it and the disk it frees.
    */
   deletePlan(id: string): DeletionPlan | null {
-    const row = this.db.prepare('SELECT id, name FROM experiments WHERE id = ?').get(id) as
+    const row = this.db.prepare('SELECT id, name FROM experiments WHERE id = ? AND importing = 0').get(id) as
       { id: string; name: string } | undefined;
     if (!row) return null;
     const count = (sql: string): number => (this.db.prepare(sql).get(id) as { n: number }).n;

@@ -238,7 +238,17 @@ export class LabStore {
   ): Promise<{ deleted: boolean; paramSetsDeleted: string[]; bytesFreed: number }> {
     // Refuses (and changes nothing) when a named set is used elsewhere or unknown.
     this.transaction(() => this.experimentRepo.checkDeletion(id, paramSetIds));
-    const runIds = this.runRepo.ids(id);
+    await this.deleteRunsInChunks(id);
+    const r = this.experimentRepo.delete(id, paramSetIds);
+    const referenced = this.paramSetRepo.referencedSha256();
+    const files = [...new Set(r.paramSetsDeleted.map((p) => p.sha256))].filter((s) => !referenced.has(s));
+    const bytesFreed = await this.weights.remove(files);
+    return { deleted: r.deleted, paramSetsDeleted: r.paramSetsDeleted.map((p) => p.id), bytesFreed };
+  }
+
+  /** An experiment's metrics, then its runs, in small transactions with a turn of the event loop between them. */
+  private async deleteRunsInChunks(experimentId: string): Promise<void> {
+    const runIds = this.runRepo.ids(experimentId);
     for (let i = 0; i < runIds.length; i += STORE_CHUNK) {
       const chunk = runIds.slice(i, i + STORE_CHUNK);
       this.transaction(() => {
@@ -250,11 +260,28 @@ export class LabStore {
       this.runRepo.deleteMany(runIds.slice(i, i + STORE_CHUNK));
       await yieldToEventLoop();
     }
-    const r = this.experimentRepo.delete(id, paramSetIds);
-    const referenced = this.paramSetRepo.referencedSha256();
-    const files = [...new Set(r.paramSetsDeleted.map((p) => p.sha256))].filter((s) => !referenced.has(s));
-    const bytesFreed = await this.weights.remove(files);
-    return { deleted: r.deleted, paramSetsDeleted: r.paramSetsDeleted.map((p) => p.id), bytesFreed };
+  }
+
+  // ── bundle imports (staged: see migration 006) ──
+
+  /** Makes the experiments a bundle import wrote (createExperiment with `importing`) visible. */
+  publishImported(ids: readonly string[]): number {
+    return this.experimentRepo.publishImported(ids);
+  }
+
+  /** Removes an import's hidden experiment after it failed, without holding the event loop. */
+  async discardImporting(id: string): Promise<void> {
+    await this.deleteRunsInChunks(id);
+    this.experimentRepo.deleteImporting(id);
+  }
+
+  /** At start-up (no import is running): removes what imports cut short by a crash left; returns their ids. */
+  discardUnfinishedImports(): string[] {
+    return this.transaction(() => {
+      const ids = this.experimentRepo.importingIds();
+      for (const id of ids) this.experimentRepo.deleteImporting(id);
+      return ids;
+    });
   }
 
   // ── runs ──
@@ -286,6 +313,11 @@ export class LabStore {
 
   getRun(id: string): RunRecord | null {
     return this.runRepo.get(id);
+  }
+
+  /** The experiment each of these runs belongs to (hidden imports included), for those that exist. */
+  runOwners(runIds: readonly string[]): Map<string, string> {
+    return this.runRepo.experimentsOf(runIds);
   }
 
   listRuns(experimentId: string): RunRecord[] {
@@ -326,6 +358,11 @@ export class LabStore {
 
   appendMetrics(points: readonly MetricPoint[]): number {
     return this.metricRepo.append(points);
+  }
+
+  /** Writes points that must be new (see MetricRepo.insertNew); -1, or the index of the first that is not. */
+  insertNewMetrics(points: readonly MetricPoint[]): number {
+    return this.metricRepo.insertNew(points);
   }
 
   metrics(experimentIds: readonly string[], keys: readonly string[] = []): MetricPoint[] {
@@ -383,6 +420,19 @@ export class LabStore {
     sha256: string,
   ): Promise<{ sha256: string; bytes: number; written: boolean }> {
     return this.weights.put(buf, sha256);
+  }
+
+  /**
+   * Moves a file whose content was already hashed to `sha256` (a bundle's, unpacked in the data
+   * folder) into the weights folder; when the weights are there already the file is removed.
+   */
+  adoptWeightsFile(path: string, sha256: string): Promise<{ written: boolean }> {
+    return this.weights.adopt(path, sha256);
+  }
+
+  /** Whether these weights are here, refreshing the file's time so gcWeights leaves it for a record about to use it. */
+  keepWeights(sha256: string): Promise<boolean> {
+    return this.weights.keep(sha256);
   }
 
   /** Removes every temporary weights file (a write a crash or a full disk cut short); call before jobs start. */

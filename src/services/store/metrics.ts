@@ -16,6 +16,7 @@ interface MetricRow {
 export class MetricRepo {
   private readonly insert;
   private readonly appendAll;
+  private readonly insertIfNew;
 
   /** Removes one run's points (a chunk of a deletion). */
   deleteForRun(runId: string): number {
@@ -25,6 +26,9 @@ export class MetricRepo {
   constructor(private readonly db: Db) {
     this.insert = db.prepare(`INSERT INTO metrics (run_id, key, step, value, wall_time) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (run_id, key, step) DO UPDATE SET value = excluded.value, wall_time = excluded.wall_time`);
+    this.insertIfNew =
+      db.prepare(`INSERT INTO metrics (run_id, key, step, value, wall_time) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (run_id, key, step) DO NOTHING`);
     this.appendAll = db.transaction((points: readonly MetricPoint[]) => {
       for (const p of points) {
         // SQLite has no NaN (it would store NULL anyway); a diverged loss reads back as NaN.
@@ -46,12 +50,36 @@ export class MetricRepo {
     return this.appendAll(points);
   }
 
+  /**
+   * Writes points that must all be new (a bundle's, into runs it just created) in one transaction.
+   * Returns -1, or the index of the first point whose (run, key, step) is already there: the
+   * batch is then not written.
+   */
+  insertNew(points: readonly MetricPoint[]): number {
+    let duplicate = -1;
+    try {
+      this.db.transaction(() => {
+        points.forEach((p, i) => {
+          const value = Number.isNaN(p.value) ? null : p.value;
+          if (this.insertIfNew.run(p.runId, p.key, p.step, value, Math.round(p.wallTime)).changes === 0) {
+            duplicate = i;
+            throw new Error('duplicate point');
+          }
+        });
+      })();
+    } catch (e) {
+      if (duplicate < 0) throw e;
+    }
+    return duplicate;
+  }
+
   /** Points of all runs of the given experiments (optionally only some keys), by run, key, step. */
   list(experimentIds: readonly string[], keys: readonly string[] = []): MetricPoint[] {
     const rows = this.db
       .prepare(
         `SELECT m.run_id, m.key, m.step, m.value, m.wall_time FROM metrics m
-         WHERE m.run_id IN (SELECT r.id FROM runs r WHERE r.experiment_id IN (SELECT value FROM json_each(@ids)))
+         WHERE m.run_id IN (SELECT r.id FROM runs r WHERE r.experiment_id IN
+             (SELECT e.id FROM experiments e WHERE e.importing = 0 AND e.id IN (SELECT value FROM json_each(@ids))))
            AND (@nokeys OR m.key IN (SELECT value FROM json_each(@keys)))
          ORDER BY m.run_id, m.key, m.step`,
       )

@@ -301,6 +301,15 @@ export const MIGRATIONS: readonly Migration[] = [
     rebuildsTables: true,
     up: (db) => rebuildWithSql(db, 'runs', (sql) => widenCheck(sql, KIND_CHECK_V1, KIND_CHECK_V6)),
   },
+  {
+    version: 7,
+    name: '007_staged_imports',
+    // A bundle import writes its rows in small transactions so the server keeps answering (a
+    // 10,000-run bundle held the event loop for seconds in one). Until its last transaction clears
+    // the flag, an experiment being imported is invisible, and the lab deletes it at start: an
+    // import cut short by a failure or a crash leaves nothing behind.
+    up: `ALTER TABLE experiments ADD COLUMN importing INTEGER NOT NULL DEFAULT 0 CHECK (importing IN (0, 1));`,
+  },
 ];
 
 const KIND_CHECK_V1 = `kind IN ('source','target','transfer')`;

@@ -210,6 +210,14 @@ export class RunRepo {
     })();
   }
 
+  /** The experiment each of these runs belongs to, for those that exist. */
+  experimentsOf(runIds: readonly string[]): Map<string, string> {
+    const rows = this.db
+      .prepare('SELECT id, experiment_id FROM runs WHERE id IN (SELECT value FROM json_each(?))')
+      .all(toJson(runIds)) as { id: string; experiment_id: string }[];
+    return new Map(rows.map((r) => [r.id, r.experiment_id]));
+  }
+
   /** Ids of an experiment's runs in their order. */
   ids(experimentId: string): string[] {
     return (

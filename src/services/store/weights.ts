@@ -45,9 +45,7 @@ export class WeightsDir {
     }
     const target = this.path(sha256);
     if (await this.has(sha256)) {
-      // Refresh the time so a concurrent gcWeights() sees a file someone is about to reference.
-      const now = new Date();
-      await utimes(target, now, now);
+      await this.touch(target);
       return { sha256, bytes: buf.byteLength, written: false };
     }
     const temp = join(this.dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
@@ -69,6 +67,41 @@ export class WeightsDir {
       throw e;
     }
     return { sha256, bytes: buf.byteLength, written: true };
+  }
+
+  /**
+   * Takes a file the caller has hashed into the folder under its hash, by renaming it: it must be
+   * on the same file system (the data folder). Already present: the file is removed.
+   */
+  async adopt(file: string, sha256: string): Promise<{ written: boolean }> {
+    const target = this.path(sha256);
+    if (await this.has(sha256)) {
+      await this.touch(target);
+      await unlink(file);
+      return { written: false };
+    }
+    // On disk before a record can point at it, as put() makes sure too.
+    const fh = await open(file, 'r+');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(file, target);
+    return { written: true };
+  }
+
+  /** Refreshes a file's time so a concurrent gc() sees a file someone is about to reference. */
+  private async touch(file: string): Promise<void> {
+    const now = new Date();
+    await utimes(file, now, now);
+  }
+
+  /** Whether these weights are here, refreshing their time as a put() of them would. */
+  async keep(sha256: string): Promise<boolean> {
+    if (!(await this.has(sha256))) return false;
+    await this.touch(this.path(sha256));
+    return true;
   }
 
   /** The bytes, checked against their name so a damaged file is reported rather than decoded. */
