@@ -11,6 +11,7 @@ import type { MethodRun } from './methods/run-method.js';
 import { buildModel, type Model } from './models/index.js';
 import { cloneParams, disposeParams, type Params } from './params.js';
 import { checkParamsFit } from './params-io.js';
+import { encodePermSteps } from './perm-steps.js';
 import { pretrainedStarts, type PretrainOutcome, type StartPoint, type TrainFn } from './pretrain.js';
 import { loadParamsFor } from './torch-import.js';
 import {
@@ -27,6 +28,7 @@ import {
   type TrainedFileSpec,
   type TrainSpec,
 } from '../shared/domain/index.js';
+import { StepThinner } from './step-metrics.js';
 import { trainModel } from './train.js';
 import { actualTrajectory, linearTrajectory, type Trajectory } from './trajectory.js';
 
@@ -58,6 +60,11 @@ export interface ExperimentHooks {
   finished?: (target: number, method: MethodName) => MethodResult | undefined;
   /** the file of a stored parameter set (`init.paramSet`); the lab's service provides it */
   resolveParamSet?: (id: string) => Promise<string>;
+  /**
+   * Rebuilding from what is stored (parameters at a step): a training the cache does not hold is
+   * an error, never run again behind the user's back.
+   */
+  cachedOnly?: boolean;
 }
 
 /** Which trained parameters two runs can share: same data, split, architecture, init and training. */
@@ -155,7 +162,6 @@ export async function runExperiment(
     const model = buildModel(spec.model, data.inputShape, data.classes);
     const methods = spec.transfer.methods;
     const needs = analysesNeeds(spec);
-    const sourceTrain = sourceTrainSpec(spec);
     const train: TrainFn = (m, d, init, tr, phase) =>
       trainedOrCached(m, d, spec, init, tr, 'target', phase, hooks);
 
@@ -165,19 +171,7 @@ export async function runExperiment(
       );
     }
 
-    const src = spec.source.trained
-      ? await endpointsFromFiles(model, data, spec, spec.source.init, spec.source.trained, pre?.source, hooks)
-      : await trainedOrCached(
-          model,
-          data,
-          spec,
-          spec.source.init,
-          sourceTrain,
-          'source',
-          phaseId.source,
-          hooks,
-          pre?.source,
-        );
+    const src = await trainedSource(model, data, spec, hooks, pre?.source);
     owned.push(...src.points);
     trajectory = sourceTrajectory(spec, src.points);
 
@@ -203,7 +197,7 @@ export async function runExperiment(
       const { init } = spec.targets[i];
       const label = initLabel(init);
       const start = pre?.targets[i];
-      const theta20 = start ? cloneParams(start.params) : (await initialParams(model, init, hooks)).params;
+      const theta20 = await targetStart(model, spec, i, hooks, start);
       const target: TargetResult = {
         label,
         init,
@@ -309,6 +303,42 @@ export async function runExperiment(
     pre?.dispose();
     data.dispose();
   }
+}
+
+/** The source's θ^0 … θ^T: trained here (or from the cache), or read from files (`source.trained`). */
+export function trainedSource(
+  model: Model,
+  data: Dataset,
+  spec: ExperimentSpec,
+  hooks: ExperimentHooks,
+  start?: StartPoint,
+): Promise<{ points: Params[]; summary: TrainedSummary }> {
+  return spec.source.trained
+    ? endpointsFromFiles(model, data, spec, spec.source.init, spec.source.trained, start, hooks)
+    : trainedOrCached(
+        model,
+        data,
+        spec,
+        spec.source.init,
+        sourceTrainSpec(spec),
+        'source',
+        phaseId.source,
+        hooks,
+        start,
+      );
+}
+
+/** θ2^0 of target i: its pre-trained start in that scenario, else its initialisation. The caller owns it. */
+export async function targetStart(
+  model: Model,
+  spec: ExperimentSpec,
+  i: number,
+  hooks: Pick<ExperimentHooks, 'resolveParamSet'>,
+  start?: StartPoint,
+): Promise<Params> {
+  return start
+    ? cloneParams(start.params)
+    : (await initialParams(model, spec.targets[i]!.init, hooks)).params;
 }
 
 /**
@@ -436,8 +466,17 @@ export async function trainedOrCached(
     });
     return { points: cached.points, summary: { ...cached.summary, reused: true }, key };
   }
+  if (hooks.cachedOnly)
+    throw new Error(
+      `${role} ${label}: its trained parameters are no longer in the lab (deleted, or imported without weights); run the experiment again`,
+    );
   emit({ type: 'phase', phase, state: 'start' });
-  let spe = 0;
+  // Training loss and accuracy per SGD step (thinned past MAX_STEP_POINTS, and then said so); the
+  // steps per epoch let a chart put them on the epoch axis next to validation.
+  const stepsPerEpoch = Math.ceil(data.train.n / train.batchSize);
+  const thinner = new StepThinner(stepsPerEpoch * train.epochs);
+  emit({ type: 'metric', phase, key: 'stepsPerEpoch', step: 0, value: stepsPerEpoch });
+  if (thinner.stride > 1) emit({ type: 'metric', phase, key: 'trainStride', step: 0, value: thinner.stride });
   const res = await trainModel(model, theta0, data, train, {
     seed: train.dataSeed ?? init.seed ?? 0,
     checkpoints: !!train.checkpoints,
@@ -451,13 +490,20 @@ export async function trainedOrCached(
         total,
         detail: `epoch ${info.epoch + 1}/${train.epochs}, loss ${info.loss.toFixed(4)}`,
       });
-      // Training loss per SGD step (the epoch's running mean at each progress report); the
-      // steps per epoch let a chart put these points on the epoch axis next to validation.
-      if (!spe) {
-        spe = total / train.epochs;
-        emit({ type: 'metric', phase, key: 'stepsPerEpoch', step: 0, value: spe });
+    },
+    onSteps: (steps) => {
+      for (const p of thinner.push(steps)) {
+        emit({ type: 'metric', phase, key: 'trainLoss', step: p.step, value: p.loss, wallTime: p.at });
+        if (Number.isFinite(p.accuracy))
+          emit({
+            type: 'metric',
+            phase,
+            key: 'trainAccuracy',
+            step: p.step,
+            value: p.accuracy,
+            wallTime: p.at,
+          });
       }
-      emit({ type: 'metric', phase, key: 'trainLoss', step: done, value: info.loss });
     },
     onEpoch: (epoch, _params, ev) => {
       emit({ type: 'metric', phase, key: 'valAccuracy', step: epoch + 1, value: ev.accuracy });
@@ -576,6 +622,7 @@ export async function transferOne(
     onMetric: (key, step, value) => emit({ type: 'metric', phase, key, step, value }),
   });
   const { result } = run;
+  const perms = encodePermSteps(run.perms).toString('base64');
   if (METHODS[m].needsTrainedTarget && targetTrained) {
     result.phases['target training'] = targetTrained.seconds;
   }
@@ -585,6 +632,6 @@ export async function transferOne(
     disposeParams(run.final);
   }
   emit({ type: 'phase', phase, state: 'done', seconds: result.seconds });
-  emit({ type: 'method-done', target: i, result });
+  emit({ type: 'method-done', target: i, result, perms });
   return result;
 }
