@@ -171,7 +171,7 @@ export async function runExperiment(
       );
     }
 
-    const src = await trainedSource(model, data, spec, hooks, pre?.source);
+    const src = await sourcePoints(model, data, spec, hooks, pre?.source);
     owned.push(...src.points);
     trajectory = sourceTrajectory(spec, src.points);
 
@@ -197,7 +197,7 @@ export async function runExperiment(
       const { init } = spec.targets[i];
       const label = initLabel(init);
       const start = pre?.targets[i];
-      const theta20 = await targetStart(model, spec, i, hooks, start);
+      const theta20 = start ? cloneParams(start.params) : (await initialParams(model, init, hooks)).params;
       const target: TargetResult = {
         label,
         init,
@@ -303,42 +303,6 @@ export async function runExperiment(
     pre?.dispose();
     data.dispose();
   }
-}
-
-/** The source's θ^0 … θ^T: trained here (or from the cache), or read from files (`source.trained`). */
-export function trainedSource(
-  model: Model,
-  data: Dataset,
-  spec: ExperimentSpec,
-  hooks: ExperimentHooks,
-  start?: StartPoint,
-): Promise<{ points: Params[]; summary: TrainedSummary }> {
-  return spec.source.trained
-    ? endpointsFromFiles(model, data, spec, spec.source.init, spec.source.trained, start, hooks)
-    : trainedOrCached(
-        model,
-        data,
-        spec,
-        spec.source.init,
-        sourceTrainSpec(spec),
-        'source',
-        phaseId.source,
-        hooks,
-        start,
-      );
-}
-
-/** θ2^0 of target i: its pre-trained start in that scenario, else its initialisation. The caller owns it. */
-export async function targetStart(
-  model: Model,
-  spec: ExperimentSpec,
-  i: number,
-  hooks: Pick<ExperimentHooks, 'resolveParamSet'>,
-  start?: StartPoint,
-): Promise<Params> {
-  return start
-    ? cloneParams(start.params)
-    : (await initialParams(model, spec.targets[i]!.init, hooks)).params;
 }
 
 /**
@@ -524,6 +488,23 @@ export async function trainedOrCached(
   emit({ type: 'phase', phase, state: 'done', seconds: res.seconds });
   await hooks.cache?.save(key, role, points, summary, phase);
   return { points, summary, key };
+}
+
+/**
+ * The source's points θ^0 … θ^T: read from the spec's files when it was trained elsewhere
+ * (`source.trained`), else trained here or taken from the cache. The caller owns the points.
+ */
+export function sourcePoints(
+  model: Model,
+  data: Dataset,
+  spec: ExperimentSpec,
+  hooks: ExperimentHooks,
+  start?: StartPoint,
+): Promise<{ points: Params[]; summary: TrainedSummary }> {
+  const { init, trained } = spec.source;
+  return trained
+    ? endpointsFromFiles(model, data, spec, init, trained, start, hooks)
+    : trainedOrCached(model, data, spec, init, sourceTrainSpec(spec), 'source', phaseId.source, hooks, start);
 }
 
 /** The source's training: an actual trajectory needs every epoch's checkpoint. */

@@ -9,10 +9,10 @@
 import { initBackend } from './backend.js';
 import { loadDataset } from './data/load.js';
 import {
+  initialParams,
+  sourcePoints,
   sourceTrajectory,
-  targetStart,
   trainedOrCached,
-  trainedSource,
   type ExperimentHooks,
 } from './experiment.js';
 import { transferredForEval, type TransferContext } from './methods/context.js';
@@ -59,9 +59,13 @@ export async function paramsAtStep(
         (m, d, init, tr, phase) => trainedOrCached(m, d, spec, init, tr, 'target', phase, h),
         () => {},
       );
-    const src = await trainedSource(model, data, spec, h, pre?.source);
+    const src = await sourcePoints(model, data, spec, h, pre?.source);
     owned.push(...src.points);
-    const theta20 = await targetStart(model, spec, q.target, h, pre?.targets[q.target]);
+    // θ2^0 as runExperiment takes it: the pre-trained start in that scenario, else the init
+    const start = pre?.targets[q.target];
+    const theta20 = start
+      ? cloneParams(start.params)
+      : (await initialParams(model, spec.targets[q.target]!.init, h)).params;
     owned.push(theta20);
     let theta: Params;
     if (q.step === 0) theta = cloneParams(theta20);

@@ -520,10 +520,15 @@ export class LabStore {
     return this.artifactRepo.list(experimentId);
   }
 
+  /** An experiment's newest artifact of a kind, or null (read alone: every run's π_s are artifacts too). */
+  latestArtifact(experimentId: string, kind: string): ArtifactRecord | null {
+    return this.artifactRepo.latest(kind, { experimentId });
+  }
+
   /** The experiment-level analyses last recorded for an experiment (an artifact), or null. */
   getAnalyses(experimentId: string): ExperimentAnalyses | null {
     // by kind in SQL: an experiment's other artifacts (its result, every run's π_s) can be large
-    const latest = this.artifactRepo.latest(ANALYSES_ARTIFACT, { experimentId });
+    const latest = this.latestArtifact(experimentId, ANALYSES_ARTIFACT);
     return latest ? (latest.meta as unknown as ExperimentAnalyses) : null;
   }
 
