@@ -216,23 +216,26 @@ async function run(msg: StartMessage): Promise<never> {
   }
 }
 
+/** Work from a main of another version is refused (and the worker ends), never half understood. */
+function speaksOurProtocol(protocol: number): boolean {
+  if (protocol === WORKER_PROTOCOL_VERSION) return true;
+  void finish(
+    {
+      type: 'error',
+      message: `worker speaks protocol ${WORKER_PROTOCOL_VERSION}, main sent ${protocol}`,
+      cancelled: false,
+    },
+    1,
+  );
+  return false;
+}
+
 line.onMessage((msg) => {
   switch (msg.type) {
     case 'start':
       if (started) return;
       started = true;
-      if (msg.protocol !== WORKER_PROTOCOL_VERSION) {
-        void finish(
-          {
-            type: 'error',
-            message: `worker speaks protocol ${WORKER_PROTOCOL_VERSION}, main sent ${msg.protocol}`,
-            cancelled: false,
-          },
-          1,
-        );
-        return;
-      }
-      void run(msg);
+      if (speaksOurProtocol(msg.protocol)) void run(msg);
       return;
     case 'probe':
       if (started) return;
@@ -245,18 +248,7 @@ line.onMessage((msg) => {
     case 'params-at':
       if (started) return;
       started = true;
-      if (msg.protocol !== WORKER_PROTOCOL_VERSION) {
-        void finish(
-          {
-            type: 'error',
-            message: `worker speaks protocol ${WORKER_PROTOCOL_VERSION}, main sent ${msg.protocol}`,
-            cancelled: false,
-          },
-          1,
-        );
-        return;
-      }
-      void paramsAt(msg);
+      if (speaksOurProtocol(msg.protocol)) void paramsAt(msg);
       return;
     case 'cancel':
       controller.abort(new Error(msg.reason || 'cancelled'));

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { initBackend } from '../../src/core/backend.js';
 import { loadDataset } from '../../src/core/data/load.js';
 import { evaluate } from '../../src/core/evaluate.js';
@@ -34,6 +34,7 @@ import {
   shot,
   SHOTS,
   startHost,
+  waitAttr,
   type Host,
   type PageLog,
 } from '../helpers/e2e.js';
@@ -41,17 +42,6 @@ import { tinySpec } from '../helpers/lab.js';
 
 const T = 4;
 const TRAINING = '[data-testid="training-chart"] .chart-box';
-
-async function waitAttr(page: Page, sel: string, name: string, want: string | RegExp): Promise<void> {
-  await page.waitForFunction(
-    ([s, n, w, isRe]) => {
-      const v = document.querySelector(s as string)?.getAttribute(n as string) ?? '';
-      return isRe ? new RegExp(w as string).test(v) : v === w;
-    },
-    [sel, name, want instanceof RegExp ? want.source : want, want instanceof RegExp] as const,
-    { timeout: 15_000 },
-  );
-}
 
 test(
   'run page: training per step, parameters at any step, parameter-set links (Chromium)',
