@@ -11,6 +11,7 @@ import type { MethodRun } from './methods/run-method.js';
 import { buildModel, type Model } from './models/index.js';
 import { cloneParams, disposeParams, type Params } from './params.js';
 import { checkParamsFit } from './params-io.js';
+import { encodePermSteps } from './perm-steps.js';
 import { pretrainedStarts, type PretrainOutcome, type StartPoint, type TrainFn } from './pretrain.js';
 import { loadParamsFor } from './torch-import.js';
 import {
@@ -27,6 +28,7 @@ import {
   type TrainedFileSpec,
   type TrainSpec,
 } from '../shared/domain/index.js';
+import { StepThinner } from './step-metrics.js';
 import { trainModel } from './train.js';
 import { actualTrajectory, linearTrajectory, type Trajectory } from './trajectory.js';
 
@@ -58,6 +60,11 @@ export interface ExperimentHooks {
   finished?: (target: number, method: MethodName) => MethodResult | undefined;
   /** the file of a stored parameter set (`init.paramSet`); the lab's service provides it */
   resolveParamSet?: (id: string) => Promise<string>;
+  /**
+   * Rebuilding from what is stored (parameters at a step): a training the cache does not hold is
+   * an error, never run again behind the user's back.
+   */
+  cachedOnly?: boolean;
 }
 
 /** Which trained parameters two runs can share: same data, split, architecture, init and training. */
@@ -407,8 +414,17 @@ export async function trainedOrCached(
     });
     return { points: cached.points, summary: { ...cached.summary, reused: true }, key };
   }
+  if (hooks.cachedOnly)
+    throw new Error(
+      `${role} ${label}: its trained parameters are no longer in the lab (deleted, or imported without weights); run the experiment again`,
+    );
   emit({ type: 'phase', phase, state: 'start' });
-  let spe = 0;
+  // Training loss and accuracy per SGD step (thinned past MAX_STEP_POINTS, and then said so); the
+  // steps per epoch let a chart put them on the epoch axis next to validation.
+  const stepsPerEpoch = Math.ceil(data.train.n / train.batchSize);
+  const thinner = new StepThinner(stepsPerEpoch * train.epochs);
+  emit({ type: 'metric', phase, key: 'stepsPerEpoch', step: 0, value: stepsPerEpoch });
+  if (thinner.stride > 1) emit({ type: 'metric', phase, key: 'trainStride', step: 0, value: thinner.stride });
   const res = await trainModel(model, theta0, data, train, {
     seed: train.dataSeed ?? init.seed ?? 0,
     checkpoints: !!train.checkpoints,
@@ -422,13 +438,20 @@ export async function trainedOrCached(
         total,
         detail: `epoch ${info.epoch + 1}/${train.epochs}, loss ${info.loss.toFixed(4)}`,
       });
-      // Training loss per SGD step (the epoch's running mean at each progress report); the
-      // steps per epoch let a chart put these points on the epoch axis next to validation.
-      if (!spe) {
-        spe = total / train.epochs;
-        emit({ type: 'metric', phase, key: 'stepsPerEpoch', step: 0, value: spe });
+    },
+    onSteps: (steps) => {
+      for (const p of thinner.push(steps)) {
+        emit({ type: 'metric', phase, key: 'trainLoss', step: p.step, value: p.loss, wallTime: p.at });
+        if (Number.isFinite(p.accuracy))
+          emit({
+            type: 'metric',
+            phase,
+            key: 'trainAccuracy',
+            step: p.step,
+            value: p.accuracy,
+            wallTime: p.at,
+          });
       }
-      emit({ type: 'metric', phase, key: 'trainLoss', step: done, value: info.loss });
     },
     onEpoch: (epoch, _params, ev) => {
       emit({ type: 'metric', phase, key: 'valAccuracy', step: epoch + 1, value: ev.accuracy });
@@ -580,6 +603,7 @@ export async function transferOne(
     onMetric: (key, step, value) => emit({ type: 'metric', phase, key, step, value }),
   });
   const { result } = run;
+  const perms = encodePermSteps(run.perms).toString('base64');
   if (METHODS[m].needsTrainedTarget && targetTrained) {
     result.phases['target training'] = targetTrained.seconds;
   }
@@ -589,6 +613,6 @@ export async function transferOne(
     disposeParams(run.final);
   }
   emit({ type: 'phase', phase, state: 'done', seconds: result.seconds });
-  emit({ type: 'method-done', target: i, result });
+  emit({ type: 'method-done', target: i, result, perms });
   return result;
 }

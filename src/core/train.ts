@@ -31,6 +31,20 @@ export interface TrainOptions {
   progressEvery?: number;
   /** the update rule; SGD with the spec's momentum and weight decay when absent */
   stepRule?: StepRule;
+  /**
+   * Every SGD step's minibatch loss and accuracy (NaN where the rule does not count hits), handed
+   * over in batches at the progress reads: the values stay on the backend until then, so asking
+   * for them costs no extra device round trip. `at` is the host's clock (unix ms) after the step.
+   */
+  onSteps?: (steps: TrainStep[]) => void;
+}
+
+export interface TrainStep {
+  /** 1-based over the whole training (epoch e's steps are e·stepsPerEpoch + 1 …) */
+  step: number;
+  loss: number;
+  accuracy: number;
+  at: number;
 }
 
 /**
@@ -49,14 +63,16 @@ export interface StepRule {
     lr: number,
     /** BatchNorm running statistics (a BN network); a rule that updates them returns them */
     running?: Params,
-  ): { theta: tf.Tensor[]; state: tf.Tensor[] | null; loss: tf.Scalar; running?: Params };
+    /** also return the minibatch's correct predictions as `hits` (the caller disposes it) */
+    countHits?: boolean,
+  ): { theta: tf.Tensor[]; state: tf.Tensor[] | null; loss: tf.Scalar; running?: Params; hits?: tf.Scalar };
 }
 
 export function sgdRule(hp: { momentum: number; weightDecay: number }): StepRule {
   return {
-    step: (model, names, theta, state, xb, yb, lr, running) => {
-      const r = sgdStep(model, names, theta, state, xb, yb, { lr, ...hp }, running);
-      return { theta: r.theta, state: r.bufs, loss: r.loss, running: r.running };
+    step: (model, names, theta, state, xb, yb, lr, running, countHits) => {
+      const r = sgdStep(model, names, theta, state, xb, yb, { lr, ...hp }, running, countHits);
+      return { theta: r.theta, state: r.bufs, loss: r.loss, running: r.running, hits: r.hits };
     },
   };
 }
@@ -99,18 +115,44 @@ function toParams(names: string[], list: tf.Tensor[]): Params {
   return p;
 }
 
-/** The minibatch's mean cross-entropy and its gradient for every parameter (call inside tf.tidy). */
+/**
+ * The minibatch's cross-entropy, counting its correct predictions on the way from the same
+ * logits (no second forward pass). The count is kept out of the gradient's scope, which would
+ * free it, so it belongs to the caller: the step rules hand it on as `hits`.
+ */
+function lossCountingHits(
+  logits: tf.Tensor2D,
+  labels: tf.Tensor1D,
+  sink: { hits?: tf.Scalar } | null,
+): tf.Scalar {
+  if (!sink) return softmaxCrossEntropy(logits, labels);
+  sink.hits = tf.keep(
+    tf.tidy(() =>
+      tf.sum(
+        tf.cast(
+          tf.equal(tf.argMax(logits, 1), labels.dtype === 'int32' ? labels : tf.cast(labels, 'int32')),
+          'float32',
+        ),
+      ),
+    ) as tf.Scalar,
+  );
+  return softmaxCrossEntropy(logits, labels);
+}
+
+/** The minibatch's mean cross-entropy, its correct predictions and the gradient for every parameter (call inside tf.tidy). */
 export function lossAndGrads(
   model: Model,
   names: string[],
   theta: tf.Tensor[],
   xb: tf.Tensor4D,
   yb: tf.Tensor1D,
-): { value: tf.Scalar; grads: tf.Tensor[] } {
+  countHits = false,
+): { value: tf.Scalar; grads: tf.Tensor[]; hits?: tf.Scalar } {
+  const sink: { hits?: tf.Scalar } | null = countHits ? {} : null;
   const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) =>
-    softmaxCrossEntropy(model.apply(toParams(names, ps), xb), yb),
+    lossCountingHits(model.apply(toParams(names, ps), xb), yb, sink),
   )(theta);
-  return { value: value as tf.Scalar, grads };
+  return { value: value as tf.Scalar, grads, ...(sink?.hits ? { hits: sink.hits } : {}) };
 }
 
 /**
@@ -128,13 +170,16 @@ export function sgdStep(
   yb: tf.Tensor1D,
   hp: { lr: number; momentum: number; weightDecay: number },
   running?: Params,
-): { theta: tf.Tensor[]; bufs: tf.Tensor[] | null; loss: tf.Scalar; running?: Params } {
+  countHits = false,
+): { theta: tf.Tensor[]; bufs: tf.Tensor[] | null; loss: tf.Scalar; running?: Params; hits?: tf.Scalar } {
   const { lr, momentum: mu, weightDecay: wd } = hp;
   const batchStats: Params = {};
+  const sink: { hits?: tf.Scalar } | null = countHits ? {} : null;
   const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) =>
-    softmaxCrossEntropy(
+    lossCountingHits(
       model.apply({ ...running, ...toParams(names, ps) }, xb, { training: true, batchStats }),
       yb,
+      sink,
     ),
   )(theta);
   const nextRunning =
@@ -153,6 +198,7 @@ export function sgdStep(
     bufs: mu !== 0 ? nextBufs : null,
     loss: value as tf.Scalar,
     ...(nextRunning ? { running: nextRunning } : {}),
+    ...(sink?.hits ? { hits: sink.hits } : {}),
   };
 }
 
@@ -203,6 +249,36 @@ export async function trainModel(
   const history: TrainHistoryEntry[] = [];
   let epochLoss: tf.Tensor | null = null;
   let done = 0;
+  /** steps whose loss and hit count are still on the backend (only when onSteps wants them) */
+  let pending: { step: number; size: number; loss: tf.Scalar; hits: tf.Scalar | null; at: number }[] = [];
+  const disposePending = (): void => {
+    for (const p of pending) tf.dispose(p.hits ? [p.loss, p.hits] : [p.loss]);
+    pending = [];
+  };
+  /** The epoch's loss sum, with the pending steps' values in the same device round trip. */
+  const readPending = async (sum: tf.Tensor): Promise<number> => {
+    if (!pending.length) return (await readScalars([sum]))[0];
+    const batch = pending;
+    pending = [];
+    // a rule that counts no hits (Adam's does) gets NaN accuracies
+    const nan = tf.scalar(Number.NaN);
+    try {
+      const values = await readScalars([sum, ...batch.flatMap((p) => [p.loss, p.hits ?? nan])]);
+      opts.onSteps?.(
+        batch.map((p, i) => ({
+          step: p.step,
+          loss: values[1 + 2 * i],
+          accuracy: values[2 + 2 * i] / p.size,
+          at: p.at,
+        })),
+      );
+      return values[0];
+    } finally {
+      nan.dispose();
+      pending = batch;
+      disposePending();
+    }
+  };
 
   let cleaned = false;
   const cleanup = (): void => {
@@ -212,6 +288,7 @@ export async function trainModel(
     if (ownsTheta) tf.dispose(Object.values(running));
     if (bufs) tf.dispose(bufs);
     epochLoss?.dispose();
+    disposePending();
     checkpoints.forEach(disposeParams);
   };
 
@@ -233,15 +310,22 @@ export async function trainModel(
           let xb = tf.gather(trainX, idx) as tf.Tensor4D;
           if (augmentRng) xb = augmentBatch(xb, spec.augment!, augmentRng, black);
           const yb = tf.gather(trainY, idx) as tf.Tensor1D;
-          const r = rule.step(model, names, theta, bufs, xb, yb, lr, running);
+          const r = rule.step(model, names, theta, bufs, xb, yb, lr, running, !!opts.onSteps);
           return {
             theta: r.theta,
             bufs: r.state ?? [],
             loss: tf.add(epochLoss!, tf.mul(r.loss, size)),
+            // (arrays: a tidy's result holds no nulls)
+            stepLoss: opts.onSteps ? [r.loss] : [],
+            hits: r.hits ? [r.hits] : [],
             // a rule that does not update BN statistics keeps them (copied: the old ones are freed)
             running: r.running ?? Object.fromEntries(Object.entries(running).map(([k, t]) => [k, t.clone()])),
           };
         });
+        const [stepLoss] = out.stepLoss;
+        const [stepHits = null] = out.hits;
+        if (stepLoss) pending.push({ step: done + 1, size, loss: stepLoss, hits: stepHits, at: Date.now() });
+        else stepHits?.dispose();
         if (ownsTheta) tf.dispose(theta);
         if (ownsTheta) tf.dispose(Object.values(running));
         running = out.running;
@@ -254,7 +338,7 @@ export async function trainModel(
         done++;
         const seen = start + size;
         if (step === stepsPerEpoch - 1 || (step + 1) % progressEvery === 0) {
-          lastLoss = (await readScalars([epochLoss]))[0] / seen;
+          lastLoss = (await readPending(epochLoss)) / seen;
           opts.onProgress?.(done, total, { epoch, loss: lastLoss });
           // Lets an abort (or any message) from the host arrive between steps.
           await yieldToEventLoop();

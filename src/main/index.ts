@@ -13,6 +13,7 @@ import { appDataRoot, defaultDataDir } from '../services/data-dir.js';
 import { openLab, type LabService } from '../services/lab-service.js';
 import { APP_INDEX_URL, APP_ORIGIN, registerAppScheme, serveRenderer } from './app-protocol.js';
 import { registerLabIpc } from './ipc.js';
+import { dialogSaveFile } from './save-file.js';
 import { electronSqliteBinding } from './native-sqlite.js';
 import { desktopCsp, installCsp, originOf } from './security.js';
 import { utilityWorkerLauncher } from './utility-worker.js';
@@ -64,6 +65,7 @@ async function start(): Promise<void> {
     concurrency: Number(process.env.TRAJECTORY_LAB_CONCURRENCY) || undefined,
     probeBackend: true,
     nativeBinding: electronSqliteBinding(app.getAppPath(), app.isPackaged),
+    saveFile: dialogSaveFile(() => mainWindow),
   });
 
   const url = devServerUrl ?? APP_INDEX_URL;

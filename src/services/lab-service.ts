@@ -19,6 +19,7 @@ import {
   API_VERSION,
   LabRequestError,
   validateRequest,
+  type DownloadFile,
   type LabEvent,
   type RequestName,
 } from '../shared/lab-api.js';
@@ -30,7 +31,9 @@ import { bundleHandlers } from './handlers/bundles.js';
 import type { HandlerTable, ServiceContext } from './handlers/context.js';
 import { datasetHandlers } from './handlers/datasets.js';
 import { experimentHandlers } from './handlers/experiments.js';
+import { downloadHandlers, downloadMaker, type SaveFile } from './handlers/downloads.js';
 import { paramHandlers } from './handlers/params.js';
+import { RebuildWorkers } from './params-at.js';
 import { JobQueue } from './jobs/queue.js';
 import { jobRecorder } from './jobs/recorder.js';
 import type { TaskRunner } from './jobs/task-runner.js';
@@ -59,10 +62,14 @@ export interface LabServiceOptions {
   env?: NodeJS.ProcessEnv;
   /** the data folder's lock (openLab's), released once the store is closed */
   lock?: DataLock;
+  /** the desktop app's save dialog, for `downloads.save` */
+  saveFile?: SaveFile;
 }
 
 export interface LabService {
   request(name: string, args: unknown): Promise<unknown>;
+  /** a file of lab-api.ts `downloadSchemas` (serve's GET /api/download/…); failures are LabRequestErrors */
+  download(name: string, args: unknown): Promise<DownloadFile>;
   onEvent(listener: (e: LabEvent) => void): () => void;
   readonly store: LabStore;
   readonly queue: JobQueue;
@@ -177,6 +184,12 @@ export function createLabService(o: LabServiceOptions): LabService {
     },
   };
 
+  const rebuilders = new RebuildWorkers({
+    launcher: o.launcher,
+    env: o.env,
+    lookup: (key) => store.trainedLookup(key),
+  });
+  const makeDownload = downloadMaker(ctx, rebuilders);
   const handlers: HandlerTable<RequestName> = {
     'app.info': () => ({
       apiVersion: API_VERSION,
@@ -192,6 +205,7 @@ export function createLabService(o: LabServiceOptions): LabService {
     ...paramHandlers(ctx),
     ...experimentHandlers(ctx),
     ...bundleHandlers(ctx),
+    ...downloadHandlers(makeDownload, o.saveFile),
   };
 
   const probe = o.probeBackend ? probeBackend(o.launcher, o.env, (b) => (backend ??= b)) : null;
@@ -203,13 +217,11 @@ export function createLabService(o: LabServiceOptions): LabService {
       if (closed) throw new LabRequestError(toLabError(unavailable('the lab is shutting down')));
       const v = validateRequest(name, args);
       const handler = handlers[v.name] as (a: unknown) => unknown;
-      try {
-        return await handler(v.args);
-      } catch (e) {
-        const err = toLabError(e);
-        if (err.code === 'internal') log.error({ err: e }, `request ${name} failed`);
-        throw new LabRequestError(err);
-      }
+      return answered(`request ${name}`, () => handler(v.args));
+    },
+    async download(name: string, args: unknown): Promise<DownloadFile> {
+      if (closed) throw new LabRequestError(toLabError(unavailable('the lab is shutting down')));
+      return answered(`download ${name}`, () => makeDownload(name, args));
     },
     onEvent(listener) {
       listeners.add(listener);
@@ -221,6 +233,7 @@ export function createLabService(o: LabServiceOptions): LabService {
       if (closed) return;
       closed = true;
       probe?.kill('SIGKILL');
+      rebuilders.close();
       await queue.shutdown();
       listeners.clear();
       try {
@@ -230,6 +243,17 @@ export function createLabService(o: LabServiceOptions): LabService {
       }
     },
   };
+}
+
+/** `fn`'s value, or its failure as a LabRequestError (logged when it is not a domain error). */
+async function answered<T>(what: string, fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const err = toLabError(e);
+    if (err.code === 'internal') log.error({ err: e }, `${what} failed`);
+    throw new LabRequestError(err);
+  }
 }
 
 /** Starts a worker only to learn which backend jobs will get; gives up quietly after a minute. */

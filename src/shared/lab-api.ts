@@ -91,6 +91,35 @@ export interface ExperimentDetail extends ExperimentSummary {
   log: { at: string; level: 'info' | 'warn' | 'error'; message: string }[];
   /** the experiment-level analyses (scratch baselines, planes, Assumption (P), ensembles), once run */
   analyses?: ExperimentAnalyses | null;
+  /** the parameter sets it made (trained) or used (a reused source or target, an init), for links */
+  paramSets?: ExperimentParamSet[];
+}
+
+/** How an experiment used a parameter set: as its source, one of its targets, an initialisation. */
+export type ParamSetRole = 'source' | 'target' | 'init';
+
+export interface ExperimentRef {
+  experimentId: string;
+  name: string;
+}
+
+/** A parameter set as an experiment's page links to it. */
+export interface ExperimentParamSet {
+  id: string;
+  name: string;
+  origin: ParamOrigin;
+  /** this experiment made it (trained it) */
+  made: boolean;
+  /** how this experiment used it */
+  roles: ParamSetRole[];
+}
+
+/** A parameter set in the Parameters list: who made it and who else used it. */
+export interface ParamSetListItem extends ParamSetRecord {
+  /** the experiment that made it; null when imported, or when that experiment was deleted */
+  madeBy: ExperimentRef | null;
+  /** the other experiments that used it, one entry per way each used it */
+  usedBy: (ExperimentRef & { role: ParamSetRole })[];
 }
 
 export interface MetricPoint {
@@ -151,7 +180,7 @@ export interface DeletionParamSet {
   /** bytes on disk that deleting it frees (0 when another set shares its weights file) */
   freesBytes: number;
   /** the other experiments that used it; it can be deleted only when there are none */
-  usedBy: { experimentId: string; name: string; role: 'source' | 'target' | 'init' }[];
+  usedBy: (ExperimentRef & { role: ParamSetRole })[];
   deletable: boolean;
 }
 
@@ -233,6 +262,42 @@ const base64 = z
  */
 const specInput = z.record(z.string(), z.unknown());
 
+/**
+ * Files the lab makes on request that are too large or too slow for a JSON reply. `serve` answers
+ * `GET /api/download/<name>?<args>` (token required, like every /api path; `downloadPath`); the
+ * desktop app saves them through a save dialog in main (`downloads.save`).
+ */
+export const downloadSchemas = {
+  /** one method run's transferred parameters θ2^s at step s (0 … T), as safetensors */
+  'params-at': z.object({ runId: id, step: z.coerce.number().int().min(0).max(1_000_000) }),
+} as const;
+
+export type DownloadName = keyof typeof downloadSchemas;
+export type DownloadArgs<N extends DownloadName> = z.input<(typeof downloadSchemas)[N]>;
+export { DOWNLOAD_PATH, downloadPath } from './download-paths.js';
+
+/** A made file: its suggested name, type and bytes. */
+export interface DownloadFile {
+  fileName: string;
+  contentType: string;
+  bytes: Uint8Array;
+}
+
+/** Parses a download's name and arguments or throws a LabRequestError naming the field. */
+export function validateDownload<N extends DownloadName>(
+  name: string,
+  args: unknown,
+): { name: N; args: z.output<(typeof downloadSchemas)[N]> } {
+  if (!Object.prototype.hasOwnProperty.call(downloadSchemas, name))
+    throw new LabRequestError({ code: 'not-found', message: `no download "${name}"` });
+  return {
+    name: name as N,
+    args: parseArgs(downloadSchemas[name as N], `download ${name}`, args) as z.output<
+      (typeof downloadSchemas)[N]
+    >,
+  };
+}
+
 export const requestSchemas = {
   'app.info': z.object({}),
   'datasets.list': z.object({}),
@@ -302,6 +367,11 @@ export const requestSchemas = {
     includeWeights: z.boolean().default(false),
   }),
   'bundles.import': z.object({ data: base64 }),
+  /** the desktop app: make a download (`downloadSchemas`) and save it where the user picks */
+  'downloads.save': z.object({
+    name: z.enum(Object.keys(downloadSchemas) as [DownloadName, ...DownloadName[]]),
+    args: z.record(z.string(), z.union([z.string(), z.number()])),
+  }),
 } as const;
 
 export type RequestName = keyof typeof requestSchemas;
@@ -314,7 +384,7 @@ export interface ReplyTypes {
   'datasets.preview': DatasetPreview;
   'datasets.register': DatasetRecord;
   'datasets.delete': { deleted: boolean };
-  'params.list': ParamSetRecord[];
+  'params.list': ParamSetListItem[];
   'params.import': ParamSetRecord;
   /** null when the parameter set fits, else why not */
   'params.check': { fits: boolean; reason: string | null };
@@ -333,6 +403,8 @@ export interface ReplyTypes {
   /** the zip as base64 and a suggested file name */
   'bundles.export': { fileName: string; data: string; bytes: number };
   'bundles.import': ImportReport;
+  /** where it was saved; null when the user cancelled the dialog */
+  'downloads.save': { savedTo: string | null; fileName: string; bytes: number };
 }
 
 export type Reply<N extends RequestName> = ReplyTypes[N];
@@ -379,18 +451,20 @@ export function validateRequest<N extends RequestName>(
   if (!Object.prototype.hasOwnProperty.call(requestSchemas, name)) {
     throw new LabRequestError({ code: 'invalid', message: `unknown request "${name}"` });
   }
-  const schema = requestSchemas[name as N];
+  return { name: name as N, args: parseArgs(requestSchemas[name as N], name, args) as ParsedArgs<N> };
+}
+
+/** `schema`'s output for `args`, or a LabRequestError naming the field (`label: "field" why`). */
+function parseArgs(schema: z.ZodType, label: string, args: unknown): unknown {
   const r = schema.safeParse(args ?? {});
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    const field = issue.path.join('.');
-    throw new LabRequestError({
-      code: 'invalid',
-      message: `${name}: ${field ? `"${field}" ` : ''}${issue.message}`,
-      field: field || undefined,
-    });
-  }
-  return { name: name as N, args: r.data as ParsedArgs<N> };
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const field = issue.path.join('.');
+  throw new LabRequestError({
+    code: 'invalid',
+    message: `${label}: ${field ? `"${field}" ` : ''}${issue.message}`,
+    field: field || undefined,
+  });
 }
 
 export { IPC } from './ipc-channels.js';

@@ -14,6 +14,9 @@
  *                   a phase job — says `ready` again and waits for the next `start`)
  *   main → worker   cancel                      (abort; main kills the process if it lingers)
  * `probe` asks a fresh worker which backend it would use; it answers `backend` and exits.
+ * `params-at` asks a worker to rebuild one method's transferred parameters at a step from what is
+ * stored (cache-load round trips as above); it writes the file and answers `params-file`, then
+ * says `ready` again when asked to stay (`reuse`), or answers `error` and exits.
  */
 import type {
   BackendInfo,
@@ -64,6 +67,23 @@ export interface ProbeMessage {
   backend: ExperimentSpec['backend'];
 }
 
+export interface ParamsAtMessage {
+  type: 'params-at';
+  protocol: number;
+  spec: ExperimentSpec;
+  weightsDir: string;
+  paramSets?: Record<string, string>;
+  target: number;
+  method: MethodName;
+  step: number;
+  /** the run's π_1..π_T as stored (src/core/perm-steps.ts, base64) */
+  perms: string;
+  /** where to write the safetensors file */
+  outPath: string;
+  /** after answering, say `ready` again and wait for the next one instead of exiting */
+  reuse?: boolean;
+}
+
 export interface CacheReplyMessage {
   type: 'cache-reply';
   requestId: number;
@@ -79,7 +99,8 @@ export interface ArtifactSavedMessage {
   error: string | null;
 }
 
-export type ToWorker = StartMessage | CancelMessage | ProbeMessage | CacheReplyMessage | ArtifactSavedMessage;
+export type ToWorker =
+  StartMessage | CancelMessage | ProbeMessage | ParamsAtMessage | CacheReplyMessage | ArtifactSavedMessage;
 
 // ─────────────────────────── worker → main ───────────────────────────
 
@@ -129,6 +150,8 @@ export interface MethodDoneMessage {
   type: 'method-done';
   target: number;
   result: MethodResult;
+  /** π_1..π_T, encoded (src/core/perm-steps.ts, base64), for rebuilding θ2^s on demand */
+  perms?: string;
 }
 
 export interface CacheLoadMessage {
@@ -173,6 +196,14 @@ export interface PhaseOutputMessage {
   output: PhaseOutput;
 }
 
+/** The answer to `params-at`: the file is written. */
+export interface ParamsFileMessage {
+  type: 'params-file';
+  path: string;
+  bytes: number;
+  metadata: Record<string, string>;
+}
+
 export interface ErrorMessage {
   type: 'error';
   message: string;
@@ -193,9 +224,17 @@ export type FromWorker =
   | ArtifactMessage
   | DoneMessage
   | PhaseOutputMessage
+  | ParamsFileMessage
   | ErrorMessage;
 
-const TO_WORKER = new Set<ToWorker['type']>(['start', 'cancel', 'probe', 'cache-reply', 'artifact-saved']);
+const TO_WORKER = new Set<ToWorker['type']>([
+  'start',
+  'cancel',
+  'probe',
+  'params-at',
+  'cache-reply',
+  'artifact-saved',
+]);
 const FROM_WORKER = new Set<FromWorker['type']>([
   'ready',
   'progress',
@@ -208,6 +247,7 @@ const FROM_WORKER = new Set<FromWorker['type']>([
   'artifact',
   'done',
   'phase-output',
+  'params-file',
   'error',
 ]);
 

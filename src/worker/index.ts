@@ -6,19 +6,24 @@
 import { paramSetResolver } from '../services/param-set-refs.js';
 import { initBackend } from '../core/backend.js';
 import { previewDataset } from '../core/data/load.js';
-import { runExperiment } from '../core/experiment.js';
+import { runExperiment, type TrainedCache } from '../core/experiment.js';
+import { writeFile } from 'node:fs/promises';
+import { paramsAtStep } from '../core/params-at-step.js';
+import { decodePermSteps } from '../core/perm-steps.js';
 import { runPhase } from '../core/phase-jobs.js';
 import {
   isTrainingPhase,
   phaseId,
   phaseTarget,
   type EngineEvent,
+  type ExperimentSpec,
   type MethodName,
 } from '../shared/domain/index.js';
 import {
   WORKER_PROTOCOL_VERSION,
   type FinishedMethod,
   type FromWorker,
+  type ParamsAtMessage,
   type StartMessage,
 } from '../shared/worker-protocol.js';
 import { ipcTrainedCache, ParentRequests, type DatasetFacts } from './ipc-cache.js';
@@ -69,7 +74,7 @@ function forwarder(): (e: EngineEvent) => void {
           key: e.key,
           step: e.step,
           value: e.value,
-          wallTime: Date.now(),
+          wallTime: e.wallTime ?? Date.now(),
         });
         return;
       case 'phase':
@@ -87,10 +92,69 @@ function forwarder(): (e: EngineEvent) => void {
         void line.send({ type: 'backend', backend: e.backend });
         return;
       case 'method-done':
-        void line.send({ type: 'method-done', target: e.target, result: e.result });
+        void line.send({
+          type: 'method-done',
+          target: e.target,
+          result: e.result,
+          ...(e.perms ? { perms: e.perms } : {}),
+        });
         return;
     }
   };
+}
+
+/** The trained cache over main's store (lookups and saves are round trips to main). */
+function cacheFor(spec: ExperimentSpec, weightsDir: string, currentPhase: () => string): TrainedCache {
+  let facts: Promise<DatasetFacts> | null = null;
+  return ipcTrainedCache({
+    weightsDir,
+    requests,
+    currentPhase,
+    seedOf: (phase) => {
+      if (phase === phaseId.source || phase === phaseId.pretrain('source'))
+        return spec.source.init.seed ?? null;
+      const i = phaseTarget(phase);
+      return i === null ? null : (spec.targets[i]?.init.seed ?? null);
+    },
+    datasetFacts: () =>
+      (facts ??= previewDataset(spec.dataset, 0).then((p) => ({
+        inputShape: [...p.inputShape],
+        classes: p.classes,
+        contentHash: p.contentHash,
+      }))),
+    log: (level, message) => void line.send({ type: 'log', level, message }),
+  });
+}
+
+/** Rebuilds θ2^s from the stored trainings and permutations, writes it, answers and exits. */
+async function paramsAt(msg: ParamsAtMessage): Promise<never> {
+  try {
+    const { bytes, metadata } = await paramsAtStep(
+      msg.spec,
+      {
+        target: msg.target,
+        method: msg.method,
+        step: msg.step,
+        perms: decodePermSteps(Buffer.from(msg.perms, 'base64')),
+      },
+      {
+        cache: cacheFor(msg.spec, msg.weightsDir, () => phaseId.source),
+        resolveParamSet: paramSetResolver(msg.paramSets),
+        signal: controller.signal,
+      },
+    );
+    await writeFile(msg.outPath, bytes);
+    const answer: FromWorker = { type: 'params-file', path: msg.outPath, bytes: bytes.length, metadata };
+    if (!msg.reuse) return await finish(answer, 0);
+    // Stays for the next step the user picks: the backend is loaded once.
+    await line.send(answer);
+    controller = new AbortController();
+    started = false;
+    await line.send({ type: 'ready', protocol: WORKER_PROTOCOL_VERSION, pid: process.pid });
+    return await new Promise<never>(() => {});
+  } catch (e) {
+    return finish({ type: 'error', ...errorText(e), cancelled: controller.signal.aborted }, 1);
+  }
 }
 
 async function run(msg: StartMessage): Promise<never> {
@@ -113,25 +177,7 @@ async function run(msg: StartMessage): Promise<never> {
     { experimentId: msg.experimentId, reused: msg.finished.length },
     `experiment started (${msg.finished.length} method results reused)`,
   );
-  let facts: Promise<DatasetFacts> | null = null;
-  const cache = ipcTrainedCache({
-    weightsDir: msg.weightsDir,
-    requests,
-    currentPhase: () => trainingPhase,
-    seedOf: (phase) => {
-      if (phase === phaseId.source || phase === phaseId.pretrain('source'))
-        return spec.source.init.seed ?? null;
-      const i = phaseTarget(phase);
-      return i === null ? null : (spec.targets[i]?.init.seed ?? null);
-    },
-    datasetFacts: () =>
-      (facts ??= previewDataset(spec.dataset, 0).then((p) => ({
-        inputShape: [...p.inputShape],
-        classes: p.classes,
-        contentHash: p.contentHash,
-      }))),
-    log: (level, message) => void line.send({ type: 'log', level, message }),
-  });
+  const cache = cacheFor(spec, msg.weightsDir, () => trainingPhase);
   try {
     const hooks = {
       onEvent,
@@ -170,23 +216,26 @@ async function run(msg: StartMessage): Promise<never> {
   }
 }
 
+/** Work from a main of another version is refused (and the worker ends), never half understood. */
+function speaksOurProtocol(protocol: number): boolean {
+  if (protocol === WORKER_PROTOCOL_VERSION) return true;
+  void finish(
+    {
+      type: 'error',
+      message: `worker speaks protocol ${WORKER_PROTOCOL_VERSION}, main sent ${protocol}`,
+      cancelled: false,
+    },
+    1,
+  );
+  return false;
+}
+
 line.onMessage((msg) => {
   switch (msg.type) {
     case 'start':
       if (started) return;
       started = true;
-      if (msg.protocol !== WORKER_PROTOCOL_VERSION) {
-        void finish(
-          {
-            type: 'error',
-            message: `worker speaks protocol ${WORKER_PROTOCOL_VERSION}, main sent ${msg.protocol}`,
-            cancelled: false,
-          },
-          1,
-        );
-        return;
-      }
-      void run(msg);
+      if (speaksOurProtocol(msg.protocol)) void run(msg);
       return;
     case 'probe':
       if (started) return;
@@ -195,6 +244,11 @@ line.onMessage((msg) => {
         (backend) => finish({ type: 'backend', backend }, 0),
         (e: unknown) => finish({ type: 'error', ...errorText(e), cancelled: false }, 1),
       );
+      return;
+    case 'params-at':
+      if (started) return;
+      started = true;
+      if (speaksOurProtocol(msg.protocol)) void paramsAt(msg);
       return;
     case 'cancel':
       controller.abort(new Error(msg.reason || 'cancelled'));

@@ -126,6 +126,18 @@ export async function next(page: Page, expectStep: string): Promise<void> {
   await page.locator(`.wizard[data-step="${expectStep}"]`).waitFor();
 }
 
+/** Waits until the first element matching `sel` has attribute `name` equal to (or matching) `want`. */
+export async function waitAttr(page: Page, sel: string, name: string, want: string | RegExp): Promise<void> {
+  await page.waitForFunction(
+    ([s, n, w, isRe]) => {
+      const v = document.querySelector(s as string)?.getAttribute(n as string) ?? '';
+      return isRe ? new RegExp(w as string).test(v) : v === w;
+    },
+    [sel, name, want instanceof RegExp ? want.source : want, want instanceof RegExp] as const,
+    { timeout: 15_000 },
+  );
+}
+
 export const haveChromium = existsSync(CHROMIUM);
 
 export function launchChromium(): Promise<Browser> {

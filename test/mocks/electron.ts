@@ -233,6 +233,18 @@ export const dialog = {
   showErrorBox(title: string, content: string): void {
     this.errors.push([title, content]);
   },
+  /** what the next save dialog answers (a path, or null: cancelled), and what each was shown */
+  nextSavePath: null as string | null,
+  saveDialogs: [] as { parent: unknown; defaultPath?: string }[],
+  async showSaveDialog(
+    a: unknown,
+    b?: { defaultPath?: string },
+  ): Promise<{ canceled: boolean; filePath?: string }> {
+    const [parent, options] = b === undefined ? [null, a as { defaultPath?: string }] : [a, b];
+    this.saveDialogs.push({ parent, defaultPath: options.defaultPath });
+    const path = this.nextSavePath;
+    return path ? { canceled: false, filePath: path } : { canceled: true };
+  },
 };
 
 export default {

@@ -23,9 +23,9 @@ export function adamRule(opts: AdamOptions = {}): StepRule {
   const wd = opts.weightDecay ?? 0;
   let t = 0;
   return {
-    step(model, names, theta, state, xb, yb, lr) {
+    step(model, names, theta, state, xb, yb, lr, _running, countHits) {
       t++;
-      const { value, grads } = lossAndGrads(model, names, theta, xb, yb);
+      const { value, grads, hits } = lossAndGrads(model, names, theta, xb, yb, countHits);
       const n = theta.length;
       const bc1 = 1 - b1 ** t;
       const bc2Sqrt = Math.sqrt(1 - b2 ** t);
@@ -48,7 +48,7 @@ export function adamRule(opts: AdamOptions = {}): StepRule {
         m.push(mi);
         v.push(vi);
       }
-      return { theta: nextTheta, state: [...m, ...v], loss: value };
+      return { theta: nextTheta, state: [...m, ...v], loss: value, ...(hits ? { hits } : {}) };
     },
   };
 }

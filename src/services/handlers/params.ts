@@ -36,7 +36,7 @@ export function paramHandlers(
   ctx: ServiceContext,
 ): HandlerTable<'params.list' | 'params.import' | 'params.check' | 'params.delete'> {
   return {
-    'params.list': () => ctx.store.listParamSets(),
+    'params.list': () => ctx.store.listParamSetsWithLinks(),
 
     'params.import': async ({ name, data, origin, arch: archArg, inputShape, classes }) => {
       const arch = parseArchArg(archArg);

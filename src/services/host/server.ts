@@ -7,7 +7,15 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { LabEvent, WsClientFrame, WsServerFrame } from '../../shared/lab-api.js';
+import {
+  DOWNLOAD_PATH,
+  LabRequestError,
+  type DownloadFile,
+  type LabError,
+  type LabEvent,
+  type WsClientFrame,
+  type WsServerFrame,
+} from '../../shared/lab-api.js';
 import { toLabError } from '../errors.js';
 import {
   contentSecurityPolicy,
@@ -29,6 +37,45 @@ const log = logger('host');
 export interface HostService {
   request(name: string, args: unknown): Promise<unknown>;
   onEvent(listener: (e: LabEvent) => void): () => void;
+  /** a file of lab-api.ts `downloadSchemas`, for GET /api/download/<name> */
+  download?(name: string, args: unknown): Promise<DownloadFile>;
+}
+
+/** The HTTP status of a failed download, by the error's code. */
+const DOWNLOAD_STATUS: Record<LabError['code'], number> = {
+  invalid: 400,
+  forbidden: 403,
+  'not-found': 404,
+  conflict: 409,
+  internal: 500,
+  unavailable: 503,
+};
+
+/** GET /api/download/<name>?<args>: the file as an attachment, or { error } with a status by its code. */
+async function serveDownload(res: ServerResponse, service: HostService, url: URL): Promise<void> {
+  const name = decodeURIComponent(url.pathname.slice(DOWNLOAD_PATH.length));
+  try {
+    if (!service.download)
+      throw new LabRequestError({ code: 'not-found', message: 'this host makes no downloads' });
+    const file = await service.download(name, Object.fromEntries(url.searchParams));
+    res.statusCode = 200;
+    res.setHeader('Content-Type', file.contentType);
+    res.setHeader('Content-Length', file.bytes.byteLength);
+    res.setHeader('Cache-Control', 'no-store');
+    // RFC 6266: a plain ASCII fallback and the exact name percent-encoded
+    const ascii = file.fileName.replace(/[^\x20-\x7e]|["\\]/g, '_');
+    res.setHeader(
+      'Content-Disposition',
+      `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(file.fileName)}`,
+    );
+    res.end(file.bytes);
+  } catch (e) {
+    const error = toLabError(e);
+    res.statusCode = DOWNLOAD_STATUS[error.code] ?? 500;
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-store');
+    res.end(JSON.stringify({ error }));
+  }
 }
 
 export interface HostOptions {
@@ -114,6 +161,8 @@ export async function startHost(o: HostOptions): Promise<RunningHost> {
           );
         // The page asks this when its socket cannot connect, to tell a bad token from a lab that is down.
         if (url.pathname === SESSION_PATH) return plain(res, 200, 'ok');
+        if (url.pathname.startsWith(DOWNLOAD_PATH) && req.method === 'GET')
+          return await serveDownload(res, o.service, url);
         return plain(res, 426, 'the API speaks WebSocket');
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -25,7 +25,7 @@ export interface RecordedRunOptions {
 
 /** The engine event as the worker would have forwarded it. */
 function asWorkerMessage(e: EngineEvent): FromWorker {
-  if (e.type === 'metric') return { ...e, wallTime: Date.now() };
+  if (e.type === 'metric') return { ...e, wallTime: e.wallTime ?? Date.now() };
   return e;
 }
 

@@ -163,16 +163,10 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
     const slot = msg.phase ?? '';
     hits.delete(slot);
     try {
-      const found = store.findTrainedByKey(msg.key);
-      if (found) {
-        const summary: TrainedSummary = store.trainedSummary(found.id) ?? {
-          label: found.name,
-          valAccuracy: found.valAccuracy ?? Number.NaN,
-          valLoss: Number.NaN,
-          testAccuracy: found.testAccuracy ?? Number.NaN,
-          seconds: 0,
-        };
-        hit = { path: store.weightsPath(found.sha256), sha256: found.sha256, summary };
+      const lookup = store.trainedLookup(msg.key);
+      if (lookup) {
+        const { paramSet: found, summary } = lookup;
+        hit = { path: lookup.path, sha256: found.sha256, summary };
         hits.set(slot, { paramSetId: found.id, summary });
         // Counted as used now: from here on, deleting the experiment that trained it must not take it.
         store.recordParamSetUse(
@@ -341,7 +335,7 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
             .find(
               (r) => r.kind === 'transfer' && r.targetIndex === msg.target && r.method === msg.result.method,
             );
-          if (run)
+          if (run) {
             patchRun(run, {
               status: 'done',
               summary: msg.result,
@@ -349,6 +343,14 @@ export function jobRecorder(o: RecorderOptions): JobObserver {
               finishedAt: nowIso(),
               backend: backendName ?? run.backend,
             });
+            // Without them the run's parameters at a step cannot be rebuilt; the result stands.
+            if (msg.perms)
+              try {
+                store.setRunPermutations(run.id, msg.perms);
+              } catch (e) {
+                warn(`the permutations of ${run.phase} were not stored: ${(e as Error).message}`);
+              }
+          }
           experimentChanged();
           return;
         }

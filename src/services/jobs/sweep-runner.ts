@@ -93,7 +93,7 @@ export async function runSweep(
   const outcome = (p: SweepPoint): SweepPointOutcome => {
     const experimentId = ids[p.index]!;
     const s = store.getExperimentSummary(experimentId);
-    const meta = store.listArtifacts(experimentId).find((a) => a.kind === 'result')?.meta;
+    const meta = store.latestArtifact(experimentId, 'result')?.meta;
     return {
       point: p,
       experimentId,

@@ -62,6 +62,22 @@ export class ArtifactRepo {
     return toRecord(row);
   }
 
+  /** The newest artifact of a kind, of an experiment or (with `runId`) of one of its runs; null when none. */
+  latest(kind: string, of: { experimentId: string } | { runId: string }): ArtifactRecord | null {
+    const [col, value] = 'runId' in of ? ['run_id', of.runId] : ['experiment_id', of.experimentId];
+    const row = this.db
+      .prepare(
+        `SELECT * FROM artifacts WHERE ${col} = ? AND kind = ? ORDER BY created_at DESC, rowid DESC LIMIT 1`,
+      )
+      .get(value, kind) as ArtifactRow | undefined;
+    return row ? toRecord(row) : null;
+  }
+
+  /** Removes a run's artifacts of a kind (before recording a newer one). */
+  removeForRun(runId: string, kind: string): number {
+    return this.db.prepare('DELETE FROM artifacts WHERE run_id = ? AND kind = ?').run(runId, kind).changes;
+  }
+
   list(experimentId: string): ArtifactRecord[] {
     return (
       this.db

@@ -1,3 +1,4 @@
+import { paramSetRefs } from '../param-set-refs.js';
 import { conflict, invalid, notFound, parseSpec, type ExperimentSpec } from '../../shared/domain/index.js';
 import type {
   DeletionPlan,
@@ -135,6 +136,9 @@ export class ExperimentRepo {
         importing: input.importing ? 1 : 0,
       });
     if (input.sourceParamSetId) this.paramSets.recordUse(input.sourceParamSetId, id, 'source');
+    // Stored sets the spec starts from (init.paramSet) are used from the start: their pages link
+    // here, and deleting another experiment never takes them.
+    for (const ref of paramSetRefs(spec)) this.paramSets.recordUse(ref.id, id, 'init');
     return this.get(id, input.importing)!;
   }
 

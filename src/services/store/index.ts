@@ -14,6 +14,7 @@ import type {
   ExperimentSummary,
   MetricPoint,
   DeletionPlan,
+  ParamSetListItem,
   ParamSetRecord,
   RunRecord,
   RunStatus,
@@ -60,6 +61,9 @@ export const STORE_CHUNK = 250;
 export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+/** The artifact kind of a method run's stored permutations. */
+export const PERMUTATIONS_ARTIFACT = 'permutations';
 
 /** Rows in each table; used by tests and by import to report what changed. */
 export interface TableCounts {
@@ -192,7 +196,10 @@ export class LabStore {
 
   getExperiment(id: string): ExperimentDetail | null {
     const e = this.experimentRepo.get(id);
-    if (e) e.analyses = this.getAnalyses(id);
+    if (e) {
+      e.analyses = this.getAnalyses(id);
+      e.paramSets = this.paramSetRepo.linksOfExperiment(id);
+    }
     return e;
   }
 
@@ -467,9 +474,34 @@ export class LabStore {
     return this.paramSetRepo.list();
   }
 
+  /** Every parameter set with the experiment that made it and the other experiments that used it. */
+  listParamSetsWithLinks(): ParamSetListItem[] {
+    return this.paramSetRepo.listWithLinks();
+  }
+
   /** Throws ParamSetInUseError while an experiment uses it as its source. */
   deleteParamSet(id: string): boolean {
     return this.paramSetRepo.delete(id);
+  }
+
+  /**
+   * What a worker's trained-cache lookup is answered with: the newest stored training under the
+   * key whose file is present, its weights file and its summary (from the record when the
+   * training's own summary was not kept), or null.
+   */
+  trainedLookup(
+    trainingKey: string,
+  ): { paramSet: ParamSetRecord; path: string; summary: TrainedSummary } | null {
+    const found = this.findTrainedByKey(trainingKey);
+    if (!found) return null;
+    const summary: TrainedSummary = this.trainedSummary(found.id) ?? {
+      label: found.name,
+      valAccuracy: found.valAccuracy ?? Number.NaN,
+      valLoss: Number.NaN,
+      testAccuracy: found.testAccuracy ?? Number.NaN,
+      seconds: 0,
+    };
+    return { paramSet: found, path: this.weightsPath(found.sha256), summary };
   }
 
   /** The newest trained parameter set with this key whose weights file is present, or null. */
@@ -538,13 +570,41 @@ export class LabStore {
     return this.artifactRepo.list(experimentId);
   }
 
+  /** An experiment's newest artifact of a kind, or null (read alone: every run's π_s are artifacts too). */
+  latestArtifact(experimentId: string, kind: string): ArtifactRecord | null {
+    return this.artifactRepo.latest(kind, { experimentId });
+  }
+
   /** The experiment-level analyses last recorded for an experiment (an artifact), or null. */
   getAnalyses(experimentId: string): ExperimentAnalyses | null {
-    const latest = this.artifactRepo
-      .list(experimentId)
-      .filter((a) => a.kind === ANALYSES_ARTIFACT)
-      .at(-1);
+    // by kind in SQL: an experiment's other artifacts (its result, every run's π_s) can be large
+    const latest = this.latestArtifact(experimentId, ANALYSES_ARTIFACT);
     return latest ? (latest.meta as unknown as ExperimentAnalyses) : null;
+  }
+
+  /**
+   * A method run's π_1..π_T as the engine encoded them (src/core/perm-steps.ts, base64): what
+   * rebuilding its transferred parameters at any step needs. One per run, the newest kept.
+   */
+  setRunPermutations(runId: string, perms: string): void {
+    const run = this.runRepo.get(runId);
+    if (!run) throw notFound(`run ${runId}`);
+    this.transaction(() => {
+      this.artifactRepo.removeForRun(runId, PERMUTATIONS_ARTIFACT);
+      this.artifactRepo.add({
+        experimentId: run.experimentId,
+        runId,
+        kind: PERMUTATIONS_ARTIFACT,
+        meta: { format: 'perm-steps/1', base64: perms },
+      });
+    });
+  }
+
+  /** The encoded π_1..π_T of a method run, or null when the run stored none (see setRunPermutations). */
+  runPermutations(runId: string): string | null {
+    const a = this.artifactRepo.latest(PERMUTATIONS_ARTIFACT, { runId });
+    const v = a?.meta.base64;
+    return typeof v === 'string' ? v : null;
   }
 
   setAnalyses(experimentId: string, analyses: ExperimentAnalyses): void {

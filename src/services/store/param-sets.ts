@@ -1,5 +1,12 @@
 import { type ArchSpec, DomainError, parseArch, type TrainedSummary } from '../../shared/domain/index.js';
-import type { ParamOrigin, ParamSetRecord } from '../../shared/lab-api.js';
+import type {
+  ExperimentParamSet,
+  ExperimentRef,
+  ParamOrigin,
+  ParamSetListItem,
+  ParamSetRecord,
+  ParamSetRole,
+} from '../../shared/lab-api.js';
 import { fromJson, newId, nowIso, toJson, type Db } from './db.js';
 import { SHA256_PATTERN } from './weights.js';
 
@@ -46,8 +53,7 @@ export interface NewParamSet {
   role?: ParamSetRole;
 }
 
-/** How an experiment used a parameter set: its source, one of its targets, an initialisation. */
-export type ParamSetRole = 'source' | 'target' | 'init';
+export type { ParamSetRole };
 
 /** A parameter set as a bundle carries it: the record plus the training summary. */
 export type ParamSetWithSummary = ParamSetRecord & { summary: TrainedSummary | null };
@@ -65,6 +71,13 @@ export class ParamSetInUseError extends DomainError {
     this.name = 'ParamSetInUseError';
   }
 }
+
+/**
+ * Every use of a parameter set by an experiment (param_set_id, experiment_id, role): the recorded
+ * uses, and each experiment's source whether or not a use was recorded for it.
+ */
+const USES_SQL = `SELECT param_set_id, experiment_id, role FROM param_set_uses
+  UNION SELECT source_param_set_id, id, 'source' FROM experiments WHERE source_param_set_id IS NOT NULL`;
 
 function toRecord(r: ParamSetRow): ParamSetWithSummary {
   return {
@@ -219,12 +232,58 @@ export class ParamSetRepo {
   usesOf(id: string): { experimentId: string; name: string; role: ParamSetRole }[] {
     return this.db
       .prepare(
-        `SELECT e.id AS experimentId, e.name AS name, u.role AS role FROM (
-           SELECT experiment_id, role FROM param_set_uses WHERE param_set_id = @id
-           UNION SELECT id, 'source' FROM experiments WHERE source_param_set_id = @id) u
-         JOIN experiments e ON e.id = u.experiment_id ORDER BY e.created_at, e.id, u.role`,
+        `SELECT e.id AS experimentId, e.name AS name, u.role AS role FROM (${USES_SQL}) u
+         JOIN experiments e ON e.id = u.experiment_id WHERE u.param_set_id = @id ORDER BY e.created_at, e.id, u.role`,
       )
       .all({ id }) as { experimentId: string; name: string; role: ParamSetRole }[];
+  }
+
+  /** Every parameter set with the experiment that made it and the others that used it (one query each). */
+  listWithLinks(): ParamSetListItem[] {
+    const made = new Map(
+      (
+        this.db
+          .prepare(
+            'SELECT p.id AS id, e.id AS experimentId, e.name AS name FROM param_sets p JOIN experiments e ON e.id = p.experiment_id',
+          )
+          .all() as ({ id: string } & ExperimentRef)[]
+      ).map(({ id, ...ref }) => [id, ref]),
+    );
+    const uses = new Map<string, (ExperimentRef & { role: ParamSetRole })[]>();
+    for (const u of this.db
+      .prepare(
+        `SELECT u.param_set_id AS id, e.id AS experimentId, e.name AS name, u.role AS role FROM (
+           ${USES_SQL}) u
+         JOIN experiments e ON e.id = u.experiment_id ORDER BY e.created_at, e.id, u.role`,
+      )
+      .all() as ({ id: string } & ExperimentRef & { role: ParamSetRole })[]) {
+      const { id, ...use } = u;
+      // the maker's own use (its source, its trained target) is what "made by" says
+      if (made.get(id)?.experimentId === use.experimentId) continue;
+      let list = uses.get(id);
+      if (!list) uses.set(id, (list = []));
+      list.push(use);
+    }
+    return this.list().map((p) => ({ ...p, madeBy: made.get(p.id) ?? null, usedBy: uses.get(p.id) ?? [] }));
+  }
+
+  /** The parameter sets an experiment made or used, with how it used each (its page links them). */
+  linksOfExperiment(experimentId: string): ExperimentParamSet[] {
+    const roles = new Map<string, ParamSetRole[]>();
+    for (const u of this.db
+      .prepare(`SELECT param_set_id AS id, role FROM (${USES_SQL}) WHERE experiment_id = ? ORDER BY role`)
+      .all(experimentId) as { id: string; role: ParamSetRole }[]) {
+      const list = roles.get(u.id) ?? [];
+      if (!list.includes(u.role)) list.push(u.role);
+      roles.set(u.id, list);
+    }
+    return this.usedByExperiment(experimentId).map((p) => ({
+      id: p.id,
+      name: p.name,
+      origin: p.origin,
+      made: p.experimentId === experimentId,
+      roles: roles.get(p.id) ?? [],
+    }));
   }
 
   /** The parameter sets an experiment produced or used. */

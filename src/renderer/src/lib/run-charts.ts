@@ -9,6 +9,7 @@ import type { ChartSeries, RefLine } from './chart-series.js';
 import type { XAxisKind } from './chart-transform.js';
 import { gradientEvaluations } from '../../../shared/domain/index.js';
 import type { Curve } from './curves.js';
+import type { StepValue } from './metrics.js';
 import { groupKey } from './curves.js';
 
 function summaryValue(run: RunRecord, key: string): number | null {
@@ -129,20 +130,40 @@ export function reX(
 export const TARGET_COLORS = ['#0e7490', '#b45309', '#9333ea', '#be123c', '#1d4ed8', '#4d7c0f'];
 export const TARGET_POINTS = ['rect', 'triangle', 'rectRot', 'star', 'crossRot', 'circle'];
 
+/** The training chart's x-axis: epochs (validation's own steps), SGD steps, or seconds since the run began. */
+export type TrainXKind = 'epoch' | 'step' | 'seconds';
+export const TRAIN_X_LABELS: Record<TrainXKind, string> = {
+  epoch: 'epoch',
+  step: 'SGD step',
+  seconds: 'seconds since the training started',
+};
+
+export function parseTrainX(v: string | undefined): TrainXKind {
+  return v === 'step' || v === 'seconds' ? v : 'epoch';
+}
+
+/** A run's training curve per SGD step: its points, the steps per epoch, and the recording stride. */
+export interface StepCurve {
+  points: readonly StepValue[];
+  stepsPerEpoch: number;
+  /** > 1: each point is the mean of this many steps (the engine thinned it when recording) */
+  stride?: number;
+}
+
 /**
  * The training chart's series: the source and each directly trained target in a hue of its own
- * (not only a dash), validation per epoch, and — for loss — training loss per SGD step placed on
- * the epoch axis (step / steps per epoch), drawn thinner.
+ * (not only a dash), validation per epoch, and the training metric per SGD step drawn thinner
+ * (dotted) in the same hue. x in epochs (a step at step / steps per epoch), steps (an epoch's
+ * validation at its last step) or seconds since the run started (from the points' wall times).
  */
 export function trainingSeries(
   curves: readonly Curve[],
-  trainLoss: ReadonlyMap<
-    string,
-    { points: readonly { step: number; value: number }[]; stepsPerEpoch: number }
-  >,
+  perStep: ReadonlyMap<string, StepCurve>,
   sourceColor: string,
   dashes: readonly number[][],
+  o: { x?: TrainXKind; startOf?: (runId: string) => number | null } = {},
 ): ChartSeries[] {
+  const x = o.x ?? 'epoch';
   const out: ChartSeries[] = [];
   let k = 0;
   for (const c of curves) {
@@ -151,24 +172,67 @@ export function trainingSeries(
     const dash = isSource ? undefined : dashes[1 + (k % (dashes.length - 1))];
     if (!isSource) k++;
     const name = isSource ? `Source (${c.target})` : `Target ${(c.targetIndex ?? 0) + 1} (${c.target})`;
+    const tl = perStep.get(c.runId);
+    const spe = tl?.stepsPerEpoch ?? 0;
+    const t0 = x === 'seconds' ? runStart(c.runId, c.points, tl?.points ?? [], o.startOf) : null;
+    const place = (step: number, wall: number | undefined, perEpoch: boolean): number | null => {
+      if (x === 'epoch') return perEpoch ? step : spe > 0 ? step / spe : null;
+      if (x === 'step') return perEpoch ? (spe > 0 ? step * spe : null) : step;
+      return wall !== undefined && t0 !== null ? Math.max(0, (wall - t0) / 1000) : null;
+    };
+    const xy = (points: readonly StepValue[], perEpoch: boolean) =>
+      points.flatMap((p) => {
+        const at = place(p.step, p.wall, perEpoch);
+        return at === null ? [] : [{ x: at, y: p.value }];
+      });
     out.push({
       id: c.runId,
-      label: `${name}${trainLoss.has(c.runId) ? ' · validation' : ''}`,
+      label: `${name}${tl ? ' · validation' : ''}`,
       color,
       dash,
-      points: c.points.map((p) => ({ x: p.step, y: p.value })),
+      points: xy(c.points, true),
     });
-    const tl = trainLoss.get(c.runId);
-    if (tl && tl.points.length && tl.stepsPerEpoch > 0)
+    if (tl && tl.points.length && spe > 0)
       out.push({
         id: `${c.runId}|train`,
-        label: `${name} · training (per step)`,
+        label: `${name} · training (per step${tl.stride && tl.stride > 1 ? `, mean of ${tl.stride}` : ''})`,
         color,
         dash: [1, 2],
-        points: tl.points.map((p) => ({ x: p.step / tl.stepsPerEpoch, y: p.value })),
+        points: xy(tl.points, false),
       });
   }
   return out;
+}
+
+/** When a run started, for a seconds axis: the caller's start time, else its earliest point. */
+function runStart(
+  runId: string,
+  a: readonly StepValue[],
+  b: readonly StepValue[],
+  startOf?: (runId: string) => number | null,
+): number | null {
+  const given = startOf?.(runId);
+  if (given !== null && given !== undefined && Number.isFinite(given)) return given;
+  let t0: number | null = null;
+  for (const p of [...a, ...b]) if (p.wall !== undefined && (t0 === null || p.wall < t0)) t0 = p.wall;
+  return t0;
+}
+
+/**
+ * What the chart should say about per-step curves thinned when they were recorded (the engine
+ * keeps at most 5,000 points per training): one line per thinned run, or null.
+ */
+export function strideNote(
+  perStep: ReadonlyMap<string, StepCurve>,
+  name: (runId: string) => string,
+): string | null {
+  const parts = [...perStep.entries()]
+    .filter(([, c]) => (c.stride ?? 1) > 1)
+    .map(
+      ([runId, c]) =>
+        `${name(runId)}: each point is the mean of ${c.stride} steps (${c.points.length.toLocaleString('en-US')} points)`,
+    );
+  return parts.length ? `Training per step thinned when recorded — ${parts.join('; ')}.` : null;
 }
 
 /**
