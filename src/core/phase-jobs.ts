@@ -10,6 +10,7 @@ import { initBackend } from './backend.js';
 import { evaluate } from './evaluate.js';
 import {
   describeRun,
+  endpointsFromFiles,
   initialParams,
   sourceTrainSpec,
   sourceTrajectory,
@@ -60,33 +61,47 @@ export async function runPhase(
   try {
     const model = buildModel(spec.model, data.inputShape, data.classes);
     const out: PhaseOutput = { phase, backend, seconds: 0 };
-    // The source's and a target's training, trained here or loaded from the cache; the caller owns the points.
+    // The source's and a target's training — trained here, loaded from the cache, or read from the
+    // files the spec names (`trained`) — as in runExperiment; the caller owns the points.
     const source = async (h: ExperimentHooks) => {
-      const r = await trainedOrCached(
-        model,
-        data,
-        spec,
-        spec.source.init,
-        sourceTrainSpec(spec),
-        'source',
-        phaseId.source,
-        h,
-      );
+      const files = spec.source.trained;
+      const r = files
+        ? await endpointsFromFiles(model, data, spec, spec.source.init, files, undefined, h)
+        : await trainedOrCached(
+            model,
+            data,
+            spec,
+            spec.source.init,
+            sourceTrainSpec(spec),
+            'source',
+            phaseId.source,
+            h,
+          );
       owned.push(...r.points);
       return r;
     };
     const target = async (i: number, h: ExperimentHooks) => {
-      const { init } = spec.targets[i]!;
-      const r = await trainedOrCached(
-        model,
-        data,
-        spec,
-        init,
-        targetTrainSpec(spec, init),
-        'target',
-        phaseId.target(i),
-        h,
-      );
+      const { init, trained: files } = spec.targets[i]!;
+      const r = files
+        ? await endpointsFromFiles(
+            model,
+            data,
+            spec,
+            init,
+            { ...files, checkpoints: undefined },
+            undefined,
+            h,
+          )
+        : await trainedOrCached(
+            model,
+            data,
+            spec,
+            init,
+            targetTrainSpec(spec, init),
+            'target',
+            phaseId.target(i),
+            h,
+          );
       owned.push(...r.points);
       return r;
     };

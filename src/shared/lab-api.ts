@@ -195,6 +195,8 @@ export interface AppInfo {
   /** the backend the workers use (probed once at start) */
   backend: BackendInfo | null;
   concurrency: number;
+  /** where phase jobs run: 'embedded' (worker processes of the host) or the BullMQ queue's Redis URL (no password) */
+  queue?: string;
   schemaVersion: number;
   /** what is wrong with the lab's storage (a full disk), for the UI to show; absent when all is well */
   storageWarning?: string;
