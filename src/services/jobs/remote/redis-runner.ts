@@ -13,7 +13,7 @@ import { WORKER_PROTOCOL_VERSION, type FromWorker } from '../../../shared/worker
 import type { PhaseTask, RunningTask, TaskEnd, TaskIO, TaskRunner } from '../task-runner.js';
 import type { TaskRoute } from './gateway.js';
 import { taskFiles } from './job-files.js';
-import { connectRedis, QUEUE_NAME } from './redis-connection.js';
+import { connectRedis, otherErrors, QUEUE_NAME } from './redis-connection.js';
 import type { ExperimentSpec, PhaseOutput } from '../../../shared/domain/index.js';
 import { logger } from '../../log.js';
 
@@ -85,6 +85,9 @@ export async function redisRunner(o: RedisRunnerOptions): Promise<RedisRunner> {
   const queue = new Queue(QUEUE_NAME, { connection });
   const eventsConnection = connectRedis(o.url);
   const events = new QueueEvents(QUEUE_NAME, { connection: eventsConnection });
+  const onError = otherErrors((m) => log.warn(`queue: ${m}`));
+  queue.on('error', onError);
+  events.on('error', onError);
   const tracked = new Map<string, Tracked>();
   let closed = false;
   let announced: Promise<unknown> | null = null;

@@ -21,7 +21,7 @@ import {
 import { WeightsDir } from '../../store/weights.js';
 import { processRunner } from '../process-runner.js';
 import type { WorkerLauncher } from '../worker-process.js';
-import { connectRedis, QUEUE_NAME, redactUrl } from './redis-connection.js';
+import { connectRedis, otherErrors, QUEUE_NAME, redactUrl } from './redis-connection.js';
 import { hostPaths, localTask } from './job-files.js';
 import {
   cancelKey,
@@ -284,7 +284,10 @@ export async function startWorkerAgent(o: WorkerAgentOptions): Promise<{ close()
     stalledInterval: o.stalledMs ?? Math.max(1000, Math.floor(lockDuration / 2)),
     maxStalledCount: 3,
   });
-  worker.on('error', (e) => log(`worker: queue connection: ${e.message}`));
+  worker.on(
+    'error',
+    otherErrors((m) => log(`worker: queue: ${m}`)),
+  );
   await worker.waitUntilReady();
   log(`worker: taking phase jobs from ${redactUrl(o.url)} (${QUEUE_NAME}), ${o.concurrency} at a time`);
   return {
