@@ -4,10 +4,10 @@
  * (`source.trained`, `targets[].trained`) are listed in the job by sha256 and downloaded by the
  * worker into its own folder (verified), and what it reports names the host's files again. A
  * whole-experiment task (a spec with `analyses`) runs through BullMQ too. Both give the numbers
- * the embedded queue gives.
+ * the embedded queue gives. The host is the headless one, as `serve --queue redis://…` starts it.
  */
 import assert from 'node:assert/strict';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { initBackend } from '../../src/core/backend.js';
@@ -23,7 +23,10 @@ import { WORKER_PROTOCOL_VERSION } from '../../src/shared/worker-protocol.js';
 import { startWorkerAgent } from '../../src/services/jobs/remote/worker-agent.js';
 import { sha256Hex } from '../../src/services/store/weights.js';
 import { parseSpec, runsWhole, type ExperimentResult } from '../../src/shared/domain/index.js';
+import { startHeadless } from '../../src/services/host/headless.js';
+import type { AppInfo } from '../../src/shared/lab-api.js';
 import {
+  EventLog,
   isExperimentStatus,
   openTestLab,
   tempDir,
@@ -33,7 +36,9 @@ import {
 } from '../helpers/lab.js';
 import { redisMissing, startRedis } from '../helpers/redis.js';
 
-async function runOn(lab: TestLab, spec: Record<string, unknown>, name: string): Promise<ExperimentResult> {
+type Lab = Pick<TestLab, 'service' | 'store' | 'events'>;
+
+async function runOn(lab: Lab, spec: Record<string, unknown>, name: string): Promise<ExperimentResult> {
   const { id } = (await lab.service.request('experiments.create', { spec, name })) as { id: string };
   await lab.events.wait(isExperimentStatus(id, 'done', 'failed', 'cancelled'), `${name} to end`, 120_000);
   // The result is recorded as the job leaves the queue, just after its last run is done.
@@ -81,7 +86,7 @@ test(
     const setBytes = await encodePoints([init]);
     [s1, t1, init].forEach(disposeParams);
 
-    const addSet = async (lab: TestLab): Promise<string> => {
+    const addSet = async (lab: Lab): Promise<string> => {
       const w = await lab.store.putWeights(setBytes);
       return lab.store.addParamSet({
         name: 'init 13',
@@ -124,8 +129,26 @@ test(
 
       const hostDir = join(temp.dir, 'host');
       const workerDir = join(temp.dir, 'worker');
-      const remote = await startRemoteQueue({ url: redis.url, weightsDir: join(hostDir, 'weights') });
-      const lab = await openTestLab({ dataDir: hostDir, runner: remote.runner });
+      // The headless host as `npm run serve -- --queue redis://…` starts it.
+      const host = await startHeadless({
+        dataDir: hostDir,
+        rendererDir: hostDir,
+        probeBackend: false,
+        appVersion: 'test',
+        queue: { url: redis.url },
+      });
+      const remote = host.remote!;
+      const lab: Lab = {
+        service: host.service,
+        store: host.service.store,
+        events: new EventLog((l) => host.service.onEvent(l)),
+      };
+      const info = (await host.service.request('app.info', {})) as AppInfo;
+      assert.equal(info.queue, redis.url, 'app.info names the queue');
+      assert.match(remote.gatewayUrl, /^http:\/\/127\.0\.0\.1:\d+$/, 'the gateway listens on loopback');
+      const kept = await stat(join(hostDir, 'worker-token'));
+      assert.equal(kept.mode & 0o777, 0o600, 'the workers’ token is kept readable only by its owner');
+      assert.equal((await readFile(join(hostDir, 'worker-token'), 'utf8')).trim(), remote.token);
       const agent = await startWorkerAgent({
         url: redis.url,
         concurrency: 2,
@@ -148,9 +171,9 @@ test(
         assert.ok(!JSON.stringify(viaRedis).includes(workerDir), 'no worker path in the results');
         assert.ok(viaRedis[1]!.targets[0]!.methods.gmt!.paths, 'the whole task ran its analysis');
       } finally {
+        lab.events.stop();
         await agent.close();
-        await lab.close();
-        await remote.close();
+        await host.close();
       }
     } finally {
       await redis.close();
