@@ -371,6 +371,48 @@ export interface LabApi {
   onEvent(listener: (e: LabEvent) => void): () => void;
   /** 'electron' or 'browser' */
   readonly transport: 'electron' | 'browser';
+  /** the desktop's lab host setting (Electron only: a page in a browser is already on its host) */
+  readonly remoteHost?: RemoteHostApi;
+}
+
+// ───────────────────────────── the desktop's lab host ─────────────────────────────
+
+/**
+ * The desktop app can drive a lab on another machine (`npm run serve` there, e.g. a GPU cluster's
+ * host): its main process then forwards every request and event to that host's WebSocket API
+ * with the host's token, instead of to the lab in this process. The setting lives in main (the
+ * token never comes back to the renderer); these are its arguments and replies.
+ */
+const hostUrl = z.string().trim().min(1).max(2048);
+const hostToken = z.string().trim().min(1).max(1024);
+export const remoteHostSchemas = {
+  /** null: back to this machine's lab. No token: keep the saved one, or take `?token=` from the URL. */
+  set: z.union([z.null(), z.object({ url: hostUrl, token: hostToken.optional() }).strict()]),
+  /** the values in the form; no token: the saved one, or `?token=` in the URL */
+  test: z.object({ url: hostUrl, token: hostToken.optional() }).strict(),
+} as const;
+export type RemoteHostInput = z.input<typeof remoteHostSchemas.test>;
+
+export interface RemoteHostState {
+  /** the host's address (scheme, host and port); null: the lab in this app */
+  url: string | null;
+  hasToken: boolean;
+  /**
+   * how the saved token is kept: 'encrypted' with the OS keychain (Electron safeStorage), or
+   * 'plaintext' in a file only you can read, where no keychain is available; null: no token saved
+   */
+  tokenStorage: 'encrypted' | 'plaintext' | null;
+  /** 'local', or the link to the host (`unauthorized`: it refused the token) */
+  connection: 'local' | 'connecting' | 'open' | 'closed' | 'unauthorized';
+}
+
+export type RemoteHostTest = { ok: true; info: AppInfo } | { ok: false; error: string };
+
+export interface RemoteHostApi {
+  get(): Promise<RemoteHostState>;
+  set(input: z.input<typeof remoteHostSchemas.set>): Promise<RemoteHostState>;
+  /** connects with these values once and asks app.info, without saving anything */
+  test(input: RemoteHostInput): Promise<RemoteHostTest>;
 }
 
 /** Parses a request's arguments or throws a LabRequestError naming the field. */
@@ -381,18 +423,22 @@ export function validateRequest<N extends RequestName>(
   if (!Object.prototype.hasOwnProperty.call(requestSchemas, name)) {
     throw new LabRequestError({ code: 'invalid', message: `unknown request "${name}"` });
   }
-  const schema = requestSchemas[name as N];
-  const r = schema.safeParse(args ?? {});
+  return { name: name as N, args: parseArgs(requestSchemas[name as N], args ?? {}, name) as ParsedArgs<N> };
+}
+
+/** Parses arguments with a schema of this contract or throws a LabRequestError naming the field. */
+export function parseArgs<S extends z.ZodType>(schema: S, args: unknown, what: string): z.output<S> {
+  const r = schema.safeParse(args);
   if (!r.success) {
-    const issue = r.error.issues[0];
+    const issue = r.error.issues[0]!;
     const field = issue.path.join('.');
     throw new LabRequestError({
       code: 'invalid',
-      message: `${name}: ${field ? `"${field}" ` : ''}${issue.message}`,
+      message: `${what}: ${field ? `"${field}" ` : ''}${issue.message}`,
       field: field || undefined,
     });
   }
-  return { name: name as N, args: r.data as ParsedArgs<N> };
+  return r.data;
 }
 
 export { IPC } from './ipc-channels.js';
