@@ -2,10 +2,15 @@
  * A throwaway redis-server on a free loopback port, in a temp dir, for the BullMQ tests (tests
  * skip with the reason when Debian's redis-server is not installed), and `lab worker` processes.
  */
+import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { pathToFileURL } from 'node:url';
+import type { Job, Queue } from 'bullmq';
+import type { PhaseTask } from '../../src/services/jobs/task-runner.js';
+import { startWorkerAgent } from '../../src/services/jobs/remote/worker-agent.js';
+import type { ExperimentSpec } from '../../src/shared/domain/index.js';
 import { tempDir } from './lab.js';
 
 export const REDIS_SERVER = process.env.LAB_REDIS_SERVER ?? '/usr/bin/redis-server';
@@ -125,4 +130,47 @@ export function startLabWorker(url: string, token: string, dataDir: string): Lab
 export async function stopAll(procs: readonly LabProcess[]): Promise<void> {
   for (const p of procs) if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill('SIGTERM');
   await Promise.all(procs.map((p) => p.exited));
+}
+
+/** A worker agent whose worker processes must never start: for jobs it should refuse before any work. */
+export async function refusingAgent(
+  url: string,
+  token: string,
+  weightsDir: string,
+): Promise<{ agent: { close(): Promise<void> }; launched: () => number }> {
+  let launched = 0;
+  const agent = await startWorkerAgent({
+    url,
+    concurrency: 1,
+    token,
+    weightsDir,
+    launcher: () => {
+      launched++;
+      throw new Error('no worker should start');
+    },
+    log: () => {},
+  });
+  return { agent, launched: () => launched };
+}
+
+/** The phase task that trains `spec`'s source, as the host would queue it for experiment e1. */
+export function sourceTask(spec: ExperimentSpec): PhaseTask {
+  return {
+    experimentId: 'e1',
+    taskKey: 'e1.source',
+    phase: 'source',
+    job: { kind: 'source' },
+    spec,
+    finished: [],
+  };
+}
+
+/** The job once it has failed (within 30 s), read again so its reason and attempts are there. */
+export async function failedJob(queue: Queue, id: string): Promise<Job> {
+  const end = Date.now() + 30_000;
+  let state = '';
+  while (Date.now() < end && (state = await queue.getJobState(id)) !== 'failed')
+    await new Promise((r) => setTimeout(r, 100));
+  assert.equal(state, 'failed', `job ${id} failed`);
+  return (await queue.getJob(id))!;
 }

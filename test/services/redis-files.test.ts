@@ -34,7 +34,7 @@ import {
   waitUntil,
   type TestLab,
 } from '../helpers/lab.js';
-import { redisMissing, startRedis } from '../helpers/redis.js';
+import { failedJob, redisMissing, refusingAgent, sourceTask, startRedis } from '../helpers/redis.js';
 
 type Lab = Pick<TestLab, 'service' | 'store' | 'events'>;
 
@@ -195,18 +195,11 @@ test(
     await writeFile(file, 'other bytes on the disk now');
     const connection = connectRedis(redis.url);
     const queue = new Queue(QUEUE_NAME, { connection });
-    let launched = 0;
-    const agent = await startWorkerAgent({
-      url: redis.url,
-      concurrency: 1,
-      token: remote.token,
-      weightsDir: join(temp.dir, 'worker', 'weights'),
-      launcher: () => {
-        launched++;
-        throw new Error('no worker should start');
-      },
-      log: () => {},
-    });
+    const { agent, launched } = await refusingAgent(
+      redis.url,
+      remote.token,
+      join(temp.dir, 'worker', 'weights'),
+    );
     try {
       const spec = parseSpec({
         ...tinySpec(),
@@ -218,25 +211,13 @@ test(
           protocol: WORKER_PROTOCOL_VERSION,
           specHash: specHash(spec),
           gateway: remote.gatewayUrl,
-          task: {
-            experimentId: 'e1',
-            taskKey: 'e1.source',
-            phase: 'source',
-            job: { kind: 'source' },
-            spec,
-            finished: [],
-          },
+          task: sourceTask(spec),
           files: { [file]: sha },
         },
         { jobId: 'e1.source' },
       );
-      const end = Date.now() + 30_000;
-      let state = '';
-      while (Date.now() < end && (state = await job.getState()) !== 'failed')
-        await new Promise((r) => setTimeout(r, 100));
-      assert.equal(state, 'failed');
-      assert.match((await queue.getJob(job.id!))!.failedReason, /does not match its sha256/);
-      assert.equal(launched, 0);
+      assert.match((await failedJob(queue, job.id!)).failedReason, /does not match its sha256/);
+      assert.equal(launched(), 0);
       assert.deepEqual(await readdir(join(temp.dir, 'worker', 'files')), [], 'nothing kept');
     } finally {
       await agent.close();

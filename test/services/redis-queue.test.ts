@@ -13,12 +13,20 @@ import { Queue } from 'bullmq';
 import { connectRedis, QUEUE_NAME } from '../../src/services/jobs/remote/redis-connection.js';
 import { startRemoteQueue } from '../../src/services/jobs/remote/remote-queue.js';
 import { specHash } from '../../src/services/jobs/remote/redis-runner.js';
-import { startWorkerAgent } from '../../src/services/jobs/remote/worker-agent.js';
 import { runSweep, type SweepPointOutcome } from '../../src/services/jobs/sweep-runner.js';
 import { WORKER_PROTOCOL_VERSION } from '../../src/shared/worker-protocol.js';
 import { openTestLab, tempDir, waitUntil } from '../helpers/lab.js';
 import { assertEachJobOnce, assertStoredOnce, resultNumbers } from '../helpers/sweep-checks.js';
-import { redisMissing, startLabWorker, startRedis, stopAll, type LabProcess } from '../helpers/redis.js';
+import {
+  failedJob,
+  redisMissing,
+  refusingAgent,
+  sourceTask,
+  startLabWorker,
+  startRedis,
+  stopAll,
+  type LabProcess,
+} from '../helpers/redis.js';
 import { type ExperimentResult, parseSpec, planPhases, expandSweep } from '../../src/shared/domain/index.js';
 
 const ROOT = new URL('../../', import.meta.url);
@@ -133,28 +141,10 @@ test(
     const temp = await tempDir('tlab-redis-refuse-');
     const connection = connectRedis(redis.url);
     const queue = new Queue(QUEUE_NAME, { connection });
-    let launched = 0;
-    const agent = await startWorkerAgent({
-      url: redis.url,
-      concurrency: 1,
-      token: 't',
-      weightsDir: join(temp.dir, 'weights'),
-      launcher: () => {
-        launched++;
-        throw new Error('no worker should start');
-      },
-      log: () => {},
-    });
+    const { agent, launched } = await refusingAgent(redis.url, 't', join(temp.dir, 'weights'));
     try {
       const spec = parseSpec(SWEEP_POINT);
-      const task = {
-        experimentId: 'e1',
-        taskKey: 'e1.source',
-        phase: 'source',
-        job: { kind: 'source' as const },
-        spec,
-        finished: [],
-      };
+      const task = sourceTask(spec);
       const other = await queue.add(
         'phase',
         { protocol: WORKER_PROTOCOL_VERSION, specHash: '0'.repeat(64), gateway: 'http://127.0.0.1:9', task },
@@ -174,16 +164,11 @@ test(
         [other, /another version.*spec hash differs/],
         [older, /worker protocol/],
       ] as const) {
-        const end = Date.now() + 30_000;
-        let state = '';
-        while (Date.now() < end && (state = await job.getState()) !== 'failed')
-          await new Promise((r) => setTimeout(r, 100));
-        assert.equal(state, 'failed');
-        const fresh = await queue.getJob(job.id!);
-        assert.match(fresh!.failedReason, why);
-        assert.equal(fresh!.attemptsMade, 1, 'not retried: another attempt would be refused the same way');
+        const fresh = await failedJob(queue, job.id!);
+        assert.match(fresh.failedReason, why);
+        assert.equal(fresh.attemptsMade, 1, 'not retried: another attempt would be refused the same way');
       }
-      assert.equal(launched, 0);
+      assert.equal(launched(), 0);
     } finally {
       await agent.close();
       await queue.close();
