@@ -75,7 +75,8 @@ export async function startHeadless(o: HeadlessOptions): Promise<Headless> {
       host: 'headless',
       appVersion: o.appVersion ?? '0.0.0',
       concurrency: o.concurrency,
-      probeBackend: o.probeBackend ?? true,
+      // With BullMQ the backend that matters is the workers': the first job reports it.
+      probeBackend: o.probeBackend ?? !remote,
       ...(remote ? { runner: remote.runner, queueLabel: redactUrl(o.queue!.url) } : {}),
     });
   } catch (e) {
