@@ -2,8 +2,9 @@
  * The host's door for remote workers (BullMQ brings them jobs; this brings them what only the host
  * has): "is this training in the store?" before a worker trains a source or an Oracle target,
  * trained weights up and down, content-addressed (sha256, verified on arrival) and resumable
- * (`HEAD` says how much of an upload arrived; `PUT ?offset=` continues from there), and the record
- * of an uploaded training. Every request carries the token (`Authorization: Bearer …`); the door
+ * (`HEAD` says how much of an upload arrived; `PUT ?offset=` continues from there), the record
+ * of an uploaded training, and the host files a job names (`GET /v1/files/<sha256>`, only those
+ * the host offered for its jobs: job-files.ts). Every request carries the token (`Authorization: Bearer …`); the door
  * listens on loopback unless asked otherwise. The host stays the only writer of its SQLite store.
  */
 import { createHash } from 'node:crypto';
