@@ -24,6 +24,7 @@ import { startHeadless } from '../services/host/headless.js';
 import { HostError } from '../services/host/server.js';
 import { runningServer } from '../services/host/server-file.js';
 import { runRecorded } from '../services/jobs/in-process.js';
+import { mapSpecFiles } from '../services/jobs/remote/job-files.js';
 import { attachLogFile } from '../services/log.js';
 import { LabStore } from '../services/store/index.js';
 import {
@@ -34,7 +35,8 @@ import {
 } from '../shared/domain/resource-estimate.js';
 import { analysesSummary, writeFigures } from './figures.js';
 import { progressPrinter } from './progress.js';
-import { sweepCommand, workerCommand } from './sweep.js';
+import { queueBanner, sweepCommand, workerCommand } from './sweep.js';
+import { readToken } from '../services/jobs/remote/worker-agent.js';
 import { summaryTable } from './summary.js';
 
 const USAGE = `Trajectory Lab — learning transfer (${listMethods()
@@ -48,9 +50,11 @@ usage:
       also recorded in the lab's store in <dataDir> (the lab's data folder; "default" = the
       desktop's), where the lab's history shows it, and trained sources are reused from there;
       the lab (desktop or serve) must not have that folder open meanwhile
-  npm run serve -- [--port <n>] [--host 127.0.0.1] [--data <dir>] [--concurrency <n>] [--allow-remote]
+  npm run serve -- [--port <n>] [--host 127.0.0.1] [--data <dir>] [--concurrency <n>] [--allow-remote] [--queue redis://host:port]
       the lab without Electron: serves the built renderer and the API on a loopback port and
-      prints the address to open (it carries a random access token)
+      prints the address to open (it carries a random access token). With --queue the phase
+      jobs go to BullMQ for \`lab worker\`s anywhere, as with sweep (--token, --gateway-host,
+      --gateway-port, --allow-remote, --advertise <url>)
   npm run serve -- list [--data <dir>]
       the address (with its token) of the lab serving that data folder
   npm run lab -- sweep <spec.json> --out <dir> [--db <dataDir>] [--concurrency <n>] [--queue redis://host:port] [--allow-large]
@@ -117,10 +121,9 @@ function checkSpecResources(spec: ExperimentSpec, allowLarge: boolean): Resource
 /** Paths inside a spec are relative to the spec file, so examples work from any directory. */
 function resolvePaths(spec: ExperimentSpec, base: string): ExperimentSpec {
   const abs = (p: string): string => resolve(base, p);
-  if ('dir' in spec.dataset) spec.dataset = { ...spec.dataset, dir: abs(spec.dataset.dir) };
-  if (spec.source.init.file) spec.source.init.file = abs(spec.source.init.file);
-  for (const t of spec.targets) if (t.init.file) t.init.file = abs(t.init.file);
-  return spec;
+  const out = mapSpecFiles(spec, abs);
+  if ('dir' in out.dataset) out.dataset = { ...out.dataset, dir: abs(out.dataset.dir) };
+  return out;
 }
 
 class UsageError extends Error {}
@@ -396,6 +399,11 @@ async function serve(values: {
   host?: string;
   concurrency?: string;
   'allow-remote'?: boolean;
+  queue?: string;
+  token?: string;
+  'gateway-host'?: string;
+  'gateway-port'?: string;
+  advertise?: string;
 }): Promise<number> {
   const dataDir = values.data ? resolve(values.data) : defaultDataDir();
   let lab;
@@ -407,6 +415,18 @@ async function serve(values: {
       allowRemote: !!values['allow-remote'],
       concurrency: intOption(values.concurrency, 'concurrency', 1, 64),
       appVersion: await appVersion(),
+      ...(values.queue
+        ? {
+            queue: {
+              url: values.queue,
+              token: values.token ? await readToken(values.token) : undefined,
+              gatewayHost: values['gateway-host'],
+              gatewayPort: intOption(values['gateway-port'], 'gateway-port', 0, 65535),
+              allowRemote: !!values['allow-remote'],
+              advertise: values.advertise,
+            },
+          }
+        : {}),
     });
   } catch (e) {
     if (e instanceof HostError) throw new UsageError(e.message);
@@ -414,6 +434,7 @@ async function serve(values: {
   }
   const out = process.stdout;
   out.write(`Trajectory Lab (headless) — data in ${dataDir}\n`);
+  if (lab.remote) out.write(queueBanner(values.queue!, lab.remote));
   if (!lab.hasRenderer)
     out.write(
       `warning: no built renderer found; run "npm run build:renderer" (npm run serve does it) — the API works without it\n`,

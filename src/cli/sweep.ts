@@ -109,32 +109,46 @@ export function groupTable(outcomes: readonly SweepPointOutcome[]): string {
   return [fmt(rows[0]!), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.slice(1).map(fmt)].join('\n');
 }
 
+/** What a host with --queue prints: where workers reach it and the command that starts one. */
+export function queueBanner(url: string, remote: RemoteQueue): string {
+  return (
+    `queue: BullMQ on ${redactUrl(url)}; workers reach this host at ${remote.gatewayUrl}\n` +
+    `start workers with:  TRAJECTORY_LAB_WORKER_TOKEN=${remote.token} npm run lab -- worker --queue ${redactUrl(url)} --concurrency N\n`
+  );
+}
+
 export async function sweepCommand(c: SweepCommand): Promise<number> {
   const out = process.stdout;
   let remote: RemoteQueue | null = null;
   if (c.queue) {
+    await mkdir(c.dataDir, { recursive: true });
     remote = await startRemoteQueue({
       url: c.queue,
       weightsDir: join(c.dataDir, 'weights'),
-      token: c.token,
+      token: c.token ? await readToken(c.token) : undefined,
+      // Kept with the data: run the same command again and the workers' token still holds.
+      tokenFile: join(c.dataDir, 'worker-token'),
       gatewayHost: c.gatewayHost,
       gatewayPort: c.gatewayPort,
       allowRemote: c.allowRemote,
       advertise: c.advertise,
     });
-    out.write(
-      `queue: BullMQ on ${redactUrl(c.queue)}; workers reach this host at ${c.advertise ?? remote.gateway.url}\n` +
-        `start workers with:  TRAJECTORY_LAB_WORKER_TOKEN=${remote.token} npm run lab -- worker --queue ${redactUrl(c.queue)} --concurrency N\n`,
-    );
+    out.write(queueBanner(c.queue, remote));
   }
-  const service = openLab({
-    dataDir: c.dataDir,
-    launcher: nodeWorkerLauncher(),
-    host: 'headless',
-    appVersion: c.appVersion,
-    concurrency: c.concurrency,
-    runner: remote?.runner,
-  });
+  let service: ReturnType<typeof openLab>;
+  try {
+    service = openLab({
+      dataDir: c.dataDir,
+      launcher: nodeWorkerLauncher(),
+      host: 'headless',
+      appVersion: c.appVersion,
+      concurrency: c.concurrency,
+      ...(remote && c.queue ? { runner: remote.runner, queueLabel: redactUrl(c.queue) } : {}),
+    });
+  } catch (e) {
+    await remote?.close();
+    throw e;
+  }
   const stop = (): void => {
     out.write('\nstopping: running points become interrupted; run the same command again to resume\n');
     void service
@@ -146,6 +160,8 @@ export async function sweepCommand(c: SweepCommand): Promise<number> {
   process.once('SIGTERM', stop);
   const t0 = performance.now();
   try {
+    // The data folder is ours: workers (those of an earlier run of this sweep too) may call this gateway.
+    await remote?.runner.announce();
     if (!remote) out.write(`queue: embedded, ${service.queue.concurrency} phase job(s) at a time\n`);
     const { sweepId, points } = await runSweep({
       service,

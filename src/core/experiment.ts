@@ -288,7 +288,7 @@ export async function runExperiment(
  * (`source.trained`, `targets[].trained`): θ^0 from the spec's init (or the pre-trained start),
  * the rest from files, evaluated here so the result reports them like trained ones.
  */
-async function endpointsFromFiles(
+export async function endpointsFromFiles(
   model: Model,
   data: Dataset,
   spec: ExperimentSpec,

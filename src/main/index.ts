@@ -12,7 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { appDataRoot, defaultDataDir } from '../services/data-dir.js';
 import { openLab, type LabService } from '../services/lab-service.js';
 import { APP_INDEX_URL, APP_ORIGIN, registerAppScheme, serveRenderer } from './app-protocol.js';
-import { registerLabIpc } from './ipc.js';
+import { registerLabIpc, registerRemoteHostIpc } from './ipc.js';
+import { LabRouter } from './lab-router.js';
+import { electronVault, RemoteHostSetting } from './remote-host.js';
 import { dialogSaveFile } from './save-file.js';
 import { electronSqliteBinding } from './native-sqlite.js';
 import { desktopCsp, installCsp, originOf } from './security.js';
@@ -42,6 +44,7 @@ app.setPath('userData', dataDir);
 registerAppScheme();
 
 let service: LabService | null = null;
+let router: LabRouter | null = null;
 let mainWindow: BrowserWindow | null = null;
 let closedCleanly = false;
 
@@ -70,7 +73,15 @@ async function start(): Promise<void> {
 
   const url = devServerUrl ?? APP_INDEX_URL;
   const appOrigin = devServerUrl ? originOf(devServerUrl)! : APP_ORIGIN;
-  registerLabIpc(service, () => mainWindow, appOrigin);
+  // The API goes to this lab, or to the lab host Settings names (another machine's `serve`).
+  router = new LabRouter(service);
+  registerLabIpc(router, () => mainWindow, appOrigin);
+  await registerRemoteHostIpc({
+    router,
+    setting: new RemoteHostSetting(join(dataDir, 'remote-host.json'), electronVault()),
+    window: () => mainWindow,
+    appOrigin,
+  });
   mainWindow = createMainWindow({ preload: join(here, '..', 'preload', 'index.cjs'), url, appOrigin });
   mainWindow.on('closed', () => (mainWindow = null));
 }
@@ -87,6 +98,7 @@ if (!app.requestSingleInstanceLock()) {
     event.preventDefault();
     const s = service;
     service = null;
+    router?.close();
     s.close()
       .catch((e: unknown) => log.error({ err: e }, 'closing the lab failed'))
       .finally(() => {

@@ -48,6 +48,8 @@ export interface LabServiceOptions {
   launcher: WorkerLauncher;
   /** where phase jobs run instead of this machine's worker processes (BullMQ: remote/remote-queue.ts) */
   runner?: TaskRunner;
+  /** how app.info names that runner (the Redis URL without its password); default 'embedded' */
+  queueLabel?: string;
   host: 'electron' | 'headless';
   appVersion: string;
   /** phase jobs running at once, each in a worker process (default: the cores) */
@@ -198,6 +200,7 @@ export function createLabService(o: LabServiceOptions): LabService {
       dataDir: store.dataDir,
       backend,
       concurrency: queue.concurrency,
+      queue: o.queueLabel ?? 'embedded',
       schemaVersion: store.schemaVersion,
       ...(storageWarning ? { storageWarning } : {}),
     }),

@@ -224,6 +224,8 @@ export interface AppInfo {
   /** the backend the workers use (probed once at start) */
   backend: BackendInfo | null;
   concurrency: number;
+  /** where phase jobs run: 'embedded' (worker processes of the host) or the BullMQ queue's Redis URL (no password) */
+  queue?: string;
   schemaVersion: number;
   /** what is wrong with the lab's storage (a full disk), for the UI to show; absent when all is well */
   storageWarning?: string;
@@ -292,7 +294,7 @@ export function validateDownload<N extends DownloadName>(
     throw new LabRequestError({ code: 'not-found', message: `no download "${name}"` });
   return {
     name: name as N,
-    args: parseArgs(downloadSchemas[name as N], `download ${name}`, args) as z.output<
+    args: parseArgs(downloadSchemas[name as N], args ?? {}, `download ${name}`) as z.output<
       (typeof downloadSchemas)[N]
     >,
   };
@@ -441,6 +443,48 @@ export interface LabApi {
   onEvent(listener: (e: LabEvent) => void): () => void;
   /** 'electron' or 'browser' */
   readonly transport: 'electron' | 'browser';
+  /** the desktop's lab host setting (Electron only: a page in a browser is already on its host) */
+  readonly remoteHost?: RemoteHostApi;
+}
+
+// ───────────────────────────── the desktop's lab host ─────────────────────────────
+
+/**
+ * The desktop app can drive a lab on another machine (`npm run serve` there, e.g. a GPU cluster's
+ * host): its main process then forwards every request and event to that host's WebSocket API
+ * with the host's token, instead of to the lab in this process. The setting lives in main (the
+ * token never comes back to the renderer); these are its arguments and replies.
+ */
+const hostUrl = z.string().trim().min(1).max(2048);
+const hostToken = z.string().trim().min(1).max(1024);
+export const remoteHostSchemas = {
+  /** null: back to this machine's lab. No token: keep the saved one, or take `?token=` from the URL. */
+  set: z.union([z.null(), z.object({ url: hostUrl, token: hostToken.optional() }).strict()]),
+  /** the values in the form; no token: the saved one, or `?token=` in the URL */
+  test: z.object({ url: hostUrl, token: hostToken.optional() }).strict(),
+} as const;
+export type RemoteHostInput = z.input<typeof remoteHostSchemas.test>;
+
+export interface RemoteHostState {
+  /** the host's address (scheme, host and port); null: the lab in this app */
+  url: string | null;
+  hasToken: boolean;
+  /**
+   * how the saved token is kept: 'encrypted' with the OS keychain (Electron safeStorage), or
+   * 'plaintext' in a file only you can read, where no keychain is available; null: no token saved
+   */
+  tokenStorage: 'encrypted' | 'plaintext' | null;
+  /** 'local', or the link to the host (`unauthorized`: it refused the token) */
+  connection: 'local' | 'connecting' | 'open' | 'closed' | 'unauthorized';
+}
+
+export type RemoteHostTest = { ok: true; info: AppInfo } | { ok: false; error: string };
+
+export interface RemoteHostApi {
+  get(): Promise<RemoteHostState>;
+  set(input: z.input<typeof remoteHostSchemas.set>): Promise<RemoteHostState>;
+  /** connects with these values once and asks app.info, without saving anything */
+  test(input: RemoteHostInput): Promise<RemoteHostTest>;
 }
 
 /** Parses a request's arguments or throws a LabRequestError naming the field. */
@@ -451,20 +495,22 @@ export function validateRequest<N extends RequestName>(
   if (!Object.prototype.hasOwnProperty.call(requestSchemas, name)) {
     throw new LabRequestError({ code: 'invalid', message: `unknown request "${name}"` });
   }
-  return { name: name as N, args: parseArgs(requestSchemas[name as N], name, args) as ParsedArgs<N> };
+  return { name: name as N, args: parseArgs(requestSchemas[name as N], args ?? {}, name) as ParsedArgs<N> };
 }
 
-/** `schema`'s output for `args`, or a LabRequestError naming the field (`label: "field" why`). */
-function parseArgs(schema: z.ZodType, label: string, args: unknown): unknown {
-  const r = schema.safeParse(args ?? {});
-  if (r.success) return r.data;
-  const issue = r.error.issues[0];
-  const field = issue.path.join('.');
-  throw new LabRequestError({
-    code: 'invalid',
-    message: `${label}: ${field ? `"${field}" ` : ''}${issue.message}`,
-    field: field || undefined,
-  });
+/** Parses arguments with a schema of this contract or throws a LabRequestError naming the field. */
+export function parseArgs<S extends z.ZodType>(schema: S, args: unknown, what: string): z.output<S> {
+  const r = schema.safeParse(args);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const field = issue.path.join('.');
+    throw new LabRequestError({
+      code: 'invalid',
+      message: `${what}: ${field ? `"${field}" ` : ''}${issue.message}`,
+      field: field || undefined,
+    });
+  }
+  return r.data;
 }
 
 export { IPC } from './ipc-channels.js';

@@ -1,16 +1,21 @@
 /**
  * An experiment split into phase jobs (source, Oracle target, one job per method) gives exactly the
  * numbers of the whole experiment run in one go, whatever order the jobs run in: the jobs share
- * trained parameters only through a cache of encoded files, as worker processes do.
+ * trained parameters only through a cache of encoded files, as worker processes do. Trained
+ * endpoints given as files (`source.trained`, `targets[].trained`) are read, not trained, either way.
  */
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { initBackend } from '../../src/core/backend.js';
 import { runExperiment, type TrainedCache } from '../../src/core/experiment.js';
-import { decodePoints, encodePoints } from '../../src/core/params-io.js';
+import { buildModel } from '../../src/core/models/index.js';
+import { decodePoints, encodeParams, encodePoints } from '../../src/core/params-io.js';
+import { disposeParams } from '../../src/core/params.js';
 import { assembleResult, runPhase } from '../../src/core/phase-jobs.js';
-import { tinySpec } from '../helpers/lab.js';
+import { tempDir, tinySpec } from '../helpers/lab.js';
 import {
   type ExperimentResult,
   type TrainedSummary,
@@ -111,3 +116,37 @@ test(
     );
   },
 );
+
+test('trained endpoints from files: phase jobs read them as the whole experiment does, and train nothing', async () => {
+  await initBackend('auto');
+  const tmp = await tempDir('tlab-phase-files-');
+  try {
+    const model = buildModel({ arch: 'mlp', hidden: [32] }, [28, 28, 1], 10);
+    const [s, t] = [model.init(21), model.init(22)];
+    const src = join(tmp.dir, 'source.safetensors');
+    const tgt = join(tmp.dir, 'target.safetensors');
+    await writeFile(src, await encodeParams(s));
+    await writeFile(tgt, await encodeParams(t));
+    [s, t].forEach(disposeParams);
+    const base = tinySpec({ methods: ['naive', 'oracle', 'gmt'], T: 2 }) as {
+      source: object;
+      targets: object[];
+    };
+    const spec = parseSpec({
+      ...base,
+      source: { ...base.source, trained: { file: src } },
+      targets: [{ ...base.targets[0], trained: { file: tgt } }],
+    });
+    const whole = await runExperiment(spec);
+    const cache = fileCache();
+    const outputs: PhaseOutput[] = [];
+    for (const p of planPhases(spec)) outputs.push(await runPhase(spec, p.job, { cache }));
+    assert.equal(cache.saves, 0, 'nothing was trained');
+    const parts = assembleResult(spec, outputs, { startedAt: new Date() });
+    assert.deepEqual(numbers(parts), numbers(whole));
+    assert.equal(parts.source.fromFile, src);
+    assert.equal(parts.targets[0]!.trained!.fromFile, tgt);
+  } finally {
+    await tmp.cleanup();
+  }
+});

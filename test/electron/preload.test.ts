@@ -1,7 +1,7 @@
 /**
  * src/preload/index.ts under the Electron mock: it exposes exactly `window.lab` with the LabApi
- * (transport, request, onEvent) over the two IPC channels, errors keep their code and field, and
- * a failing event listener does not stop the others.
+ * (transport, request, onEvent, and the lab-host setting's get/set/test) over the contract's IPC
+ * channels, errors keep their code and field, and a failing event listener does not stop the others.
  */
 import '../mocks/register-electron.js';
 import assert from 'node:assert/strict';
@@ -22,10 +22,44 @@ await import('../../src/preload/index.js');
 test('the preload exposes exactly window.lab, with the LabApi and nothing else', () => {
   assert.deepEqual([...mock.contextBridge.exposed.keys()], ['lab']);
   const lab = mock.contextBridge.exposed.get('lab') as LabApi;
-  assert.deepEqual(Object.keys(lab).sort(), ['onEvent', 'request', 'transport']);
+  assert.deepEqual(Object.keys(lab).sort(), ['onEvent', 'remoteHost', 'request', 'transport']);
   assert.equal(lab.transport, 'electron');
   // No Electron object leaks through: no ipcRenderer, no send/invoke/on.
-  for (const v of Object.values(lab)) assert.ok(v === 'electron' || typeof v === 'function');
+  for (const [k, v] of Object.entries(lab))
+    assert.ok(v === 'electron' || typeof v === 'function' || k === 'remoteHost', k);
+  // The lab-host setting: three purpose-built functions, nothing else.
+  assert.deepEqual(Object.keys(lab.remoteHost!).sort(), ['get', 'set', 'test']);
+  for (const v of Object.values(lab.remoteHost!)) assert.equal(typeof v, 'function');
+});
+
+test('the lab-host functions go over their own channels, with their argument only, errors intact', async () => {
+  const lab = mock.contextBridge.exposed.get('lab') as LabApi;
+  const seen: [string, unknown[]][] = [];
+  for (const channel of [IPC.remoteHostGet, IPC.remoteHostSet, IPC.remoteHostTest])
+    mock.ipcMain.handle(channel, (_e, ...args) => {
+      seen.push([channel, args]);
+      if (channel === IPC.remoteHostSet)
+        return { ok: false, error: { code: 'invalid', message: 'not http', field: 'url' } };
+      return { ok: true, value: { channel } };
+    });
+  try {
+    assert.deepEqual(await lab.remoteHost!.get(), { channel: IPC.remoteHostGet });
+    assert.deepEqual(await lab.remoteHost!.test({ url: 'http://h:1', token: 't' }), {
+      channel: IPC.remoteHostTest,
+    });
+    await assert.rejects(lab.remoteHost!.set({ url: 'file:///x' }), (e: { error: { field?: string } }) => {
+      assert.equal(e.error.field, 'url');
+      return true;
+    });
+    assert.deepEqual(seen, [
+      [IPC.remoteHostGet, []],
+      [IPC.remoteHostTest, [{ url: 'http://h:1', token: 't' }]],
+      [IPC.remoteHostSet, [{ url: 'file:///x' }]],
+    ]);
+  } finally {
+    for (const channel of [IPC.remoteHostGet, IPC.remoteHostSet, IPC.remoteHostTest])
+      mock.ipcMain.removeHandler(channel);
+  }
 });
 
 test('request goes over the request channel and resolves with the value', async () => {

@@ -1,6 +1,6 @@
 /**
  * A small Electron for tests without the binary: enough of ipcMain/ipcRenderer, contextBridge,
- * BrowserWindow/webContents/frames, utilityProcess, app, session, protocol, shell and dialog for
+ * BrowserWindow/webContents/frames, utilityProcess, app, session, protocol, shell, dialog and safeStorage for
  * src/main and src/preload to run under node:test. State lives in `mock` so tests can drive it
  * (deliver an IPC call from a given frame, emit a utility process's output) and inspect it.
  */
@@ -247,6 +247,32 @@ export const dialog = {
   },
 };
 
+/** A keychain the test can take away (`available = false`); "encryption" is reversible but not the plain text. */
+export const safeStorage = {
+  available: true,
+  backend: 'gnome_libsecret',
+  isEncryptionAvailable(): boolean {
+    return this.available;
+  },
+  getSelectedStorageBackend(): string {
+    return this.backend;
+  },
+  encryptString(plain: string): Buffer {
+    if (!this.available) throw new Error('Encryption is not available.');
+    return Buffer.from(`sealed:${Buffer.from(plain).toString('hex').split('').reverse().join('')}`);
+  },
+  decryptString(sealed: Buffer): string {
+    if (!this.available) throw new Error('Decryption is not available.');
+    const hex = sealed
+      .toString()
+      .replace(/^sealed:/, '')
+      .split('')
+      .reverse()
+      .join('');
+    return Buffer.from(hex, 'hex').toString();
+  },
+};
+
 export default {
   app,
   BrowserWindow,
@@ -255,6 +281,7 @@ export default {
   ipcMain,
   ipcRenderer,
   protocol,
+  safeStorage,
   session,
   shell,
   utilityProcess,

@@ -45,6 +45,9 @@ export function onLabEvent(listener: (e: LabEvent) => void): () => void {
 
 export const transport = api.transport;
 
+/** Settings → Lab host (the desktop's main process keeps it; absent in a browser, which is on its host already). */
+export const remoteHost = api.remoteHost ?? null;
+
 /** app.info, fetched once and shared (backend, data folder for parameter files). */
 export const appInfo = shallowRef<AppInfo | null>(null);
 let infoPromise: Promise<AppInfo> | null = null;

@@ -1,12 +1,16 @@
 /**
- * The lab without Electron (`npm run serve`): the same service, workers as child processes, the
- * built renderer and the API on one loopback HTTP port.
+ * The lab without Electron (`npm run serve`): the same service, workers as child processes (or
+ * BullMQ workers anywhere, with `--queue redis://…`), the built renderer and the API on one
+ * loopback HTTP port.
  */
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nodeWorkerLauncher } from '../jobs/node-worker.js';
 import type { WorkerLauncher } from '../jobs/worker-process.js';
+import { startRemoteQueue, type RemoteQueue, type RemoteQueueOptions } from '../jobs/remote/remote-queue.js';
+import { redactUrl } from '../jobs/remote/redis-connection.js';
 import { openLab, type LabService } from '../lab-service.js';
 import { HostError, startHost, type RunningHost } from './server.js';
 import { isLoopback } from './security.js';
@@ -28,11 +32,18 @@ export interface HeadlessOptions {
   probeBackend?: boolean;
   launcher?: WorkerLauncher;
   appVersion?: string;
+  /**
+   * phase jobs go to BullMQ (`url`: redis://…) for `lab worker`s anywhere instead of this
+   * machine's worker processes; the workers' token is kept in the data folder (`worker-token`)
+   */
+  queue?: Omit<RemoteQueueOptions, 'weightsDir' | 'tokenFile'>;
 }
 
 export interface Headless {
   service: LabService;
   server: RunningHost;
+  /** the BullMQ queue and its worker gateway, with --queue */
+  remote: RemoteQueue | null;
   /** true when the built renderer is there to serve */
   hasRenderer: boolean;
   close(): Promise<void>;
@@ -47,16 +58,35 @@ export async function startHeadless(o: HeadlessOptions): Promise<Headless> {
     );
   }
   const rendererDir = o.rendererDir ?? DEFAULT_RENDERER_DIR;
-  const service = openLab({
-    dataDir: o.dataDir,
-    launcher: o.launcher ?? nodeWorkerLauncher(),
-    host: 'headless',
-    appVersion: o.appVersion ?? '0.0.0',
-    concurrency: o.concurrency,
-    probeBackend: o.probeBackend ?? true,
-  });
+  let remote: RemoteQueue | null = null;
+  if (o.queue) {
+    await mkdir(o.dataDir, { recursive: true });
+    remote = await startRemoteQueue({
+      ...o.queue,
+      weightsDir: join(o.dataDir, 'weights'),
+      tokenFile: join(o.dataDir, 'worker-token'),
+    });
+  }
+  let service: LabService;
+  try {
+    service = openLab({
+      dataDir: o.dataDir,
+      launcher: o.launcher ?? nodeWorkerLauncher(),
+      host: 'headless',
+      appVersion: o.appVersion ?? '0.0.0',
+      concurrency: o.concurrency,
+      // With BullMQ the backend that matters is the workers': the first job reports it.
+      probeBackend: o.probeBackend ?? !remote,
+      ...(remote ? { runner: remote.runner, queueLabel: redactUrl(o.queue!.url) } : {}),
+    });
+  } catch (e) {
+    await remote?.close();
+    throw e;
+  }
   let server: RunningHost;
   try {
+    // The data folder is ours: workers (those of an earlier life of this host too) may call this gateway.
+    await remote?.runner.announce();
     server = await startHost({
       service,
       rendererDir,
@@ -67,6 +97,7 @@ export async function startHeadless(o: HeadlessOptions): Promise<Headless> {
     });
   } catch (e) {
     await service.close();
+    await remote?.close();
     throw e;
   }
   try {
@@ -88,12 +119,14 @@ export async function startHeadless(o: HeadlessOptions): Promise<Headless> {
   return {
     service,
     server,
+    remote,
     hasRenderer: existsSync(join(rendererDir, 'index.html')),
     close: () =>
       (closing ??= (async () => {
         await removeServerFile(o.dataDir).catch(() => undefined);
         await server.close();
         await service.close();
+        await remote?.close();
       })()),
   };
 }

@@ -2,7 +2,8 @@
  * Hash routes ("#/run/abc?metric=valLoss"): the page's query string keeps the access token, and
  * a hash survives reloads in Electron and the browser alike.
  */
-export type RouteName = 'home' | 'new' | 'run' | 'history' | 'compare' | 'bundles' | 'library' | 'not-found';
+export type RouteName =
+  'home' | 'new' | 'run' | 'history' | 'compare' | 'bundles' | 'library' | 'settings' | 'not-found';
 
 export interface Route {
   name: RouteName;
@@ -19,6 +20,7 @@ const NAMES: Record<string, RouteName> = {
   compare: 'compare',
   bundles: 'bundles',
   library: 'library',
+  settings: 'settings',
 };
 
 export function parseHash(hash: string): Route {

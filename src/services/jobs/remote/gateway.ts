@@ -2,8 +2,9 @@
  * The host's door for remote workers (BullMQ brings them jobs; this brings them what only the host
  * has): "is this training in the store?" before a worker trains a source or an Oracle target,
  * trained weights up and down, content-addressed (sha256, verified on arrival) and resumable
- * (`HEAD` says how much of an upload arrived; `PUT ?offset=` continues from there), and the record
- * of an uploaded training. Every request carries the token (`Authorization: Bearer …`); the door
+ * (`HEAD` says how much of an upload arrived; `PUT ?offset=` continues from there), the record
+ * of an uploaded training, and the host files a job names (`GET /v1/files/<sha256>`, only those
+ * the host offered for its jobs: job-files.ts). Every request carries the token (`Authorization: Bearer …`); the door
  * listens on loopback unless asked otherwise. The host stays the only writer of its SQLite store.
  */
 import { createHash } from 'node:crypto';
@@ -40,6 +41,11 @@ export interface GatewayOptions {
 export interface Gateway {
   /** the URL workers use (`http://host:port`) */
   readonly url: string;
+  /**
+   * Offers a host file (a parameter file, a trained endpoint, a validation split) to workers by
+   * the sha256 of its bytes; only files offered this way are served.
+   */
+  publish(path: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -107,6 +113,10 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       `the worker gateway would listen on ${host}, beyond loopback: ask for it (--allow-remote)`,
     );
   const weights = new WeightsDir(o.weightsDir);
+  /** sha256 → host path of the files offered to workers */
+  const published = new Map<string, string>();
+  /** path → its hash at a size and time, so a file named by many jobs is read once */
+  const hashed = new Map<string, { size: number; mtimeMs: number; sha256: string }>();
   const uploads = join(dirname(o.weightsDir), 'uploads');
   await mkdir(uploads, { recursive: true });
   await mkdir(o.weightsDir, { recursive: true });
@@ -145,6 +155,17 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
         path: weights.path(a.sha256),
       });
       return send(res, 200, { paramSetId: reply.paramSetId, error: reply.error });
+    }
+
+    const f = /^\/v1\/files\/([0-9a-f]{64})$/.exec(path);
+    if (f && (req.method === 'GET' || req.method === 'HEAD')) {
+      const file = published.get(f[1]!);
+      const size = file ? await sizeOf(file) : null;
+      if (!file || size === null) throw new HttpError(404, `no file ${f[1]} is offered to workers`);
+      res.writeHead(200, { 'content-length': String(size), 'content-type': 'application/octet-stream' });
+      if (req.method === 'HEAD') return void res.end();
+      createReadStream(file).pipe(res);
+      return;
     }
 
     const m = /^\/v1\/weights\/([0-9a-f]{64})$/.exec(path);
@@ -221,6 +242,19 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
     url: `http://${shown}:${addr.port}`,
+    async publish(file) {
+      const st = await stat(file);
+      const known = hashed.get(file);
+      let sha256 = known?.size === st.size && known.mtimeMs === st.mtimeMs ? known.sha256 : null;
+      if (!sha256) {
+        const hash = createHash('sha256');
+        for await (const c of createReadStream(file)) hash.update(c as Buffer);
+        sha256 = hash.digest('hex');
+        hashed.set(file, { size: st.size, mtimeMs: st.mtimeMs, sha256 });
+      }
+      published.set(sha256, file);
+      return sha256;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -69,3 +69,16 @@ export function redactUrl(url: string): string {
     return '(invalid URL)';
   }
 }
+
+/**
+ * Redis going away shows as errors on every BullMQ object using the connection; connectRedis
+ * reports the outage once, so these say only what is something else.
+ */
+export function otherErrors(log: (line: string) => void): (e: Error) => void {
+  return (e) => {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    if (/^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH)$/.test(code)) return;
+    if (/Connection is closed|connect ECONNREFUSED|read ECONNRESET/.test(e.message)) return;
+    log(e.message);
+  };
+}

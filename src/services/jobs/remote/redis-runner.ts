@@ -12,7 +12,8 @@ import { Queue, QueueEvents, type Job } from 'bullmq';
 import { WORKER_PROTOCOL_VERSION, type FromWorker } from '../../../shared/worker-protocol.js';
 import type { PhaseTask, RunningTask, TaskEnd, TaskIO, TaskRunner } from '../task-runner.js';
 import type { TaskRoute } from './gateway.js';
-import { connectRedis, QUEUE_NAME } from './redis-connection.js';
+import { taskFiles } from './job-files.js';
+import { connectRedis, otherErrors, QUEUE_NAME } from './redis-connection.js';
 import type { ExperimentSpec, PhaseOutput } from '../../../shared/domain/index.js';
 import { logger } from '../../log.js';
 
@@ -23,9 +24,11 @@ export interface RemoteJobData {
   protocol: number;
   /** sha256 of the spec as the host's version of the lab reads it; a worker reading it differently refuses */
   specHash: string;
-  /** where the worker asks for trained parameters and uploads its own */
+  /** where the worker asks for trained parameters and uploads its own (the host's current one is in Redis) */
   gateway: string;
   task: PhaseTask;
+  /** host path → sha256 of each file the task names (job-files.ts), for the worker to download */
+  files?: Record<string, string>;
 }
 
 /** One worker message, numbered within its job so a replay skips what was already seen. */
@@ -46,6 +49,8 @@ export function specHash(spec: ExperimentSpec): string {
 }
 
 export const cancelKey = (taskKey: string): string => `${QUEUE_NAME}:cancel:${taskKey}`;
+/** The gateway URL of the host now serving the queue: a host that restarts on another port says so here. */
+export const GATEWAY_KEY = `${QUEUE_NAME}:gateway`;
 
 export interface RedisRunnerOptions {
   url: string;
@@ -53,6 +58,8 @@ export interface RedisRunnerOptions {
   gatewayUrl: string;
   /** how often running jobs' states are checked (default 500 ms) */
   pollMs?: number;
+  /** offers a host file to workers, returning its sha256 (the gateway's publish) */
+  publish?: (path: string) => Promise<string>;
 }
 
 interface Tracked {
@@ -68,6 +75,8 @@ interface Tracked {
 export interface RedisRunner extends TaskRunner {
   /** for the gateway: the running task with this key */
   readonly route: TaskRoute;
+  /** tells workers (running jobs of an earlier life of this host too) where the gateway now is */
+  announce(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -76,8 +85,17 @@ export async function redisRunner(o: RedisRunnerOptions): Promise<RedisRunner> {
   const queue = new Queue(QUEUE_NAME, { connection });
   const eventsConnection = connectRedis(o.url);
   const events = new QueueEvents(QUEUE_NAME, { connection: eventsConnection });
+  const onError = otherErrors((m) => log.warn(`queue: ${m}`));
+  queue.on('error', onError);
+  events.on('error', onError);
   const tracked = new Map<string, Tracked>();
   let closed = false;
+  let announced: Promise<unknown> | null = null;
+  const announce = (): Promise<unknown> =>
+    (announced ??= connection.set(GATEWAY_KEY, o.gatewayUrl).catch((e: unknown) => {
+      announced = null;
+      throw e;
+    }));
 
   const deliver = (t: Tracked, e: RemoteEvent): void => {
     if (e.seq <= t.seen || t.done) return;
@@ -137,11 +155,18 @@ export async function redisRunner(o: RedisRunnerOptions): Promise<RedisRunner> {
   };
 
   const put = async (t: Tracked): Promise<void> => {
+    await announce();
+    const paths = taskFiles(t.task);
+    if (paths.length && !o.publish)
+      throw new Error('the task names files, and nothing offers them to workers');
+    const files: Record<string, string> = {};
+    for (const p of paths) files[p] = await o.publish!(p);
     const data: RemoteJobData = {
       protocol: WORKER_PROTOCOL_VERSION,
       specHash: specHash(t.task.spec),
       gateway: o.gatewayUrl,
       task: t.task,
+      ...(paths.length ? { files } : {}),
     };
     // Same id, same job: a job already queued, running or finished is left as it is.
     const job = await queue.add('phase', data, {
@@ -165,6 +190,9 @@ export async function redisRunner(o: RedisRunnerOptions): Promise<RedisRunner> {
 
   return {
     capacity: Number.POSITIVE_INFINITY,
+    async announce() {
+      await announce();
+    },
     route: (taskKey) => {
       const t = tracked.get(taskKey);
       return t ? (msg, reply) => t.io.message(msg, reply) : null;

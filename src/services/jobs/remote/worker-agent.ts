@@ -8,7 +8,8 @@
  * BullMQ gives them to another worker, which resumes from the last phase the host recorded.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import {
   WORKER_PROTOCOL_VERSION,
@@ -20,9 +21,11 @@ import {
 import { WeightsDir } from '../../store/weights.js';
 import { processRunner } from '../process-runner.js';
 import type { WorkerLauncher } from '../worker-process.js';
-import { connectRedis, QUEUE_NAME, redactUrl } from './redis-connection.js';
+import { connectRedis, otherErrors, QUEUE_NAME, redactUrl } from './redis-connection.js';
+import { hostPaths, localTask } from './job-files.js';
 import {
   cancelKey,
+  GATEWAY_KEY,
   specHash,
   type RemoteEvent,
   type RemoteJobData,
@@ -56,7 +59,8 @@ const GATEWAY_PATIENCE_MS = 120_000;
 
 class GatewayClient {
   constructor(
-    private readonly base: string,
+    /** the host's gateway now: asked again before every attempt, as a restarted host may have moved */
+    private readonly base: () => Promise<string>,
     private readonly token: string,
   ) {}
 
@@ -68,7 +72,7 @@ class GatewayClient {
       let res: Response | null = null;
       let why = '';
       try {
-        res = await fetch(this.base + path, {
+        res = await fetch((await this.base()) + path, {
           ...init,
           headers: { ...(init.headers ?? {}), authorization: `Bearer ${this.token}` },
         });
@@ -122,11 +126,33 @@ class GatewayClient {
 
   async download(sha256: string, weights: WeightsDir): Promise<void> {
     if (await weights.has(sha256)) return;
-    const res = await this.call(`/v1/weights/${sha256}`);
-    const bytes = Buffer.from(await res.arrayBuffer());
+    await weights.put(await this.fetchVerified(`/v1/weights/${sha256}`, sha256));
+  }
+
+  /** A file the host offered (job-files.ts), kept here by its sha256; returns the local path. */
+  async file(sha256: string, dir: string): Promise<string> {
+    const path = join(dir, sha256);
+    if (await exists(path)) return path;
+    const bytes = await this.fetchVerified(`/v1/files/${sha256}`, sha256);
+    const temp = `${path}.${process.pid}.${Date.now()}.part`;
+    await writeFile(temp, bytes);
+    await rename(temp, path);
+    return path;
+  }
+
+  private async fetchVerified(path: string, sha256: string): Promise<Buffer> {
+    const bytes = Buffer.from(await (await this.call(path)).arrayBuffer());
     if (createHash('sha256').update(bytes).digest('hex') !== sha256)
-      throw new Error(`downloaded weights ${sha256.slice(0, 12)} do not match their sha256`);
-    await weights.put(bytes);
+      throw new Error(`downloaded ${path} does not match its sha256`);
+    return bytes;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
   }
 }
 
@@ -134,6 +160,8 @@ export async function startWorkerAgent(o: WorkerAgentOptions): Promise<{ close()
   const log = o.log ?? ((l: string) => redisLog.info(l));
   await mkdir(o.weightsDir, { recursive: true });
   const weights = new WeightsDir(o.weightsDir);
+  const filesDir = join(dirname(o.weightsDir), 'files');
+  await mkdir(filesDir, { recursive: true });
   const runner = processRunner({ launcher: o.launcher, weightsDir: o.weightsDir, idleMs: 60_000 });
   const redis = connectRedis(o.url, log);
 
@@ -157,10 +185,22 @@ export async function startWorkerAgent(o: WorkerAgentOptions): Promise<{ close()
       );
     if (await redis.exists(cancelKey(task.taskKey))) throw new UnrecoverableError('cancelled on the host');
 
-    const gateway = new GatewayClient(o.gateway ?? job.data.gateway, o.token);
+    const gateway = new GatewayClient(
+      async () => o.gateway ?? (await redis.get(GATEWAY_KEY)) ?? job.data.gateway,
+      o.token,
+    );
+    // The files the task names, here: host path → local copy (downloaded once per content).
+    const local = new Map<string, string>();
+    try {
+      for (const [hostPath, sha] of Object.entries(job.data.files ?? {}))
+        local.set(hostPath, await gateway.file(sha, filesDir));
+    } catch (e) {
+      throw new Error(`could not fetch the job's files from the host: ${(e as Error).message}`);
+    }
     const events: RemoteEvent[] = [];
     let seq = 0;
-    const report = (msg: FromWorker): void => {
+    const report = (raw: FromWorker): void => {
+      const msg = hostPaths(raw, local);
       const e = { seq: ++seq, msg };
       events.push(e);
       // Live view only; the return value carries them again.
@@ -207,7 +247,7 @@ export async function startWorkerAgent(o: WorkerAgentOptions): Promise<{ close()
     };
 
     log(`worker: ${task.taskKey} (${task.phase}) started`);
-    const running = runner.start(task, {
+    const running = runner.start(localTask(task, local), {
       started: () => {},
       message: (msg, reply) => {
         if (msg.type === 'cache-load') void onCacheLoad(msg, reply);
@@ -225,11 +265,11 @@ export async function startWorkerAgent(o: WorkerAgentOptions): Promise<{ close()
       const end = await running.ended;
       if (end.kind === 'done') {
         log(`worker: ${task.taskKey} done`);
-        return { output: end.output, events };
+        return { output: hostPaths(end.output, local), events };
       }
       log(`worker: ${task.taskKey} ${end.kind}: ${end.message.split('\n')[0]}`);
       // The engine's errors are deterministic: another attempt would fail the same way.
-      throw new UnrecoverableError(end.message);
+      throw new UnrecoverableError(hostPaths(end.message, local));
     } finally {
       clearInterval(watch);
     }
@@ -244,7 +284,10 @@ export async function startWorkerAgent(o: WorkerAgentOptions): Promise<{ close()
     stalledInterval: o.stalledMs ?? Math.max(1000, Math.floor(lockDuration / 2)),
     maxStalledCount: 3,
   });
-  worker.on('error', (e) => log(`worker: queue connection: ${e.message}`));
+  worker.on(
+    'error',
+    otherErrors((m) => log(`worker: queue: ${m}`)),
+  );
   await worker.waitUntilReady();
   log(`worker: taking phase jobs from ${redactUrl(o.url)} (${QUEUE_NAME}), ${o.concurrency} at a time`);
   return {
