@@ -20,7 +20,7 @@ import { describeBackend, initBackend } from '../src/core/backend.js';
 import type { Split } from '../src/core/data/dataset.js';
 import { loadDataset } from '../src/core/data/load.js';
 import { evaluate, evalBatchSize, lowRankGradient } from '../src/core/evaluate.js';
-import { disposeGradients, type Gradients } from '../src/core/gradient-factors.js';
+import { disposeGradients, scaleGradients, type Gradients } from '../src/core/gradient-factors.js';
 import { buildModel } from '../src/core/models/index.js';
 import { disposeParams } from '../src/core/params.js';
 import { rng } from '../src/core/random.js';
@@ -245,7 +245,8 @@ export async function benchFloors(opts: {
       const batch = syntheticSplit(128, 9, 128);
       const grad = (seed: number): Gradients => {
         const theta = model.init(seed);
-        const g = lowRankGradient(model, theta, batch.x, batch.y);
+        // as GradientSampler hands it to FGMT: the head's factors, larger than its kernel, as the kernel
+        const g = scaleGradients(lowRankGradient(model, theta, batch.x, batch.y), 1);
         disposeParams(theta);
         return g;
       };

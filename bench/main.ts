@@ -42,7 +42,9 @@ async function main(): Promise<void> {
       ? FLOOR_ROWS.filter((r) => r.startsWith(only))
       : [];
   if (only && only !== 'floors' && !['assignment', 'training'].includes(only) && floorRows.length === 0)
-    throw new Error(`--only ${only}: not a part (assignment, training, floors) nor a floor (${FLOOR_ROWS.join(', ')})`);
+    throw new Error(
+      `--only ${only}: not a part (assignment, training, floors) nor a floor (${FLOOR_ROWS.join(', ')})`,
+    );
   if (!only || only === 'floors' || floorRows.length > 0) {
     console.log('\n== Floors of issue 9: engine vs PyTorch/scipy, interleaved ==');
     const rowsAt = process.argv.indexOf('--rows');

@@ -141,7 +141,7 @@ function differentiate(
   y: tf.Tensor1D,
   factored: boolean,
 ): Gradients {
-  const lowRank = factored ? model.params.filter((p) => p.lowRankGradient && !p.buffer) : [];
+  const lowRank = factored ? model.params.filter((p) => p.lowRankGradient) : [];
   const skip = new Set(lowRank.map((p) => p.name));
   const names = trainableNames(model).filter((n) => !skip.has(n));
   const list = names.map((n) => {
@@ -170,11 +170,20 @@ function differentiate(
   } finally {
     tf.dispose(probeList);
   }
+  const unrecorded = lowRank.find((p) => !inputs[p.name]);
+  if (unrecorded) {
+    tf.dispose(grads);
+    disposeParams(inputs);
+    throw new Error(`gradient: the forward pass did not record the input of "${unrecorded.name}"`);
+  }
   const out: Gradients = {};
   names.forEach((n, i) => (out[n] = grads[i]));
   lowRank.forEach((p, i) => {
-    if (!inputs[p.name]) throw new Error(`gradient: the forward pass did not record the input of "${p.name}"`);
-    out[p.name] = { x: inputs[p.name] as tf.Tensor2D, d: grads[names.length + i] as tf.Tensor2D, shape: p.shape };
+    out[p.name] = {
+      x: inputs[p.name] as tf.Tensor2D,
+      d: grads[names.length + i] as tf.Tensor2D,
+      shape: p.shape,
+    };
   });
   // in the model's parameter order, as gradient() returns them
   return Object.fromEntries(trainableNames(model).map((n) => [n, out[n]]));

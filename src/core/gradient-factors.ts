@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Params } from './params.js';
 import { getPermutedParam, isIdentity, type Permutation, type PermutationSpec } from './permutation.js';
 
 /**
@@ -51,7 +50,8 @@ export function addGradients(a: Gradients, b: Gradients): Gradients {
   for (const k of Object.keys(b)) {
     const u = a[k];
     const v = b[k];
-    if (isFactors(u) && isFactors(v)) out[k] = { x: tf.concat([u.x, v.x]), d: tf.concat([u.d, v.d]), shape: v.shape };
+    if (isFactors(u) && isFactors(v))
+      out[k] = { x: tf.concat([u.x, v.x]), d: tf.concat([u.d, v.d]), shape: v.shape };
     else out[k] = tf.tidy(() => tf.add(isFactors(u) ? densify(u) : u, isFactors(v) ? densify(v) : v));
   }
   disposeGradients(a);
@@ -66,18 +66,19 @@ export function addGradients(a: Gradients, b: Gradients): Gradients {
 export function scaleGradients(g: Gradients, s: number): Gradients {
   const out: Gradients = {};
   for (const [k, v] of Object.entries(g)) {
-    if (!isFactors(v)) out[k] = tf.mul(v, s);
+    if (!isFactors(v)) {
+      out[k] = tf.mul(v, s);
+      v.dispose();
+      continue;
+    }
+    const f = { x: v.x, d: tf.mul(v.d, s) as tf.Tensor2D, shape: v.shape };
+    v.d.dispose();
+    if (factorSize(f) < denseSize(f)) out[k] = f;
     else {
-      const d = tf.mul(v.d, s) as tf.Tensor2D;
-      const f = { x: v.x.clone(), d, shape: v.shape };
-      if (factorSize(f) < denseSize(f)) out[k] = f;
-      else {
-        out[k] = densify(f);
-        tf.dispose([f.x, f.d]);
-      }
+      out[k] = densify(f);
+      tf.dispose([f.x, f.d]);
     }
   }
-  disposeGradients(g);
   return out;
 }
 
@@ -113,9 +114,4 @@ export function permuteGradient(
     return { x: (x === g.x ? x.clone() : x) as tf.Tensor2D, d: (d === g.d ? d.clone() : d) as tf.Tensor2D };
   });
   return { x, d, shape: g.shape };
-}
-
-/** Dense copies of every gradient (the reference the factored path is checked against). */
-export function densifyAll(g: Gradients): Params {
-  return Object.fromEntries(Object.entries(g).map(([k, v]) => [k, densify(v)]));
 }

@@ -5,10 +5,12 @@ import { initBackend } from '../../src/core/backend.js';
 import type { Dataset, Split } from '../../src/core/data/dataset.js';
 import { gradient, lowRankGradient } from '../../src/core/evaluate.js';
 import {
+  addGradients,
   densify,
   disposeGradients,
   isFactors,
   permuteGradient,
+  scaleGradients,
   type Gradients,
 } from '../../src/core/gradient-factors.js';
 import { METHODS, runMethod } from '../../src/core/methods/index.js';
@@ -45,7 +47,11 @@ const CNN: ArchSpec = {
   ],
 };
 
-function images(n: number, shape: [number, number, number], seed: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
+function images(
+  n: number,
+  shape: [number, number, number],
+  seed: number,
+): { x: tf.Tensor4D; y: tf.Tensor1D } {
   const r = rng(seed);
   const x = new Float32Array(n * shape[0] * shape[1] * shape[2]);
   for (let i = 0; i < x.length; i++) x[i] = r.normal();
@@ -94,6 +100,31 @@ test('lowRankGradient: factors of every dense kernel give gradient() within floa
   }
 });
 
+test('averaging over minibatches stacks the factors, and densifies factors larger than their kernel', () => {
+  const before = tf.memory().numTensors;
+  const model = buildModel(MLP, [8, 8, 1], 10);
+  const theta = model.init(5);
+  const batches = [images(6, [8, 8, 1], 6), images(6, [8, 8, 1], 7)];
+  const low = batches.map(({ x, y }) => lowRankGradient(model, theta, x, y));
+  const dense = batches.map(({ x, y }) => gradient(model, theta, x, y));
+  // m = 12 rows: fc1 (64→40) and fc2 (40→24) stay factors, the head's 12·(24 + 10) > 24·10 does not
+  const mean = scaleGradients(addGradients(low[0], low[1]), 0.5);
+  assert.equal(isFactors(mean['fc1.kernel']) && mean['fc1.kernel'].x.shape[0], 12);
+  assert.ok(isFactors(mean['fc2.kernel']));
+  assert.ok(!isFactors(mean['fc3.kernel']), 'the head became its dense kernel');
+  for (const [k, g] of Object.entries(mean)) {
+    const want = tf.tidy(() => tf.mul(tf.add(dense[0][k], dense[1][k]), 0.5));
+    const got = densify(g);
+    assert.ok(relErr(got.dataSync(), want.dataSync()) <= 1e-5, k);
+    tf.dispose([want, got]);
+  }
+  disposeGradients(mean);
+  dense.forEach(disposeParams);
+  disposeParams(theta);
+  batches.forEach(({ x, y }) => tf.dispose([x, y]));
+  assert.equal(tf.memory().numTensors, before, 'no tensor leaked');
+});
+
 /** Every permutation's similarity matrix, at the identity and at a random permutation of the others. */
 async function similarities(
   model: Model,
@@ -105,7 +136,8 @@ async function similarities(
   try {
     for (const { target, source } of pairs) m.addPair(target, source);
     const out: Float32Array[] = [];
-    for (const perm of perms) for (const p of Object.keys(model.permSpec.perms)) out.push(await m.similarity(p, perm));
+    for (const perm of perms)
+      for (const p of Object.keys(model.permSpec.perms)) out.push(await m.similarity(p, perm));
     return out;
   } finally {
     m.dispose();

@@ -149,11 +149,8 @@ export class GradientSampler {
         y.dispose();
       }
     }
-    if (gradBatches > 1) {
-      g1 = scaleGradients(g1!, 1 / gradBatches);
-      g2 = scaleGradients(g2!, 1 / gradBatches);
-    }
-    return { g1: g1!, g2: g2! };
+    // also with one minibatch: factors larger than their kernel (a narrow head) become the kernel
+    return { g1: scaleGradients(g1!, 1 / gradBatches), g2: scaleGradients(g2!, 1 / gradBatches) };
   }
 }
 
