@@ -47,6 +47,11 @@ const CNN: ArchSpec = {
   ],
 };
 
+const MODELS: { arch: ArchSpec; shape: [number, number, number] }[] = [
+  { arch: MLP, shape: [8, 8, 1] },
+  { arch: CNN, shape: [10, 10, 2] },
+];
+
 function images(
   n: number,
   shape: [number, number, number],
@@ -71,14 +76,11 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 test('lowRankGradient: factors of every dense kernel give gradient() within float32 rounding', () => {
-  for (const [arch, shape] of [
-    [MLP, [8, 8, 1]],
-    [CNN, [10, 10, 2]],
-  ] as const) {
+  for (const { arch, shape } of MODELS) {
     const before = tf.memory().numTensors;
-    const model = buildModel(arch, [...shape], 10);
+    const model = buildModel(arch, shape, 10);
     const theta = model.init(3);
-    const { x, y } = images(20, [...shape], 4);
+    const { x, y } = images(20, shape, 4);
     const dense = gradient(model, theta, x, y);
     const low = lowRankGradient(model, theta, x, y);
     assert.deepEqual(Object.keys(low), Object.keys(dense), 'the same parameters in the same order');
@@ -145,18 +147,15 @@ async function similarities(
 }
 
 test('similarity matrices from factored gradients equal the dense ones (relative max error ≤ 1e-4)', async () => {
-  for (const [arch, shape] of [
-    [MLP, [8, 8, 1]],
-    [CNN, [10, 10, 2]],
-  ] as const) {
+  for (const { arch, shape } of MODELS) {
     const before = tf.memory().numTensors;
-    const model = buildModel(arch, [...shape], 10);
+    const model = buildModel(arch, shape, 10);
     const pairs: { target: Gradients; source: Gradients }[] = [];
     const reference: { target: Gradients; source: Gradients }[] = [];
     for (let i = 0; i < 2; i++) {
       const t = model.init(10 + i);
       const s = model.init(20 + i);
-      const { x, y } = images(24, [...shape], 30 + i);
+      const { x, y } = images(24, shape, 30 + i);
       pairs.push({ target: lowRankGradient(model, t, x, y), source: lowRankGradient(model, s, x, y) });
       reference.push({ target: gradient(model, t, x, y), source: gradient(model, s, x, y) });
       disposeParams(t);
