@@ -51,7 +51,7 @@ export interface MatchResult {
  * Blocks are products over the axes a permutation does not act on. A dense kernel's gradient
  * that comes as factors xᵀ·d (gradient-factors.ts) is multiplied through them, in O(n²·m) rather
  * than O(n²·k) for m samples and k other entries, whenever that is the cheaper of the two; all
- * blocks of a permutation are then summed by one n×n product (see `terms`).
+ * blocks of a permutation are then summed by one n×n product (`sumTerms`).
  */
 export class WeightMatcher {
   private readonly fixed = new Map<string, tf.Tensor2D>();
