@@ -4,7 +4,11 @@ object on stdout; the caller interleaves calls with the engine's own measurement
 
   eval   --hidden H [--n 6000]     one evaluation pass (argmax hits + summed cross-entropy) of a
                                    2-MLP 784-H-10 on n images kept as one [n, 784] tensor, batch 1000
-  sim    --hidden H                the per-step similarity build of FGMT: g2_W1·g1_W1ᵀ + b2⊗b1 + g2_W2ᵀ·g1_W2
+  sim    --hidden H                the per-step similarity build of FGMT for P_fc1 from one real gradient
+                                   pair (two 784-H-10 MLPs, one batch of 128), with the engine's low-rank
+                                   products: A += [D_t; gb_t; G2_t]ᵀ·[(X·Xᵀ)·D_s; gb_s; G2_s] (D: dLoss/d
+                                   pre-activation of the hidden layer, X: the images), the same sum as the
+                                   dense g1_W1ᵀ·g2_W1 + b1⊗b2 + g1_W2·g2_W2ᵀ
   lsa    FILE.npy                  linear_sum_assignment(maximize=True) in this fresh process: the
                                    first call, then the median of 3 warm calls
 Timed calls: --warmup W untimed, then --reps R timed; prints median/min/max in seconds.
@@ -71,10 +75,28 @@ def main():
 
         out.update(timed(run, a.warmup, a.reps))
     else:
-        g = [torch.randn(s) for s in [(H, 784), (H,), (10, H)] for _ in range(2)]
+        m = 128
+        x = torch.randn(m, 784)
+        y = torch.randint(0, 10, (m,))
+
+        def factors(seed):
+            # PyTorch's default init U(±1/√fan_in); D by hand: the softmax's (p − onehot)/m back
+            # through W2 and the ReLU
+            g = torch.Generator().manual_seed(seed)
+            u = lambda shape, fan: (torch.rand(shape, generator=g) * 2 - 1) / fan**0.5
+            w1, b1, w2, b2 = u((H, 784), 784), u(H, 784), u((10, H), H), u(10, H)
+            h = F.relu(F.linear(x, w1, b1))
+            d2 = (F.softmax(F.linear(h, w2, b2), 1) - F.one_hot(y, 10).float()) / m
+            d1 = (d2 @ w2) * (h > 0).float()
+            return d1, d1.sum(0), d2.T @ h  # D [m, H], the bias gradient [H], W2's gradient [10, H]
+
+        (d_t, gb_t, g2_t), (d_s, gb_s, g2_s) = factors(2), factors(1)
+        acc = torch.zeros(H, H)
 
         def run():
-            return g[0] @ g[1].T + torch.outer(g[2], g[3]) + g[4].T @ g[5]
+            left = torch.cat([d_t, gb_t[None], g2_t])
+            right = torch.cat([(x @ x.T) @ d_s, gb_s[None], g2_s])
+            acc.add_(left.T @ right)
 
         out.update(timed(run, a.warmup, a.reps))
     print(json.dumps(out))

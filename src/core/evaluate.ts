@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Split } from './data/dataset.js';
 import { trainableNames, type Model } from './models/model.js';
-import type { Params } from './params.js';
+import type { Gradients } from './gradient-factors.js';
+import { disposeParams, type Params } from './params.js';
 import type { EvalResult } from '../shared/domain/index.js';
 import { readScalars } from './readback.js';
 
@@ -120,20 +121,70 @@ function evalBatches(split: Split, n: number, batchSize?: number): EvalBatch[] {
  * tensors.
  */
 export function gradient(model: Model, params: Params, x: tf.Tensor4D, y: tf.Tensor1D): Params {
-  const names = trainableNames(model);
+  return differentiate(model, params, x, y, false) as Params;
+}
+
+/**
+ * The same gradient with each dense kernel (ParamInfo.lowRankGradient) as its factors {x, d}: the
+ * layer's inputs, recorded in the forward pass, and the gradient with respect to a zero probe added
+ * to its pre-activation. The kernels' own gradients are never formed, which also spares the
+ * backward pass their in×out products. Every other parameter's gradient is dense, as gradient()'s.
+ */
+export function lowRankGradient(model: Model, params: Params, x: tf.Tensor4D, y: tf.Tensor1D): Gradients {
+  return differentiate(model, params, x, y, true);
+}
+
+function differentiate(
+  model: Model,
+  params: Params,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  factored: boolean,
+): Gradients {
+  const lowRank = factored ? model.params.filter((p) => p.lowRankGradient) : [];
+  const skip = new Set(lowRank.map((p) => p.name));
+  const names = trainableNames(model).filter((n) => !skip.has(n));
   const list = names.map((n) => {
     const t = params[n];
     if (!t) throw new Error(`gradient: parameter "${n}" is missing`);
     return t;
   });
-  const grads = tf.tidy(() =>
-    tf.grads((...ps: tf.Tensor[]) => {
-      const theta: Params = { ...params };
-      names.forEach((n, i) => (theta[n] = ps[i]));
-      return softmaxCrossEntropy(model.apply(theta, x, { training: true }), y);
-    })(list),
-  );
-  const out: Params = {};
+  const m = x.shape[0];
+  const probeList = lowRank.map((p) => tf.zeros([m, p.shape[p.shape.length - 1]]));
+  const inputs: Params = {};
+  let grads: tf.Tensor[];
+  try {
+    grads = tf.tidy(() =>
+      tf.grads((...ps: tf.Tensor[]) => {
+        const theta: Params = { ...params };
+        names.forEach((n, i) => (theta[n] = ps[i]));
+        const probes: Params = {};
+        lowRank.forEach((p, i) => (probes[p.name] = ps[names.length + i]));
+        const opts = lowRank.length ? { training: true, probes, inputs } : { training: true };
+        return softmaxCrossEntropy(model.apply(theta, x, opts), y);
+      })([...list, ...probeList]),
+    );
+  } catch (e) {
+    disposeParams(inputs);
+    throw e;
+  } finally {
+    tf.dispose(probeList);
+  }
+  const unrecorded = lowRank.find((p) => !inputs[p.name]);
+  if (unrecorded) {
+    tf.dispose(grads);
+    disposeParams(inputs);
+    throw new Error(`gradient: the forward pass did not record the input of "${unrecorded.name}"`);
+  }
+  const out: Gradients = {};
   names.forEach((n, i) => (out[n] = grads[i]));
-  return out;
+  lowRank.forEach((p, i) => {
+    out[p.name] = {
+      x: inputs[p.name] as tf.Tensor2D,
+      d: grads[names.length + i] as tf.Tensor2D,
+      shape: p.shape,
+    };
+  });
+  // in the model's parameter order, as gradient() returns them
+  return Object.fromEntries(trainableNames(model).map((n) => [n, out[n]]));
 }

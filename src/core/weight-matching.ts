@@ -1,8 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { linearSumAssignment } from './assignment.js';
-import type { Params } from './params.js';
 import {
-  getPermutedParam,
+  cloneGradient,
+  densify,
+  disposeGradients,
+  isFactors,
+  permuteGradient,
+  type Gradient,
+  type Gradients,
+} from './gradient-factors.js';
+import {
   identityPermutation,
   matchedEntries,
   type Permutation,
@@ -39,17 +46,25 @@ export interface MatchResult {
  * (parameter, axis) block whose parameter has no other permuted axis contributes the same n×n
  * matrix whatever the other permutations are, so it is summed once when its pair is added and
  * the pair need not be kept for it; only blocks that depend on other permutations are recomputed
- * in every sweep. For an MLP every block is of the first kind.
+ * in every sweep. For an MLP with one hidden layer every block is of the first kind.
+ *
+ * Blocks are products over the axes a permutation does not act on. A dense kernel's gradient
+ * that comes as factors xᵀ·d (gradient-factors.ts) is multiplied through them, in O(n²·m) rather
+ * than O(n²·k) for m samples and k other entries, whenever that is the cheaper of the two; all
+ * blocks of a permutation are then summed by one n×n product (`sumTerms`).
  */
 export class WeightMatcher {
   private readonly fixed = new Map<string, tf.Tensor2D>();
-  private readonly pairs: { target: Params; source: Params }[] = [];
+  private readonly pairs: { target: Gradients; source: Gradients }[] = [];
   private readonly dependent: Record<string, { param: string; axis: number }[]> = {};
   private readonly constant: Record<string, { param: string; axis: number }[]> = {};
   private readonly dependentParams = new Set<string>();
   pairCount = 0;
 
-  constructor(private readonly spec: PermutationSpec) {
+  constructor(
+    private readonly spec: PermutationSpec,
+    private readonly opts: MatcherOptions = {},
+  ) {
     for (const p of Object.keys(spec.perms)) {
       this.dependent[p] = [];
       this.constant[p] = [];
@@ -65,47 +80,43 @@ export class WeightMatcher {
   }
 
   /** Adds one pair; the matcher keeps its own copies of what it needs (the caller still owns its tensors). */
-  addPair(target: Params, source: Params): void {
+  addPair(target: Gradients, source: Gradients): void {
+    const mode = this.opts.lowRank ?? 'auto';
     for (const [p, entries] of Object.entries(this.constant)) {
       if (entries.length === 0) continue;
-      const add = tf.tidy(() => {
-        let acc: tf.Tensor2D | null = null;
-        for (const { param, axis } of entries) {
-          const blk = block(target[param], source[param], axis);
-          acc = acc ? (tf.add(acc, blk) as tf.Tensor2D) : blk;
-        }
-        return acc!;
-      });
       const prev = this.fixed.get(p);
-      if (prev) {
-        this.fixed.set(p, tf.add(prev, add));
-        prev.dispose();
-        add.dispose();
-      } else this.fixed.set(p, add);
+      const next = tf.tidy(() =>
+        sumTerms(
+          entries.map(({ param, axis }) => term(target[param], source[param], axis, mode)),
+          prev,
+        ),
+      );
+      prev?.dispose();
+      this.fixed.set(p, next);
     }
     if (this.dependentParams.size > 0) {
-      const keep = (p: Params): Params =>
-        Object.fromEntries([...this.dependentParams].map((k) => [k, p[k].clone()]));
+      const keep = (p: Gradients): Gradients =>
+        Object.fromEntries([...this.dependentParams].map((k) => [k, cloneGradient(p[k])]));
       this.pairs.push({ target: keep(target), source: keep(source) });
     }
     this.pairCount++;
   }
 
-  /** The similarity matrix A_p for permutation p given the current values of all others. */
-  private async similarity(p: string, perm: Permutation): Promise<Float32Array> {
+  /** The similarity matrix A_p (row-major n×n) for permutation p given the current values of all others. */
+  async similarity(p: string, perm: Permutation): Promise<Float32Array> {
     const fixed = this.fixed.get(p);
+    const mode = this.opts.lowRank ?? 'auto';
     // Read back outside tf.tidy: tidy walks its return value looking for tensors, which for an
     // n² typed array costs far more than the matrix itself.
     const acc = tf.tidy(() => {
-      let sum: tf.Tensor2D | undefined = fixed;
+      const parts: Term[] = [];
       for (const { target, source } of this.pairs) {
         for (const { param, axis } of this.dependent[p]) {
-          const s = getPermutedParam(this.spec, perm, param, source, axis);
-          const blk = block(target[param], s, axis);
-          sum = sum ? (tf.add(sum, blk) as tf.Tensor2D) : blk;
+          const s = permuteGradient(this.spec, perm, param, source[param], axis);
+          parts.push(term(target[param], s, axis, mode));
         }
       }
-      return sum;
+      return parts.length ? sumTerms(parts, fixed) : fixed;
     });
     if (!acc) {
       const n = this.spec.sizes[p];
@@ -169,39 +180,83 @@ export class WeightMatcher {
     for (const t of this.fixed.values()) t.dispose();
     this.fixed.clear();
     for (const { target, source } of this.pairs) {
-      for (const t of [...Object.values(target), ...Object.values(source)]) t.dispose();
+      disposeGradients(target);
+      disposeGradients(source);
     }
     this.pairs.length = 0;
   }
 }
 
-/** T(axis→0).reshape(n, −1) · S(axis→0).reshape(n, −1)ᵀ, an n×n float32 product on the backend */
-function block(target: tf.Tensor, source: tf.Tensor, axis: number): tf.Tensor2D {
-  return tf.tidy(() => {
-    // A matrix's column axis (a dense kernel's output units): Tᵀ·S as it stands, so at most one
-    // operand is transposed (by the backend's matMul), not both moved and one moved back.
-    if (target.rank === 2 && axis === 1)
-      return tf.matMul(target as tf.Tensor2D, source as tf.Tensor2D, true, false);
-    const n = target.shape[axis];
-    const t2 = tf.reshape(moveToFront(target, axis), [n, -1]) as tf.Tensor2D;
-    const s2 = tf.reshape(moveToFront(source, axis), [n, -1]) as tf.Tensor2D;
-    return tf.matMul(t2, s2, false, true);
-  });
+/**
+ * How a block is multiplied when both gradients come as factors: 'auto' takes the cheaper of the
+ * factored and the dense product, 'never' densifies first (the reference), 'always' factors
+ * wherever the block's axis allows it (tests).
+ */
+export type LowRankMode = 'auto' | 'always' | 'never';
+
+export interface MatcherOptions {
+  lowRank?: LowRankMode;
 }
 
-function moveToFront(x: tf.Tensor, axis: number): tf.Tensor {
-  if (axis === 0) return x;
-  const order = [axis, ...x.shape.map((_, i) => i).filter((i) => i !== axis)];
-  return tf.transpose(x, order);
+/** One block as lᵀ·r, with l and r of shape [rank, n]. */
+interface Term {
+  l: tf.Tensor2D;
+  r: tf.Tensor2D;
+}
+
+/**
+ * Σ lᵀ·r (+ base): every block of a permutation in one n×n product over the stacked ranks, so the
+ * n² sum is formed once, not once per block.
+ */
+function sumTerms(terms: Term[], base?: tf.Tensor2D): tf.Tensor2D {
+  const l = terms.length === 1 ? terms[0].l : tf.concat(terms.map((t) => t.l));
+  const r = terms.length === 1 ? terms[0].r : tf.concat(terms.map((t) => t.r));
+  const a = tf.matMul(l, r, true, false) as tf.Tensor2D;
+  return base ? (tf.add(base, a) as tf.Tensor2D) : a;
+}
+
+/**
+ * The block Σ_{other axes} target·source over `axis` as lᵀ·r. For factors g = xᵀ·d, over the
+ * output axis: g_tᵀ·g_s = d_tᵀ·(x_t·x_sᵀ)·d_s; over the input axis of a 2-D kernel:
+ * g_t·g_sᵀ = x_tᵀ·(d_t·d_sᵀ)·x_s. Otherwise (an input axis of a 4-D kernel, or a dense gradient)
+ * the gradients are multiplied as tensors.
+ */
+function term(target: Gradient, source: Gradient, axis: number, mode: LowRankMode): Term {
+  if (mode !== 'never' && isFactors(target) && isFactors(source)) {
+    const out = axis === target.shape.length - 1;
+    if (out || target.shape.length === 2) {
+      const n = target.shape[axis];
+      const k = target.shape.reduce((a, b) => a * b, 1) / n;
+      const [mt, ms] = [target.x.shape[0], source.x.shape[0]];
+      const factored = mt * ms * (k + n) + n * n * mt;
+      const dense = (mt + ms) * k * n + n * n * k;
+      if (mode === 'always' || factored < dense) {
+        return out
+          ? { l: target.d, r: tf.matMul(tf.matMul(target.x, source.x, false, true), source.d) }
+          : { l: target.x, r: tf.matMul(tf.matMul(target.d, source.d, false, true), source.x) };
+      }
+    }
+  }
+  const t = isFactors(target) ? densify(target) : target;
+  const s = isFactors(source) ? densify(source) : source;
+  return { l: columns(t, axis), r: columns(s, axis) };
+}
+
+/** x with `axis` moved last, as a matrix [size / n, n] (a move only when the axis is not last already). */
+function columns(x: tf.Tensor, axis: number): tf.Tensor2D {
+  const n = x.shape[axis];
+  if (axis === x.rank - 1) return tf.reshape(x, [-1, n]);
+  const order = [...x.shape.keys()].filter((i) => i !== axis);
+  return tf.reshape(tf.transpose(x, [...order, axis]), [-1, n]);
 }
 
 /** One-shot weight matching of the given pairs. */
 export async function weightMatching(
   spec: PermutationSpec,
-  pairs: { target: Params; source: Params }[],
-  opts: MatchOptions = {},
+  pairs: { target: Gradients; source: Gradients }[],
+  opts: MatchOptions & MatcherOptions = {},
 ): Promise<MatchResult> {
-  const m = new WeightMatcher(spec);
+  const m = new WeightMatcher(spec, opts);
   try {
     for (const { target, source } of pairs) m.addPair(target, source);
     return await m.solve(opts);

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { hasBatchNorm, reestimateBatchNorm } from '../batchnorm.js';
 import type { Dataset } from '../data/dataset.js';
-import { gradient } from '../evaluate.js';
+import { gradient, lowRankGradient } from '../evaluate.js';
+import { addGradients, disposeGradients, scaleGradients, type Gradients } from '../gradient-factors.js';
 import type { Model } from '../models/model.js';
 import { disposeParams, type Params } from '../params.js';
 import { applyPermutation, type Permutation } from '../permutation.js';
@@ -25,6 +26,12 @@ export interface TransferOptions {
    * every θ2^s are reset and re-estimated before it is evaluated; 0 keeps θ2^0 + π(Δ) as they are
    */
   bnBatches?: number;
+  /**
+   * false: matching gradients of dense kernels as full tensors instead of their low-rank factors
+   * (the same similarities to float32 rounding, at O(n²·in) instead of O(n²·batch) each; kept as
+   * the reference the factored path is tested against)
+   */
+  lowRankGradients?: boolean;
 }
 
 /** What every method gets: the model, the data, the source trajectory and the target's init. */
@@ -114,11 +121,12 @@ export class GradientSampler {
     this.random = rng(ctx.options.seed * 7919 + hashString(stream));
   }
 
-  pair(theta1: Params, theta2: Params): { g1: Params; g2: Params } {
+  pair(theta1: Params, theta2: Params): { g1: Gradients; g2: Gradients } {
     const { batchSize, gradBatches } = this.ctx.options;
+    const grad = this.ctx.options.lowRankGradients === false ? gradient : lowRankGradient;
     const n = this.ctx.data.train.n;
-    let g1: Params | null = null;
-    let g2: Params | null = null;
+    let g1: Gradients | null = null;
+    let g2: Gradients | null = null;
     for (let b = 0; b < gradBatches; b++) {
       const idx = new Int32Array(Math.min(batchSize, n));
       for (let i = 0; i < idx.length; i++) idx[i] = this.random.int(n);
@@ -128,24 +136,21 @@ export class GradientSampler {
       });
       try {
         const a = this.ctx.time('gradients', () =>
-          gradient(this.ctx.model, theta1, x as tf.Tensor4D, y as tf.Tensor1D),
+          grad(this.ctx.model, theta1, x as tf.Tensor4D, y as tf.Tensor1D),
         );
         const c = this.ctx.time('gradients', () =>
-          gradient(this.ctx.model, theta2, x as tf.Tensor4D, y as tf.Tensor1D),
+          grad(this.ctx.model, theta2, x as tf.Tensor4D, y as tf.Tensor1D),
         );
         this.ctx.countGradients(2);
-        g1 = accumulate(g1, a);
-        g2 = accumulate(g2, c);
+        g1 = g1 ? addGradients(g1, a) : a;
+        g2 = g2 ? addGradients(g2, c) : c;
       } finally {
         x.dispose();
         y.dispose();
       }
     }
-    if (gradBatches > 1) {
-      g1 = scale(g1!, 1 / gradBatches);
-      g2 = scale(g2!, 1 / gradBatches);
-    }
-    return { g1: g1!, g2: g2! };
+    // also with one minibatch: factors larger than their kernel (a narrow head) become the kernel
+    return { g1: scaleGradients(g1!, 1 / gradBatches), g2: scaleGradients(g2!, 1 / gradBatches) };
   }
 }
 
@@ -166,8 +171,8 @@ export function addGradientPair(
   disposeParams(theta1);
   disposeParams(theta2);
   ctx.time('matching', () => matcher.addPair(g2, g1));
-  disposeParams(g1);
-  disposeParams(g2);
+  disposeGradients(g1);
+  disposeGradients(g2);
 }
 
 /** π_s from the pairs a matcher holds, with the spec's stopping rule. */
@@ -185,22 +190,6 @@ export async function solveMatching(
   );
   ctx.recordObjective?.(r.score);
   return r.perm;
-}
-
-function accumulate(acc: Params | null, g: Params): Params {
-  if (!acc) return g;
-  const out: Params = {};
-  for (const k of Object.keys(g)) out[k] = tf.add(acc[k], g[k]);
-  disposeParams(acc);
-  disposeParams(g);
-  return out;
-}
-
-function scale(p: Params, s: number): Params {
-  const out: Params = {};
-  for (const k of Object.keys(p)) out[k] = tf.mul(p[k], s);
-  disposeParams(p);
-  return out;
 }
 
 function hashString(s: string): number {

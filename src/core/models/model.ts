@@ -15,6 +15,11 @@ export interface ParamInfo {
   fill?: number;
   /** a BatchNorm running statistic: carried, permuted and saved with the parameters but never trained */
   buffer?: boolean;
+  /**
+   * a dense kernel: its minibatch gradient is inputsᵀ·δ, of rank at most the batch size, and the
+   * forward pass exposes both factors (ApplyOptions.probes / inputs)
+   */
+  lowRankGradient?: boolean;
 }
 
 /** Options of a forward pass. */
@@ -30,6 +35,16 @@ export interface ApplyOptions {
    * tensors are kept out of any tf.tidy: the caller disposes them.
    */
   batchStats?: Params;
+  /**
+   * zero tensors [n, out] added to the pre-activation of the kernels flagged lowRankGradient, by
+   * kernel name: the gradient with respect to a probe is ∂loss/∂pre-activation
+   */
+  probes?: Params;
+  /**
+   * filled with the input [n, in] of each probed layer under its kernel's name (flattened as the
+   * kernel is read), kept out of any tf.tidy: the caller disposes them
+   */
+  inputs?: Params;
 }
 
 /** The parameters gradients and optimisers act on: every parameter that is not a running statistic. */

@@ -179,10 +179,10 @@ export function buildSequential(
         const p = last ? null : `P_${name}`;
         const fanIn = fcIdx === 1 ? h * w * c : c;
         if (fcIdx === 1 && flatFromConv) {
-          params.push({ name: `${name}.kernel`, shape: [h, w, c, out], fanIn });
+          params.push({ name: `${name}.kernel`, shape: [h, w, c, out], fanIn, lowRankGradient: true });
           axes[`${name}.kernel`] = [null, null, incoming, p];
         } else {
-          params.push({ name: `${name}.kernel`, shape: [fanIn, out], fanIn });
+          params.push({ name: `${name}.kernel`, shape: [fanIn, out], fanIn, lowRankGradient: true });
           axes[`${name}.kernel`] = [incoming, p];
         }
         params.push({ name: `${name}.bias`, shape: [out], fanIn });
@@ -264,9 +264,13 @@ export function buildSequential(
             a = tf.reshape(a, [a.shape[0], -1]);
             break;
           case 'dense': {
-            let k = theta[`${op.name}.kernel`];
+            const name = `${op.name}.kernel`;
+            let k = theta[name];
             if (k.rank !== 2) k = tf.reshape(k, [op.flatIn, -1]);
+            const probe = opts.probes?.[name];
+            if (probe && opts.inputs) opts.inputs[name] = tf.keep(a);
             a = tf.add(tf.matMul(a as tf.Tensor2D, k as tf.Tensor2D), theta[`${op.name}.bias`]);
+            if (probe) a = tf.add(a, probe);
             if (op.relu) a = tf.relu(a);
             break;
           }
