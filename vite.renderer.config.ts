@@ -32,6 +32,22 @@ export const rendererConfig: UserConfig = {
     modulePreload: { polyfill: false },
     target: 'es2022',
     chunkSizeWarningLimit: 1024,
+    rolldownOptions: {
+      output: {
+        // The chart component and its library in a chunk of their own: a screen that draws its
+        // chart later (Compare) loads them after its first paint instead of with its own code.
+        codeSplitting: {
+          groups: [
+            {
+              name: 'chart',
+              // only these modules: what they import stays where the other screens share it
+              includeDependenciesRecursively: false,
+              test: /node_modules[\\/](chart\.js|chartjs-plugin-zoom|hammerjs|@kurkle)[\\/]|LineChart\.vue/,
+            },
+          ],
+        },
+      },
+    },
   },
   define: {
     // Vue's compile-time flags, set explicitly so the production bundle drops devtools hooks.
