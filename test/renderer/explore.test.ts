@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RunRecord } from '../../src/shared/lab-api.js';
 import { flatten } from '../../src/renderer/src/lib/diff.js';
 import {
   axisFor,
@@ -16,28 +15,7 @@ import {
   resultFields,
 } from '../../src/renderer/src/lib/explore.js';
 import { bootstrapDiffCi, bootstrapSteps } from '../../src/renderer/src/lib/stats.js';
-
-const run = (p: Partial<RunRecord>): RunRecord => ({
-  id: 'r',
-  experimentId: 'e',
-  kind: 'transfer',
-  phase: 'transfer:0:gmt',
-  method: 'gmt',
-  targetIndex: 0,
-  label: 'seed 102',
-  seed: 102,
-  status: 'done',
-  startedAt: null,
-  finishedAt: null,
-  seconds: null,
-  backend: null,
-  error: null,
-  summary: null,
-  best: null,
-  final: null,
-  test: null,
-  ...p,
-});
+import { run } from './fixtures.js';
 
 test('explorer fields: the settings that differ, and each method’s results as means over targets', () => {
   const specs = [
