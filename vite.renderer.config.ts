@@ -28,10 +28,28 @@ export const rendererConfig: UserConfig = {
   build: {
     outDir: here('./out/renderer'),
     emptyOutDir: true,
-    // The CSP allows scripts from 'self' only: no inline polyfill script.
-    modulePreload: { polyfill: false },
+    // No preload links: the CSP allows scripts from 'self' only (no inline polyfill), and a screen's
+    // chunk is served locally, so the browser fetches its imports as it reads it; adding the links
+    // when a screen first shows cost the startup task more than it saved.
+    modulePreload: false,
     target: 'es2022',
     chunkSizeWarningLimit: 1024,
+    rolldownOptions: {
+      output: {
+        // The chart component and its library in a chunk of their own: a screen that draws its
+        // chart later (Compare) loads them after its first paint instead of with its own code.
+        codeSplitting: {
+          groups: [
+            {
+              name: 'chart',
+              // only these modules: what they import stays where the other screens share it
+              includeDependenciesRecursively: false,
+              test: /node_modules[\\/](chart\.js|chartjs-plugin-zoom|hammerjs|@kurkle)[\\/]|LineChart\.vue/,
+            },
+          ],
+        },
+      },
+    },
   },
   define: {
     // Vue's compile-time flags, set explicitly so the production bundle drops devtools hooks.

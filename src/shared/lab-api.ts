@@ -339,6 +339,8 @@ export const requestSchemas = {
     offset: z.number().int().min(0).default(0),
   }),
   'experiments.get': z.object({ id }),
+  /** many details at once (Compare); without log lines */
+  'experiments.getMany': z.object({ ids: z.array(id).min(1).max(1000) }),
   'experiments.create': z.object({
     spec: specInput,
     name: z.string().trim().min(1).max(200),
@@ -393,6 +395,8 @@ export interface ReplyTypes {
   'params.delete': { deleted: boolean };
   'experiments.list': { items: ExperimentSummary[]; total: number };
   'experiments.get': ExperimentDetail;
+  /** in the order asked, `log` left empty; ids with no experiment are listed in `missing` */
+  'experiments.getMany': { items: ExperimentDetail[]; missing: string[] };
   'experiments.create': { id: string };
   'experiments.update': ExperimentSummary;
   'experiments.deletePlan': DeletionPlan;

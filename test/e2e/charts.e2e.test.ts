@@ -2,11 +2,11 @@
  * The researcher's features in Chromium, on data folders filled directly through the store (no
  * training, so it is quick): the run page's chart tools (axis titles that follow the metric,
  * ?metric= in the URL, log y, smoothing, zoom and reset, compute on x, reference lines), its
- * downloads and CLI command; Compare's de-duplication, dashed legend, significance, scatter
- * brushing and report; History's metric sort, columns, saved filters, shift-click and keys; a
- * running experiment's delete warning; and History/Compare at 1,000 experiments and 100,000
- * metric points with PerformanceObserver long-task figures. Screenshots go to
- * test-results/screenshots/.
+ * downloads and CLI command; Compare's de-duplication, dashed legend, significance, scatter and
+ * parallel-coordinates brushing and report; History's metric sort, columns, saved filters,
+ * shift-click and keys; a running experiment's delete warning; and History/Compare at 1,000
+ * experiments and 100,000 metric points held to first paint ≤ 1 s and no main-thread task over
+ * 100 ms (PerformanceObserver long tasks). Screenshots go to test-results/screenshots/.
  *
  *   node --import tsx --test test/e2e/charts.e2e.test.ts
  */
@@ -144,6 +144,7 @@ test(
         await log.check();
         await waitAttr(page, chart, 'data-log', '1');
         await page.locator('[data-testid="transfer-chart"] [data-testid="smoothing"]').fill('0.6');
+        await waitAttr(page, chart, 'data-ready', '1'); // the chart is made a frame after its box
         await page.locator(`${chart} canvas`).scrollIntoViewIfNeeded();
         const box = (await page.locator(`${chart} canvas`).boundingBox())!;
         await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.3);
@@ -230,8 +231,9 @@ test(
         await page.goto(`${base}#/compare?ids=${sweep.ids.join(',')}&x=gradients`);
         const sig = page.getByTestId('sig-result');
         await sig.waitFor();
+        // the bootstrap runs in slices after the page is drawn
         await page.waitForFunction(() =>
-          /Welch/.test(document.querySelector('[data-testid="sig-result"]')?.textContent ?? ''),
+          /bootstrap 95 % CI/.test(document.querySelector('[data-testid="sig-result"]')?.textContent ?? ''),
         );
         assert.match(
           await sig.innerText(),
@@ -265,6 +267,66 @@ test(
             report.text.includes('<svg') &&
             report.text.includes('Settings that differ'),
         );
+      });
+
+      await t.test('compare: parallel coordinates; brushing axes filters the table', async () => {
+        await page.goto(`${base}#/compare?ids=${sweep.ids.join(',')}`);
+        await page.getByTestId('explore-parallel').click();
+        const pc = '[data-testid="parallel"]';
+        await waitAttr(page, pc, 'data-lines', '8');
+        const axes = await page
+          .locator(`${pc} [data-field]`)
+          .evaluateAll((els) => els.map((e) => e.getAttribute('data-field')));
+        assert.deepEqual(axes, [
+          'model.hidden',
+          'source.train.lr',
+          'final:gmt',
+          'final:fgmt',
+          'final:oracle',
+          'final:naive',
+        ]);
+        await page.locator(pc).scrollIntoViewIfNeeded();
+        /** Drags along an axis from one position (0 bottom, 1 top) to another. */
+        const brush = async (field: string, from: number, to: number): Promise<void> => {
+          const b = (await page.locator(`${pc} [data-field="${field}"] line.frame`).boundingBox())!;
+          const y = (p: number): number => b.y + b.height * (1 - p);
+          await page.mouse.move(b.x, y(from));
+          await page.mouse.down();
+          await page.mouse.move(b.x, y(to), { steps: 5 });
+          await page.mouse.up();
+        };
+        const column = (field: string): Promise<string[]> =>
+          page
+            .locator(`[data-testid="explore-table"] tbody tr[data-id] td[data-col="${field}"]`)
+            .allInnerTexts();
+        // lr runs 0.01 … 0.05 bottom to top: the lowest fifth holds 0.01 only
+        await brush('source.train.lr', 0, 0.2);
+        await page.waitForFunction(() => /pcb=/.test(location.hash));
+        await waitAttr(page, pc, 'data-selected', '3');
+        assert.deepEqual(await column('source.train.lr'), ['0.01', '0.01', '0.01']);
+        // and the wider half of the widths ([256], [512]) on top of it
+        await brush('model.hidden', 1, 0.5);
+        await waitAttr(page, pc, 'data-selected', '2');
+        const hidden = await column('model.hidden');
+        assert.deepEqual([...hidden].sort(), ['[256]', '[512]']);
+        assert.deepEqual(await column('source.train.lr'), ['0.01', '0.01']);
+        assert.equal(
+          await page.locator(`${pc} path[data-selected]`).count(),
+          2,
+          'the brushed lines are drawn in colour',
+        );
+        await shot(page, '37-compare-parallel-brushed');
+        // the brushes are in the URL: a reload shows the same selection
+        await page.reload();
+        await waitAttr(page, pc, 'data-selected', '2');
+        // a click on an axis clears its brush
+        await page.locator(pc).scrollIntoViewIfNeeded();
+        const lr = (await page.locator(`${pc} [data-field="source.train.lr"] line.frame`).boundingBox())!;
+        await page.mouse.click(lr.x, lr.y + lr.height / 2);
+        await waitAttr(page, pc, 'data-selected', '4');
+        await page.getByTestId('clear-brush').click();
+        await waitAttr(page, pc, 'data-selected', '8');
+        assert.equal(await page.locator('[data-testid="explore-table"] tbody tr[data-id]').count(), 8);
       });
 
       await t.test('history: sort by a metric, columns, saved filter, shift-click, keys', async () => {
@@ -363,78 +425,79 @@ test(
         assert.deepEqual(errors, []);
       });
 
-      // The issue's targets (first paint ≤ 1 s, no task > 100 ms) are not met yet: the figures are
-      // printed and the unmet targets reported as a TODO, not hidden.
-      await t.test(
-        '1,000 experiments and 100,000 metric points: History and Compare',
-        { todo: 'first paint ≤ 1 s and tasks ≤ 100 ms are not met yet (figures printed)' },
-        async () => {
-          await host!.stop();
-          host = null;
-          const t0 = Date.now();
-          const seeded = seedStore(perfDir, { experiments: 1000, T: 10, namePrefix: 'perf' });
-          assert.equal(seeded.points, 100_000);
-          console.log(
-            `# seeded 1,000 experiments / ${seeded.points} points in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
-          );
-          perfHost = await startHost(perfDir);
-          const p2 = await openPage(ctx, log);
-          const measure = async (
-            hash: string,
-            ready: string,
-          ): Promise<{ fcp: number; ready: number; longest: number; tasks: number }> => {
-            await p2.goto('about:blank');
-            await p2.goto(`${perfHost!.url}${hash}`);
-            await p2.locator(ready).first().waitFor({ timeout: 60_000 });
-            const readyAt = (await p2.evaluate('performance.now()')) as number;
-            await p2.waitForTimeout(1000);
-            const fcp = (await p2.evaluate(
-              `performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? -1`,
-            )) as number;
-            const lt = ((await p2.evaluate('window.__longtasks')) ?? []) as { duration: number }[];
-            return {
-              fcp,
-              ready: readyAt,
-              longest: lt.reduce((a, l) => Math.max(a, l.duration), 0),
-              tasks: lt.length,
-            };
+      // The issue's targets: first paint within 1 s and no main-thread task over 100 ms, for
+      // History and Compare with 1,000 experiments and 100,000 metric points. Long tasks are
+      // counted from the page's first script until everything the page draws in steps (Compare's
+      // sections, its chart, the bootstrap) is done, and half a second more.
+      await t.test('1,000 experiments and 100,000 metric points: History and Compare', async () => {
+        await host!.stop();
+        host = null;
+        const t0 = Date.now();
+        const seeded = seedStore(perfDir, { experiments: 1000, T: 10, namePrefix: 'perf' });
+        assert.equal(seeded.points, 100_000);
+        console.log(
+          `# seeded 1,000 experiments / ${seeded.points} points in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+        );
+        perfHost = await startHost(perfDir);
+        const p2 = await openPage(ctx, log);
+        /** The longest task, and every long one as start+duration (ms since the page began). */
+        const longTasks = async (): Promise<{ longest: number; tasks: string }> => {
+          const lt = ((await p2.evaluate('window.__longtasks')) ?? []) as {
+            start: number;
+            duration: number;
+          }[];
+          return {
+            longest: lt.reduce((a, l) => Math.max(a, l.duration), 0),
+            tasks: lt.map((l) => `${l.start.toFixed(0)}+${l.duration.toFixed(0)}`).join(' '),
           };
-          const hist = await measure('#/history', '[data-testid="history-table"] tbody tr[data-id]');
-          const rendered = await p2.locator('[data-testid="history-table"] tbody tr[data-id]').count();
-          assert.ok(rendered < 100, `virtualised: ${rendered} rows rendered of 1,000`);
-          assert.match(await p2.locator('.selection-bar').innerText(), /1–1000 of 1000/);
-          await shot(p2, '35-history-1000');
-          const ids = seeded.ids.join(',');
-          const cmp = await measure(
-            `#/compare?ids=${ids}`,
-            '[data-testid="summary-table"] tbody tr[data-method]',
-          );
-          await p2.getByTestId('compare-chart').waitFor();
-          await shot(p2, '36-compare-1000');
-          const load = loadavg()[0] / cpus().length;
-          const fmt = (n: string, m: typeof hist): string =>
-            `${n}: first contentful paint ${m.fcp.toFixed(0)} ms, table ready ${m.ready.toFixed(0)} ms, ${m.tasks} long tasks (>50 ms), longest ${m.longest.toFixed(0)} ms`;
-          console.log(`# ${fmt('History (1,000 experiments)', hist)}`);
-          console.log(`# ${fmt('Compare (1,000 experiments, 100k points)', cmp)}`);
-          console.log(`# machine load per core while measuring: ${load.toFixed(1)}`);
-          // First paint is the app shell and must be quick whatever the data; the budgets for the
-          // data-bound figures hold on an unloaded machine, so they are enforced when this one is not
-          // oversubscribed (a shared CI box at load 10 per core measures the box, not the app).
-          assert.ok(
-            hist.fcp > 0 && hist.fcp <= 1000 * Math.max(1, load),
-            `History first paint ${hist.fcp} ms`,
-          );
-          assert.ok(cmp.fcp > 0 && cmp.fcp <= 1000 * Math.max(1, load), `Compare first paint ${cmp.fcp} ms`);
-          if (load <= 1.5) {
-            assert.ok(hist.ready <= 1000, `History table within 1 s: ${hist.ready} ms`);
-            assert.ok(hist.longest <= 100, `History: no main-thread task over 100 ms: ${hist.longest} ms`);
-            assert.ok(cmp.longest <= 100, `Compare: no main-thread task over 100 ms: ${cmp.longest} ms`);
-          } else
-            console.log(
-              `# load ${load.toFixed(1)} per core: the 1 s / 100 ms budgets are reported, not enforced`,
-            );
-        },
-      );
+        };
+        const measure = async (
+          hash: string,
+          ready: string,
+          done: string,
+        ): Promise<{ fcp: number; ready: number; longest: number; tasks: string }> => {
+          await p2.goto('about:blank');
+          await p2.goto(`${perfHost!.url}${hash}`);
+          await p2.locator(ready).first().waitFor({ timeout: 60_000 });
+          const readyAt = (await p2.evaluate('performance.now()')) as number;
+          await p2.locator(done).first().waitFor({ timeout: 60_000 });
+          await p2.waitForTimeout(500);
+          const fcp = (await p2.evaluate(
+            `performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? -1`,
+          )) as number;
+          return { fcp, ready: readyAt, ...(await longTasks()) };
+        };
+        const hist = await measure(
+          '#/history',
+          '[data-testid="history-table"] tbody tr[data-id]',
+          '.selection-bar >> text=1–1000 of 1000',
+        );
+        const rendered = await p2.locator('[data-testid="history-table"] tbody tr[data-id]').count();
+        assert.ok(rendered < 100, `virtualised: ${rendered} rows rendered of 1,000`);
+        await shot(p2, '35-history-1000');
+        const cmp = await measure(
+          `#/compare?ids=${seeded.ids.join(',')}`,
+          '[data-testid="summary-table"] tbody tr[data-method]',
+          '[data-testid="diff-table"], [data-testid="diff-none"]',
+        );
+        await p2.locator('[data-testid="compare-chart"] .chart-box[data-ready="1"]').waitFor();
+        await p2.waitForFunction(() =>
+          /bootstrap 95 % CI/.test(document.querySelector('[data-testid="sig-result"]')?.textContent ?? ''),
+        );
+        Object.assign(cmp, await longTasks());
+        await shot(p2, '36-compare-1000');
+        const fmt = (n: string, m: typeof hist): string =>
+          `${n}: first contentful paint ${m.fcp.toFixed(0)} ms, table ready ${m.ready.toFixed(0)} ms, longest task ${m.longest.toFixed(0)} ms (tasks over 50 ms, start+duration: ${m.tasks || 'none'})`;
+        console.log(`# ${fmt('History (1,000 experiments)', hist)}`);
+        console.log(`# ${fmt('Compare (1,000 experiments, 100k points)', cmp)}`);
+        console.log(
+          `# load average while measuring: ${loadavg()[0].toFixed(1)} on ${cpus().length} cores (the budgets assume an otherwise idle machine)`,
+        );
+        assert.ok(hist.fcp > 0 && hist.fcp <= 1000, `History first paint ${hist.fcp.toFixed(0)} ms > 1 s`);
+        assert.ok(cmp.fcp > 0 && cmp.fcp <= 1000, `Compare first paint ${cmp.fcp.toFixed(0)} ms > 1 s`);
+        assert.ok(hist.longest <= 100, `History: a main-thread task took ${hist.longest.toFixed(0)} ms`);
+        assert.ok(cmp.longest <= 100, `Compare: a main-thread task took ${cmp.longest.toFixed(0)} ms`);
+      });
     } finally {
       await browser?.close();
       await (host as Host | null)?.stop();

@@ -13,6 +13,7 @@ export function experimentHandlers(
 ): HandlerTable<
   | 'experiments.list'
   | 'experiments.get'
+  | 'experiments.getMany'
   | 'experiments.create'
   | 'experiments.update'
   | 'experiments.deletePlan'
@@ -45,6 +46,12 @@ export function experimentHandlers(
       const e = store.getExperiment(id);
       if (!e) throw notFound(`experiment ${id}`);
       return e;
+    },
+
+    'experiments.getMany': ({ ids }) => {
+      const items = store.getExperiments(ids);
+      const found = new Set(items.map((e) => e.id));
+      return { items, missing: ids.filter((id) => !found.has(id)) };
     },
 
     'experiments.create': async ({ spec: specArg, name, tags, notes, allowLarge }) => {

@@ -78,6 +78,16 @@ export class ArtifactRepo {
     return this.db.prepare('DELETE FROM artifacts WHERE run_id = ? AND kind = ?').run(runId, kind).changes;
   }
 
+  /** The latest artifact of one kind for each of these experiments that has one. */
+  latestOfKind(experimentIds: readonly string[], kind: string): Map<string, ArtifactRecord> {
+    const rows = this.db
+      .prepare(
+        'SELECT * FROM artifacts WHERE kind = ? AND experiment_id IN (SELECT value FROM json_each(?)) ORDER BY created_at, id',
+      )
+      .all(kind, toJson(experimentIds)) as ArtifactRow[];
+    return new Map(rows.map((r) => [r.experiment_id, toRecord(r)]));
+  }
+
   list(experimentId: string): ArtifactRecord[] {
     return (
       this.db

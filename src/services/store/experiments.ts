@@ -167,6 +167,34 @@ export class ExperimentRepo {
     };
   }
 
+  /**
+   * Many experiments' details in two queries (Compare asks for a thousand at a time), in the order
+   * asked; unknown ids are left out. Their log lines are not included (`log` is empty): the
+   * comparison never shows them, and `get` has them.
+   */
+  getMany(ids: readonly string[]): ExperimentDetail[] {
+    const rows = this.db
+      .prepare(
+        `SELECT ${SUMMARY_COLUMNS}, spec FROM experiments e WHERE id IN (SELECT value FROM json_each(?)) AND importing = 0`,
+      )
+      .all(toJson(ids)) as (SummaryRow & { spec: string })[];
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const runs = this.runs.listMany(ids);
+    const out: ExperimentDetail[] = [];
+    for (const id of new Set(ids)) {
+      const row = byId.get(id);
+      if (!row) continue;
+      out.push({
+        ...toSummary(row),
+        spec: JSON.parse(row.spec) as ExperimentSpec,
+        runs: runs.get(id) ?? [],
+        sourceParamSetId: row.source_param_set_id,
+        log: [],
+      });
+    }
+    return out;
+  }
+
   summary(id: string): ExperimentSummary | null {
     const row = this.db
       .prepare(`SELECT ${SUMMARY_COLUMNS} FROM experiments e WHERE id = ? AND importing = 0`)

@@ -203,6 +203,17 @@ export class LabStore {
     return e;
   }
 
+  /** Details of many experiments (with analyses, without log lines), in the order asked; unknown ids left out. */
+  getExperiments(ids: readonly string[]): ExperimentDetail[] {
+    const list = this.experimentRepo.getMany(ids);
+    const analyses = this.artifactRepo.latestOfKind(
+      list.map((e) => e.id),
+      ANALYSES_ARTIFACT,
+    );
+    for (const e of list) e.analyses = (analyses.get(e.id)?.meta as unknown as ExperimentAnalyses) ?? null;
+    return list;
+  }
+
   getExperimentSummary(id: string): ExperimentSummary | null {
     return this.experimentRepo.summary(id);
   }

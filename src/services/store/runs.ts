@@ -274,6 +274,22 @@ export class RunRepo {
     return (this.byExperiment.all(experimentId) as RunRow[]).map(toRecord);
   }
 
+  /** The runs of many experiments in one query, by experiment, each in its order. */
+  listMany(experimentIds: readonly string[]): Map<string, RunRecord[]> {
+    const out = new Map<string, RunRecord[]>();
+    const rows = this.db
+      .prepare(
+        'SELECT * FROM runs WHERE experiment_id IN (SELECT value FROM json_each(?)) ORDER BY experiment_id, ordinal',
+      )
+      .all(toJson(experimentIds)) as RunRow[];
+    for (const r of rows) {
+      let list = out.get(r.experiment_id);
+      if (!list) out.set(r.experiment_id, (list = []));
+      list.push(toRecord(r));
+    }
+    return out;
+  }
+
   byPhaseOf(experimentId: string, phase: string): RunRecord | null {
     const r = this.byPhase.get(experimentId, phase) as RunRow | undefined;
     return r ? toRecord(r) : null;

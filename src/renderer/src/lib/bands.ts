@@ -21,6 +21,24 @@ export interface Band {
   members: number;
 }
 
+/**
+ * Finite (step, value) pairs, one per step: points already in rising step order (the usual case,
+ * and a thousand experiments' worth on Compare) need no map.
+ */
+function oncePerStep(points: readonly StepValue[]): Iterable<[number, number]> {
+  let rising = true;
+  for (let i = 1; i < points.length && rising; i++) rising = points[i].step > points[i - 1].step;
+  if (rising) {
+    const out: [number, number][] = [];
+    for (const p of points)
+      if (Number.isFinite(p.value) && Number.isFinite(p.step)) out.push([p.step, p.value]);
+    return out;
+  }
+  const own = new Map<number, number>();
+  for (const p of points) if (Number.isFinite(p.value) && Number.isFinite(p.step)) own.set(p.step, p.value);
+  return own;
+}
+
 /** Mean and sample standard deviation (0 for fewer than two values). */
 export function meanStd(values: readonly number[]): { mean: number; std: number } {
   const n = values.length;
@@ -47,11 +65,8 @@ export function computeBands(series: readonly BandInput[], order?: (a: string, b
     let g = groups.get(s.group);
     if (!g) groups.set(s.group, (g = { members: 0, byStep: new Map() }));
     g.members++;
-    // A member contributes one value per step even if it reported the step twice.
-    const own = new Map<number, number>();
-    for (const p of s.points)
-      if (Number.isFinite(p.value) && Number.isFinite(p.step)) own.set(p.step, p.value);
-    for (const [step, v] of own) {
+    // A member contributes one value per step even if it reported the step twice (the last one).
+    for (const [step, v] of oncePerStep(s.points)) {
       let vs = g.byStep.get(step);
       if (!vs) g.byStep.set(step, (vs = []));
       vs.push(v);

@@ -33,47 +33,68 @@ interface KeyParts {
 }
 const keyParts = new WeakMap<object, KeyParts>();
 
-function partsOf(spec: Spec): KeyParts {
+/**
+ * The parts of a spec's keys, each serialised once: a key is its parts' JSON joined by "|" (JSON
+ * values are self-delimiting, so different parts never make the same key). Compare keys a
+ * thousand specs; serialising the shared parts once per target made that the page's longest task.
+ */
+export function identityParts(spec: Spec): {
+  source: string;
+  target: (string | null)[];
+  transfer: (string | null)[];
+  /** the source's pre-trained start, then each target's */
+  pretrain: string[];
+} {
   let p = keyParts.get(spec);
   if (p) return p;
-  // A pre-trained start is part of every key: the same seed pre-trained or not is another network.
-  const base = {
+  const base = stableJson({
     dataset: spec.dataset,
     options: spec.datasetOptions,
     model: spec.model,
     evalLimit: spec.evalLimit,
+    // A pre-trained start is part of every key: the same seed pre-trained or not is another network.
     pretrain: spec.pretrain,
-  };
-  const train = spec.source.train;
-  const source = stableJson({ ...base, init: spec.source.init, train });
-  const { methods: _m, ...transfer } = spec.transfer;
+  });
+  const train = stableJson(spec.source.train);
+  const source = `${base}|${stableJson(spec.source.init)}|${train}`;
+  const { methods: _m, ...settings } = spec.transfer;
+  const transfer = stableJson(settings);
   const inits = spec.targets.map((t) => {
     const { label: _l, ...init } = t.init as typeof t.init & { label?: string };
-    return init;
+    return stableJson(init);
   });
   p = {
     source,
-    target: inits.map((init) => stableJson({ ...base, init, train })),
-    transfer: inits.map((init) => stableJson({ source, init, transfer })),
-    pretrain: [spec.source.init, ...inits].map((init) => stableJson({ ...base, init })),
+    target: inits.map((init) => `${base}|${init}|${train}`),
+    transfer: inits.map((init) => `${source}|${init}|${transfer}`),
+    pretrain: [stableJson(spec.source.init), ...inits].map((init) => `${base}|${init}`),
   };
   keyParts.set(spec, p);
   return p;
+}
+
+/** A run's key as (what it is, the parts it depends on): see identityParts. */
+function identityOf(
+  spec: Spec,
+  run: Pick<RunRecord, 'kind' | 'method' | 'targetIndex'>,
+): { what: string; parts: string } | null {
+  const p = identityParts(spec);
+  if (run.kind === 'source') return { what: 'source', parts: p.source };
+  if (run.kind === 'pretrain') {
+    const parts = p.pretrain[run.targetIndex === null ? 0 : run.targetIndex + 1];
+    return parts === undefined ? null : { what: 'pretrain', parts };
+  }
+  if (run.targetIndex === null || run.targetIndex >= p.target.length) return null;
+  if (run.kind === 'target') return { what: 'target', parts: p.target[run.targetIndex]! };
+  return { what: `transfer:${run.method}`, parts: p.transfer[run.targetIndex]! };
 }
 
 export function runIdentity(
   spec: Spec,
   run: Pick<RunRecord, 'kind' | 'method' | 'targetIndex'>,
 ): string | null {
-  const p = partsOf(spec);
-  if (run.kind === 'source') return `source:${p.source}`;
-  if (run.kind === 'pretrain') {
-    const k = p.pretrain[run.targetIndex === null ? 0 : run.targetIndex + 1];
-    return k === undefined ? null : `pretrain:${k}`;
-  }
-  if (run.targetIndex === null || run.targetIndex >= p.target.length) return null;
-  if (run.kind === 'target') return `target:${p.target[run.targetIndex]}`;
-  return `transfer:${run.method}:${p.transfer[run.targetIndex]}`;
+  const k = identityOf(spec, run);
+  return k && `${k.what}:${k.parts}`;
 }
 
 export interface Deduped {
@@ -84,18 +105,22 @@ export interface Deduped {
 
 /**
  * Each distinct computation once: the first run of a key is kept, preferring a finished one.
- * Runs whose key cannot be formed are kept.
+ * Runs whose key cannot be formed are kept. Keys are looked up in two steps — what the run is,
+ * then its parts' string, which is the same string object for every run of a spec — so the long
+ * strings are hashed once per spec, not once per run.
  */
 export function dedupeRuns(experiments: readonly (ExperimentRuns & { spec: Spec })[]): Deduped {
-  const keep = new Map<string, RunRecord>();
-  const keys = new Map<string, string | null>();
+  const keep = new Map<string, Map<string, RunRecord>>();
+  const keys = new Map<string, { what: string; parts: string } | null>();
   for (const e of experiments)
     for (const r of e.runs) {
-      const k = runIdentity(e.spec, r);
+      const k = identityOf(e.spec, r);
       keys.set(r.id, k);
       if (k === null) continue;
-      const prev = keep.get(k);
-      if (!prev || (prev.status !== 'done' && r.status === 'done')) keep.set(k, r);
+      let byParts = keep.get(k.what);
+      if (!byParts) keep.set(k.what, (byParts = new Map()));
+      const prev = byParts.get(k.parts);
+      if (!prev || (prev.status !== 'done' && r.status === 'done')) byParts.set(k.parts, r);
     }
   const duplicates: Deduped['duplicates'] = [];
   const out = experiments.map((e) => ({
@@ -104,7 +129,7 @@ export function dedupeRuns(experiments: readonly (ExperimentRuns & { spec: Spec 
     runs: e.runs.filter((r) => {
       const k = keys.get(r.id) ?? null;
       if (k === null) return true;
-      const kept = keep.get(k)!;
+      const kept = keep.get(k.what)!.get(k.parts)!;
       if (kept.id === r.id) return true;
       duplicates.push({ runId: r.id, experimentId: e.id, sameAs: kept.id });
       return false;

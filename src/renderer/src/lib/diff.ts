@@ -36,6 +36,19 @@ export function flatten(
   return out;
 }
 
+const flatCache = new WeakMap<object, Map<string, Scalar>>();
+
+/**
+ * flatten() of a document that does not change (a stored spec), computed once per object: Compare
+ * flattens a thousand specs for its explorer and its table of differences.
+ */
+export function flattenOnce(doc: unknown): Map<string, Scalar> {
+  if (typeof doc !== 'object' || doc === null) return flatten(doc);
+  let f = flatCache.get(doc);
+  if (!f) flatCache.set(doc, (f = flatten(doc)));
+  return f;
+}
+
 export interface DiffRow {
   path: string;
   /** one per document; undefined where the document lacks the setting */
@@ -52,7 +65,7 @@ export function diffSettings(
   docs: readonly unknown[],
   opts: { showAll?: boolean; ignore?: readonly string[] } = {},
 ): DiffRow[] {
-  const flat = docs.map((d) => flatten(d));
+  const flat = docs.map(flattenOnce);
   const paths: string[] = [];
   const seen = new Set<string>();
   for (const f of flat) {

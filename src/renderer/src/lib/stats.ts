@@ -103,6 +103,17 @@ export function welchTTest(a: readonly number[], b: readonly number[]): WelchRes
   return { meanA: A.mean, meanB: B.mean, diff, nA: xa.length, nB: xb.length, t, df, p: tTwoSided(t, df) };
 }
 
+export interface DiffCi {
+  lo: number;
+  hi: number;
+  level: number;
+}
+export interface BootstrapOptions {
+  rounds?: number;
+  level?: number;
+  seed?: number;
+}
+
 /**
  * Percentile bootstrap CI of mean(a) − mean(b): resample each side with replacement `rounds`
  * times (seeded, so the page shows the same interval every time).
@@ -110,22 +121,52 @@ export function welchTTest(a: readonly number[], b: readonly number[]): WelchRes
 export function bootstrapDiffCi(
   a: readonly number[],
   b: readonly number[],
-  opts: { rounds?: number; level?: number; seed?: number } = {},
-): { lo: number; hi: number; level: number } | null {
-  const xa = a.filter(Number.isFinite);
-  const xb = b.filter(Number.isFinite);
+  opts: BootstrapOptions = {},
+): DiffCi | null {
+  const steps = bootstrapSteps(a, b, opts);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * bootstrapDiffCi in slices of about `drawsPerSlice` draws: the generator pauses between slices
+ * (thousands of runs cost millions of draws), and its return value is bootstrapDiffCi's.
+ */
+export function* bootstrapSteps(
+  a: readonly number[],
+  b: readonly number[],
+  opts: BootstrapOptions = {},
+  drawsPerSlice = 1_000_000,
+): Generator<void, DiffCi | null> {
+  const xa = Float64Array.from(a.filter(Number.isFinite));
+  const xb = Float64Array.from(b.filter(Number.isFinite));
   if (xa.length < 2 || xb.length < 2) return null;
   const rounds = opts.rounds ?? 4000;
   const level = opts.level ?? 0.95;
   let s = (opts.seed ?? 12345) >>> 0;
-  const rand = (): number => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-  const mean = (x: readonly number[]): number => {
-    let m = 0;
-    for (let i = 0; i < x.length; i++) m += x[Math.floor(rand() * x.length)];
-    return m / x.length;
-  };
   const d = new Float64Array(rounds);
-  for (let r = 0; r < rounds; r++) d[r] = mean(xa) - mean(xb);
+  const perSlice = Math.max(1, Math.floor(drawsPerSlice / (xa.length + xb.length)));
+  // The generator is inlined and its state kept in locals: a closure per draw, or state living in
+  // the generator's context, costs several times as much with millions of draws.
+  const resampledMean = (x: Float64Array, seed: number): [number, number] => {
+    let st = seed;
+    let m = 0;
+    const n = x.length;
+    for (let i = 0; i < n; i++) {
+      st = (Math.imul(st, 1664525) + 1013904223) >>> 0;
+      m += x[Math.floor((st / 4294967296) * n)];
+    }
+    return [m / n, st];
+  };
+  for (let r = 0; r < rounds; r++) {
+    if (r > 0 && r % perSlice === 0) yield;
+    const [ma, s1] = resampledMean(xa, s);
+    const [mb, s2] = resampledMean(xb, s1);
+    s = s2;
+    d[r] = ma - mb;
+  }
   d.sort();
   const q = (p: number): number => d[Math.min(rounds - 1, Math.max(0, Math.floor(p * rounds)))];
   return { lo: q((1 - level) / 2), hi: q(1 - (1 - level) / 2), level };

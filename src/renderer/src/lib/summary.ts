@@ -46,18 +46,28 @@ interface RunValues {
 
 /**
  * A run's summary values: the store's cached ones when the run has finished, else what its
- * validation curve shows so far (so the table fills in live).
+ * validation curve shows so far (so the table fills in live). The curve may be given as a
+ * function: it is then read only when a cached value is missing.
  */
-export function runValues(run: RunRecord, curve?: readonly StepValue[]): RunValues {
+export function runValues(
+  run: RunRecord,
+  curve?: readonly StepValue[] | (() => readonly StepValue[]),
+): RunValues {
   const s = run.summary as Record<string, unknown> | null;
-  const fromCurve =
-    curve && curve.length ? { final: curve[curve.length - 1].value, best: bestPoint(curve) } : null;
+  let fromCurve: { final: number; best: StepValue | null } | null | undefined;
+  const curveValues = (): { final: number; best: StepValue | null } | null => {
+    if (fromCurve === undefined) {
+      const c = typeof curve === 'function' ? curve() : curve;
+      fromCurve = c && c.length ? { final: c[c.length - 1].value, best: bestPoint(c) } : null;
+    }
+    return fromCurve;
+  };
   const num = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
   const va = s && Array.isArray(s.valAccuracy) ? (s.valAccuracy as number[]) : null;
   return {
-    final: run.final ?? (va ? num(va[va.length - 1]) : num(s?.valAccuracy)) ?? fromCurve?.final ?? null,
-    best: run.best ?? (va && va.length ? Math.max(...va) : null) ?? fromCurve?.best?.value ?? null,
-    bestStep: num(s?.bestStep) ?? fromCurve?.best?.step ?? null,
+    final: run.final ?? (va ? num(va[va.length - 1]) : num(s?.valAccuracy)) ?? curveValues()?.final ?? null,
+    best: run.best ?? (va && va.length ? Math.max(...va) : null) ?? curveValues()?.best?.value ?? null,
+    bestStep: num(s?.bestStep) ?? curveValues()?.best?.step ?? null,
     test: run.test ?? num(s?.testAccuracy),
     seconds: run.seconds ?? num(s?.seconds),
     gradients: num(s?.gradientEvaluations),
@@ -73,7 +83,8 @@ export function summarize(
   opts: {
     pool: boolean;
     names?: ReadonlyMap<string, string>;
-    curves?: ReadonlyMap<string, readonly StepValue[]>;
+    /** each run's validation curve (a function is asked only for runs with no cached values) */
+    curves?: ReadonlyMap<string, readonly StepValue[]> | ((runId: string) => readonly StepValue[]);
     kinds?: readonly RunKind[];
   },
 ): SummaryRow[] {
@@ -94,7 +105,10 @@ export function summarize(
   }
   const rows: SummaryRow[] = [];
   for (const [group, { kind, runs }] of groups) {
-    const vals = runs.map((r) => runValues(r, opts.curves?.get(r.id)));
+    const curves = opts.curves;
+    const vals = runs.map((r) =>
+      runValues(r, typeof curves === 'function' ? () => curves(r.id) : curves?.get(r.id)),
+    );
     rows.push({
       group,
       kind,
