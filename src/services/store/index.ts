@@ -203,7 +203,10 @@ export class LabStore {
     return e;
   }
 
-  /** Details of many experiments (with analyses, without log lines), in the order asked; unknown ids left out. */
+  /**
+   * Details of many experiments (with analyses; without log lines or the run page's parameter-set
+   * links), in the order asked; unknown ids left out.
+   */
   getExperiments(ids: readonly string[]): ExperimentDetail[] {
     const list = this.experimentRepo.getMany(ids);
     const analyses = this.artifactRepo.latestOfKind(
