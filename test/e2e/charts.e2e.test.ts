@@ -433,7 +433,13 @@ test(
         await host!.stop();
         host = null;
         const t0 = Date.now();
-        const seeded = seedStore(perfDir, { experiments: 1000, T: 10, namePrefix: 'perf' });
+        // every experiment its own computation: Compare pools all 4,000 transfers (nothing repeats)
+        const seeded = seedStore(perfDir, {
+          experiments: 1000,
+          T: 10,
+          namePrefix: 'perf',
+          distinctSources: true,
+        });
         assert.equal(seeded.points, 100_000);
         console.log(
           `# seeded 1,000 experiments / ${seeded.points} points in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
