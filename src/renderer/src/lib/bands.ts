@@ -21,22 +21,10 @@ export interface Band {
   members: number;
 }
 
-/**
- * Finite (step, value) pairs, one per step: points already in rising step order (the usual case,
- * and a thousand experiments' worth on Compare) need no map.
- */
-function oncePerStep(points: readonly StepValue[]): Iterable<[number, number]> {
-  let rising = true;
-  for (let i = 1; i < points.length && rising; i++) rising = points[i].step > points[i - 1].step;
-  if (rising) {
-    const out: [number, number][] = [];
-    for (const p of points)
-      if (Number.isFinite(p.value) && Number.isFinite(p.step)) out.push([p.step, p.value]);
-    return out;
-  }
-  const own = new Map<number, number>();
-  for (const p of points) if (Number.isFinite(p.value) && Number.isFinite(p.step)) own.set(p.step, p.value);
-  return own;
+/** Whether the points' steps rise strictly (then no step repeats). */
+function risingSteps(points: readonly StepValue[]): boolean {
+  for (let i = 1; i < points.length; i++) if (!(points[i].step > points[i - 1].step)) return false;
+  return true;
 }
 
 /** Mean and sample standard deviation (0 for fewer than two values). */
@@ -65,11 +53,21 @@ export function computeBands(series: readonly BandInput[], order?: (a: string, b
     let g = groups.get(s.group);
     if (!g) groups.set(s.group, (g = { members: 0, byStep: new Map() }));
     g.members++;
-    // A member contributes one value per step even if it reported the step twice (the last one).
-    for (const [step, v] of oncePerStep(s.points)) {
-      let vs = g.byStep.get(step);
-      if (!vs) g.byStep.set(step, (vs = []));
+    const byStep = g.byStep;
+    const add = (step: number, v: number): void => {
+      let vs = byStep.get(step);
+      if (!vs) byStep.set(step, (vs = []));
       vs.push(v);
+    };
+    // A member contributes one value per step even if it reported the step twice (the last one);
+    // points in rising step order (the usual case, thousands of them on Compare) need no map.
+    if (risingSteps(s.points)) {
+      for (const p of s.points) if (Number.isFinite(p.value) && Number.isFinite(p.step)) add(p.step, p.value);
+    } else {
+      const own = new Map<number, number>();
+      for (const p of s.points)
+        if (Number.isFinite(p.value) && Number.isFinite(p.step)) own.set(p.step, p.value);
+      for (const [step, v] of own) add(step, v);
     }
   }
   const out: Band[] = [];
