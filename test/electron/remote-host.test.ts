@@ -7,15 +7,14 @@
  */
 import '../mocks/register-electron.js';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { IPC } from '../../src/shared/ipc-channels.js';
 import type { AppInfo, LabEvent, RemoteHostState, RemoteHostTest } from '../../src/shared/lab-api.js';
 import { openTestLab, tempDir, tinySpec, waitUntil, type TestLab } from '../helpers/lab.js';
+import { spawnHost } from '../helpers/spawn-host.js';
 
 const electron = await import('electron');
 const mock = electron as unknown as typeof import('../mocks/electron.js');
@@ -23,7 +22,6 @@ const { registerLabIpc, registerRemoteHostIpc } = await import('../../src/main/i
 const { LabRouter } = await import('../../src/main/lab-router.js');
 const { electronVault, RemoteHostSetting } = await import('../../src/main/remote-host.js');
 
-const HOST_PROCESS = fileURLToPath(new URL('../helpers/host-process.ts', import.meta.url));
 const ORIGIN = 'app://lab';
 
 interface Answer<T = unknown> {
@@ -73,16 +71,7 @@ before(async () => {
   settingFile = join(temp.dir, 'remote-host.json');
   local = await openTestLab();
   const dataDir = join(temp.dir, 'host');
-  const child = spawn(process.execPath, ['--import', 'tsx', HOST_PROCESS, dataDir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`host exited with ${code}: ${stderr}`)));
-  });
-  const { url, token } = JSON.parse(line) as { url: string; token: string };
+  const { child, url, token } = await spawnHost(dataDir);
   host = { child, url, token, dataDir };
   win = new mock.BrowserWindow({}, `${ORIGIN}/index.html`);
   await startMain();
